@@ -1,0 +1,1 @@
+"""Build tooling: upstream document -> openapi.yaml -> discourse_async/_generated."""

@@ -1,0 +1,363 @@
+"""Build our ``openapi.yaml`` from the document Discourse publishes.
+
+    python -m codegen.build_spec                 # the pinned document (codegen/pin.yaml)
+    python -m codegen.build_spec path/or/URL     # any other upstream document
+    python -m codegen.build_spec --output FILE   # write somewhere else (the generated-code check)
+
+Three steps, always in this order so the output is a pure function of the input:
+
+1. apply ``codegen/corrections.yaml`` (an OpenAPI Overlay 1.0 document): the facts that make the
+   published document true to what real Discourse sites send and accept;
+2. drop every piece of upstream prose (descriptions, summaries, titles, examples) and put in our own
+   one-line summaries from ``codegen/summaries.yaml``;
+3. dump YAML with a fixed layout, so the same input gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import json
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonpath
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CODEGEN = ROOT / "codegen"
+PIN_FILE = CODEGEN / "pin.yaml"
+CORRECTIONS_FILE = CODEGEN / "corrections.yaml"
+SUMMARIES_FILE = CODEGEN / "summaries.yaml"
+OUTPUT_FILE = ROOT / "openapi.yaml"
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+# Schema keywords whose values are prose or sample data written by upstream authors.
+PROSE_KEYS = ("description", "title", "summary", "example", "examples", "$comment", "x-logo")
+# Schema keywords that hold sub-schemas (walked when stripping prose).
+SCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "definitions")
+SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
+SCHEMA_ONE_KEYS = ("items", "additionalProperties", "not", "contains", "if", "then", "else")
+
+RESPONSE_WORDS = {
+    "200": "The request succeeded.",
+    "201": "The resource was created.",
+    "204": "The request succeeded with no body.",
+    "301": "A permanent redirect to the resource's canonical URL.",
+    "302": "A temporary redirect.",
+}
+
+
+class SpecError(Exception):
+    """The upstream document could not be fetched, verified or corrected."""
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def load_yaml(path: Path) -> Any:
+    with path.open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def read_pin() -> dict[str, str]:
+    pin: dict[str, str] = load_yaml(PIN_FILE)
+    return pin
+
+
+def fetch_bytes(source: str) -> bytes:
+    """Read a local path or download an http(s) URL."""
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=60) as resp:
+            data: bytes = resp.read()
+            return data
+    return Path(source).read_bytes()
+
+
+def load_upstream(source: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the upstream document and a description of where it came from.
+
+    Without ``source`` the pin is used: the local copy when present, otherwise the pinned URL.
+    Either way the bytes must match the pinned sha256, so a tampered or truncated download fails.
+    """
+    if source is None:
+        pin = read_pin()
+        local = (ROOT / pin["local"]).resolve()
+        raw = local.read_bytes() if local.exists() else fetch_bytes(pin["url"])
+        digest = hashlib.sha256(raw).hexdigest()
+        if digest != pin["sha256"]:
+            where = local if local.exists() else pin["url"]
+            raise SpecError(f"sha256 of {where} is {digest}, the pin says {pin['sha256']}")
+        origin = {k: pin[k] for k in ("source", "file", "commit", "url", "sha256")}
+    else:
+        raw = fetch_bytes(source)
+        origin = {"url": source, "sha256": hashlib.sha256(raw).hexdigest()}
+    text = raw.decode("utf-8")
+    doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    if not isinstance(doc, dict) or "paths" not in doc:
+        raise SpecError("the upstream document has no 'paths'")
+    return doc, origin
+
+
+# --------------------------------------------------------------------------------------------
+# Corrections (OpenAPI Overlay 1.0)
+
+
+@dataclass
+class ActionResult:
+    """What one overlay action did to the document."""
+
+    index: int
+    target: str
+    description: str
+    matched: int = 0
+    changed: int = 0
+
+
+@dataclass
+class OverlayReport:
+    """Per-action results, so a new upstream document shows which corrections went stale."""
+
+    results: list[ActionResult] = field(default_factory=list)
+
+    @property
+    def unmatched(self) -> list[ActionResult]:
+        return [r for r in self.results if r.matched == 0]
+
+    @property
+    def unchanged(self) -> list[ActionResult]:
+        return [r for r in self.results if r.matched and not r.changed]
+
+
+def deep_merge(target: dict[str, Any], update: dict[str, Any]) -> bool:
+    """Merge ``update`` into ``target`` as Overlay 1.0 describes; return whether anything changed.
+
+    Objects merge key by key, recursively; any other value replaces what was there.
+    """
+    changed = False
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            changed |= deep_merge(target[key], value)
+        elif key not in target or target[key] != value:
+            target[key] = copy.deepcopy(value)
+            changed = True
+    return changed
+
+
+def _remove(parent: object, key: object) -> bool:
+    """Delete ``parent[key]`` if it is there; return whether it was."""
+    if isinstance(parent, dict) and key in parent:
+        del parent[key]
+        return True
+    if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        del parent[key]
+        return True
+    return False
+
+
+def apply_overlay(doc: dict[str, Any], overlay: dict[str, Any]) -> OverlayReport:
+    """Apply every action of an overlay document to ``doc`` in place."""
+    if str(overlay.get("overlay", "")).split(".")[0] != "1":
+        raise SpecError("corrections must be an OpenAPI Overlay 1.x document")
+    report = OverlayReport()
+    for index, action in enumerate(overlay.get("actions", [])):
+        target = action["target"]
+        result = ActionResult(index, target, action.get("description", ""))
+        report.results.append(result)
+        matches = list(jsonpath.finditer(target, doc))
+        result.matched = len(matches)
+        if action.get("remove"):
+            # Remove from the deepest/last position first so list indexes stay valid.
+            for match in sorted(matches, key=lambda m: m.parts, reverse=True):
+                parent = match.parent.obj if match.parent is not None else None
+                result.changed += _remove(parent, match.parts[-1])
+            continue
+        update = action.get("update")
+        for match in matches:
+            node = match.obj
+            if isinstance(node, dict) and isinstance(update, dict):
+                result.changed += deep_merge(node, update)
+            elif isinstance(node, list):
+                additions = update if isinstance(update, list) else [update]
+                for item in additions:
+                    if item not in node:
+                        node.append(copy.deepcopy(item))
+                        result.changed += 1
+            else:
+                raise SpecError(f"action {index} ({target}) cannot update a {type(node).__name__}")
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# Prose
+
+
+def strip_schema(schema: Any) -> None:
+    """Remove upstream prose from a schema and all of its sub-schemas."""
+    if not isinstance(schema, dict):
+        return
+    for key in PROSE_KEYS:
+        schema.pop(key, None)
+    for key in SCHEMA_MAP_KEYS:
+        for sub in (schema.get(key) or {}).values():
+            strip_schema(sub)
+    for key in SCHEMA_LIST_KEYS:
+        for sub in schema.get(key) or []:
+            strip_schema(sub)
+    for key in SCHEMA_ONE_KEYS:
+        strip_schema(schema.get(key))
+
+
+def strip_content(content: dict[str, Any] | None) -> None:
+    for media in (content or {}).values():
+        media.pop("example", None)
+        media.pop("examples", None)
+        strip_schema(media.get("schema"))
+
+
+def operation_id_words(operation_id: str) -> str:
+    """Placeholder summary for an operation we have not described yet: camelCase -> words."""
+    words: list[str] = []
+    for ch in operation_id:
+        if ch.isupper() and words:
+            words.append(" ")
+        words.append(ch.lower())
+    text = "".join(words)
+    return f"TODO: describe {text}."
+
+
+def rewrite_prose(doc: dict[str, Any], summaries: dict[str, str], origin: dict[str, str]) -> list[str]:
+    """Replace upstream prose with ours; return operationIds that got a placeholder summary."""
+    placeholders: list[str] = []
+    doc["info"] = {
+        "title": "Discourse API",
+        "version": str(doc.get("info", {}).get("version", "latest")),
+        "summary": "The Discourse forum HTTP API, as the discourse-async client understands it.",
+        "license": doc.get("info", {}).get("license", {"name": "MIT"}),
+        "x-upstream": origin,
+    }
+    doc.pop("tags", None)
+    doc.pop("externalDocs", None)
+    for item in doc["paths"].values():
+        for param in item.get("parameters", []):
+            strip_parameter(param)
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if op is None:
+                continue
+            op_id = op["operationId"]
+            op.pop("description", None)
+            op.pop("externalDocs", None)
+            if op_id in summaries:
+                op["summary"] = summaries[op_id]
+            else:
+                op["summary"] = operation_id_words(op_id)
+                placeholders.append(op_id)
+            for param in op.get("parameters", []):
+                strip_parameter(param)
+            body = op.get("requestBody")
+            if body:
+                body.pop("description", None)
+                strip_content(body.get("content"))
+            for status, response in op.get("responses", {}).items():
+                response["description"] = RESPONSE_WORDS.get(str(status), "A response.")
+                strip_content(response.get("content"))
+                for header in (response.get("headers") or {}).values():
+                    header.pop("description", None)
+                    strip_schema(header.get("schema"))
+    for scheme in doc.get("components", {}).get("securitySchemes", {}).values():
+        scheme.pop("description", None)
+    for schema in doc.get("components", {}).get("schemas", {}).values():
+        strip_schema(schema)
+    return placeholders
+
+
+def strip_parameter(param: dict[str, Any]) -> None:
+    for key in ("description", "example", "examples"):
+        param.pop(key, None)
+    strip_schema(param.get("schema"))
+
+
+# --------------------------------------------------------------------------------------------
+# Output
+
+
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    """Block style, no aliases: the output is read by people in diffs."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(doc: dict[str, Any]) -> str:
+    header = (
+        "# Built by `make spec` (python -m codegen.build_spec) from the document Discourse publishes,\n"
+        "# with codegen/corrections.yaml applied and our own summaries. Do not edit by hand.\n"
+    )
+    body: str = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
+    return header + body
+
+
+@dataclass
+class BuildResult:
+    """The built document plus what the build noticed."""
+
+    doc: dict[str, Any]
+    text: str
+    report: OverlayReport
+    placeholders: list[str]
+
+
+def build(source: str | None = None) -> BuildResult:
+    """Build our document from ``source`` (default: the pin). Pure: no files are written."""
+    doc, origin = load_upstream(source)
+    report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
+    placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
+    return BuildResult(doc, dump_yaml(doc), report, placeholders)
+
+
+def count_operations(doc: dict[str, Any]) -> int:
+    return sum(1 for item in doc["paths"].values() for m in HTTP_METHODS if m in item)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", help="upstream document (path or URL); default: the pin")
+    parser.add_argument("--output", type=Path, default=OUTPUT_FILE)
+    args = parser.parse_args(argv)
+    try:
+        result = build(args.source)
+    except (SpecError, OSError) as exc:
+        print(f"spec build failed: {exc}", file=sys.stderr)
+        return 1
+    args.output.write_text(result.text, encoding="utf-8")
+    print(
+        f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}: "
+        f"{count_operations(result.doc)} operations, {len(result.report.results)} corrections"
+    )
+    for r in result.report.unmatched:
+        print(f"  correction {r.index} matches nothing (target gone?): {r.target}")
+    for r in result.report.unchanged:
+        print(f"  correction {r.index} changes nothing (fixed upstream?): {r.target}")
+    if result.placeholders:
+        print(f"  {len(result.placeholders)} operations need a summary in codegen/summaries.yaml:")
+        for op_id in result.placeholders:
+            print(f"    {op_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Fail when the committed openapi.yaml or discourse_async/_generated differ from a fresh build.
+
+    python -m codegen.check
+
+The spec half needs the pinned upstream document on disk (codegen/pin.yaml's `local`); without it
+(a user's fresh clone) that half is skipped with a note, and the generation half still runs.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import sys
+import tempfile
+from pathlib import Path
+
+from codegen.build_spec import ROOT, build, read_pin
+from codegen.generate import TARGET, GenerationError, generate_into
+
+
+def diff_trees(expected: Path, actual: Path) -> list[str]:
+    """Relative paths that differ, are missing or are extra between two directory trees."""
+    problems: list[str] = []
+    exp = {p.relative_to(expected) for p in expected.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    act = {p.relative_to(actual) for p in actual.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    problems += [f"missing from the commit: {p}" for p in sorted(exp - act)]
+    problems += [f"not produced by the generator: {p}" for p in sorted(act - exp)]
+    problems += [f"differs: {p}" for p in sorted(exp & act) if not filecmp.cmp(expected / p, actual / p, shallow=False)]
+    return problems
+
+
+def main() -> int:
+    failed = False
+    local = (ROOT / read_pin()["local"]).resolve()
+    if local.exists():
+        fresh = build().text
+        if fresh != (ROOT / "openapi.yaml").read_text(encoding="utf-8"):
+            print("openapi.yaml differs from `make spec` output: run `make spec` and commit the result")
+            failed = True
+        else:
+            print("openapi.yaml: identical to a fresh spec build")
+    else:
+        print(f"openapi.yaml: not rebuilt ({local} is absent; the generated-code check still runs)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "_generated"
+        try:
+            count = generate_into(out)
+        except GenerationError as exc:
+            print(f"generation failed: {exc}")
+            return 1
+        problems = diff_trees(out, TARGET)
+    if problems:
+        print("discourse_async/_generated differs from `make generate` output:")
+        print("\n".join(f"  {p}" for p in problems))
+        failed = True
+    else:
+        print(f"discourse_async/_generated: identical to a fresh generation ({count} operations, 0 warnings)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

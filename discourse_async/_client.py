@@ -1,0 +1,281 @@
+"""The ``Discourse`` client: options, the connection pool, and the generated namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from http.cookiejar import Cookie, CookieJar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from discourse_async._exceptions import ConfigurationError
+from discourse_async._generated.api import Namespaces
+from discourse_async._http import CREDENTIAL_HEADERS, origin_of
+from discourse_async._response import APIResponse
+from discourse_async._secrets import Secret
+from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath
+from discourse_async._version import __version__
+
+if TYPE_CHECKING:
+    from typing import Self
+
+T = TypeVar("T")
+
+#: Connect within 5 s; every other phase (read, write, pool wait) within 30 s.
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+_NOT_GIVEN: Any = object()
+
+
+class _NoCookies(CookieJar):
+    """A cookie jar that keeps nothing.
+
+    The API is authenticated by headers, and a shared jar would carry one user's session cookie
+    into requests made for another.
+    """
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
+def _credentials(  # noqa: PLR0917 - private helper mirroring the constructor's arguments
+    api_key: str | Secret | None,
+    api_username: str | None,
+    api_user_id: int | str | None,
+    api_user_external_id: str | None,
+    user_api_key: str | Secret | None,
+    user_api_client_id: str | None,
+) -> Credentials:
+    if api_key is not None and user_api_key is not None:
+        raise ConfigurationError("give either api_key (an admin API key) or user_api_key, not both")
+    if api_key is not None:
+        who = [v for v in (api_username, api_user_id, api_user_external_id) if v is not None]
+        if len(who) > 1:
+            raise ConfigurationError("give at most one of api_username, api_user_id, api_user_external_id")
+        headers: dict[str, str | Secret] = {"Api-Key": api_key}
+        kind = "admin API key"
+        if api_username is not None:
+            headers["Api-Username"] = api_username
+            kind += f" acting as {api_username}"
+        elif api_user_id is not None:
+            headers["Api-User-Id"] = str(api_user_id)
+            kind += f" acting as user id {api_user_id}"
+        elif api_user_external_id is not None:
+            headers["Api-User-External-Id"] = api_user_external_id
+            kind += " acting as an external id"
+        return Credentials(headers, kind)
+    if user_api_key is not None:
+        headers = {"User-Api-Key": user_api_key}
+        if user_api_client_id is not None:
+            headers["User-Api-Client-Id"] = user_api_client_id
+        return Credentials(headers, "user API key")
+    if api_username or api_user_id or api_user_external_id:
+        raise ConfigurationError("api_username and its alternatives need an api_key")
+    if user_api_client_id:
+        raise ConfigurationError("user_api_client_id needs a user_api_key")
+    return Credentials({}, "anonymous")
+
+
+def _base_url(base_url: str | httpx.URL) -> httpx.URL:
+    url = httpx.URL(str(base_url))
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError("base_url must be an absolute http(s) URL such as https://forum.example.com")
+    if url.query or url.fragment:
+        raise ConfigurationError("base_url must not have a query string or fragment")
+    if url.username or url.password:
+        raise ConfigurationError("base_url must not hold credentials; use api_key/api_username")
+    return url
+
+
+class Discourse(Namespaces):
+    """An asyncio client for one Discourse site.
+
+    Every operation of the API is a method of a namespace named after its tag::
+
+        async with Discourse("https://forum.example.com", api_key=KEY, api_username="system") as dc:
+            topic = await dc.topics.get_topic(id="42")
+
+    Credentials are sent only to ``base_url``'s origin (scheme, host and port): never to another
+    host, never after a redirect leaves that origin, never over an https -> http downgrade.
+
+    Args:
+        base_url: the site's URL; a subfolder install (``https://example.com/forum``) works.
+        api_key: an admin API key, sent as ``Api-Key``.
+        api_username: the user an admin key acts as (``Api-Username``); or give ``api_user_id`` or
+            ``api_user_external_id`` instead.
+        user_api_key: a User API key (``User-Api-Key``), for acting as one user.
+        user_api_client_id: the client id the user API key was issued to (``User-Api-Client-Id``).
+        timeout: seconds, or an ``httpx.Timeout``; default 5 s to connect and 30 s for the rest.
+            ``None`` waits forever.
+        headers: extra headers for every request (not credentials: use the arguments above).
+        transport: any ``httpx.AsyncBaseTransport`` (a mock, ``httpx.ASGITransport``, another engine).
+        max_redirects: how many same-request redirects to follow.
+    """
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        api_key: str | Secret | None = None,
+        api_username: str | None = None,
+        api_user_id: int | str | None = None,
+        api_user_external_id: str | None = None,
+        user_api_key: str | Secret | None = None,
+        user_api_client_id: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    ) -> None:
+        url = _base_url(base_url)
+        for name in headers or {}:
+            if name.lower() in CREDENTIAL_HEADERS:
+                raise ConfigurationError(
+                    f"{name!r} must not be a default header: default headers go to every URL. "
+                    "Pass credentials as api_key/api_username or user_api_key."
+                )
+        credentials = _credentials(
+            api_key, api_username, api_user_id, api_user_external_id, user_api_key, user_api_client_id
+        )
+        default_headers = {"User-Agent": f"discourse-async/{__version__}", "Accept": "application/json"}
+        default_headers.update(headers or {})
+        http = httpx.AsyncClient(
+            base_url=url,
+            headers=default_headers,
+            transport=transport,
+            limits=DEFAULT_LIMITS,
+            follow_redirects=False,
+            cookies=_NoCookies(),
+            trust_env=transport is None,
+        )
+        self._init(
+            http,
+            owns_http=True,
+            path=RequestPath(
+                http,
+                origin=origin_of(url),
+                credentials=credentials,
+                timeout=httpx.Timeout(timeout),
+                max_redirects=max_redirects,
+            ),
+        )
+
+    def _init(self, http: httpx.AsyncClient, *, owns_http: bool, path: RequestPath) -> None:
+        self._http = http
+        self._owns_http = owns_http
+        self._path = path
+
+    # ------------------------------------------------------------------ options and lifetime
+
+    @property
+    def base_url(self) -> httpx.URL:
+        """The site's base URL (always ending in ``/``)."""
+        return self._http.base_url
+
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeout applied to each request."""
+        return self._path.timeout
+
+    def with_options(
+        self,
+        *,
+        timeout: float | httpx.Timeout | None = _NOT_GIVEN,
+        max_redirects: int = _NOT_GIVEN,
+    ) -> Self:
+        """A copy with other options that shares this client's connection pool and credentials.
+
+        Closing the copy does not close the pool; close the original when done.
+        """
+        path = RequestPath(
+            self._http,
+            origin=self._path.origin,
+            credentials=self._path.credentials,
+            timeout=self._path.timeout if timeout is _NOT_GIVEN else httpx.Timeout(timeout),
+            max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
+        )
+        copy = object.__new__(type(self))
+        copy._init(self._http, owns_http=False, path=path)
+        return copy
+
+    async def aclose(self) -> None:
+        """Close the connection pool (a no-op on copies made by ``with_options``)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"<Discourse {self.base_url} ({self._path.credentials.kind})>"
+
+    # ------------------------------------------------------------------ the request path
+
+    async def _call_operation(
+        self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
+    ) -> APIResponse[T]:
+        """Send a generated operation's request; the typed result is built by ``.parse()``."""
+        response = await self._path.send(operation=operation, **kwargs)
+        return APIResponse(response, parse, operation=operation)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call any endpoint, including ones no document describes (plugins); return decoded JSON.
+
+        ``path`` is relative to ``base_url`` (``"/some/plugin.json"``). The call gets the same
+        credentials, redirect rules and typed errors as every generated operation. An empty body
+        gives None; a non-JSON body gives its text.
+        """
+        response = await self.request_raw(
+            method, path, params=params, json=json, data=data, files=files, content=content, headers=headers
+        )
+        if not response.content:
+            return None
+        if "json" in response.headers.get("content-type", "") or response.content[:1] in (b"{", b"["):
+            return response.json()
+        return response.text
+
+    async def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Like :meth:`request`, returning the ``httpx.Response`` itself."""
+        return await self._path.send(
+            method.upper(),
+            path,
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
+            headers=headers,
+            operation=f"{method.upper()} {path.split('?', 1)[0]}",
+        )
