@@ -164,6 +164,7 @@ if TYPE_CHECKING:
     from .get_group_response_200_extras import GetGroupResponse200Extras
     from .get_group_response_200_group import GetGroupResponse200Group
     from .get_group_response_200_group_smtp_updated_by_type_0 import GetGroupResponse200GroupSmtpUpdatedByType0
+    from .get_notifications_filter import GetNotificationsFilter
     from .get_notifications_response_200 import GetNotificationsResponse200
     from .get_notifications_response_200_notifications_item import GetNotificationsResponse200NotificationsItem
     from .get_notifications_response_200_notifications_item_data import GetNotificationsResponse200NotificationsItemData
@@ -666,6 +667,7 @@ _MODULE_OF: dict[str, str] = {
     "GetGroupResponse200Extras": ".get_group_response_200_extras",
     "GetGroupResponse200Group": ".get_group_response_200_group",
     "GetGroupResponse200GroupSmtpUpdatedByType0": ".get_group_response_200_group_smtp_updated_by_type_0",
+    "GetNotificationsFilter": ".get_notifications_filter",
     "GetNotificationsResponse200": ".get_notifications_response_200",
     "GetNotificationsResponse200NotificationsItem": ".get_notifications_response_200_notifications_item",
     "GetNotificationsResponse200NotificationsItemData": ".get_notifications_response_200_notifications_item_data",
@@ -1078,6 +1080,7 @@ __all__ = (
     "GetGroupResponse200Extras",
     "GetGroupResponse200Group",
     "GetGroupResponse200GroupSmtpUpdatedByType0",
+    "GetNotificationsFilter",
     "GetNotificationsResponse200",
     "GetNotificationsResponse200NotificationsItem",
     "GetNotificationsResponse200NotificationsItemData",

@@ -112,6 +112,8 @@ class CategoriesWithRawResponse(Namespace):
         self,
         slug: str,
         id: int,
+        *,
+        page: int | Unset = UNSET,
     ) -> APIResponse[ListCategoryTopicsResponse200]:
         """List the topics of one category, a page at a time.
 
@@ -120,6 +122,7 @@ class CategoriesWithRawResponse(Namespace):
         Args:
             slug (str):
             id (int):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -132,6 +135,7 @@ class CategoriesWithRawResponse(Namespace):
             _op._get_kwargs(
                 slug=slug,
                 id=id,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -257,6 +261,8 @@ class Categories(Namespace):
         self,
         slug: str,
         id: int,
+        *,
+        page: int | Unset = UNSET,
     ) -> ListCategoryTopicsResponse200:
         """List the topics of one category, a page at a time.
 
@@ -265,6 +271,7 @@ class Categories(Namespace):
         Args:
             slug (str):
             id (int):
+            page (int | Unset):
 
         Returns:
             ListCategoryTopicsResponse200
@@ -277,6 +284,7 @@ class Categories(Namespace):
             _op._get_kwargs(
                 slug=slug,
                 id=id,
+                page=page,
             ),
             _op._parse_response,
         )

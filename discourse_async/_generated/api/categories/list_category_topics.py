@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ...models.list_category_topics_response_200 import ListCategoryTopicsResponse200
-from ...types import path_param
+from ...types import UNSET, Unset, path_param
 
 OPERATION = "list_category_topics"
 METHOD = "GET"
@@ -19,7 +19,15 @@ PATH = "/c/{slug}/{id}.json"
 def _get_kwargs(
     slug: str,
     id: int,
+    *,
+    page: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
@@ -27,6 +35,7 @@ def _get_kwargs(
             slug=path_param("slug", slug),
             id=path_param("id", id),
         ),
+        "params": params,
     }
 
     return _kwargs

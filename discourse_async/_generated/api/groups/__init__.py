@@ -166,6 +166,12 @@ class GroupsWithRawResponse(Namespace):
     async def list_group_members(
         self,
         name: str,
+        *,
+        offset: int | Unset = UNSET,
+        limit: int | Unset = UNSET,
+        order: str | Unset = UNSET,
+        asc: bool | Unset = UNSET,
+        filter_: str | Unset = UNSET,
     ) -> APIResponse[ListGroupMembersResponse200]:
         """List a group's owners and members, a page at a time.
 
@@ -173,6 +179,11 @@ class GroupsWithRawResponse(Namespace):
 
         Args:
             name (str):
+            offset (int | Unset):
+            limit (int | Unset):
+            order (str | Unset):
+            asc (bool | Unset):
+            filter_ (str | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -184,6 +195,11 @@ class GroupsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 name=name,
+                offset=offset,
+                limit=limit,
+                order=order,
+                asc=asc,
+                filter_=filter_,
             ),
             _op._parse_response,
         )
@@ -250,10 +266,19 @@ class GroupsWithRawResponse(Namespace):
 
     async def list_groups(
         self,
+        *,
+        page: int | Unset = UNSET,
+        filter_: str | Unset = UNSET,
+        type_: str | Unset = UNSET,
     ) -> APIResponse[ListGroupsResponse200]:
         """List the groups visible to the caller.
 
         ``GET /groups.json``
+
+        Args:
+            page (int | Unset):
+            filter_ (str | Unset):
+            type_ (str | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -263,7 +288,11 @@ class GroupsWithRawResponse(Namespace):
 
         return await self._request(
             _op.OPERATION,
-            _op._get_kwargs(),
+            _op._get_kwargs(
+                page=page,
+                filter_=filter_,
+                type_=type_,
+            ),
             _op._parse_response,
         )
 
@@ -411,6 +440,12 @@ class Groups(Namespace):
     async def list_group_members(
         self,
         name: str,
+        *,
+        offset: int | Unset = UNSET,
+        limit: int | Unset = UNSET,
+        order: str | Unset = UNSET,
+        asc: bool | Unset = UNSET,
+        filter_: str | Unset = UNSET,
     ) -> ListGroupMembersResponse200:
         """List a group's owners and members, a page at a time.
 
@@ -418,6 +453,11 @@ class Groups(Namespace):
 
         Args:
             name (str):
+            offset (int | Unset):
+            limit (int | Unset):
+            order (str | Unset):
+            asc (bool | Unset):
+            filter_ (str | Unset):
 
         Returns:
             ListGroupMembersResponse200
@@ -429,6 +469,11 @@ class Groups(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 name=name,
+                offset=offset,
+                limit=limit,
+                order=order,
+                asc=asc,
+                filter_=filter_,
             ),
             _op._parse_response,
         )
@@ -495,10 +540,19 @@ class Groups(Namespace):
 
     async def list_groups(
         self,
+        *,
+        page: int | Unset = UNSET,
+        filter_: str | Unset = UNSET,
+        type_: str | Unset = UNSET,
     ) -> ListGroupsResponse200:
         """List the groups visible to the caller.
 
         ``GET /groups.json``
+
+        Args:
+            page (int | Unset):
+            filter_ (str | Unset):
+            type_ (str | Unset):
 
         Returns:
             ListGroupsResponse200
@@ -508,6 +562,10 @@ class Groups(Namespace):
 
         return await self._call(
             _op.OPERATION,
-            _op._get_kwargs(),
+            _op._get_kwargs(
+                page=page,
+                filter_=filter_,
+                type_=type_,
+            ),
             _op._parse_response,
         )

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ...models.list_group_members_response_200 import ListGroupMembersResponse200
-from ...types import path_param
+from ...types import UNSET, Unset, path_param
 
 OPERATION = "list_group_members"
 METHOD = "GET"
@@ -18,13 +18,34 @@ PATH = "/groups/{name}/members.json"
 
 def _get_kwargs(
     name: str,
+    *,
+    offset: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    order: str | Unset = UNSET,
+    asc: bool | Unset = UNSET,
+    filter_: str | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["offset"] = offset
+
+    params["limit"] = limit
+
+    params["order"] = order
+
+    params["asc"] = asc
+
+    params["filter"] = filter_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/groups/{name}/members.json".format(
             name=path_param("name", name),
         ),
+        "params": params,
     }
 
     return _kwargs

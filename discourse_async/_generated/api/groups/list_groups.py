@@ -9,17 +9,34 @@ from typing import Any
 import httpx
 
 from ...models.list_groups_response_200 import ListGroupsResponse200
+from ...types import UNSET, Unset
 
 OPERATION = "list_groups"
 METHOD = "GET"
 PATH = "/groups.json"
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    page: int | Unset = UNSET,
+    filter_: str | Unset = UNSET,
+    type_: str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params["filter"] = filter_
+
+    params["type"] = type_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/groups.json",
+        "params": params,
     }
 
     return _kwargs

@@ -13,6 +13,7 @@ from ...types import UNSET, File, Unset
 if TYPE_CHECKING:
     from discourse_async._response import APIResponse
 
+    from ...models.get_notifications_filter import GetNotificationsFilter, check_get_notifications_filter
     from ...models.get_notifications_response_200 import GetNotificationsResponse200
     from ...models.mark_notifications_as_read_body import MarkNotificationsAsReadBody
     from ...models.mark_notifications_as_read_response_200 import MarkNotificationsAsReadResponse200
@@ -23,10 +24,19 @@ class NotificationsWithRawResponse(Namespace):
 
     async def get_notifications(
         self,
+        *,
+        offset: int | Unset = UNSET,
+        limit: int | Unset = UNSET,
+        filter_: GetNotificationsFilter | Unset = UNSET,
     ) -> APIResponse[GetNotificationsResponse200]:
         """The acting user's notification feed.
 
         ``GET /notifications.json``
+
+        Args:
+            offset (int | Unset):
+            limit (int | Unset):
+            filter_ (GetNotificationsFilter | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -36,7 +46,11 @@ class NotificationsWithRawResponse(Namespace):
 
         return await self._request(
             _op.OPERATION,
-            _op._get_kwargs(),
+            _op._get_kwargs(
+                offset=offset,
+                limit=limit,
+                filter_=filter_,
+            ),
             _op._parse_response,
         )
 
@@ -78,10 +92,19 @@ class Notifications(Namespace):
 
     async def get_notifications(
         self,
+        *,
+        offset: int | Unset = UNSET,
+        limit: int | Unset = UNSET,
+        filter_: GetNotificationsFilter | Unset = UNSET,
     ) -> GetNotificationsResponse200:
         """The acting user's notification feed.
 
         ``GET /notifications.json``
+
+        Args:
+            offset (int | Unset):
+            limit (int | Unset):
+            filter_ (GetNotificationsFilter | Unset):
 
         Returns:
             GetNotificationsResponse200
@@ -91,7 +114,11 @@ class Notifications(Namespace):
 
         return await self._call(
             _op.OPERATION,
-            _op._get_kwargs(),
+            _op._get_kwargs(
+                offset=offset,
+                limit=limit,
+                filter_=filter_,
+            ),
             _op._parse_response,
         )
 

@@ -8,18 +8,40 @@ from typing import Any
 
 import httpx
 
+from ...models.get_notifications_filter import GetNotificationsFilter
 from ...models.get_notifications_response_200 import GetNotificationsResponse200
+from ...types import UNSET, Unset
 
 OPERATION = "get_notifications"
 METHOD = "GET"
 PATH = "/notifications.json"
 
 
-def _get_kwargs() -> dict[str, Any]:
+def _get_kwargs(
+    *,
+    offset: int | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    filter_: GetNotificationsFilter | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["offset"] = offset
+
+    params["limit"] = limit
+
+    json_filter_: str | Unset = UNSET
+    if not isinstance(filter_, Unset):
+        json_filter_ = filter_
+
+    params["filter"] = json_filter_
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/notifications.json",
+        "params": params,
     }
 
     return _kwargs

@@ -23,6 +23,8 @@ class PrivateMessagesWithRawResponse(Namespace):
     async def list_user_private_messages(
         self,
         username: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> APIResponse[ListUserPrivateMessagesResponse200]:
         """A user's inbox of personal messages.
 
@@ -30,6 +32,7 @@ class PrivateMessagesWithRawResponse(Namespace):
 
         Args:
             username (str):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -41,6 +44,7 @@ class PrivateMessagesWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 username=username,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -48,6 +52,8 @@ class PrivateMessagesWithRawResponse(Namespace):
     async def get_user_sent_private_messages(
         self,
         username: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> APIResponse[GetUserSentPrivateMessagesResponse200]:
         """The personal messages a user has sent.
 
@@ -55,6 +61,7 @@ class PrivateMessagesWithRawResponse(Namespace):
 
         Args:
             username (str):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -66,6 +73,7 @@ class PrivateMessagesWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 username=username,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -82,6 +90,8 @@ class PrivateMessages(Namespace):
     async def list_user_private_messages(
         self,
         username: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> ListUserPrivateMessagesResponse200:
         """A user's inbox of personal messages.
 
@@ -89,6 +99,7 @@ class PrivateMessages(Namespace):
 
         Args:
             username (str):
+            page (int | Unset):
 
         Returns:
             ListUserPrivateMessagesResponse200
@@ -100,6 +111,7 @@ class PrivateMessages(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 username=username,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -107,6 +119,8 @@ class PrivateMessages(Namespace):
     async def get_user_sent_private_messages(
         self,
         username: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> GetUserSentPrivateMessagesResponse200:
         """The personal messages a user has sent.
 
@@ -114,6 +128,7 @@ class PrivateMessages(Namespace):
 
         Args:
             username (str):
+            page (int | Unset):
 
         Returns:
             GetUserSentPrivateMessagesResponse200
@@ -125,6 +140,7 @@ class PrivateMessages(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 username=username,
+                page=page,
             ),
             _op._parse_response,
         )

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ...models.list_user_private_messages_response_200 import ListUserPrivateMessagesResponse200
-from ...types import path_param
+from ...types import UNSET, Unset, path_param
 
 OPERATION = "list_user_private_messages"
 METHOD = "GET"
@@ -18,13 +18,22 @@ PATH = "/topics/private-messages/{username}.json"
 
 def _get_kwargs(
     username: str,
+    *,
+    page: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/topics/private-messages/{username}.json".format(
             username=path_param("username", username),
         ),
+        "params": params,
     }
 
     return _kwargs

@@ -149,6 +149,8 @@ class TagsWithRawResponse(Namespace):
     async def get_tag(
         self,
         name: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> APIResponse[GetTagResponse200]:
         """List the topics carrying one tag.
 
@@ -156,6 +158,7 @@ class TagsWithRawResponse(Namespace):
 
         Args:
             name (str):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -167,6 +170,7 @@ class TagsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 name=name,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -303,6 +307,8 @@ class Tags(Namespace):
     async def get_tag(
         self,
         name: str,
+        *,
+        page: int | Unset = UNSET,
     ) -> GetTagResponse200:
         """List the topics carrying one tag.
 
@@ -310,6 +316,7 @@ class Tags(Namespace):
 
         Args:
             name (str):
+            page (int | Unset):
 
         Returns:
             GetTagResponse200
@@ -321,6 +328,7 @@ class Tags(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 name=name,
+                page=page,
             ),
             _op._parse_response,
         )

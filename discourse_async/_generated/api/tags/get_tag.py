@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from ...models.get_tag_response_200 import GetTagResponse200
-from ...types import path_param
+from ...types import UNSET, Unset, path_param
 
 OPERATION = "get_tag"
 METHOD = "GET"
@@ -18,13 +18,22 @@ PATH = "/tag/{name}.json"
 
 def _get_kwargs(
     name: str,
+    *,
+    page: int | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["page"] = page
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/tag/{name}.json".format(
             name=path_param("name", name),
         ),
+        "params": params,
     }
 
     return _kwargs

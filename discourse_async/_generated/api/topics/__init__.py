@@ -267,6 +267,7 @@ class TopicsWithRawResponse(Namespace):
         order: str | Unset = UNSET,
         ascending: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
+        page: int | Unset = UNSET,
     ) -> APIResponse[ListLatestTopicsResponse200]:
         """List the latest topics, a page at a time.
 
@@ -276,6 +277,7 @@ class TopicsWithRawResponse(Namespace):
             order (str | Unset):
             ascending (str | Unset):
             per_page (int | Unset):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -289,6 +291,7 @@ class TopicsWithRawResponse(Namespace):
                 order=order,
                 ascending=ascending,
                 per_page=per_page,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -298,6 +301,7 @@ class TopicsWithRawResponse(Namespace):
         *,
         period: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
+        page: int | Unset = UNSET,
     ) -> APIResponse[ListTopTopicsResponse200]:
         """List the most active topics of a period.
 
@@ -306,6 +310,7 @@ class TopicsWithRawResponse(Namespace):
         Args:
             period (str | Unset):
             per_page (int | Unset):
+            page (int | Unset):
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -318,6 +323,7 @@ class TopicsWithRawResponse(Namespace):
             _op._get_kwargs(
                 period=period,
                 per_page=per_page,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -676,6 +682,7 @@ class Topics(Namespace):
         order: str | Unset = UNSET,
         ascending: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
+        page: int | Unset = UNSET,
     ) -> ListLatestTopicsResponse200:
         """List the latest topics, a page at a time.
 
@@ -685,6 +692,7 @@ class Topics(Namespace):
             order (str | Unset):
             ascending (str | Unset):
             per_page (int | Unset):
+            page (int | Unset):
 
         Returns:
             ListLatestTopicsResponse200
@@ -698,6 +706,7 @@ class Topics(Namespace):
                 order=order,
                 ascending=ascending,
                 per_page=per_page,
+                page=page,
             ),
             _op._parse_response,
         )
@@ -707,6 +716,7 @@ class Topics(Namespace):
         *,
         period: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
+        page: int | Unset = UNSET,
     ) -> ListTopTopicsResponse200:
         """List the most active topics of a period.
 
@@ -715,6 +725,7 @@ class Topics(Namespace):
         Args:
             period (str | Unset):
             per_page (int | Unset):
+            page (int | Unset):
 
         Returns:
             ListTopTopicsResponse200
@@ -727,6 +738,7 @@ class Topics(Namespace):
             _op._get_kwargs(
                 period=period,
                 per_page=per_page,
+                page=page,
             ),
             _op._parse_response,
         )

@@ -21,6 +21,7 @@ def _get_kwargs(
     order: str | Unset = UNSET,
     ascending: str | Unset = UNSET,
     per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -30,6 +31,8 @@ def _get_kwargs(
     params["ascending"] = ascending
 
     params["per_page"] = per_page
+
+    params["page"] = page
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 

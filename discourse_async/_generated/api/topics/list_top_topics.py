@@ -20,6 +20,7 @@ def _get_kwargs(
     *,
     period: str | Unset = UNSET,
     per_page: int | Unset = UNSET,
+    page: int | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -27,6 +28,8 @@ def _get_kwargs(
     params["period"] = period
 
     params["per_page"] = per_page
+
+    params["page"] = page
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
