@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from http.cookiejar import Cookie, CookieJar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -12,7 +14,20 @@ import httpx
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
 from discourse_async._http import CREDENTIAL_HEADERS, origin_of
+from discourse_async._limits import (
+    ADMIN_LIMITS,
+    ANONYMOUS_LIMITS,
+    USER_API_KEY_LIMITS,
+    Clock,
+    Limiter,
+    MemoryStore,
+    RateLimit,
+    RateLimitStore,
+    SystemClock,
+    bucket_name,
+)
 from discourse_async._response import APIResponse
+from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath
 from discourse_async._version import __version__
@@ -27,6 +42,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 _NOT_GIVEN: Any = object()
+#: ``rate_limits`` default: Discourse's default budgets for the credential in use.
+AUTO: Any = object()
 
 
 class _NoCookies(CookieJar):
@@ -81,6 +98,24 @@ def _credentials(  # noqa: PLR0917 - private helper mirroring the constructor's 
     return Credentials({}, "anonymous")
 
 
+def _default_limits(credentials: Credentials) -> Sequence[RateLimit]:
+    if credentials.kind.startswith("admin"):
+        return ADMIN_LIMITS
+    if credentials.kind.startswith("user"):
+        return USER_API_KEY_LIMITS
+    return ANONYMOUS_LIMITS
+
+
+def _bucket(origin: tuple[str, str, int], credentials: Credentials) -> str:
+    site = "{}://{}:{}".format(*origin)
+    if credentials.kind.startswith("admin"):
+        # Discourse counts all admin keys of a site in one bucket.
+        return bucket_name(site, "admin")
+    if credentials.kind.startswith("user"):
+        return bucket_name(site, "user", credentials.secret_for_bucket())
+    return bucket_name(site, "anonymous")
+
+
 def _base_url(base_url: str | httpx.URL) -> httpx.URL:
     url = httpx.URL(str(base_url))
     if url.scheme not in ("http", "https") or not url.host:
@@ -131,6 +166,13 @@ class Discourse(Namespaces):
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        max_retries: int = 2,
+        max_retry_after: float = 60.0,
+        rate_limits: Sequence[RateLimit] | None = AUTO,
+        rate_limit_store: RateLimitStore | None = None,
+        max_concurrency: int | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         url = _base_url(base_url)
         for name in headers or {}:
@@ -153,17 +195,27 @@ class Discourse(Namespaces):
             cookies=_NoCookies(),
             trust_env=transport is None,
         )
-        self._init(
-            http,
-            owns_http=True,
-            path=RequestPath(
-                http,
-                origin=origin_of(url),
-                credentials=credentials,
-                timeout=httpx.Timeout(timeout),
-                max_redirects=max_redirects,
-            ),
+        origin = origin_of(url)
+        clock = clock or SystemClock()
+        limiter = Limiter(
+            rate_limit_store or MemoryStore(clock),
+            _bucket(origin, credentials),
+            _default_limits(credentials) if rate_limits is AUTO else (rate_limits or ()),
+            clock,
+            max_concurrency,
         )
+        path = RequestPath(
+            http=http,
+            origin=origin,
+            credentials=credentials,
+            timeout=httpx.Timeout(timeout),
+            limiter=limiter,
+            clock=clock,
+            retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
+            max_redirects=max_redirects,
+            rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+        )
+        self._init(http, owns_http=True, path=path)
 
     def _init(self, http: httpx.AsyncClient, *, owns_http: bool, path: RequestPath) -> None:
         self._http = http
@@ -182,20 +234,32 @@ class Discourse(Namespaces):
         """The timeout applied to each request."""
         return self._path.timeout
 
+    @property
+    def max_retries(self) -> int:
+        """Retries after the first attempt."""
+        return self._path.retry.max_retries
+
     def with_options(
         self,
         *,
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
+        max_retries: int = _NOT_GIVEN,
+        max_retry_after: float = _NOT_GIVEN,
         max_redirects: int = _NOT_GIVEN,
     ) -> Self:
-        """A copy with other options that shares this client's connection pool and credentials.
+        """A copy with other options, sharing the connection pool, credentials and rate budget.
 
-        Closing the copy does not close the pool; close the original when done.
+        For example ``dc.with_options(max_retries=0, timeout=5)`` for one call. Closing the copy
+        does not close the pool; close the original when done.
         """
-        path = RequestPath(
-            self._http,
-            origin=self._path.origin,
-            credentials=self._path.credentials,
+        retry = self._path.retry
+        if max_retries is not _NOT_GIVEN:
+            retry = replace(retry, max_retries=max_retries)
+        if max_retry_after is not _NOT_GIVEN:
+            retry = replace(retry, max_retry_after=max_retry_after)
+        path = replace(
+            self._path,
+            retry=retry,
             timeout=self._path.timeout if timeout is _NOT_GIVEN else httpx.Timeout(timeout),
             max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
         )
@@ -225,8 +289,8 @@ class Discourse(Namespaces):
         self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
     ) -> APIResponse[T]:
         """Send a generated operation's request; the typed result is built by ``.parse()``."""
-        response = await self._path.send(operation=operation, **kwargs)
-        return APIResponse(response, parse, operation=operation)
+        response, retries = await self._path.send(operation=operation, **kwargs)
+        return APIResponse(response, parse, operation=operation, retries_taken=retries)
 
     async def request(
         self,
@@ -268,7 +332,7 @@ class Discourse(Namespaces):
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Like :meth:`request`, returning the ``httpx.Response`` itself."""
-        return await self._path.send(
+        response, _ = await self._path.send(
             method.upper(),
             path,
             params=params,
@@ -279,3 +343,4 @@ class Discourse(Namespaces):
             headers=headers,
             operation=f"{method.upper()} {path.split('?', 1)[0]}",
         )
+        return response

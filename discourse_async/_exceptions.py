@@ -134,7 +134,15 @@ class InternalServerError(APIStatusError):
 
 
 class APIConnectionError(APIError):
-    """No answer: the connection failed or broke before a response arrived."""
+    """No answer: the connection failed or broke before a response arrived.
+
+    ``request_sent`` is False when the request provably never left (the connection could not be
+    made), True when it may have reached Discourse: a write may then have been carried out.
+    """
+
+    def __init__(self, message: str, *, method: str, url: str, request_sent: bool = True) -> None:
+        super().__init__(message, method=method, url=url)
+        self.request_sent = request_sent
 
 
 class APITimeoutError(APIConnectionError):

@@ -1,24 +1,42 @@
 """The one request path.
 
 Every request the client makes (generated operations, raw calls, pagination, uploads' Discourse
-calls) goes through :meth:`RequestPath.send`, so credentials, redirects and errors are handled once.
+calls) goes through :meth:`RequestPath.send`, so credentials, rate limits, retries, redirects and
+errors are handled once::
+
+    wait for the rate limit (and any global pause)
+      -> send, following same-origin redirects, credentials for the base origin only
+      -> 2xx: done | error: retry if safe (never a write that may have been processed) | raise
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from discourse_async._exceptions import APIConnectionError, APITimeoutError, RedirectError
-from discourse_async._http import CREDENTIAL_HEADERS, Origin, origin_of, safe_url, status_error
+from discourse_async._exceptions import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    RedirectError,
+)
+from discourse_async._http import CREDENTIAL_HEADERS, Origin, origin_of, parse_retry_after, safe_url, status_error
+from discourse_async._limits import Clock, Limiter
+from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
 
 log = logging.getLogger("discourse_async")
 
 DEFAULT_MAX_REDIRECTS = 5
+#: httpx errors raised before any byte of the request was sent: safe to retry even for a POST.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class Credentials:
@@ -31,8 +49,16 @@ class Credentials:
         self.kind = kind
 
     def apply(self, headers: httpx.Headers) -> None:
+        """Set the credential headers on a request."""
         for name, value in self._headers.items():
             headers[name] = value.reveal()
+
+    def secret_for_bucket(self) -> str | None:
+        """The value that identifies this credential's rate-limit bucket (hashed by the limiter)."""
+        for name in ("User-Api-Key", "Api-Key"):
+            if name in self._headers:
+                return self._headers[name].reveal()
+        return None
 
     def __bool__(self) -> bool:
         return bool(self._headers)
@@ -47,23 +73,19 @@ def strip_credentials(headers: httpx.Headers) -> None:
         del headers[name]
 
 
+@dataclass
 class RequestPath:
-    """Sends one logical request: auth for the base origin only, safe redirects, typed errors."""
+    """Sends one logical request: limits, auth for the base origin only, redirects, retries, errors."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        *,
-        origin: Origin,
-        credentials: Credentials,
-        timeout: httpx.Timeout,
-        max_redirects: int = DEFAULT_MAX_REDIRECTS,
-    ) -> None:
-        self.http = http
-        self.timeout = timeout
-        self.origin = origin
-        self.credentials = credentials
-        self.max_redirects = max_redirects
+    http: httpx.AsyncClient
+    origin: Origin
+    credentials: Credentials
+    timeout: httpx.Timeout
+    limiter: Limiter
+    clock: Clock
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    rng: random.Random = field(default_factory=random.Random)
 
     async def send(
         self,
@@ -78,8 +100,11 @@ class RequestPath:
         headers: Mapping[str, str] | None = None,
         cookies: Any = None,
         operation: str = "request",
-    ) -> httpx.Response:
-        """Send a request and return its final 2xx response; raise a typed error otherwise."""
+    ) -> tuple[httpx.Response, int]:
+        """Send a request; return its final 2xx response and how many retries it took.
+
+        Raises a typed error for anything else, after the retries the policy allows.
+        """
         if cookies:
             raise TypeError("cookies are not sent by discourse_async; authenticate with API keys")
         request = self.http.build_request(
@@ -93,10 +118,67 @@ class RequestPath:
             headers=headers,
             timeout=self.timeout,
         )
-        response = await self._send_following_redirects(request, operation)
-        if not 200 <= response.status_code < 300:
-            raise status_error(response, method=request.method, url=safe_url(request.url))
-        return response
+        method = request.method
+        retries = 0
+        while True:
+            try:
+                response = await self._attempt(request, operation)
+            except APIConnectionError as exc:
+                if retries >= self.retry.max_retries or not retryable_failure(method, request_sent=exc.request_sent):
+                    raise
+                wait = self.retry.backoff(retries, self.rng)
+                reason = exc.message
+            else:
+                if 200 <= response.status_code < 300:
+                    return response, retries
+                error = status_error(response, method=method, url=safe_url(request.url))
+                wait = await self._wait_after(error, retries)
+                if retries >= self.retry.max_retries or not retryable_status(method, response.status_code):
+                    raise error
+                reason = f"{response.status_code} {error.error_type or ''}".strip()
+            retries += 1
+            log.info(
+                "%s: retry %d of %d in %.2fs after %s",
+                operation,
+                retries,
+                self.retry.max_retries,
+                wait,
+                reason,
+            )
+            await self.clock.sleep(wait)
+
+    async def _wait_after(self, error: APIStatusError, retries: int) -> float:
+        """How long to wait before retrying ``error``; pauses the whole bucket for global limits.
+
+        A 429 asking for a longer wait than ``max_retry_after`` raises at once, so a bot is never
+        blocked for minutes inside one call.
+        """
+        asked = error.retry_after if isinstance(error, RateLimitError) else None
+        if asked is None and error.status_code == 503:
+            asked = parse_retry_after(error.response.headers.get("retry-after"))
+        wait = asked if asked is not None else self.retry.backoff(retries, self.rng)
+        if isinstance(error, RateLimitError):
+            code = error.response.headers.get("discourse-rate-limit-error-code")
+            # A limit on the whole site/credential (or a proxy's page, which has no code) holds every
+            # task; a per-action limit (e.g. creating topics too fast) holds only this call.
+            if code in GLOBAL_LIMIT_CODES or not isinstance(error.body, dict):
+                await self.limiter.pause(wait)
+            if asked is not None and asked > self.retry.max_retry_after:
+                error.message += (
+                    f" (asked to wait {asked:g}s, more than max_retry_after={self.retry.max_retry_after:g}s)"
+                )
+                error.args = (error.message,)
+                raise error
+        return wait
+
+    async def _attempt(self, request: httpx.Request, operation: str) -> httpx.Response:
+        taken_at = await self.limiter.wait_for_turn()
+        gate: AbstractAsyncContextManager[Any] = self.limiter.semaphore or nullcontext()
+        try:
+            async with gate:
+                return await self._send_following_redirects(request, operation)
+        finally:
+            await self.limiter.done(taken_at)
 
     async def _send_following_redirects(self, request: httpx.Request, operation: str) -> httpx.Response:
         # Credentials go to the base origin only. Once a redirect chain leaves that origin, nothing
@@ -131,12 +213,14 @@ class RequestPath:
                 f"{operation}: no answer from {safe_url(request.url)} in time ({type(exc).__name__})",
                 method=request.method,
                 url=safe_url(request.url),
+                request_sent=not isinstance(exc, _NOT_SENT),
             ) from exc
         except httpx.TransportError as exc:
             raise APIConnectionError(
                 f"{operation}: {type(exc).__name__} talking to {safe_url(request.url)}",
                 method=request.method,
                 url=safe_url(request.url),
+                request_sent=not isinstance(exc, _NOT_SENT),
             ) from exc
         log.debug("%s %s %s -> %s", operation, request.method, safe_url(request.url), response.status_code)
         return response
