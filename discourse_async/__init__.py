@@ -27,7 +27,9 @@ from discourse_async._exceptions import (
     UnprocessableEntityError,
 )
 from discourse_async._generated.types import UNSET, File, Unset
+from discourse_async._limits import Clock, MemoryStore, RateLimit, RateLimitStore, SystemClock
 from discourse_async._response import APIResponse
+from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._version import __version__
 
@@ -42,18 +44,24 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "Clock",
     "ConfigurationError",
     "ConflictError",
     "Discourse",
     "DiscourseError",
     "File",
     "InternalServerError",
+    "MemoryStore",
     "NotFoundError",
     "PathParameterError",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
+    "RateLimitStore",
     "RedirectError",
+    "RetryPolicy",
     "Secret",
+    "SystemClock",
     "UnprocessableEntityError",
     "Unset",
     "__version__",

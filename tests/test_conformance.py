@@ -1,0 +1,63 @@
+"""Real responses captured from Discourse sites parse with the generated models.
+
+Reads ../shared/discourse-fixtures when it is there (the workplace's reference data, never copied
+into the project); skips cleanly on a fresh clone without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from discourse_async import APIResponseValidationError
+from discourse_async._generated.api import OPERATIONS
+from discourse_async._response import parse_or_raise
+from tests import samples
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "discourse-fixtures"
+#: Pre-2016 shapes with a list at the root, which current Discourse no longer sends.
+OLD_LIST_SHAPES = {"search.json", "notifications.json", "groups.json"}
+
+pytestmark = pytest.mark.skipif(
+    not (FIXTURES / "operations.json").exists(), reason=f"reference fixtures not present at {FIXTURES}"
+)
+
+
+def _parser(operation_id: str):  # type: ignore[no-untyped-def]
+    method, path, _ = samples.operations()[operation_id]
+    name, (tag, _m, _p) = next((n, v) for n, v in OPERATIONS.items() if v[1:] == (method, path))
+    return name, importlib.import_module(f"discourse_async._generated.api.{tag}.{name}")._parse_response
+
+
+def _mapping() -> dict[str, str]:
+    return json.loads((FIXTURES / "operations.json").read_text()) if (FIXTURES / "operations.json").exists() else {}
+
+
+@pytest.mark.parametrize(("filename", "operation_id"), sorted(_mapping().items()))
+def test_real_response_parses(filename: str, operation_id: str) -> None:
+    name, parse = _parser(operation_id)
+    body = (FIXTURES / filename).read_bytes()
+    response = httpx.Response(
+        200,
+        content=body,
+        headers={"content-type": "application/json; charset=utf-8"},
+        request=httpx.Request("GET", "https://forum.example.com/x.json"),
+    )
+    if filename in OLD_LIST_SHAPES:
+        with pytest.raises(APIResponseValidationError) as info:
+            parse_or_raise(response, parse, name)
+        assert info.value.body == body
+        assert name in str(info.value)
+    else:
+        result = parse_or_raise(response, parse, name)
+        assert result is not None
+
+
+def test_counts() -> None:
+    mapping = _mapping()
+    assert len(mapping) == 38
+    assert len([f for f in mapping if f not in OLD_LIST_SHAPES]) == 35
