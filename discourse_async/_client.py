@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import cached_property
 from http.cookiejar import Cookie, CookieJar
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -34,6 +35,8 @@ from discourse_async._version import __version__
 
 if TYPE_CHECKING:
     from typing import Self
+
+    from discourse_async import _namespaces
 
 T = TypeVar("T")
 
@@ -282,6 +285,72 @@ class Discourse(Namespaces):
 
     def __repr__(self) -> str:
         return f"<Discourse {self.base_url} ({self._path.credentials.kind})>"
+
+    # ------------------------------------------------------------------ namespaces with iterators
+    # The generated namespaces, extended with hand-written iterators; imported on first use.
+
+    @cached_property
+    def topics(self) -> _namespaces.Topics:
+        """Topic operations and ``iter_latest``, ``iter_top``, ``iter_posts``."""
+        from discourse_async._namespaces import Topics
+
+        return Topics(self)
+
+    @cached_property
+    def posts(self) -> _namespaces.Posts:
+        """Post operations and ``iter_latest``."""
+        from discourse_async._namespaces import Posts
+
+        return Posts(self)
+
+    @cached_property
+    def categories(self) -> _namespaces.Categories:
+        """Category operations and ``iter_topics``."""
+        from discourse_async._namespaces import Categories
+
+        return Categories(self)
+
+    @cached_property
+    def tags(self) -> _namespaces.Tags:
+        """Tag operations and ``iter_topics``."""
+        from discourse_async._namespaces import Tags
+
+        return Tags(self)
+
+    @cached_property
+    def private_messages(self) -> _namespaces.PrivateMessages:
+        """Private message operations and ``iter_inbox``, ``iter_sent``."""
+        from discourse_async._namespaces import PrivateMessages
+
+        return PrivateMessages(self)
+
+    @cached_property
+    def users(self) -> _namespaces.Users:
+        """User operations and ``iter_directory``, ``iter_admin_list``, ``iter_actions``."""
+        from discourse_async._namespaces import Users
+
+        return Users(self)
+
+    @cached_property
+    def groups(self) -> _namespaces.Groups:
+        """Group operations and ``iter``, ``iter_members``."""
+        from discourse_async._namespaces import Groups
+
+        return Groups(self)
+
+    @cached_property
+    def search(self) -> _namespaces.Search:
+        """Search and ``iter``."""
+        from discourse_async._namespaces import Search
+
+        return Search(self)
+
+    @cached_property
+    def notifications(self) -> _namespaces.Notifications:
+        """Notification operations and ``iter``."""
+        from discourse_async._namespaces import Notifications
+
+        return Notifications(self)
 
     # ------------------------------------------------------------------ the request path
 

@@ -1,0 +1,142 @@
+"""One ``async for`` over every list Discourse serves.
+
+Discourse pages its lists in half a dozen ways (``page=`` with ``more_topics_url`` on topic lists,
+``before=`` post ids on ``/posts.json``, ``offset=`` with ``meta.total`` on group members,
+``load_more_*`` keys that are sometimes present even on the last page, a topic's post ids fetched
+in chunks). Each list gets a small *page function* that knows its scheme; :class:`Paginator` turns
+it into a lazy async iterator of typed items, with ``max_items``, a ``.pages()`` view, read-ahead,
+and de-duplication where Discourse shifts pages while you read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Page", "Paginator"]
+
+ItemT = TypeVar("ItemT")
+PageT = TypeVar("PageT")
+CursorT = TypeVar("CursorT")
+
+
+@dataclass(frozen=True)
+class Page(Generic[ItemT, PageT]):
+    """One fetched page: the typed response, its items, and the cursor of the next page (None: last)."""
+
+    response: PageT
+    items: Sequence[ItemT]
+    next: Any = None
+
+
+#: A page function: cursor -> the page at that cursor.
+PageFunction = Callable[[Any], Awaitable[Page[ItemT, PageT]]]
+
+
+def _default_key(item: object) -> Hashable | None:
+    value = getattr(item, "id", None)
+    return value if isinstance(value, Hashable) and value is not None and not _is_unset(value) else None
+
+
+def _is_unset(value: object) -> bool:
+    return type(value).__name__ == "Unset"
+
+
+class Paginator(Generic[ItemT, PageT]):
+    """Lazily iterate the items of a paged list; ``.pages()`` iterates whole typed pages.
+
+    Args:
+        fetch: the page function of the list.
+        first: the cursor of the first page.
+        max_items: stop after this many items.
+        prefetch: how many pages to fetch ahead while the caller works (0 or 1 are sensible).
+        key: how to recognise an item seen on an earlier page (default: its ``id``). Discourse
+            shifts pages when items arrive while you read; the last ``dedupe_window`` keys are
+            remembered, so memory stays flat however long the list.
+    """
+
+    def __init__(
+        self,
+        fetch: PageFunction[ItemT, PageT],
+        first: Any,
+        *,
+        max_items: int | None = None,
+        prefetch: int = 0,
+        key: Callable[[ItemT], Hashable | None] = _default_key,
+        dedupe_window: int = 1000,
+    ) -> None:
+        if max_items is not None and max_items < 0:
+            raise ValueError("max_items must not be negative")
+        if prefetch < 0:
+            raise ValueError("prefetch must not be negative")
+        self._fetch = fetch
+        self._first = first
+        self._max_items = max_items
+        self._prefetch = prefetch
+        self._key = key
+        self._window = dedupe_window
+
+    def __aiter__(self) -> AsyncIterator[ItemT]:
+        return self._items()
+
+    async def _items(self) -> AsyncGenerator[ItemT, None]:
+        remaining = self._max_items
+        if remaining == 0:
+            return
+        seen: set[Hashable] = set()
+        order: deque[Hashable] = deque()
+        async with contextlib.aclosing(self.pages()) as pages:
+            async for page in pages:
+                for item in page.items:
+                    key = self._key(item)
+                    if key is not None:
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        order.append(key)
+                        if len(order) > self._window:
+                            seen.discard(order.popleft())
+                    yield item
+                    if remaining is not None:
+                        remaining -= 1
+                        if remaining == 0:
+                            return
+
+    async def pages(self) -> AsyncGenerator[Page[ItemT, PageT], None]:
+        """Yield whole pages. An empty page, or a page without a next cursor, ends the list.
+
+        Without ``prefetch`` a page is requested only when the previous one has been handed out;
+        with ``prefetch=n`` the next ``n`` pages are fetched while the caller works.
+        """
+        last: asyncio.Future[Page[ItemT, PageT] | None] = asyncio.ensure_future(self._fetch(self._first))
+        queue = deque([last])
+        try:
+            while queue:
+                page = await queue.popleft()
+                if page is None or not page.items:
+                    return
+                if page.next is None:
+                    yield page
+                    return
+                while len(queue) < self._prefetch:
+                    last = asyncio.ensure_future(self._after(last))
+                    queue.append(last)
+                yield page
+                if not queue:
+                    last = asyncio.ensure_future(self._after(last))
+                    queue.append(last)
+        finally:
+            for task in queue:
+                task.cancel()
+                # Mark a failure of a read-ahead nobody will use as seen (no "never retrieved" noise).
+                task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _after(self, previous: asyncio.Future[Page[ItemT, PageT] | None]) -> Page[ItemT, PageT] | None:
+        page = await previous
+        if page is None or not page.items or page.next is None:
+            return None
+        return await self._fetch(page.next)
