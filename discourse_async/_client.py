@@ -36,7 +36,7 @@ from discourse_async._version import __version__
 if TYPE_CHECKING:
     from typing import Self
 
-    from discourse_async import _namespaces
+    from discourse_async import _namespaces, uploads
 
 T = TypeVar("T")
 
@@ -351,6 +351,13 @@ class Discourse(Namespaces):
         from discourse_async._namespaces import Notifications
 
         return Notifications(self)
+
+    @cached_property
+    def uploads(self) -> uploads.Uploads:
+        """Upload operations and ``upload()``, which runs the whole flow (S3 multipart included)."""
+        from discourse_async.uploads import Uploads
+
+        return Uploads(self)
 
     # ------------------------------------------------------------------ the request path
 
