@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, choose_engine
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
 from discourse_async._http import CREDENTIAL_HEADERS, origin_of
@@ -151,8 +152,19 @@ class Discourse(Namespaces):
         timeout: seconds, or an ``httpx.Timeout``; default 5 s to connect and 30 s for the rest.
             ``None`` waits forever.
         headers: extra headers for every request (not credentials: use the arguments above).
-        transport: any ``httpx.AsyncBaseTransport`` (a mock, ``httpx.ASGITransport``, another engine).
+        transport: any ``httpx.AsyncBaseTransport`` (a mock, ``httpx.ASGITransport``, another engine);
+            requests then go through httpx.
+        engine: ``"aiohttp"`` (the default: fast under concurrency) or ``"httpx"``. httpx is used
+            automatically when ``transport`` is given or httpx is being mocked (pytest-httpx).
         max_redirects: how many same-request redirects to follow.
+        max_retries: retries after the first attempt (see the README's retry rules).
+        max_retry_after: a server-asked wait longer than this raises ``RateLimitError`` at once.
+        rate_limits: client-side budgets; default: Discourse's defaults for the credential in use;
+            ``None`` turns client-side limiting off.
+        rate_limit_store: where budgets live (default: in this client's memory).
+        max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
+        clock: time source of limits and retry waits (tests inject a fake one).
+        rng: randomness of backoff jitter (tests inject a seeded one).
     """
 
     def __init__(
@@ -168,6 +180,7 @@ class Discourse(Namespaces):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        engine: str | None = None,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
@@ -189,15 +202,19 @@ class Discourse(Namespaces):
         )
         default_headers = {"User-Agent": f"discourse-async/{__version__}", "Accept": "application/json"}
         default_headers.update(headers or {})
-        http = httpx.AsyncClient(
-            base_url=url,
-            headers=default_headers,
-            transport=transport,
-            limits=DEFAULT_LIMITS,
-            follow_redirects=False,
-            cookies=_NoCookies(),
-            trust_env=transport is None,
-        )
+        sender: Engine
+        if choose_engine(engine, transport) == "httpx":
+            sender = HttpxEngine(
+                httpx.AsyncClient(
+                    transport=transport,
+                    limits=DEFAULT_LIMITS,
+                    follow_redirects=False,
+                    cookies=_NoCookies(),
+                    trust_env=transport is None,
+                )
+            )
+        else:
+            sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
         origin = origin_of(url)
         clock = clock or SystemClock()
         limiter = Limiter(
@@ -208,8 +225,10 @@ class Discourse(Namespaces):
             max_concurrency,
         )
         path = RequestPath(
-            http=http,
+            engine=sender,
+            base=str(url).rstrip("/"),
             origin=origin,
+            headers=default_headers,
             credentials=credentials,
             timeout=httpx.Timeout(timeout),
             limiter=limiter,
@@ -218,11 +237,10 @@ class Discourse(Namespaces):
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
         )
-        self._init(http, owns_http=True, path=path)
+        self._init(owns_engine=True, path=path)
 
-    def _init(self, http: httpx.AsyncClient, *, owns_http: bool, path: RequestPath) -> None:
-        self._http = http
-        self._owns_http = owns_http
+    def _init(self, *, owns_engine: bool, path: RequestPath) -> None:
+        self._owns_engine = owns_engine
         self._path = path
 
     # ------------------------------------------------------------------ options and lifetime
@@ -230,7 +248,12 @@ class Discourse(Namespaces):
     @property
     def base_url(self) -> httpx.URL:
         """The site's base URL (always ending in ``/``)."""
-        return self._http.base_url
+        return httpx.URL(self._path.base + "/")
+
+    @property
+    def engine(self) -> str:
+        """The engine sending requests: ``"aiohttp"`` or ``"httpx"``."""
+        return self._path.engine.name
 
     @property
     def timeout(self) -> httpx.Timeout:
@@ -267,13 +290,13 @@ class Discourse(Namespaces):
             max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
         )
         copy = object.__new__(type(self))
-        copy._init(self._http, owns_http=False, path=path)
+        copy._init(owns_engine=False, path=path)
         return copy
 
     async def aclose(self) -> None:
         """Close the connection pool (a no-op on copies made by ``with_options``)."""
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_engine:
+            await self._path.engine.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -386,8 +409,16 @@ class Discourse(Namespaces):
         credentials, redirect rules and typed errors as every generated operation. An empty body
         gives None; a non-JSON body gives its text.
         """
-        response = await self.request_raw(
-            method, path, params=params, json=json, data=data, files=files, content=content, headers=headers
+        response, _ = await self._path.send(
+            method.upper(),
+            path,
+            params=params,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
+            headers=headers,
+            operation=f"{method.upper()} {path.split('?', 1)[0]}",
         )
         if not response.content:
             return None
@@ -407,7 +438,7 @@ class Discourse(Namespaces):
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """Like :meth:`request`, returning the ``httpx.Response`` itself."""
+        """Like :meth:`request`, returning the response as an ``httpx.Response``."""
         response, _ = await self._path.send(
             method.upper(),
             path,
@@ -419,4 +450,4 @@ class Discourse(Namespaces):
             headers=headers,
             operation=f"{method.upper()} {path.split('?', 1)[0]}",
         )
-        return response
+        return response.to_httpx()

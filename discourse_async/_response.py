@@ -7,6 +7,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from discourse_async._engines import RawResponse
 from discourse_async._exceptions import APIResponseValidationError
 from discourse_async._http import safe_url
 
@@ -23,72 +24,78 @@ class APIResponse(Generic[T]):
     the raw body kept, when the body does not fit it. ``retries_taken`` counts retried attempts.
     """
 
-    __slots__ = ("_parse", "_parsed", "http_response", "operation", "retries_taken")
+    __slots__ = ("_parse", "_parsed", "operation", "raw", "retries_taken")
 
     def __init__(
         self,
-        http_response: httpx.Response,
+        raw: RawResponse,
         parse: Callable[[httpx.Response], T],
         *,
         operation: str,
         retries_taken: int = 0,
     ) -> None:
-        self.http_response = http_response
+        self.raw = raw
         self.operation = operation
         self.retries_taken = retries_taken
         self._parse = parse
         self._parsed: T = _UNPARSED
 
     @property
+    def http_response(self) -> httpx.Response:
+        """The response as an ``httpx.Response`` (built on demand whatever the engine)."""
+        return self.raw.to_httpx()
+
+    @property
     def status_code(self) -> int:
         """The HTTP status code."""
-        return self.http_response.status_code
+        return self.raw.status_code
 
     @property
     def headers(self) -> httpx.Headers:
-        """The response headers."""
+        """The response headers (case-insensitive)."""
         return self.http_response.headers
 
     @property
     def content(self) -> bytes:
         """The body as bytes."""
-        return self.http_response.content
+        return self.raw.content
 
     @property
     def text(self) -> str:
         """The body as text."""
-        return self.http_response.text
+        return self.raw.text
 
     @property
-    def url(self) -> httpx.URL:
+    def url(self) -> str:
         """The URL that answered (after redirects)."""
-        return self.http_response.url
+        return self.raw.url
 
     def json(self) -> Any:
         """The body decoded as JSON."""
-        return self.http_response.json()
+        return self.raw.json()
 
     def parse(self) -> T:
         """The typed result of the operation."""
         if self._parsed is _UNPARSED:
-            self._parsed = parse_or_raise(self.http_response, self._parse, self.operation)
+            self._parsed = parse_or_raise(self.raw, self._parse, self.operation)
         return self._parsed
 
     def __repr__(self) -> str:
         return f"<APIResponse {self.operation} [{self.status_code}]>"
 
 
-def parse_or_raise(response: httpx.Response, parse: Callable[[httpx.Response], T], operation: str) -> T:
+def parse_or_raise(response: RawResponse | httpx.Response, parse: Callable[[httpx.Response], T], operation: str) -> T:
     """Run a generated parser; turn any failure into one clear error that keeps the body."""
     try:
-        return parse(response)
+        # RawResponse has what the generated parsers use (status_code, content, text, json()).
+        return parse(response)  # type: ignore[arg-type]
     except Exception as exc:  # the generated parsers raise KeyError, TypeError, ValueError, ...
-        request = response.request
+        http = response.to_httpx() if isinstance(response, RawResponse) else response
         raise APIResponseValidationError(
             f"the {response.status_code} response to {operation} does not fit its model "
             f"({type(exc).__name__}: {exc}); the raw body is on .body",
-            method=request.method,
-            url=safe_url(request.url),
-            response=response,
+            method=http.request.method,
+            url=safe_url(http.request.url),
+            response=http,
             body=response.content,
         ) from exc

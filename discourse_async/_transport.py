@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from discourse_async._engines import Engine, NotSent, RawResponse, Request, dumps, encode_params
 from discourse_async._exceptions import (
     APIConnectionError,
     APIStatusError,
@@ -27,7 +29,7 @@ from discourse_async._exceptions import (
     RateLimitError,
     RedirectError,
 )
-from discourse_async._http import CREDENTIAL_HEADERS, Origin, origin_of, parse_retry_after, safe_url, status_error
+from discourse_async._http import CREDENTIAL_HEADERS, Origin, parse_retry_after, safe_url, status_error
 from discourse_async._limits import Clock, Limiter
 from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
@@ -35,8 +37,15 @@ from discourse_async._secrets import Secret
 log = logging.getLogger("discourse_async")
 
 DEFAULT_MAX_REDIRECTS = 5
-#: httpx errors raised before any byte of the request was sent: safe to retry even for a POST.
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of_url(url: str) -> Origin:
+    """(scheme, host, port) of an absolute URL, default ports filled in (RFC 6454)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme, 0)
 
 
 class Credentials:
@@ -48,7 +57,7 @@ class Credentials:
         self._headers = {name: value if isinstance(value, Secret) else Secret(value) for name, value in headers.items()}
         self.kind = kind
 
-    def apply(self, headers: httpx.Headers) -> None:
+    def apply(self, headers: dict[str, str]) -> None:
         """Set the credential headers on a request."""
         for name, value in self._headers.items():
             headers[name] = value.reveal()
@@ -67,7 +76,7 @@ class Credentials:
         return f"<Credentials {self.kind}>"
 
 
-def strip_credentials(headers: httpx.Headers) -> None:
+def strip_credentials(headers: dict[str, str]) -> None:
     """Remove every credential header (ours and any the caller added)."""
     for name in [n for n in headers if n.lower() in CREDENTIAL_HEADERS]:
         del headers[name]
@@ -77,8 +86,10 @@ def strip_credentials(headers: httpx.Headers) -> None:
 class RequestPath:
     """Sends one logical request: limits, auth for the base origin only, redirects, retries, errors."""
 
-    http: httpx.AsyncClient
+    engine: Engine
+    base: str  # the base URL without a trailing slash
     origin: Origin
+    headers: dict[str, str]  # default headers of every request (never credentials)
     credentials: Credentials
     timeout: httpx.Timeout
     limiter: Limiter
@@ -87,10 +98,48 @@ class RequestPath:
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     rng: random.Random = field(default_factory=random.Random)
 
+    def prepare(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | AsyncIterable[bytes] | None = None,
+        data: Any = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Request:
+        """Build the request: absolute URL with its query, merged headers, encoded body."""
+        if not url.startswith(("http://", "https://")):
+            url = self.base + url if url.startswith("/") else f"{self.base}/{url}"
+        query = encode_params(params)
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        merged = dict(self.headers)
+        if headers:
+            merged.update(headers)
+        if files is not None or data is not None:
+            # Form and multipart bodies are rare (uploads): let httpx encode them.
+            built = httpx.Request(method, url, files=files, data=data, json=json, content=content)
+            body: bytes | AsyncIterable[bytes] | None = built.read()
+            for name in ("Content-Type", "Content-Length"):
+                merged.pop(name, None)
+                merged.pop(name.lower(), None)
+                if name.lower() in built.headers:
+                    merged[name] = built.headers[name.lower()]
+        elif json is not None:
+            body = dumps(json)
+            if not any(k.lower() == "content-type" for k in merged):
+                merged["Content-Type"] = "application/json"
+        else:
+            body = content
+        return Request(method.upper(), url, merged, body)
+
     async def send(
         self,
         method: str,
-        url: str | httpx.URL,
+        url: str,
         *,
         params: Any = None,
         json: Any = None,
@@ -100,23 +149,15 @@ class RequestPath:
         headers: Mapping[str, str] | None = None,
         cookies: Any = None,
         operation: str = "request",
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[RawResponse, int]:
         """Send a request; return its final 2xx response and how many retries it took.
 
         Raises a typed error for anything else, after the retries the policy allows.
         """
         if cookies:
             raise TypeError("cookies are not sent by discourse_async; authenticate with API keys")
-        request = self.http.build_request(
-            method,
-            url,
-            params=params,
-            json=json,
-            content=content,
-            data=data,
-            files=files,
-            headers=headers,
-            timeout=self.timeout,
+        request = self.prepare(
+            method, url, params=params, json=json, content=content, data=data, files=files, headers=headers
         )
         method = request.method
         retries = 0
@@ -131,7 +172,7 @@ class RequestPath:
             else:
                 if 200 <= response.status_code < 300:
                     return response, retries
-                error = status_error(response, method=method, url=safe_url(request.url))
+                error = status_error(response.to_httpx(), method=method, url=safe_url(request.url))
                 wait = await self._wait_after(error, retries)
                 if retries >= self.retry.max_retries or not retryable_status(method, response.status_code):
                     raise error
@@ -164,14 +205,13 @@ class RequestPath:
             if code in GLOBAL_LIMIT_CODES or not isinstance(error.body, dict):
                 await self.limiter.pause(wait)
             if asked is not None and asked > self.retry.max_retry_after:
-                error.message += (
-                    f" (asked to wait {asked:g}s, more than max_retry_after={self.retry.max_retry_after:g}s)"
-                )
+                limit = self.retry.max_retry_after
+                error.message += f" (asked to wait {asked:g}s, more than max_retry_after={limit:g}s)"
                 error.args = (error.message,)
                 raise error
         return wait
 
-    async def _attempt(self, request: httpx.Request, operation: str) -> httpx.Response:
+    async def _attempt(self, request: Request, operation: str) -> RawResponse:
         taken_at = await self.limiter.wait_for_turn()
         gate: AbstractAsyncContextManager[Any] = self.limiter.semaphore or nullcontext()
         try:
@@ -180,47 +220,75 @@ class RequestPath:
         finally:
             await self.limiter.done(taken_at)
 
-    async def _send_following_redirects(self, request: httpx.Request, operation: str) -> httpx.Response:
+    async def _send_following_redirects(self, request: Request, operation: str) -> RawResponse:
         # Credentials go to the base origin only. Once a redirect chain leaves that origin, nothing
         # later in the chain gets them back: a third party must not be able to steer an
         # authenticated request to an endpoint of its choosing.
         trusted = True
         for _ in range(self.max_redirects + 1):
-            trusted = trusted and origin_of(request.url) == self.origin
-            strip_credentials(request.headers)
+            trusted = trusted and self._same_origin(request.url)
+            headers = request.headers
+            strip_credentials(headers)
             if trusted:
-                self.credentials.apply(request.headers)
+                self.credentials.apply(headers)
             response = await self._send_once(request, operation)
-            if not response.has_redirect_location:
+            location = response.headers.get("location") if response.status_code in _REDIRECTS else None
+            if not location:
                 return response
-            next_request = response.next_request
-            await response.aclose()
-            if next_request is None:  # pragma: no cover - httpx sets it whenever there is a Location
-                break
-            log.debug("%s: %s redirected to %s", operation, response.status_code, safe_url(next_request.url))
-            request = next_request
+            request = self._redirected(request, response.status_code, location)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: %s redirected to %s", operation, response.status_code, safe_url(request.url))
         raise RedirectError(
             f"more than {self.max_redirects} redirects for {operation}",
             method=request.method,
             url=safe_url(request.url),
         )
 
-    async def _send_once(self, request: httpx.Request, operation: str) -> httpx.Response:
+    def _same_origin(self, url: str) -> bool:
+        # Requests built from relative paths start with the base URL: skip parsing them.
+        if url.startswith(self.base) and url[len(self.base) : len(self.base) + 1] in ("/", "?", ""):
+            return True
+        return origin_of_url(url) == self.origin
+
+    @staticmethod
+    def _redirected(request: Request, status: int, location: str) -> Request:
+        """The request a redirect asks for (RFC 9110 15.4): 303, and 301/302 after a POST, become GET."""
+        url = str(httpx.URL(request.url).join(location))
+        method = request.method
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method = "GET"
+        headers = dict(request.headers)
+        content = request.content
+        if method != request.method:
+            content = None
+            for name in [n for n in headers if n.lower() in ("content-type", "content-length", "transfer-encoding")]:
+                del headers[name]
+        return Request(method, url, headers, content)
+
+    async def _send_once(self, request: Request, operation: str) -> RawResponse:
         try:
-            response = await self.http.send(request)
+            response = await self.engine.send(request, self.timeout)
+        except NotSent as exc:
+            cause = exc.__cause__
+            cls = APITimeoutError if isinstance(cause, httpx.TimeoutException) else APIConnectionError
+            raise cls(
+                f"{operation}: could not connect to {safe_url(request.url)} ({type(cause or exc).__name__})",
+                method=request.method,
+                url=safe_url(request.url),
+                request_sent=False,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise APITimeoutError(
                 f"{operation}: no answer from {safe_url(request.url)} in time ({type(exc).__name__})",
                 method=request.method,
                 url=safe_url(request.url),
-                request_sent=not isinstance(exc, _NOT_SENT),
             ) from exc
         except httpx.TransportError as exc:
             raise APIConnectionError(
                 f"{operation}: {type(exc).__name__} talking to {safe_url(request.url)}",
                 method=request.method,
                 url=safe_url(request.url),
-                request_sent=not isinstance(exc, _NOT_SENT),
             ) from exc
-        log.debug("%s %s %s -> %s", operation, request.method, safe_url(request.url), response.status_code)
+        if log.isEnabledFor(logging.DEBUG):  # safe_url parses the URL: only when someone listens
+            log.debug("%s %s %s -> %s", operation, request.method, safe_url(request.url), response.status_code)
         return response

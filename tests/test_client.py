@@ -319,13 +319,13 @@ async def test_raw_response_and_with_options_share_the_pool() -> None:
     assert raw.parse().title == "Hello there everyone"
     assert raw.parse() is raw.parse()
     fast = dc.with_options(timeout=2.5)
-    assert fast._http is dc._http
+    assert fast._path.engine is dc._path.engine
     assert fast.timeout.read == 2.5 and dc.timeout.read == 30.0
     await fast.topics.get_topic(id="42")
     await fast.aclose()  # does not close the shared pool
     await dc.topics.get_topic(id="42")
     await dc.aclose()
-    assert dc._http.is_closed
+    assert dc._path.engine.client.is_closed  # type: ignore[attr-defined]
     assert len(seen) == 3
 
 

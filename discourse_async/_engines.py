@@ -1,0 +1,289 @@
+"""The engines that put bytes on the wire, behind one small interface.
+
+``AiohttpEngine`` is the default: httpx's own connection pool slows down as concurrency rises
+(measured in bench/: 3,000+ req/s through aiohttp against a few hundred through httpx at 64 calls
+in flight), and the bots this client is for run hundreds of calls at once. ``HttpxEngine`` is used
+whenever a ``transport=`` is given (mocks, ``httpx.ASGITransport``, custom engines), when httpx is
+being mocked (pytest-httpx), or on request; it keeps the whole httpx interface.
+
+Both take a :class:`Request` and give a :class:`RawResponse`; neither follows redirects, adds
+credentials or retries: that is the request path's job, written once in ``_transport.py``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+from collections.abc import AsyncIterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlencode
+
+import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
+
+try:  # a faster JSON codec when installed (discourse-async[speed]); the standard library otherwise
+    import orjson
+
+    def loads(data: bytes | str) -> Any:
+        """Decode JSON."""
+        return orjson.loads(data)
+
+    def dumps(value: Any) -> bytes:
+        """Encode JSON (compact, UTF-8)."""
+        return orjson.dumps(value)
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def loads(data: bytes | str) -> Any:
+        """Decode JSON."""
+        return _json.loads(data)
+
+    def dumps(value: Any) -> bytes:
+        """Encode JSON (compact, UTF-8)."""
+        return _json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class NotSent(Exception):
+    """The request provably never left (the connection could not be made)."""
+
+
+class Request:
+    """A request ready for an engine: absolute URL, final headers, body bytes or stream."""
+
+    __slots__ = ("content", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | AsyncIterable[bytes] | None = None,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.content = content
+
+
+class RawResponse:
+    """A response as received: status, headers, body.
+
+    It looks enough like ``httpx.Response`` for the generated parsers (``status_code``,
+    ``headers``, ``content``, ``text``, ``json()``).
+    """
+
+    __slots__ = ("_httpx", "content", "headers", "method", "status_code", "url")
+
+    def __init__(
+        self,
+        status_code: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        method: str,
+        url: str,
+        httpx_response: httpx.Response | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+        self.method = method
+        self.url = url
+        self._httpx = httpx_response
+
+    @property
+    def text(self) -> str:
+        """The body decoded as text (UTF-8 unless the response names a charset)."""
+        return self.to_httpx().text
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return loads(self.content)
+
+    def to_httpx(self) -> httpx.Response:
+        """The same response as an ``httpx.Response`` (built once, on demand)."""
+        if self._httpx is None:
+            self._httpx = httpx.Response(
+                self.status_code,
+                headers=list(self.headers.items()),
+                content=self.content,
+                request=httpx.Request(self.method, self.url),
+            )
+        return self._httpx
+
+
+class Engine(Protocol):
+    """Sends one request and reads the whole response."""
+
+    name: str
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
+        """Send ``request``; raise ``httpx`` transport errors (wrapped in NotSent when never sent)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        ...
+
+
+def encode_params(params: Mapping[str, Any] | None) -> str:
+    """A query string with httpx's conventions: booleans as true/false, lists repeated, None dropped."""
+    if not params:
+        return ""
+    pairs: list[tuple[str, str]] = []
+    for key, value in params.items():
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if item is None:
+                continue
+            pairs.append((key, "true" if item is True else "false" if item is False else str(item)))
+    return urlencode(pairs)
+
+
+class HttpxEngine:
+    """Sends through an ``httpx.AsyncClient`` (any httpx transport works)."""
+
+    name = "httpx"
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
+        """Send with httpx and read the body."""
+        built = self.client.build_request(
+            request.method, request.url, headers=request.headers, content=request.content, timeout=timeout
+        )
+        try:
+            response = await self.client.send(built)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise NotSent(str(exc)) from exc
+        return RawResponse(
+            response.status_code,
+            response.headers,
+            response.content,
+            method=request.method,
+            url=request.url,
+            httpx_response=response,
+        )
+
+    async def aclose(self) -> None:
+        """Close the httpx client."""
+        await self.client.aclose()
+
+
+class AiohttpEngine:
+    """Sends through an ``aiohttp.ClientSession`` created on first use (it belongs to a loop)."""
+
+    name = "aiohttp"
+
+    def __init__(self, *, max_connections: int = 100, trust_env: bool | None = None) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._max_connections = max_connections
+        # aiohttp's trust_env also reads ~/.netrc in a thread on every request; turn it on only
+        # when proxy variables are set, which is what it is needed for.
+        self._trust_env = _proxy_configured() if trust_env is None else trust_env
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # header auth only; a shared jar would mix sessions
+            trust_env=self._trust_env,
+            auto_decompress=True,
+            skip_auto_headers=("User-Agent",),
+        )
+        return self._session
+
+    def _timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+        key = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        cached = self._timeouts.get(key)
+        if cached is None:
+            import aiohttp
+
+            # httpx's phases map onto aiohttp's: pool wait + connect, then each socket read.
+            pool = timeout.pool
+            connect = timeout.connect
+            cached = aiohttp.ClientTimeout(
+                total=None,
+                connect=None if pool is None or connect is None else pool + connect,
+                sock_connect=connect,
+                sock_read=timeout.read,
+            )
+            self._timeouts[key] = cached
+        return cached
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
+        """Send with aiohttp and read the body, mapping its errors onto httpx's."""
+        import aiohttp
+
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.content,
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
+            ) as response:
+                content = await response.read()
+                return RawResponse(response.status, response.headers, content, method=request.method, url=request.url)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise NotSent(str(exc)) from httpx.ConnectTimeout(str(exc))
+        except aiohttp.ClientConnectorError as exc:
+            raise NotSent(str(exc)) from httpx.ConnectError(str(exc))
+        except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc)) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise httpx.RemoteProtocolError(str(exc) or "server disconnected") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            raise httpx.RemoteProtocolError(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close the aiohttp session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _proxy_configured() -> bool:
+    return any(
+        os.environ.get(name)
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    )
+
+
+def httpx_is_mocked() -> bool:
+    """Whether a test tool (pytest-httpx, respx) has replaced httpx's transport: then httpx must send."""
+    method = httpx.AsyncHTTPTransport.handle_async_request
+    return getattr(method, "__module__", "").split(".")[0] != "httpx"
+
+
+def choose_engine(engine: str | None, transport: httpx.AsyncBaseTransport | None) -> str:
+    """The engine to use.
+
+    The one asked for; else httpx when a transport is given or httpx is mocked; else aiohttp when
+    installed. ``DISCOURSE_ASYNC_ENGINE`` overrides the automatic choice.
+    """
+    choice = engine or os.environ.get("DISCOURSE_ASYNC_ENGINE") or "auto"
+    if choice not in ("auto", "aiohttp", "httpx"):
+        raise ValueError(f"unknown engine {choice!r}: use 'aiohttp' or 'httpx'")
+    if transport is not None:
+        if choice == "aiohttp" and engine == "aiohttp":
+            raise ValueError("transport= is an httpx transport: it needs engine='httpx'")
+        return "httpx"
+    if choice == "auto":
+        if httpx_is_mocked():
+            return "httpx"
+        try:
+            import aiohttp  # noqa: F401
+        except ImportError:  # pragma: no cover - aiohttp is a dependency
+            return "httpx"
+        return "aiohttp"
+    return choice
