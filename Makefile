@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SPEC ?=
+BASE ?=
+URL ?=
 
-.PHONY: install test spec generate check-generated lint typecheck ci clean
+.PHONY: install test spec spec-preview generate check-generated lint typecheck ci clean
 
 install: $(VENV)/.installed
 
@@ -19,9 +21,14 @@ $(VENV)/.installed: pyproject.toml
 test: install
 	$(BIN)/python -m pytest
 
-## openapi.yaml from the pinned upstream document (or SPEC=<file or URL>)
+## openapi.yaml from the pinned upstream document; SPEC=<file or URL> adopts another (URL=<where that file came from>)
 spec: install
-	$(BIN)/python -m codegen.build_spec $(SPEC)
+	$(BIN)/python -m codegen.build_spec $(SPEC) $(if $(URL),--url $(URL))
+
+## what SPEC=<file or URL> would change for users (vs the pin, or BASE=); exit 0 none, 1 compatible, 2 breaking
+spec-preview: install
+	$(if $(SPEC),,$(error usage: make spec-preview SPEC=<file or URL> [BASE=<file or URL>]))
+	$(BIN)/python -m codegen.preview $(SPEC) $(if $(BASE),--base $(BASE))
 
 ## discourse_async/_generated from openapi.yaml
 generate: install

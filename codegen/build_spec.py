@@ -1,8 +1,13 @@
 """Build our ``openapi.yaml`` from the document Discourse publishes.
 
     python -m codegen.build_spec                 # the pinned document (codegen/pin.yaml)
-    python -m codegen.build_spec path/or/URL     # any other upstream document
-    python -m codegen.build_spec --output FILE   # write somewhere else (the generated-code check)
+    python -m codegen.build_spec path/or/URL     # adopt another upstream document (see below)
+    python -m codegen.build_spec FILE --url URL  # the same, recording where FILE was downloaded from
+    python -m codegen.build_spec --output FILE   # write somewhere else (then nothing is adopted)
+
+Given a document other than the pin, the build adopts it: codegen/pin.yaml records it (source,
+commit, URL or path, sha256), CHANGES-API.md gets the preview report (old pin -> new document) as a
+dated section, and codegen/deprecations.yaml gets the aliases that keep renamed names working.
 
 Three steps, always in this order so the output is a pure function of the input:
 
@@ -17,11 +22,15 @@ from __future__ import annotations
 
 import argparse
 import copy
+import datetime as dt
 import hashlib
 import json
+import os
+import re
 import sys
 import urllib.request
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +42,11 @@ CODEGEN = ROOT / "codegen"
 PIN_FILE = CODEGEN / "pin.yaml"
 CORRECTIONS_FILE = CODEGEN / "corrections.yaml"
 SUMMARIES_FILE = CODEGEN / "summaries.yaml"
+DEPRECATIONS_FILE = CODEGEN / "deprecations.yaml"
+CHANGES_FILE = ROOT / "CHANGES-API.md"
 OUTPUT_FILE = ROOT / "openapi.yaml"
+# Pin keys that describe the document itself (not where this checkout keeps a copy): openapi.yaml records them.
+ORIGIN_KEYS = ("source", "file", "commit", "url", "sha256")
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Schema keywords whose values are prose or sample data written by upstream authors.
@@ -61,13 +74,28 @@ class SpecError(Exception):
 
 
 def load_yaml(path: Path) -> Any:
+    # libyaml's loader when present: the same data, and openapi.yaml loads in a fifth of the time.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 (a safe loader)
 
 
 def read_pin() -> dict[str, str]:
     pin: dict[str, str] = load_yaml(PIN_FILE)
     return pin
+
+
+def pin_origin(pin: dict[str, str]) -> dict[str, str]:
+    """What openapi.yaml records about its upstream document: the pin minus the local path."""
+    return {k: pin[k] for k in ORIGIN_KEYS if pin.get(k)}
+
+
+def pin_label(pin: dict[str, str]) -> str:
+    """A short human name for a pinned document, for reports and the changelog."""
+    if pin.get("source") and pin.get("commit"):
+        return f"{pin['source']}@{pin['commit'][:12]} ({pin.get('file', '')})"
+    name = pin.get("url") or pin.get("file") or "?"
+    return f"{name} (sha256 {pin['sha256'][:12]})"
 
 
 def fetch_bytes(source: str) -> bytes:
@@ -79,29 +107,82 @@ def fetch_bytes(source: str) -> bytes:
     return Path(source).read_bytes()
 
 
-def load_upstream(source: str | None) -> tuple[dict[str, Any], dict[str, str]]:
-    """Return the upstream document and a description of where it came from.
+def sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def read_source(source: str | None, url: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """Return the upstream bytes and the pin that describes them.
 
     Without ``source`` the pin is used: the local copy when present, otherwise the pinned URL.
     Either way the bytes must match the pinned sha256, so a tampered or truncated download fails.
+    A ``source`` with the pin's bytes is the pin; any other gets a new pin (see ``pin_for``, also for ``url``).
     """
-    if source is None:
-        pin = read_pin()
-        local = (ROOT / pin["local"]).resolve()
-        raw = local.read_bytes() if local.exists() else fetch_bytes(pin["url"])
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != pin["sha256"]:
-            where = local if local.exists() else pin["url"]
-            raise SpecError(f"sha256 of {where} is {digest}, the pin says {pin['sha256']}")
-        origin = {k: pin[k] for k in ("source", "file", "commit", "url", "sha256")}
-    else:
+    pin = read_pin()
+    if source is not None:
         raw = fetch_bytes(source)
-        origin = {"url": source, "sha256": hashlib.sha256(raw).hexdigest()}
+        return raw, pin if sha256(raw) == pin["sha256"] else pin_for(source, raw, url)
+    local = (ROOT / pin["local"]).resolve() if pin.get("local") else None
+    if local is not None and local.exists():
+        raw, where = local.read_bytes(), str(local)
+    elif pin.get("url"):
+        raw, where = fetch_bytes(pin["url"]), pin["url"]
+    else:
+        raise SpecError(f"the pinned document is not at {local} and the pin has no url to download it from")
+    if sha256(raw) != pin["sha256"]:
+        raise SpecError(f"sha256 of {where} is {sha256(raw)}, the pin says {pin['sha256']}")
+    return raw, pin
+
+
+# raw.githubusercontent.com/<owner>/<repo>/<ref>/<path>: the one URL shape whose repository and commit we can read.
+_GITHUB_RAW = re.compile(r"https://raw\.githubusercontent\.com/(?P<repo>[^/]+/[^/]+)/(?P<ref>[^/]+)/(?P<file>.+)")
+
+
+def pin_for(source: str, raw: bytes, url: str | None = None) -> dict[str, str]:
+    """The pin of a newly adopted document: where it came from, its commit when known, and its sha256.
+
+    ``url`` is where a local ``source`` was downloaded from (recorded, so the pin keeps its provenance
+    and a checkout without the file can still build).
+    """
+    pin: dict[str, str] = {}
+    if source.startswith(("http://", "https://")):
+        url = source
+    else:
+        pin["file"] = Path(source).name
+        # Relative to the repository, like the original pin's `local`, so the checkout can move
+        # (abspath, not resolve: a symlinked workspace keeps its own short path).
+        pin["local"] = os.path.relpath(os.path.abspath(source), ROOT)
+    if url:
+        match = _GITHUB_RAW.fullmatch(url)
+        if match:
+            pin["source"], pin["file"] = match["repo"], match["file"]
+            if re.fullmatch(r"[0-9a-f]{40}", match["ref"]):
+                pin["commit"] = match["ref"]
+        pin["url"] = url
+    pin["sha256"] = sha256(raw)
+    return pin
+
+
+def parse_document(raw: bytes) -> dict[str, Any]:
     text = raw.decode("utf-8")
     doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
     if not isinstance(doc, dict) or "paths" not in doc:
         raise SpecError("the upstream document has no 'paths'")
-    return doc, origin
+    return doc
+
+
+def write_pin(pin: dict[str, str]) -> None:
+    """Write codegen/pin.yaml in its fixed layout (the keys in order, with the comments people read)."""
+
+    def line(key: str) -> str:
+        return yaml.safe_dump({key: pin[key]}, width=1000) if pin.get(key) else ""
+
+    text = "# The upstream document our openapi.yaml is built from. `make spec SPEC=...` rewrites this file.\n"
+    text += "".join(line(k) for k in ORIGIN_KEYS)
+    if pin.get("local"):
+        text += "# Where a checkout of the workplace keeps a copy (used when present, so the build needs no network).\n"
+        text += line("local")
+    PIN_FILE.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,17 +397,51 @@ class BuildResult:
     """The built document plus what the build noticed."""
 
     doc: dict[str, Any]
-    text: str
     report: OverlayReport
     placeholders: list[str]
+
+    @cached_property
+    def text(self) -> str:
+        # Lazy: dumping takes a second and a preview never needs it.
+        return dump_yaml(self.doc)
+
+
+def build_from(raw: bytes, origin: dict[str, str]) -> BuildResult:
+    """Build our document from upstream bytes; ``origin`` is recorded in ``info.x-upstream``."""
+    doc = parse_document(raw)
+    report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
+    placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
+    return BuildResult(doc, report, placeholders)
 
 
 def build(source: str | None = None) -> BuildResult:
     """Build our document from ``source`` (default: the pin). Pure: no files are written."""
-    doc, origin = load_upstream(source)
-    report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
-    placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
-    return BuildResult(doc, dump_yaml(doc), report, placeholders)
+    raw, pin = read_source(source)
+    return build_from(raw, pin_origin(pin))
+
+
+def adopt(candidate: BuildResult, new_pin: dict[str, str], since: str | None = None) -> None:
+    """Record ``new_pin`` and write what changed since the old pin (CHANGES-API.md, deprecations.yaml).
+
+    The old pin is built first: its document is the base of the report.
+    """
+    from codegen import preview  # preview builds on this module
+
+    old_pin = read_pin()
+    try:
+        base: BuildResult | None = build()
+    except (SpecError, OSError) as exc:
+        print(f"  no report: the old pin could not be built ({exc})")
+        base = None
+    write_pin(new_pin)
+    print(f"  pinned {pin_label(new_pin)} in {PIN_FILE.name}")
+    if base is None:
+        return
+    report = preview.compare(base, candidate, pin_label(old_pin), pin_label(new_pin), since=since)
+    preview.prepend_changes(report, CHANGES_FILE, dt.date.today())
+    print(f"  {CHANGES_FILE.name}: {report.summary_line()}")
+    for line in preview.update_deprecations(report, candidate.doc, DEPRECATIONS_FILE):
+        print(f"  {DEPRECATIONS_FILE.name}: {line}")
 
 
 def count_operations(doc: dict[str, Any]) -> int:
@@ -337,9 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", nargs="?", help="upstream document (path or URL); default: the pin")
     parser.add_argument("--output", type=Path, default=OUTPUT_FILE)
+    parser.add_argument("--url", help="where a local SPEC file was downloaded from (recorded in the pin)")
     args = parser.parse_args(argv)
     try:
-        result = build(args.source)
+        raw, pin = read_source(args.source, args.url)
+        result = build_from(raw, pin_origin(pin))
+        # Adopting rewrites the pin, so only a build of our own openapi.yaml does it (not --output elsewhere).
+        if pin["sha256"] != read_pin()["sha256"] and args.output.resolve() == OUTPUT_FILE.resolve():
+            adopt(result, pin)
     except (SpecError, OSError) as exc:
         print(f"spec build failed: {exc}", file=sys.stderr)
         return 1

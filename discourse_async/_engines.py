@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from discourse_async._http import CREDENTIAL_HEADERS
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -158,6 +160,14 @@ class HttpxEngine:
             response = await self.client.send(built)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NotSent(str(exc)) from exc
+        # The response keeps its request: give it a copy without credentials, so an exception that
+        # carries the response (or a tracker recording it) cannot show a key.
+        sent = response.request
+        response.request = httpx.Request(
+            sent.method,
+            sent.url,
+            headers=[(k, v) for k, v in sent.headers.multi_items() if k.lower() not in CREDENTIAL_HEADERS],
+        )
         return RawResponse(
             response.status_code,
             response.headers,

@@ -82,7 +82,8 @@ class RateLimitStore(Protocol):
         """Take one request from every limit of ``bucket``, or none of them.
 
         Returns ``(0, stamp)`` when taken (``stamp`` is the store's time for :meth:`settle`), else
-        ``(seconds until a slot can be free, 0)`` and nothing is taken.
+        ``(seconds to wait, 0)`` and nothing is taken: the rest of a pause of the bucket, or the
+        time until a slot frees. With no limits it only checks for a pause.
         """
         ...
 
@@ -115,6 +116,9 @@ class MemoryStore:
     async def take(self, bucket: str, limits: Sequence[RateLimit]) -> tuple[float, float]:
         """See :meth:`RateLimitStore.take`; atomic because nothing here awaits."""
         now = self._clock.now()
+        paused = self._paused_until.get(bucket, 0.0) - now
+        if paused > 0:
+            return paused, 0.0
         wait = 0.0
         logs = []
         for limit in limits:
@@ -183,15 +187,9 @@ class Limiter:
         Returns the time the slot was taken (for :meth:`done`), or None when nothing is counted.
         """
         while True:
-            pause = await self.store.paused_for(self.bucket)
-            if pause > 0:
-                await self.clock.sleep(pause)
-                continue
-            if not self.limits:
-                return None
             wait, taken_at = await self.store.take(self.bucket, self.limits)
             if wait <= 0:
-                return taken_at
+                return taken_at if self.limits else None
             await self.clock.sleep(wait)
 
     async def done(self, taken_at: float | None) -> None:

@@ -470,3 +470,12 @@ async def test_absolute_urls_to_other_origins_get_no_credentials() -> None:
         await dc.request("GET", "https://forum.example.com/site.json")
     assert not CREDENTIAL_NAMES & set(seen[0].headers.keys())
     assert seen[1].headers["api-key"] == KEY
+
+
+async def test_error_responses_carry_no_credentials() -> None:
+    async with client(_error(404, json={"errors": ["nope"]}), max_retries=0) as dc:
+        with pytest.raises(NotFoundError) as info:
+            await dc.topics.get_topic(id="1")
+    err = info.value
+    assert KEY not in repr(err.response.request.headers)
+    assert KEY not in repr(vars(err))
