@@ -585,14 +585,7 @@ class AdminGetUserResponse200:
 
         username = d.pop("username", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         avatar_template = d.pop("avatar_template", UNSET)
 
@@ -602,72 +595,23 @@ class AdminGetUserResponse200:
 
         moderator = d.pop("moderator", UNSET)
 
-        def _parse_last_seen_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        last_seen_at = d.pop("last_seen_at", UNSET)
 
-        last_seen_at = _parse_last_seen_at(d.pop("last_seen_at", UNSET))
-
-        def _parse_last_emailed_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_emailed_at = _parse_last_emailed_at(d.pop("last_emailed_at", UNSET))
+        last_emailed_at = d.pop("last_emailed_at", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
-        def _parse_last_seen_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
+        last_seen_age = d.pop("last_seen_age", UNSET)
 
-        last_seen_age = _parse_last_seen_age(d.pop("last_seen_age", UNSET))
+        last_emailed_age = d.pop("last_emailed_age", UNSET)
 
-        def _parse_last_emailed_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
-
-        last_emailed_age = _parse_last_emailed_age(d.pop("last_emailed_age", UNSET))
-
-        def _parse_created_at_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
-
-        created_at_age = _parse_created_at_age(d.pop("created_at_age", UNSET))
+        created_at_age = d.pop("created_at_age", UNSET)
 
         trust_level = d.pop("trust_level", UNSET)
 
-        def _parse_manual_locked_trust_level(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        manual_locked_trust_level = d.pop("manual_locked_trust_level", UNSET)
 
-        manual_locked_trust_level = _parse_manual_locked_trust_level(d.pop("manual_locked_trust_level", UNSET))
-
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        title = _parse_title(d.pop("title", UNSET))
+        title = d.pop("title", UNSET)
 
         time_read = d.pop("time_read", UNSET)
 
@@ -693,14 +637,7 @@ class AdminGetUserResponse200:
 
         ip_address = d.pop("ip_address", UNSET)
 
-        def _parse_registration_ip_address(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        registration_ip_address = _parse_registration_ip_address(d.pop("registration_ip_address", UNSET))
+        registration_ip_address = d.pop("registration_ip_address", UNSET)
 
         can_grant_admin = d.pop("can_grant_admin", UNSET)
 
@@ -732,14 +669,7 @@ class AdminGetUserResponse200:
 
         can_be_merged = d.pop("can_be_merged", UNSET)
 
-        def _parse_full_suspend_reason(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        full_suspend_reason = _parse_full_suspend_reason(d.pop("full_suspend_reason", UNSET))
+        full_suspend_reason = d.pop("full_suspend_reason", UNSET)
 
         def _parse_latest_export(data: object) -> AdminGetUserResponse200LatestExportType0 | None | Unset:
             if data is None:
@@ -754,67 +684,25 @@ class AdminGetUserResponse200:
                 return latest_export_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(AdminGetUserResponse200LatestExportType0 | None | Unset, data)
+            return cast("AdminGetUserResponse200LatestExportType0 | None | Unset", data)
 
         latest_export = _parse_latest_export(d.pop("latest_export", UNSET))
 
-        def _parse_full_silence_reason(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        full_silence_reason = d.pop("full_silence_reason", UNSET)
 
-        full_silence_reason = _parse_full_silence_reason(d.pop("full_silence_reason", UNSET))
+        silence_reason = d.pop("silence_reason", UNSET)
 
-        def _parse_silence_reason(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        post_edits_count = d.pop("post_edits_count", UNSET)
 
-        silence_reason = _parse_silence_reason(d.pop("silence_reason", UNSET))
-
-        def _parse_post_edits_count(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        post_edits_count = _parse_post_edits_count(d.pop("post_edits_count", UNSET))
-
-        def _parse_primary_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        primary_group_id = _parse_primary_group_id(d.pop("primary_group_id", UNSET))
+        primary_group_id = d.pop("primary_group_id", UNSET)
 
         badge_count = d.pop("badge_count", UNSET)
 
         warnings_received_count = d.pop("warnings_received_count", UNSET)
 
-        def _parse_bounce_score(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        bounce_score = d.pop("bounce_score", UNSET)
 
-        bounce_score = _parse_bounce_score(d.pop("bounce_score", UNSET))
-
-        def _parse_reset_bounce_score_after(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        reset_bounce_score_after = _parse_reset_bounce_score_after(d.pop("reset_bounce_score_after", UNSET))
+        reset_bounce_score_after = d.pop("reset_bounce_score_after", UNSET)
 
         can_view_action_logs = d.pop("can_view_action_logs", UNSET)
 
@@ -826,14 +714,7 @@ class AdminGetUserResponse200:
 
         similar_users_count = d.pop("similar_users_count", UNSET)
 
-        def _parse_single_sign_on_record(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        single_sign_on_record = _parse_single_sign_on_record(d.pop("single_sign_on_record", UNSET))
+        single_sign_on_record = d.pop("single_sign_on_record", UNSET)
 
         def _parse_approved_by(data: object) -> AdminGetUserResponse200ApprovedByType0 | None | Unset:
             if data is None:
@@ -848,27 +729,13 @@ class AdminGetUserResponse200:
                 return approved_by_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(AdminGetUserResponse200ApprovedByType0 | None | Unset, data)
+            return cast("AdminGetUserResponse200ApprovedByType0 | None | Unset", data)
 
         approved_by = _parse_approved_by(d.pop("approved_by", UNSET))
 
-        def _parse_suspended_by(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        suspended_by = d.pop("suspended_by", UNSET)
 
-        suspended_by = _parse_suspended_by(d.pop("suspended_by", UNSET))
-
-        def _parse_silenced_by(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        silenced_by = _parse_silenced_by(d.pop("silenced_by", UNSET))
+        silenced_by = d.pop("silenced_by", UNSET)
 
         _penalty_counts = d.pop("penalty_counts", UNSET)
         penalty_counts: AdminGetUserResponse200PenaltyCounts | Unset

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -276,97 +276,27 @@ class AdminGetUserResponse200GroupsItem:
 
         primary_group = d.pop("primary_group", UNSET)
 
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        title = d.pop("title", UNSET)
 
-        title = _parse_title(d.pop("title", UNSET))
+        grant_trust_level = d.pop("grant_trust_level", UNSET)
 
-        def _parse_grant_trust_level(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        grant_trust_level = _parse_grant_trust_level(d.pop("grant_trust_level", UNSET))
-
-        def _parse_incoming_email(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        incoming_email = _parse_incoming_email(d.pop("incoming_email", UNSET))
+        incoming_email = d.pop("incoming_email", UNSET)
 
         has_messages = d.pop("has_messages", UNSET)
 
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_url = d.pop("flair_url", UNSET)
 
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_color = d.pop("flair_color", UNSET)
 
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
+        flair_group_id = d.pop("flair_group_id", UNSET)
 
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        bio_raw = d.pop("bio_raw", UNSET)
 
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
+        bio_cooked = d.pop("bio_cooked", UNSET)
 
-        def _parse_flair_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        flair_group_id = _parse_flair_group_id(d.pop("flair_group_id", UNSET))
-
-        def _parse_bio_raw(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_raw = _parse_bio_raw(d.pop("bio_raw", UNSET))
-
-        def _parse_bio_cooked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_cooked = _parse_bio_cooked(d.pop("bio_cooked", UNSET))
-
-        def _parse_bio_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_excerpt = _parse_bio_excerpt(d.pop("bio_excerpt", UNSET))
+        bio_excerpt = d.pop("bio_excerpt", UNSET)
 
         public_admission = d.pop("public_admission", UNSET)
 
@@ -374,25 +304,11 @@ class AdminGetUserResponse200GroupsItem:
 
         allow_membership_requests = d.pop("allow_membership_requests", UNSET)
 
-        def _parse_full_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        full_name = _parse_full_name(d.pop("full_name", UNSET))
+        full_name = d.pop("full_name", UNSET)
 
         default_notification_level = d.pop("default_notification_level", UNSET)
 
-        def _parse_membership_request_template(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        membership_request_template = _parse_membership_request_template(d.pop("membership_request_template", UNSET))
+        membership_request_template = d.pop("membership_request_template", UNSET)
 
         members_visibility_level = d.pop("members_visibility_level", UNSET)
 

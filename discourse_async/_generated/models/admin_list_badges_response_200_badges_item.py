@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -202,14 +202,7 @@ class AdminListBadgesResponse200BadgesItem:
 
         name = d.pop("name", UNSET)
 
-        def _parse_description(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        description = _parse_description(d.pop("description", UNSET))
+        description = d.pop("description", UNSET)
 
         grant_count = d.pop("grant_count", UNSET)
 
@@ -219,14 +212,7 @@ class AdminListBadgesResponse200BadgesItem:
 
         icon = d.pop("icon", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         listable = d.pop("listable", UNSET)
 
@@ -242,23 +228,9 @@ class AdminListBadgesResponse200BadgesItem:
 
         manually_grantable = d.pop("manually_grantable", UNSET)
 
-        def _parse_query(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        query = d.pop("query", UNSET)
 
-        query = _parse_query(d.pop("query", UNSET))
-
-        def _parse_trigger(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        trigger = _parse_trigger(d.pop("trigger", UNSET))
+        trigger = d.pop("trigger", UNSET)
 
         target_posts = d.pop("target_posts", UNSET)
 
@@ -266,23 +238,9 @@ class AdminListBadgesResponse200BadgesItem:
 
         show_posts = d.pop("show_posts", UNSET)
 
-        def _parse_i18n_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        i18n_name = d.pop("i18n_name", UNSET)
 
-        i18n_name = _parse_i18n_name(d.pop("i18n_name", UNSET))
-
-        def _parse_image_upload_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        image_upload_id = _parse_image_upload_id(d.pop("image_upload_id", UNSET))
+        image_upload_id = d.pop("image_upload_id", UNSET)
 
         badge_type_id = d.pop("badge_type_id", UNSET)
 

@@ -212,14 +212,7 @@ class AdminListUsersFlagResponse200Item:
 
         username = d.pop("username", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         avatar_template = d.pop("avatar_template", UNSET)
 
@@ -233,72 +226,23 @@ class AdminListUsersFlagResponse200Item:
 
         moderator = d.pop("moderator", UNSET)
 
-        def _parse_last_seen_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        last_seen_at = d.pop("last_seen_at", UNSET)
 
-        last_seen_at = _parse_last_seen_at(d.pop("last_seen_at", UNSET))
-
-        def _parse_last_emailed_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_emailed_at = _parse_last_emailed_at(d.pop("last_emailed_at", UNSET))
+        last_emailed_at = d.pop("last_emailed_at", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
-        def _parse_last_seen_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
+        last_seen_age = d.pop("last_seen_age", UNSET)
 
-        last_seen_age = _parse_last_seen_age(d.pop("last_seen_age", UNSET))
+        last_emailed_age = d.pop("last_emailed_age", UNSET)
 
-        def _parse_last_emailed_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
-
-        last_emailed_age = _parse_last_emailed_age(d.pop("last_emailed_age", UNSET))
-
-        def _parse_created_at_age(data: object) -> float | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(float | None | Unset, data)
-
-        created_at_age = _parse_created_at_age(d.pop("created_at_age", UNSET))
+        created_at_age = d.pop("created_at_age", UNSET)
 
         trust_level = d.pop("trust_level", UNSET)
 
-        def _parse_manual_locked_trust_level(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        manual_locked_trust_level = d.pop("manual_locked_trust_level", UNSET)
 
-        manual_locked_trust_level = _parse_manual_locked_trust_level(d.pop("manual_locked_trust_level", UNSET))
-
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        title = _parse_title(d.pop("title", UNSET))
+        title = d.pop("title", UNSET)
 
         time_read = d.pop("time_read", UNSET)
 

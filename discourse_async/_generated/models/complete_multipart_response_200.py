@@ -185,25 +185,11 @@ class CompleteMultipartResponse200:
 
         short_path = d.pop("short_path", UNSET)
 
-        def _parse_retain_hours(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        retain_hours = _parse_retain_hours(d.pop("retain_hours", UNSET))
+        retain_hours = d.pop("retain_hours", UNSET)
 
         human_filesize = d.pop("human_filesize", UNSET)
 
-        def _parse_dominant_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        dominant_color = _parse_dominant_color(d.pop("dominant_color", UNSET))
+        dominant_color = d.pop("dominant_color", UNSET)
 
         def _parse_thumbnail(data: object) -> CompleteMultipartResponse200ThumbnailType0 | None | Unset:
             if data is None:
@@ -218,7 +204,7 @@ class CompleteMultipartResponse200:
                 return thumbnail_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CompleteMultipartResponse200ThumbnailType0 | None | Unset, data)
+            return cast("CompleteMultipartResponse200ThumbnailType0 | None | Unset", data)
 
         thumbnail = _parse_thumbnail(d.pop("thumbnail", UNSET))
 
@@ -235,7 +221,7 @@ class CompleteMultipartResponse200:
                 return optimized_video_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CompleteMultipartResponse200OptimizedVideoType0 | None | Unset, data)
+            return cast("CompleteMultipartResponse200OptimizedVideoType0 | None | Unset", data)
 
         optimized_video = _parse_optimized_video(d.pop("optimized_video", UNSET))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -168,38 +168,17 @@ class CreateInviteResponse200:
 
         link = d.pop("link", UNSET)
 
-        def _parse_description(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        description = _parse_description(d.pop("description", UNSET))
+        description = d.pop("description", UNSET)
 
         email = d.pop("email", UNSET)
 
-        def _parse_domain(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        domain = _parse_domain(d.pop("domain", UNSET))
+        domain = d.pop("domain", UNSET)
 
         emailed = d.pop("emailed", UNSET)
 
         can_delete_invite = d.pop("can_delete_invite", UNSET)
 
-        def _parse_custom_message(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        custom_message = _parse_custom_message(d.pop("custom_message", UNSET))
+        custom_message = d.pop("custom_message", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -96,25 +96,11 @@ class CreateMultipleInvitesResponse200SuccessfulInvitationsItem:
 
         link = d.pop("link", UNSET)
 
-        def _parse_email(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        email = _parse_email(d.pop("email", UNSET))
+        email = d.pop("email", UNSET)
 
         emailed = d.pop("emailed", UNSET)
 
-        def _parse_custom_message(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        custom_message = _parse_custom_message(d.pop("custom_message", UNSET))
+        custom_message = d.pop("custom_message", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -78,27 +78,13 @@ class CreateTopicTimerResponse200:
 
         execute_at = d.pop("execute_at", UNSET)
 
-        def _parse_duration(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        duration = _parse_duration(d.pop("duration", UNSET))
+        duration = d.pop("duration", UNSET)
 
         based_on_last_post = d.pop("based_on_last_post", UNSET)
 
         closed = d.pop("closed", UNSET)
 
-        def _parse_category_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        category_id = _parse_category_id(d.pop("category_id", UNSET))
+        category_id = d.pop("category_id", UNSET)
 
         create_topic_timer_response_200 = cls(
             success=success,

@@ -183,25 +183,11 @@ class CreateUploadResponse200:
 
         short_path = d.pop("short_path", UNSET)
 
-        def _parse_retain_hours(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        retain_hours = _parse_retain_hours(d.pop("retain_hours", UNSET))
+        retain_hours = d.pop("retain_hours", UNSET)
 
         human_filesize = d.pop("human_filesize", UNSET)
 
-        def _parse_dominant_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        dominant_color = _parse_dominant_color(d.pop("dominant_color", UNSET))
+        dominant_color = d.pop("dominant_color", UNSET)
 
         def _parse_thumbnail(data: object) -> CreateUploadResponse200ThumbnailType0 | None | Unset:
             if data is None:
@@ -216,7 +202,7 @@ class CreateUploadResponse200:
                 return thumbnail_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CreateUploadResponse200ThumbnailType0 | None | Unset, data)
+            return cast("CreateUploadResponse200ThumbnailType0 | None | Unset", data)
 
         thumbnail = _parse_thumbnail(d.pop("thumbnail", UNSET))
 
@@ -233,7 +219,7 @@ class CreateUploadResponse200:
                 return optimized_video_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(CreateUploadResponse200OptimizedVideoType0 | None | Unset, data)
+            return cast("CreateUploadResponse200OptimizedVideoType0 | None | Unset", data)
 
         optimized_video = _parse_optimized_video(d.pop("optimized_video", UNSET))
 

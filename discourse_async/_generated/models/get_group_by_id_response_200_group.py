@@ -500,88 +500,25 @@ class GetGroupByIdResponse200Group:
 
         primary_group = d.pop("primary_group", UNSET)
 
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        title = d.pop("title", UNSET)
 
-        title = _parse_title(d.pop("title", UNSET))
+        grant_trust_level = d.pop("grant_trust_level", UNSET)
 
-        def _parse_grant_trust_level(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        grant_trust_level = _parse_grant_trust_level(d.pop("grant_trust_level", UNSET))
-
-        def _parse_incoming_email(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        incoming_email = _parse_incoming_email(d.pop("incoming_email", UNSET))
+        incoming_email = d.pop("incoming_email", UNSET)
 
         has_messages = d.pop("has_messages", UNSET)
 
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_url = d.pop("flair_url", UNSET)
 
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_color = d.pop("flair_color", UNSET)
 
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
+        bio_raw = d.pop("bio_raw", UNSET)
 
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        bio_cooked = d.pop("bio_cooked", UNSET)
 
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
-
-        def _parse_bio_raw(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_raw = _parse_bio_raw(d.pop("bio_raw", UNSET))
-
-        def _parse_bio_cooked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_cooked = _parse_bio_cooked(d.pop("bio_cooked", UNSET))
-
-        def _parse_bio_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        bio_excerpt = _parse_bio_excerpt(d.pop("bio_excerpt", UNSET))
+        bio_excerpt = d.pop("bio_excerpt", UNSET)
 
         public_admission = d.pop("public_admission", UNSET)
 
@@ -589,25 +526,11 @@ class GetGroupByIdResponse200Group:
 
         allow_membership_requests = d.pop("allow_membership_requests", UNSET)
 
-        def _parse_full_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        full_name = _parse_full_name(d.pop("full_name", UNSET))
+        full_name = d.pop("full_name", UNSET)
 
         default_notification_level = d.pop("default_notification_level", UNSET)
 
-        def _parse_membership_request_template(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        membership_request_template = _parse_membership_request_template(d.pop("membership_request_template", UNSET))
+        membership_request_template = d.pop("membership_request_template", UNSET)
 
         is_group_user = d.pop("is_group_user", UNSET)
 
@@ -627,25 +550,9 @@ class GetGroupByIdResponse200Group:
 
         messageable = d.pop("messageable", UNSET)
 
-        def _parse_automatic_membership_email_domains(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        automatic_membership_email_domains = d.pop("automatic_membership_email_domains", UNSET)
 
-        automatic_membership_email_domains = _parse_automatic_membership_email_domains(
-            d.pop("automatic_membership_email_domains", UNSET)
-        )
-
-        def _parse_smtp_updated_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        smtp_updated_at = _parse_smtp_updated_at(d.pop("smtp_updated_at", UNSET))
+        smtp_updated_at = d.pop("smtp_updated_at", UNSET)
 
         def _parse_smtp_updated_by(data: object) -> GetGroupByIdResponse200GroupSmtpUpdatedByType0 | None | Unset:
             if data is None:
@@ -660,65 +567,23 @@ class GetGroupByIdResponse200Group:
                 return smtp_updated_by_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(GetGroupByIdResponse200GroupSmtpUpdatedByType0 | None | Unset, data)
+            return cast("GetGroupByIdResponse200GroupSmtpUpdatedByType0 | None | Unset", data)
 
         smtp_updated_by = _parse_smtp_updated_by(d.pop("smtp_updated_by", UNSET))
 
         smtp_enabled = d.pop("smtp_enabled", UNSET)
 
-        def _parse_smtp_server(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        smtp_server = d.pop("smtp_server", UNSET)
 
-        smtp_server = _parse_smtp_server(d.pop("smtp_server", UNSET))
+        smtp_port = d.pop("smtp_port", UNSET)
 
-        def _parse_smtp_port(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        smtp_ssl_mode = d.pop("smtp_ssl_mode", UNSET)
 
-        smtp_port = _parse_smtp_port(d.pop("smtp_port", UNSET))
+        email_username = d.pop("email_username", UNSET)
 
-        def _parse_smtp_ssl_mode(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        email_from_alias = d.pop("email_from_alias", UNSET)
 
-        smtp_ssl_mode = _parse_smtp_ssl_mode(d.pop("smtp_ssl_mode", UNSET))
-
-        def _parse_email_username(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        email_username = _parse_email_username(d.pop("email_username", UNSET))
-
-        def _parse_email_from_alias(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        email_from_alias = _parse_email_from_alias(d.pop("email_from_alias", UNSET))
-
-        def _parse_email_password(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        email_password = _parse_email_password(d.pop("email_password", UNSET))
+        email_password = d.pop("email_password", UNSET)
 
         message_count = d.pop("message_count", UNSET)
 

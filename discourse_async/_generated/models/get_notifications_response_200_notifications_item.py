@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -118,32 +118,11 @@ class GetNotificationsResponse200NotificationsItem:
 
         created_at = d.pop("created_at", UNSET)
 
-        def _parse_post_number(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        post_number = d.pop("post_number", UNSET)
 
-        post_number = _parse_post_number(d.pop("post_number", UNSET))
+        topic_id = d.pop("topic_id", UNSET)
 
-        def _parse_topic_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        topic_id = _parse_topic_id(d.pop("topic_id", UNSET))
-
-        def _parse_slug(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        slug = _parse_slug(d.pop("slug", UNSET))
+        slug = d.pop("slug", UNSET)
 
         _data = d.pop("data", UNSET)
         data: GetNotificationsResponse200NotificationsItemData | Unset

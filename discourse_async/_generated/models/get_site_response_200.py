@@ -652,7 +652,7 @@ class GetSiteResponse200:
                 return default_light_color_scheme_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(GetSiteResponse200DefaultLightColorSchemeType0 | None | Unset, data)
+            return cast("GetSiteResponse200DefaultLightColorSchemeType0 | None | Unset", data)
 
         default_light_color_scheme = _parse_default_light_color_scheme(d.pop("default_light_color_scheme", UNSET))
 
@@ -671,7 +671,7 @@ class GetSiteResponse200:
                 return default_dark_color_scheme_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(GetSiteResponse200DefaultDarkColorSchemeType0 | None | Unset, data)
+            return cast("GetSiteResponse200DefaultDarkColorSchemeType0 | None | Unset", data)
 
         default_dark_color_scheme = _parse_default_dark_color_scheme(d.pop("default_dark_color_scheme", UNSET))
 
@@ -691,23 +691,9 @@ class GetSiteResponse200:
         else:
             custom_emoji_translation = GetSiteResponse200CustomEmojiTranslation.from_dict(_custom_emoji_translation)
 
-        def _parse_watched_words_replace(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        watched_words_replace = d.pop("watched_words_replace", UNSET)
 
-        watched_words_replace = _parse_watched_words_replace(d.pop("watched_words_replace", UNSET))
-
-        def _parse_watched_words_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        watched_words_link = _parse_watched_words_link(d.pop("watched_words_link", UNSET))
+        watched_words_link = d.pop("watched_words_link", UNSET)
 
         _markdown_additional_options = d.pop("markdown_additional_options", UNSET)
         markdown_additional_options: GetSiteResponse200MarkdownAdditionalOptions | Unset

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -102,39 +102,13 @@ class GetSiteResponse200GroupsItem:
 
         display_name = d.pop("display_name", UNSET)
 
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_url = d.pop("flair_url", UNSET)
 
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_color = d.pop("flair_color", UNSET)
 
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
-
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
-
-        def _parse_automatic(data: object) -> bool | Unset:
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | Unset, data)
-
-        automatic = _parse_automatic(d.pop("automatic", UNSET))
+        automatic = d.pop("automatic", UNSET)
 
         get_site_response_200_groups_item = cls(
             id=id,

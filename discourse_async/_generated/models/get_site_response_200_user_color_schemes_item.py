@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -85,14 +85,7 @@ class GetSiteResponse200UserColorSchemesItem:
 
         is_dark = d.pop("is_dark", UNSET)
 
-        def _parse_theme_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        theme_id = _parse_theme_id(d.pop("theme_id", UNSET))
+        theme_id = d.pop("theme_id", UNSET)
 
         _colors = d.pop("colors", UNSET)
         colors: list[GetSiteResponse200UserColorSchemesItemColorsItem] | Unset = UNSET

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -80,23 +80,9 @@ class GetSiteResponse200UserThemesItem:
 
         default = d.pop("default", UNSET)
 
-        def _parse_color_scheme_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        color_scheme_id = d.pop("color_scheme_id", UNSET)
 
-        color_scheme_id = _parse_color_scheme_id(d.pop("color_scheme_id", UNSET))
-
-        def _parse_dark_color_scheme_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        dark_color_scheme_id = _parse_dark_color_scheme_id(d.pop("dark_color_scheme_id", UNSET))
+        dark_color_scheme_id = d.pop("dark_color_scheme_id", UNSET)
 
         only_theme_color_schemes = d.pop("only_theme_color_schemes", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -425,14 +425,7 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
         d = dict(src_dict)
         id = d.pop("id", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         username = d.pop("username", UNSET)
 
@@ -450,14 +443,7 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
 
         reply_count = d.pop("reply_count", UNSET)
 
-        def _parse_reply_to_post_number(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        reply_to_post_number = _parse_reply_to_post_number(d.pop("reply_to_post_number", UNSET))
+        reply_to_post_number = d.pop("reply_to_post_number", UNSET)
 
         quote_count = d.pop("quote_count", UNSET)
 
@@ -469,128 +455,37 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
 
         score = d.pop("score", UNSET)
 
-        def _parse_yours(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        yours = _parse_yours(d.pop("yours", UNSET))
+        yours = d.pop("yours", UNSET)
 
         topic_id = d.pop("topic_id", UNSET)
 
         topic_slug = d.pop("topic_slug", UNSET)
 
-        def _parse_display_username(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        display_username = d.pop("display_username", UNSET)
 
-        display_username = _parse_display_username(d.pop("display_username", UNSET))
+        primary_group_name = d.pop("primary_group_name", UNSET)
 
-        def _parse_primary_group_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_name = d.pop("flair_name", UNSET)
 
-        primary_group_name = _parse_primary_group_name(d.pop("primary_group_name", UNSET))
+        flair_url = d.pop("flair_url", UNSET)
 
-        def _parse_flair_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        flair_name = _parse_flair_name(d.pop("flair_name", UNSET))
-
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
-
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
-
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
+        flair_color = d.pop("flair_color", UNSET)
 
         version = d.pop("version", UNSET)
 
-        def _parse_can_edit(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        can_edit = d.pop("can_edit", UNSET)
 
-        can_edit = _parse_can_edit(d.pop("can_edit", UNSET))
+        can_delete = d.pop("can_delete", UNSET)
 
-        def _parse_can_delete(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        can_recover = d.pop("can_recover", UNSET)
 
-        can_delete = _parse_can_delete(d.pop("can_delete", UNSET))
+        can_wiki = d.pop("can_wiki", UNSET)
 
-        def _parse_can_recover(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        read = d.pop("read", UNSET)
 
-        can_recover = _parse_can_recover(d.pop("can_recover", UNSET))
-
-        def _parse_can_wiki(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        can_wiki = _parse_can_wiki(d.pop("can_wiki", UNSET))
-
-        def _parse_read(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        read = _parse_read(d.pop("read", UNSET))
-
-        def _parse_user_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        user_title = _parse_user_title(d.pop("user_title", UNSET))
+        user_title = d.pop("user_title", UNSET)
 
         _actions_summary = d.pop("actions_summary", UNSET)
         actions_summary: list[GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem] | Unset = UNSET
@@ -605,90 +500,27 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
 
                 actions_summary.append(actions_summary_item)
 
-        def _parse_moderator(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        moderator = d.pop("moderator", UNSET)
 
-        moderator = _parse_moderator(d.pop("moderator", UNSET))
+        admin = d.pop("admin", UNSET)
 
-        def _parse_admin(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        admin = _parse_admin(d.pop("admin", UNSET))
-
-        def _parse_staff(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        staff = _parse_staff(d.pop("staff", UNSET))
+        staff = d.pop("staff", UNSET)
 
         user_id = d.pop("user_id", UNSET)
 
-        def _parse_hidden(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        hidden = _parse_hidden(d.pop("hidden", UNSET))
+        hidden = d.pop("hidden", UNSET)
 
         trust_level = d.pop("trust_level", UNSET)
 
-        def _parse_deleted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        deleted_at = d.pop("deleted_at", UNSET)
 
-        deleted_at = _parse_deleted_at(d.pop("deleted_at", UNSET))
+        user_deleted = d.pop("user_deleted", UNSET)
 
-        def _parse_user_deleted(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        edit_reason = d.pop("edit_reason", UNSET)
 
-        user_deleted = _parse_user_deleted(d.pop("user_deleted", UNSET))
+        can_view_edit_history = d.pop("can_view_edit_history", UNSET)
 
-        def _parse_edit_reason(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        edit_reason = _parse_edit_reason(d.pop("edit_reason", UNSET))
-
-        def _parse_can_view_edit_history(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        can_view_edit_history = _parse_can_view_edit_history(d.pop("can_view_edit_history", UNSET))
-
-        def _parse_wiki(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        wiki = _parse_wiki(d.pop("wiki", UNSET))
+        wiki = d.pop("wiki", UNSET)
 
         reviewable_id = d.pop("reviewable_id", UNSET)
 

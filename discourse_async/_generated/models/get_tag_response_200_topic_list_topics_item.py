@@ -271,14 +271,7 @@ class GetTagResponse200TopicListTopicsItem:
 
         highest_post_number = d.pop("highest_post_number", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
@@ -298,14 +291,7 @@ class GetTagResponse200TopicListTopicsItem:
 
         pinned = d.pop("pinned", UNSET)
 
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
+        unpinned = d.pop("unpinned", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -333,14 +319,7 @@ class GetTagResponse200TopicListTopicsItem:
 
         pinned_globally = d.pop("pinned_globally", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         _posters = d.pop("posters", UNSET)
         posters: list[GetTagResponse200TopicListTopicsItemPostersItem] | Unset = UNSET

@@ -470,7 +470,7 @@ class GetTopicResponse200:
                         return tags_item_type_1
                     except (TypeError, ValueError, AttributeError, KeyError):
                         pass
-                    return cast(GetTopicResponse200TagsItemType1 | str, data)
+                    return cast("GetTopicResponse200TagsItemType1 | str", data)
 
                 tags_item = _parse_tags_item(tags_item_data)
 
@@ -499,14 +499,7 @@ class GetTopicResponse200:
 
         like_count = d.pop("like_count", UNSET)
 
-        def _parse_last_posted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_posted_at = _parse_last_posted_at(d.pop("last_posted_at", UNSET))
+        last_posted_at = d.pop("last_posted_at", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -522,116 +515,39 @@ class GetTopicResponse200:
 
         category_id = d.pop("category_id", UNSET)
 
-        def _parse_word_count(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        word_count = d.pop("word_count", UNSET)
 
-        word_count = _parse_word_count(d.pop("word_count", UNSET))
-
-        def _parse_deleted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        deleted_at = _parse_deleted_at(d.pop("deleted_at", UNSET))
+        deleted_at = d.pop("deleted_at", UNSET)
 
         user_id = d.pop("user_id", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         pinned_globally = d.pop("pinned_globally", UNSET)
 
-        def _parse_pinned_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        pinned_at = d.pop("pinned_at", UNSET)
 
-        pinned_at = _parse_pinned_at(d.pop("pinned_at", UNSET))
+        pinned_until = d.pop("pinned_until", UNSET)
 
-        def _parse_pinned_until(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        pinned_until = _parse_pinned_until(d.pop("pinned_until", UNSET))
-
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         slow_mode_seconds = d.pop("slow_mode_seconds", UNSET)
 
-        def _parse_draft(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        draft = _parse_draft(d.pop("draft", UNSET))
+        draft = d.pop("draft", UNSET)
 
         draft_key = d.pop("draft_key", UNSET)
 
-        def _parse_draft_sequence(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        draft_sequence = d.pop("draft_sequence", UNSET)
 
-        draft_sequence = _parse_draft_sequence(d.pop("draft_sequence", UNSET))
-
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
+        unpinned = d.pop("unpinned", UNSET)
 
         pinned = d.pop("pinned", UNSET)
 
         current_post_number = d.pop("current_post_number", UNSET)
 
-        def _parse_highest_post_number(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        highest_post_number = d.pop("highest_post_number", UNSET)
 
-        highest_post_number = _parse_highest_post_number(d.pop("highest_post_number", UNSET))
-
-        def _parse_deleted_by(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        deleted_by = _parse_deleted_by(d.pop("deleted_by", UNSET))
+        deleted_by = d.pop("deleted_by", UNSET)
 
         has_deleted = d.pop("has_deleted", UNSET)
 
@@ -650,14 +566,7 @@ class GetTopicResponse200:
 
         bookmarks = cast(list[Any], d.pop("bookmarks", UNSET))
 
-        def _parse_topic_timer(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_timer = _parse_topic_timer(d.pop("topic_timer", UNSET))
+        topic_timer = d.pop("topic_timer", UNSET)
 
         message_bus_last_id = d.pop("message_bus_last_id", UNSET)
 
@@ -665,23 +574,9 @@ class GetTopicResponse200:
 
         show_read_indicator = d.pop("show_read_indicator", UNSET)
 
-        def _parse_thumbnails(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        thumbnails = d.pop("thumbnails", UNSET)
 
-        thumbnails = _parse_thumbnails(d.pop("thumbnails", UNSET))
-
-        def _parse_slow_mode_enabled_until(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        slow_mode_enabled_until = _parse_slow_mode_enabled_until(d.pop("slow_mode_enabled_until", UNSET))
+        slow_mode_enabled_until = d.pop("slow_mode_enabled_until", UNSET)
 
         _details = d.pop("details", UNSET)
         details: GetTopicResponse200Details | Unset

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -148,59 +148,17 @@ class GetTopicResponse200DetailsParticipantsItem:
 
         post_count = d.pop("post_count", UNSET)
 
-        def _parse_primary_group_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        primary_group_name = d.pop("primary_group_name", UNSET)
 
-        primary_group_name = _parse_primary_group_name(d.pop("primary_group_name", UNSET))
+        flair_name = d.pop("flair_name", UNSET)
 
-        def _parse_flair_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_url = d.pop("flair_url", UNSET)
 
-        flair_name = _parse_flair_name(d.pop("flair_name", UNSET))
+        flair_color = d.pop("flair_color", UNSET)
 
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
-
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
-
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
-
-        def _parse_flair_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        flair_group_id = _parse_flair_group_id(d.pop("flair_group_id", UNSET))
+        flair_group_id = d.pop("flair_group_id", UNSET)
 
         admin = d.pop("admin", UNSET)
 

@@ -288,25 +288,11 @@ class GetTopicResponse200SuggestedTopicsItem:
 
         highest_post_number = d.pop("highest_post_number", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
-        def _parse_last_posted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_posted_at = _parse_last_posted_at(d.pop("last_posted_at", UNSET))
+        last_posted_at = d.pop("last_posted_at", UNSET)
 
         bumped = d.pop("bumped", UNSET)
 
@@ -318,23 +304,9 @@ class GetTopicResponse200SuggestedTopicsItem:
 
         pinned = d.pop("pinned", UNSET)
 
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        unpinned = d.pop("unpinned", UNSET)
 
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
-
-        def _parse_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        excerpt = _parse_excerpt(d.pop("excerpt", UNSET))
+        excerpt = d.pop("excerpt", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -342,23 +314,9 @@ class GetTopicResponse200SuggestedTopicsItem:
 
         archived = d.pop("archived", UNSET)
 
-        def _parse_bookmarked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        bookmarked = d.pop("bookmarked", UNSET)
 
-        bookmarked = _parse_bookmarked(d.pop("bookmarked", UNSET))
-
-        def _parse_liked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        liked = _parse_liked(d.pop("liked", UNSET))
+        liked = d.pop("liked", UNSET)
 
         _tags = d.pop("tags", UNSET)
         tags: list[GetTopicResponse200SuggestedTopicsItemTagsItemType1 | str] | Unset = UNSET
@@ -375,7 +333,7 @@ class GetTopicResponse200SuggestedTopicsItem:
                         return tags_item_type_1
                     except (TypeError, ValueError, AttributeError, KeyError):
                         pass
-                    return cast(GetTopicResponse200SuggestedTopicsItemTagsItemType1 | str, data)
+                    return cast("GetTopicResponse200SuggestedTopicsItemTagsItemType1 | str", data)
 
                 tags_item = _parse_tags_item(tags_item_data)
 
@@ -394,14 +352,7 @@ class GetTopicResponse200SuggestedTopicsItem:
 
         category_id = d.pop("category_id", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         _posters = d.pop("posters", UNSET)
         posters: list[GetTopicResponse200SuggestedTopicsItemPostersItem] | Unset = UNSET

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -64,15 +64,7 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
         )
 
         d = dict(src_dict)
-
-        def _parse_extras(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        extras = _parse_extras(d.pop("extras", UNSET))
+        extras = d.pop("extras", UNSET)
 
         description = d.pop("description", UNSET)
 

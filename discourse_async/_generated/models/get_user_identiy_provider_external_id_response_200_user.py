@@ -729,23 +729,9 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        def _parse_last_posted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        last_posted_at = d.pop("last_posted_at", UNSET)
 
-        last_posted_at = _parse_last_posted_at(d.pop("last_posted_at", UNSET))
-
-        def _parse_last_seen_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_seen_at = _parse_last_seen_at(d.pop("last_seen_at", UNSET))
+        last_seen_at = d.pop("last_seen_at", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
@@ -771,14 +757,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         admin = d.pop("admin", UNSET)
 
-        def _parse_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        title = _parse_title(d.pop("title", UNSET))
+        title = d.pop("title", UNSET)
 
         badge_count = d.pop("badge_count", UNSET)
 
@@ -802,68 +781,19 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         recent_time_read = d.pop("recent_time_read", UNSET)
 
-        def _parse_primary_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        primary_group_id = d.pop("primary_group_id", UNSET)
 
-        primary_group_id = _parse_primary_group_id(d.pop("primary_group_id", UNSET))
+        primary_group_name = d.pop("primary_group_name", UNSET)
 
-        def _parse_primary_group_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_group_id = d.pop("flair_group_id", UNSET)
 
-        primary_group_name = _parse_primary_group_name(d.pop("primary_group_name", UNSET))
+        flair_name = d.pop("flair_name", UNSET)
 
-        def _parse_flair_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        flair_url = d.pop("flair_url", UNSET)
 
-        flair_group_id = _parse_flair_group_id(d.pop("flair_group_id", UNSET))
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        def _parse_flair_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_name = _parse_flair_name(d.pop("flair_name", UNSET))
-
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
-
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
-
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
+        flair_color = d.pop("flair_color", UNSET)
 
         _featured_topic = d.pop("featured_topic", UNSET)
         featured_topic: GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic | Unset
@@ -882,14 +812,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         can_edit_name = d.pop("can_edit_name", UNSET)
 
-        def _parse_uploaded_avatar_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        uploaded_avatar_id = _parse_uploaded_avatar_id(d.pop("uploaded_avatar_id", UNSET))
+        uploaded_avatar_id = d.pop("uploaded_avatar_id", UNSET)
 
         has_title_badges = d.pop("has_title_badges", UNSET)
 
@@ -913,14 +836,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         can_delete_all_posts = d.pop("can_delete_all_posts", UNSET)
 
-        def _parse_locale(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        locale = _parse_locale(d.pop("locale", UNSET))
+        locale = d.pop("locale", UNSET)
 
         muted_category_ids = cast(list[Any], d.pop("muted_category_ids", UNSET))
 
@@ -940,14 +856,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         watched_first_post_category_ids = cast(list[Any], d.pop("watched_first_post_category_ids", UNSET))
 
-        def _parse_system_avatar_upload_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        system_avatar_upload_id = _parse_system_avatar_upload_id(d.pop("system_avatar_upload_id", UNSET))
+        system_avatar_upload_id = d.pop("system_avatar_upload_id", UNSET)
 
         system_avatar_template = d.pop("system_avatar_template", UNSET)
 
@@ -967,14 +876,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         can_change_tracking_preferences = d.pop("can_change_tracking_preferences", UNSET)
 
-        def _parse_user_api_keys(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        user_api_keys = _parse_user_api_keys(d.pop("user_api_keys", UNSET))
+        user_api_keys = d.pop("user_api_keys", UNSET)
 
         _user_passkeys = d.pop("user_passkeys", UNSET)
         user_passkeys: list[GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem] | Unset = UNSET
@@ -1030,14 +932,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
         featured_user_badge_ids = cast(list[Any], d.pop("featured_user_badge_ids", UNSET))
 
-        def _parse_invited_by(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        invited_by = _parse_invited_by(d.pop("invited_by", UNSET))
+        invited_by = d.pop("invited_by", UNSET)
 
         _groups = d.pop("groups", UNSET)
         groups: list[GetUserIdentiyProviderExternalIdResponse200UserGroupsItem] | Unset = UNSET

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -50,24 +50,9 @@ class GetUserIdentiyProviderExternalIdResponse200UserUserFields:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        field_1 = d.pop("1", UNSET)
 
-        def _parse_field_1(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        field_1 = _parse_field_1(d.pop("1", UNSET))
-
-        def _parse_field_2(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        field_2 = _parse_field_2(d.pop("2", UNSET))
+        field_2 = d.pop("2", UNSET)
 
         get_user_identiy_provider_external_id_response_200_user_user_fields = cls(
             field_1=field_1,

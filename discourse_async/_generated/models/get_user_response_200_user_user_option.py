@@ -395,23 +395,9 @@ class GetUserResponse200UserUserOption:
 
         bookmark_auto_delete_preference = d.pop("bookmark_auto_delete_preference", UNSET)
 
-        def _parse_color_scheme_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        color_scheme_id = d.pop("color_scheme_id", UNSET)
 
-        color_scheme_id = _parse_color_scheme_id(d.pop("color_scheme_id", UNSET))
-
-        def _parse_dark_scheme_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        dark_scheme_id = _parse_dark_scheme_id(d.pop("dark_scheme_id", UNSET))
+        dark_scheme_id = d.pop("dark_scheme_id", UNSET)
 
         dynamic_favicon = d.pop("dynamic_favicon", UNSET)
 
@@ -453,14 +439,7 @@ class GetUserResponse200UserUserOption:
 
         enable_allowed_pm_users = d.pop("enable_allowed_pm_users", UNSET)
 
-        def _parse_homepage_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        homepage_id = _parse_homepage_id(d.pop("homepage_id", UNSET))
+        homepage_id = d.pop("homepage_id", UNSET)
 
         hide_profile_and_presence = d.pop("hide_profile_and_presence", UNSET)
 
@@ -474,40 +453,19 @@ class GetUserResponse200UserUserOption:
 
         title_count_mode = d.pop("title_count_mode", UNSET)
 
-        def _parse_timezone(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        timezone = _parse_timezone(d.pop("timezone", UNSET))
+        timezone = d.pop("timezone", UNSET)
 
         skip_new_user_tips = d.pop("skip_new_user_tips", UNSET)
 
         default_calendar = d.pop("default_calendar", UNSET)
 
-        def _parse_oldest_search_log_date(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        oldest_search_log_date = _parse_oldest_search_log_date(d.pop("oldest_search_log_date", UNSET))
+        oldest_search_log_date = d.pop("oldest_search_log_date", UNSET)
 
         sidebar_link_to_filtered_list = d.pop("sidebar_link_to_filtered_list", UNSET)
 
         sidebar_show_count_of_new_items = d.pop("sidebar_show_count_of_new_items", UNSET)
 
-        def _parse_watched_precedence_over_muted(data: object) -> bool | Unset:
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | Unset, data)
-
-        watched_precedence_over_muted = _parse_watched_precedence_over_muted(
-            d.pop("watched_precedence_over_muted", UNSET)
-        )
+        watched_precedence_over_muted = d.pop("watched_precedence_over_muted", UNSET)
 
         def _parse_seen_popups(data: object) -> list[int] | None | Unset:
             if data is None:
@@ -522,7 +480,7 @@ class GetUserResponse200UserUserOption:
                 return seen_popups_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[int] | None | Unset, data)
+            return cast("list[int] | None | Unset", data)
 
         seen_popups = _parse_seen_popups(d.pop("seen_popups", UNSET))
 

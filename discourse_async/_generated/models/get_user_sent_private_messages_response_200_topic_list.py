@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -91,25 +91,11 @@ class GetUserSentPrivateMessagesResponse200TopicList:
         d = dict(src_dict)
         can_create_topic = d.pop("can_create_topic", UNSET)
 
-        def _parse_draft(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        draft = _parse_draft(d.pop("draft", UNSET))
+        draft = d.pop("draft", UNSET)
 
         draft_key = d.pop("draft_key", UNSET)
 
-        def _parse_draft_sequence(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        draft_sequence = _parse_draft_sequence(d.pop("draft_sequence", UNSET))
+        draft_sequence = d.pop("draft_sequence", UNSET)
 
         per_page = d.pop("per_page", UNSET)
 

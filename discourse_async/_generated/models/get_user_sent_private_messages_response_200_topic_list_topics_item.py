@@ -281,14 +281,7 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         highest_post_number = d.pop("highest_post_number", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
@@ -308,14 +301,7 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         pinned = d.pop("pinned", UNSET)
 
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
+        unpinned = d.pop("unpinned", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -337,25 +323,11 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         last_poster_username = d.pop("last_poster_username", UNSET)
 
-        def _parse_category_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        category_id = _parse_category_id(d.pop("category_id", UNSET))
+        category_id = d.pop("category_id", UNSET)
 
         pinned_globally = d.pop("pinned_globally", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         allowed_user_count = d.pop("allowed_user_count", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -62,28 +62,13 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
-        def _parse_extras(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        extras = _parse_extras(d.pop("extras", UNSET))
+        extras = d.pop("extras", UNSET)
 
         description = d.pop("description", UNSET)
 
         user_id = d.pop("user_id", UNSET)
 
-        def _parse_primary_group_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        primary_group_id = _parse_primary_group_id(d.pop("primary_group_id", UNSET))
+        primary_group_id = d.pop("primary_group_id", UNSET)
 
         get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item = cls(
             extras=extras,

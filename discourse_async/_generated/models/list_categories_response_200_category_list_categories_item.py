@@ -387,23 +387,9 @@ class ListCategoriesResponse200CategoryListCategoriesItem:
 
         style_type = d.pop("style_type", UNSET)
 
-        def _parse_emoji(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        emoji = d.pop("emoji", UNSET)
 
-        emoji = _parse_emoji(d.pop("emoji", UNSET))
-
-        def _parse_icon(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        icon = _parse_icon(d.pop("icon", UNSET))
+        icon = d.pop("icon", UNSET)
 
         slug = d.pop("slug", UNSET)
 
@@ -413,116 +399,39 @@ class ListCategoriesResponse200CategoryListCategoriesItem:
 
         position = d.pop("position", UNSET)
 
-        def _parse_description(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        description = d.pop("description", UNSET)
 
-        description = _parse_description(d.pop("description", UNSET))
+        description_text = d.pop("description_text", UNSET)
 
-        def _parse_description_text(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        description_excerpt = d.pop("description_excerpt", UNSET)
 
-        description_text = _parse_description_text(d.pop("description_text", UNSET))
-
-        def _parse_description_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        description_excerpt = _parse_description_excerpt(d.pop("description_excerpt", UNSET))
-
-        def _parse_topic_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_url = _parse_topic_url(d.pop("topic_url", UNSET))
+        topic_url = d.pop("topic_url", UNSET)
 
         read_restricted = d.pop("read_restricted", UNSET)
 
-        def _parse_permission(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        permission = _parse_permission(d.pop("permission", UNSET))
+        permission = d.pop("permission", UNSET)
 
         notification_level = d.pop("notification_level", UNSET)
 
         can_edit = d.pop("can_edit", UNSET)
 
-        def _parse_topic_template(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        topic_template = d.pop("topic_template", UNSET)
 
-        topic_template = _parse_topic_template(d.pop("topic_template", UNSET))
-
-        def _parse_topic_title_placeholder(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_title_placeholder = _parse_topic_title_placeholder(d.pop("topic_title_placeholder", UNSET))
+        topic_title_placeholder = d.pop("topic_title_placeholder", UNSET)
 
         has_children = d.pop("has_children", UNSET)
 
-        def _parse_subcategory_count(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        subcategory_count = d.pop("subcategory_count", UNSET)
 
-        subcategory_count = _parse_subcategory_count(d.pop("subcategory_count", UNSET))
+        sort_order = d.pop("sort_order", UNSET)
 
-        def _parse_sort_order(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        sort_order = _parse_sort_order(d.pop("sort_order", UNSET))
-
-        def _parse_sort_ascending(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        sort_ascending = _parse_sort_ascending(d.pop("sort_ascending", UNSET))
+        sort_ascending = d.pop("sort_ascending", UNSET)
 
         show_subcategory_list = d.pop("show_subcategory_list", UNSET)
 
         num_featured_topics = d.pop("num_featured_topics", UNSET)
 
-        def _parse_default_view(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        default_view = _parse_default_view(d.pop("default_view", UNSET))
+        default_view = d.pop("default_view", UNSET)
 
         subcategory_list_style = d.pop("subcategory_list_style", UNSET)
 
@@ -561,45 +470,17 @@ class ListCategoriesResponse200CategoryListCategoriesItem:
                 return subcategory_list_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[Any] | None | Unset, data)
+            return cast("list[Any] | None | Unset", data)
 
         subcategory_list = _parse_subcategory_list(d.pop("subcategory_list", UNSET))
 
-        def _parse_uploaded_logo(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        uploaded_logo = d.pop("uploaded_logo", UNSET)
 
-        uploaded_logo = _parse_uploaded_logo(d.pop("uploaded_logo", UNSET))
+        uploaded_logo_dark = d.pop("uploaded_logo_dark", UNSET)
 
-        def _parse_uploaded_logo_dark(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        uploaded_background = d.pop("uploaded_background", UNSET)
 
-        uploaded_logo_dark = _parse_uploaded_logo_dark(d.pop("uploaded_logo_dark", UNSET))
-
-        def _parse_uploaded_background(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        uploaded_background = _parse_uploaded_background(d.pop("uploaded_background", UNSET))
-
-        def _parse_uploaded_background_dark(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        uploaded_background_dark = _parse_uploaded_background_dark(d.pop("uploaded_background_dark", UNSET))
+        uploaded_background_dark = d.pop("uploaded_background_dark", UNSET)
 
         list_categories_response_200_category_list_categories_item = cls(
             id=id,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -263,14 +263,7 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         highest_post_number = d.pop("highest_post_number", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
@@ -286,23 +279,9 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         pinned = d.pop("pinned", UNSET)
 
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        unpinned = d.pop("unpinned", UNSET)
 
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
-
-        def _parse_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        excerpt = _parse_excerpt(d.pop("excerpt", UNSET))
+        excerpt = d.pop("excerpt", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -310,23 +289,9 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         archived = d.pop("archived", UNSET)
 
-        def _parse_bookmarked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        bookmarked = d.pop("bookmarked", UNSET)
 
-        bookmarked = _parse_bookmarked(d.pop("bookmarked", UNSET))
-
-        def _parse_liked(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        liked = _parse_liked(d.pop("liked", UNSET))
+        liked = d.pop("liked", UNSET)
 
         views = d.pop("views", UNSET)
 
@@ -340,14 +305,7 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         pinned_globally = d.pop("pinned_globally", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         _posters = d.pop("posters", UNSET)
         posters: list[ListCategoryTopicsResponse200TopicListTopicsItemPostersItem] | Unset = UNSET

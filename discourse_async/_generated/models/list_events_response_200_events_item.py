@@ -479,32 +479,11 @@ class ListEventsResponse200EventsItem:
         d = dict(src_dict)
         id = d.pop("id", UNSET)
 
-        def _parse_category_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        category_id = d.pop("category_id", UNSET)
 
-        category_id = _parse_category_id(d.pop("category_id", UNSET))
+        name = d.pop("name", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
-
-        def _parse_recurrence(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        recurrence = _parse_recurrence(d.pop("recurrence", UNSET))
+        recurrence = d.pop("recurrence", UNSET)
 
         def _parse_recurrence_until(data: object) -> datetime.datetime | None | Unset:
             if data is None:
@@ -519,7 +498,7 @@ class ListEventsResponse200EventsItem:
                 return recurrence_until_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(datetime.datetime | None | Unset, data)
+            return cast("datetime.datetime | None | Unset", data)
 
         recurrence_until = _parse_recurrence_until(d.pop("recurrence_until", UNSET))
 
@@ -536,7 +515,7 @@ class ListEventsResponse200EventsItem:
                 return starts_at_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(datetime.datetime | None | Unset, data)
+            return cast("datetime.datetime | None | Unset", data)
 
         starts_at = _parse_starts_at(d.pop("starts_at", UNSET))
 
@@ -553,7 +532,7 @@ class ListEventsResponse200EventsItem:
                 return ends_at_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(datetime.datetime | None | Unset, data)
+            return cast("datetime.datetime | None | Unset", data)
 
         ends_at = _parse_ends_at(d.pop("ends_at", UNSET))
 
@@ -561,14 +540,7 @@ class ListEventsResponse200EventsItem:
 
         show_local_time = d.pop("show_local_time", UNSET)
 
-        def _parse_timezone(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        timezone = _parse_timezone(d.pop("timezone", UNSET))
+        timezone = d.pop("timezone", UNSET)
 
         duration = d.pop("duration", UNSET)
 
@@ -587,7 +559,7 @@ class ListEventsResponse200EventsItem:
                 return custom_fields_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(ListEventsResponse200EventsItemCustomFieldsType0 | None | Unset, data)
+            return cast("ListEventsResponse200EventsItemCustomFieldsType0 | None | Unset", data)
 
         custom_fields = _parse_custom_fields(d.pop("custom_fields", UNSET))
 
@@ -607,25 +579,9 @@ class ListEventsResponse200EventsItem:
 
                 occurrences.append(occurrences_item)
 
-        def _parse_can_act_on_discourse_post_event(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        can_act_on_discourse_post_event = d.pop("can_act_on_discourse_post_event", UNSET)
 
-        can_act_on_discourse_post_event = _parse_can_act_on_discourse_post_event(
-            d.pop("can_act_on_discourse_post_event", UNSET)
-        )
-
-        def _parse_can_update_attendance(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        can_update_attendance = _parse_can_update_attendance(d.pop("can_update_attendance", UNSET))
+        can_update_attendance = d.pop("can_update_attendance", UNSET)
 
         _creator = d.pop("creator", UNSET)
         creator: ListEventsResponse200EventsItemCreator | Unset
@@ -646,14 +602,7 @@ class ListEventsResponse200EventsItem:
 
         is_standalone = d.pop("is_standalone", UNSET)
 
-        def _parse_minimal(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        minimal = _parse_minimal(d.pop("minimal", UNSET))
+        minimal = d.pop("minimal", UNSET)
 
         def _parse_raw_invitees(data: object) -> list[str] | None | Unset:
             if data is None:
@@ -668,7 +617,7 @@ class ListEventsResponse200EventsItem:
                 return raw_invitees_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[str] | None | Unset, data)
+            return cast("list[str] | None | Unset", data)
 
         raw_invitees = _parse_raw_invitees(d.pop("raw_invitees", UNSET))
 
@@ -705,32 +654,11 @@ class ListEventsResponse200EventsItem:
 
         url = d.pop("url", UNSET)
 
-        def _parse_description(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        description = d.pop("description", UNSET)
 
-        description = _parse_description(d.pop("description", UNSET))
+        description_html = d.pop("description_html", UNSET)
 
-        def _parse_description_html(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        description_html = _parse_description_html(d.pop("description_html", UNSET))
-
-        def _parse_location(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        location = _parse_location(d.pop("location", UNSET))
+        location = d.pop("location", UNSET)
 
         url_restates_location = d.pop("url_restates_location", UNSET)
 
@@ -747,18 +675,11 @@ class ListEventsResponse200EventsItem:
                 return watching_invitee_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(ListEventsResponse200EventsItemWatchingInviteeType0 | None | Unset, data)
+            return cast("ListEventsResponse200EventsItemWatchingInviteeType0 | None | Unset", data)
 
         watching_invitee = _parse_watching_invitee(d.pop("watching_invitee", UNSET))
 
-        def _parse_chat_enabled(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        chat_enabled = _parse_chat_enabled(d.pop("chat_enabled", UNSET))
+        chat_enabled = d.pop("chat_enabled", UNSET)
 
         _channel = d.pop("channel", UNSET)
         channel: ListEventsResponse200EventsItemChannel | Unset
@@ -769,25 +690,11 @@ class ListEventsResponse200EventsItem:
 
         livestream = d.pop("livestream", UNSET)
 
-        def _parse_livestream_onebox(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        livestream_onebox = _parse_livestream_onebox(d.pop("livestream_onebox", UNSET))
+        livestream_onebox = d.pop("livestream_onebox", UNSET)
 
         is_zoom_livestream = d.pop("is_zoom_livestream", UNSET)
 
-        def _parse_max_attendees(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        max_attendees = _parse_max_attendees(d.pop("max_attendees", UNSET))
+        max_attendees = d.pop("max_attendees", UNSET)
 
         at_capacity = d.pop("at_capacity", UNSET)
 
@@ -804,7 +711,7 @@ class ListEventsResponse200EventsItem:
                 return image_upload_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(ListEventsResponse200EventsItemImageUploadType0 | None | Unset, data)
+            return cast("ListEventsResponse200EventsItemImageUploadType0 | None | Unset", data)
 
         image_upload = _parse_image_upload(d.pop("image_upload", UNSET))
 

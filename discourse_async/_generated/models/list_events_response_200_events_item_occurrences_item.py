@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -50,24 +50,9 @@ class ListEventsResponse200EventsItemOccurrencesItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        starts_at = d.pop("starts_at", UNSET)
 
-        def _parse_starts_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        starts_at = _parse_starts_at(d.pop("starts_at", UNSET))
-
-        def _parse_ends_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        ends_at = _parse_ends_at(d.pop("ends_at", UNSET))
+        ends_at = d.pop("ends_at", UNSET)
 
         list_events_response_200_events_item_occurrences_item = cls(
             starts_at=starts_at,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -269,14 +269,7 @@ class ListLatestTopicsResponse200TopicListTopicsItem:
 
         highest_post_number = d.pop("highest_post_number", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
+        image_url = d.pop("image_url", UNSET)
 
         created_at = d.pop("created_at", UNSET)
 
@@ -296,14 +289,7 @@ class ListLatestTopicsResponse200TopicListTopicsItem:
 
         pinned = d.pop("pinned", UNSET)
 
-        def _parse_unpinned(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        unpinned = _parse_unpinned(d.pop("unpinned", UNSET))
+        unpinned = d.pop("unpinned", UNSET)
 
         visible = d.pop("visible", UNSET)
 
@@ -331,14 +317,7 @@ class ListLatestTopicsResponse200TopicListTopicsItem:
 
         pinned_globally = d.pop("pinned_globally", UNSET)
 
-        def _parse_featured_link(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        featured_link = _parse_featured_link(d.pop("featured_link", UNSET))
+        featured_link = d.pop("featured_link", UNSET)
 
         _posters = d.pop("posters", UNSET)
         posters: list[ListLatestTopicsResponse200TopicListTopicsItemPostersItem] | Unset = UNSET

@@ -453,14 +453,7 @@ class ListPostsResponse200LatestPostsItem:
         d = dict(src_dict)
         id = d.pop("id", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         username = d.pop("username", UNSET)
 
@@ -480,14 +473,7 @@ class ListPostsResponse200LatestPostsItem:
 
         reply_count = d.pop("reply_count", UNSET)
 
-        def _parse_reply_to_post_number(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        reply_to_post_number = _parse_reply_to_post_number(d.pop("reply_to_post_number", UNSET))
+        reply_to_post_number = d.pop("reply_to_post_number", UNSET)
 
         quote_count = d.pop("quote_count", UNSET)
 
@@ -511,68 +497,19 @@ class ListPostsResponse200LatestPostsItem:
 
         category_id = d.pop("category_id", UNSET)
 
-        def _parse_display_username(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        display_username = d.pop("display_username", UNSET)
 
-        display_username = _parse_display_username(d.pop("display_username", UNSET))
+        primary_group_name = d.pop("primary_group_name", UNSET)
 
-        def _parse_primary_group_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_name = d.pop("flair_name", UNSET)
 
-        primary_group_name = _parse_primary_group_name(d.pop("primary_group_name", UNSET))
+        flair_url = d.pop("flair_url", UNSET)
 
-        def _parse_flair_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        flair_bg_color = d.pop("flair_bg_color", UNSET)
 
-        flair_name = _parse_flair_name(d.pop("flair_name", UNSET))
+        flair_color = d.pop("flair_color", UNSET)
 
-        def _parse_flair_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_url = _parse_flair_url(d.pop("flair_url", UNSET))
-
-        def _parse_flair_bg_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_bg_color = _parse_flair_bg_color(d.pop("flair_bg_color", UNSET))
-
-        def _parse_flair_color(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_color = _parse_flair_color(d.pop("flair_color", UNSET))
-
-        def _parse_flair_group_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_group_id = _parse_flair_group_id(d.pop("flair_group_id", UNSET))
+        flair_group_id = d.pop("flair_group_id", UNSET)
 
         badges_granted = cast(list[Any], d.pop("badges_granted", UNSET))
 
@@ -588,14 +525,7 @@ class ListPostsResponse200LatestPostsItem:
 
         can_wiki = d.pop("can_wiki", UNSET)
 
-        def _parse_user_title(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        user_title = _parse_user_title(d.pop("user_title", UNSET))
+        user_title = d.pop("user_title", UNSET)
 
         bookmarked = d.pop("bookmarked", UNSET)
 
@@ -624,49 +554,21 @@ class ListPostsResponse200LatestPostsItem:
 
         trust_level = d.pop("trust_level", UNSET)
 
-        def _parse_deleted_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        deleted_at = _parse_deleted_at(d.pop("deleted_at", UNSET))
+        deleted_at = d.pop("deleted_at", UNSET)
 
         user_deleted = d.pop("user_deleted", UNSET)
 
-        def _parse_edit_reason(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        edit_reason = _parse_edit_reason(d.pop("edit_reason", UNSET))
+        edit_reason = d.pop("edit_reason", UNSET)
 
         can_view_edit_history = d.pop("can_view_edit_history", UNSET)
 
         wiki = d.pop("wiki", UNSET)
 
-        def _parse_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        excerpt = _parse_excerpt(d.pop("excerpt", UNSET))
+        excerpt = d.pop("excerpt", UNSET)
 
         truncated = d.pop("truncated", UNSET)
 
-        def _parse_reviewable_id(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        reviewable_id = _parse_reviewable_id(d.pop("reviewable_id", UNSET))
+        reviewable_id = d.pop("reviewable_id", UNSET)
 
         reviewable_score_count = d.pop("reviewable_score_count", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -80,14 +80,7 @@ class ListTagsResponse200TagsItem:
 
         pm_count = d.pop("pm_count", UNSET)
 
-        def _parse_target_tag(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        target_tag = _parse_target_tag(d.pop("target_tag", UNSET))
+        target_tag = d.pop("target_tag", UNSET)
 
         list_tags_response_200_tags_item = cls(
             id=id,

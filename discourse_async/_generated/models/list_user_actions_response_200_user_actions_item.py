@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -218,15 +218,7 @@ class ListUserActionsResponse200UserActionsItem:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
-        def _parse_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        excerpt = _parse_excerpt(d.pop("excerpt", UNSET))
+        excerpt = d.pop("excerpt", UNSET)
 
         action_type = d.pop("action_type", UNSET)
 
@@ -242,51 +234,23 @@ class ListUserActionsResponse200UserActionsItem:
 
         target_user_id = d.pop("target_user_id", UNSET)
 
-        def _parse_target_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        target_name = _parse_target_name(d.pop("target_name", UNSET))
+        target_name = d.pop("target_name", UNSET)
 
         target_username = d.pop("target_username", UNSET)
 
         post_number = d.pop("post_number", UNSET)
 
-        def _parse_post_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        post_id = _parse_post_id(d.pop("post_id", UNSET))
+        post_id = d.pop("post_id", UNSET)
 
         username = d.pop("username", UNSET)
 
-        def _parse_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        name = _parse_name(d.pop("name", UNSET))
+        name = d.pop("name", UNSET)
 
         user_id = d.pop("user_id", UNSET)
 
         acting_username = d.pop("acting_username", UNSET)
 
-        def _parse_acting_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        acting_name = _parse_acting_name(d.pop("acting_name", UNSET))
+        acting_name = d.pop("acting_name", UNSET)
 
         acting_user_id = d.pop("acting_user_id", UNSET)
 
@@ -294,32 +258,11 @@ class ListUserActionsResponse200UserActionsItem:
 
         deleted = d.pop("deleted", UNSET)
 
-        def _parse_hidden(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        hidden = d.pop("hidden", UNSET)
 
-        hidden = _parse_hidden(d.pop("hidden", UNSET))
+        post_type = d.pop("post_type", UNSET)
 
-        def _parse_post_type(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        post_type = _parse_post_type(d.pop("post_type", UNSET))
-
-        def _parse_action_code(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        action_code = _parse_action_code(d.pop("action_code", UNSET))
+        action_code = d.pop("action_code", UNSET)
 
         category_id = d.pop("category_id", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -90,14 +90,7 @@ class ListUserBadgesResponse200GrantedBiesItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        def _parse_flair_name(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        flair_name = _parse_flair_name(d.pop("flair_name", UNSET))
+        flair_name = d.pop("flair_name", UNSET)
 
         admin = d.pop("admin", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -82,14 +82,7 @@ class ListUserBadgesResponse200UserBadgesItem:
 
         grouping_position = d.pop("grouping_position", UNSET)
 
-        def _parse_is_favorite(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        is_favorite = _parse_is_favorite(d.pop("is_favorite", UNSET))
+        is_favorite = d.pop("is_favorite", UNSET)
 
         can_favorite = d.pop("can_favorite", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -52,15 +52,7 @@ class ListUsersPublicResponse200Meta:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
-
-        def _parse_last_updated_at(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        last_updated_at = _parse_last_updated_at(d.pop("last_updated_at", UNSET))
+        last_updated_at = d.pop("last_updated_at", UNSET)
 
         total_rows_directory_items = d.pop("total_rows_directory_items", UNSET)
 

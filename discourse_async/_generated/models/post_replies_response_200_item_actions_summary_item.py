@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -48,14 +48,7 @@ class PostRepliesResponse200ItemActionsSummaryItem:
         d = dict(src_dict)
         id = d.pop("id", UNSET)
 
-        def _parse_can_act(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        can_act = _parse_can_act(d.pop("can_act", UNSET))
+        can_act = d.pop("can_act", UNSET)
 
         post_replies_response_200_item_actions_summary_item = cls(
             id=id,

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -50,24 +50,9 @@ class RefreshGravatarResponse200:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
+        gravatar_upload_id = d.pop("gravatar_upload_id", UNSET)
 
-        def _parse_gravatar_upload_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        gravatar_upload_id = _parse_gravatar_upload_id(d.pop("gravatar_upload_id", UNSET))
-
-        def _parse_gravatar_avatar_template(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        gravatar_avatar_template = _parse_gravatar_avatar_template(d.pop("gravatar_avatar_template", UNSET))
+        gravatar_avatar_template = d.pop("gravatar_avatar_template", UNSET)
 
         refresh_gravatar_response_200 = cls(
             gravatar_upload_id=gravatar_upload_id,

@@ -152,57 +152,21 @@ class SearchResponse200GroupedSearchResult:
         from ..models.search_response_200_grouped_search_result_extra import SearchResponse200GroupedSearchResultExtra  # noqa: PLC0415
 
         d = dict(src_dict)
+        more_posts = d.pop("more_posts", UNSET)
 
-        def _parse_more_posts(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        more_users = d.pop("more_users", UNSET)
 
-        more_posts = _parse_more_posts(d.pop("more_posts", UNSET))
-
-        def _parse_more_users(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        more_users = _parse_more_users(d.pop("more_users", UNSET))
-
-        def _parse_more_categories(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        more_categories = _parse_more_categories(d.pop("more_categories", UNSET))
+        more_categories = d.pop("more_categories", UNSET)
 
         term = d.pop("term", UNSET)
 
         search_log_id = d.pop("search_log_id", UNSET)
 
-        def _parse_more_full_page_results(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        more_full_page_results = _parse_more_full_page_results(d.pop("more_full_page_results", UNSET))
+        more_full_page_results = d.pop("more_full_page_results", UNSET)
 
         can_create_topic = d.pop("can_create_topic", UNSET)
 
-        def _parse_error(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        error = _parse_error(d.pop("error", UNSET))
+        error = d.pop("error", UNSET)
 
         _extra = d.pop("extra", UNSET)
         extra: SearchResponse200GroupedSearchResultExtra | Unset

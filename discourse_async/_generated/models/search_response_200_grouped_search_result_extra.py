@@ -79,7 +79,7 @@ class SearchResponse200GroupedSearchResultExtra:
                 return categories_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[SearchResponse200GroupedSearchResultExtraCategoriesType0Item] | None | Unset, data)
+            return cast("list[SearchResponse200GroupedSearchResultExtraCategoriesType0Item] | None | Unset", data)
 
         categories = _parse_categories(d.pop("categories", UNSET))
 

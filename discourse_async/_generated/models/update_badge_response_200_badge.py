@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -198,23 +198,9 @@ class UpdateBadgeResponse200Badge:
 
         icon = d.pop("icon", UNSET)
 
-        def _parse_image_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        image_url = d.pop("image_url", UNSET)
 
-        image_url = _parse_image_url(d.pop("image_url", UNSET))
-
-        def _parse_image_upload_id(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        image_upload_id = _parse_image_upload_id(d.pop("image_upload_id", UNSET))
+        image_upload_id = d.pop("image_upload_id", UNSET)
 
         listable = d.pop("listable", UNSET)
 
@@ -230,23 +216,9 @@ class UpdateBadgeResponse200Badge:
 
         manually_grantable = d.pop("manually_grantable", UNSET)
 
-        def _parse_query(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        query = d.pop("query", UNSET)
 
-        query = _parse_query(d.pop("query", UNSET))
-
-        def _parse_trigger(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        trigger = _parse_trigger(d.pop("trigger", UNSET))
+        trigger = d.pop("trigger", UNSET)
 
         target_posts = d.pop("target_posts", UNSET)
 

@@ -611,34 +611,13 @@ class UpdateCategoryResponse200Category:
 
         style_type = d.pop("style_type", UNSET)
 
-        def _parse_emoji(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        emoji = d.pop("emoji", UNSET)
 
-        emoji = _parse_emoji(d.pop("emoji", UNSET))
-
-        def _parse_icon(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        icon = _parse_icon(d.pop("icon", UNSET))
+        icon = d.pop("icon", UNSET)
 
         slug = d.pop("slug", UNSET)
 
-        def _parse_locale(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        locale = _parse_locale(d.pop("locale", UNSET))
+        locale = d.pop("locale", UNSET)
 
         topic_count = d.pop("topic_count", UNSET)
 
@@ -646,125 +625,41 @@ class UpdateCategoryResponse200Category:
 
         position = d.pop("position", UNSET)
 
-        def _parse_description(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        description = d.pop("description", UNSET)
 
-        description = _parse_description(d.pop("description", UNSET))
+        description_text = d.pop("description_text", UNSET)
 
-        def _parse_description_text(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        description_excerpt = d.pop("description_excerpt", UNSET)
 
-        description_text = _parse_description_text(d.pop("description_text", UNSET))
-
-        def _parse_description_excerpt(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        description_excerpt = _parse_description_excerpt(d.pop("description_excerpt", UNSET))
-
-        def _parse_topic_url(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_url = _parse_topic_url(d.pop("topic_url", UNSET))
+        topic_url = d.pop("topic_url", UNSET)
 
         read_restricted = d.pop("read_restricted", UNSET)
 
-        def _parse_permission(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
-
-        permission = _parse_permission(d.pop("permission", UNSET))
+        permission = d.pop("permission", UNSET)
 
         notification_level = d.pop("notification_level", UNSET)
 
         can_edit = d.pop("can_edit", UNSET)
 
-        def _parse_topic_template(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        topic_template = d.pop("topic_template", UNSET)
 
-        topic_template = _parse_topic_template(d.pop("topic_template", UNSET))
-
-        def _parse_topic_title_placeholder(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_title_placeholder = _parse_topic_title_placeholder(d.pop("topic_title_placeholder", UNSET))
+        topic_title_placeholder = d.pop("topic_title_placeholder", UNSET)
 
         form_template_ids = cast(list[Any], d.pop("form_template_ids", UNSET))
 
-        def _parse_has_children(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        has_children = d.pop("has_children", UNSET)
 
-        has_children = _parse_has_children(d.pop("has_children", UNSET))
+        subcategory_count = d.pop("subcategory_count", UNSET)
 
-        def _parse_subcategory_count(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        sort_order = d.pop("sort_order", UNSET)
 
-        subcategory_count = _parse_subcategory_count(d.pop("subcategory_count", UNSET))
-
-        def _parse_sort_order(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        sort_order = _parse_sort_order(d.pop("sort_order", UNSET))
-
-        def _parse_sort_ascending(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        sort_ascending = _parse_sort_ascending(d.pop("sort_ascending", UNSET))
+        sort_ascending = d.pop("sort_ascending", UNSET)
 
         show_subcategory_list = d.pop("show_subcategory_list", UNSET)
 
         num_featured_topics = d.pop("num_featured_topics", UNSET)
 
-        def _parse_default_view(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        default_view = _parse_default_view(d.pop("default_view", UNSET))
+        default_view = d.pop("default_view", UNSET)
 
         subcategory_list_style = d.pop("subcategory_list_style", UNSET)
 
@@ -809,38 +704,17 @@ class UpdateCategoryResponse200Category:
 
         category_localizations = cast(list[Any], d.pop("category_localizations", UNSET))
 
-        def _parse_read_only_banner(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        read_only_banner = _parse_read_only_banner(d.pop("read_only_banner", UNSET))
+        read_only_banner = d.pop("read_only_banner", UNSET)
 
         available_groups = cast(list[Any], d.pop("available_groups", UNSET))
 
-        def _parse_auto_close_hours(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        auto_close_hours = _parse_auto_close_hours(d.pop("auto_close_hours", UNSET))
+        auto_close_hours = d.pop("auto_close_hours", UNSET)
 
         auto_close_based_on_last_post = d.pop("auto_close_based_on_last_post", UNSET)
 
         allow_unlimited_owner_edits_on_first_post = d.pop("allow_unlimited_owner_edits_on_first_post", UNSET)
 
-        def _parse_default_slow_mode_seconds(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        default_slow_mode_seconds = _parse_default_slow_mode_seconds(d.pop("default_slow_mode_seconds", UNSET))
+        default_slow_mode_seconds = d.pop("default_slow_mode_seconds", UNSET)
 
         _group_permissions = d.pop("group_permissions", UNSET)
         group_permissions: list[UpdateCategoryResponse200CategoryGroupPermissionsItem] | Unset = UNSET
@@ -853,14 +727,7 @@ class UpdateCategoryResponse200Category:
 
                 group_permissions.append(group_permissions_item)
 
-        def _parse_email_in(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        email_in = _parse_email_in(d.pop("email_in", UNSET))
+        email_in = d.pop("email_in", UNSET)
 
         email_in_allow_strangers = d.pop("email_in_allow_strangers", UNSET)
 
@@ -880,41 +747,13 @@ class UpdateCategoryResponse200Category:
 
         reply_posting_review_group_ids = cast(list[int], d.pop("reply_posting_review_group_ids", UNSET))
 
-        def _parse_uploaded_logo(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        uploaded_logo = d.pop("uploaded_logo", UNSET)
 
-        uploaded_logo = _parse_uploaded_logo(d.pop("uploaded_logo", UNSET))
+        uploaded_logo_dark = d.pop("uploaded_logo_dark", UNSET)
 
-        def _parse_uploaded_logo_dark(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
+        uploaded_background = d.pop("uploaded_background", UNSET)
 
-        uploaded_logo_dark = _parse_uploaded_logo_dark(d.pop("uploaded_logo_dark", UNSET))
-
-        def _parse_uploaded_background(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        uploaded_background = _parse_uploaded_background(d.pop("uploaded_background", UNSET))
-
-        def _parse_uploaded_background_dark(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        uploaded_background_dark = _parse_uploaded_background_dark(d.pop("uploaded_background_dark", UNSET))
+        uploaded_background_dark = d.pop("uploaded_background_dark", UNSET)
 
         _category_types = d.pop("category_types", UNSET)
         category_types: UpdateCategoryResponse200CategoryCategoryTypes | Unset

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -90,41 +90,13 @@ class UpdateCategoryResponse200CategoryCategorySetting:
         d = dict(src_dict)
         auto_bump_cooldown_days = d.pop("auto_bump_cooldown_days", UNSET)
 
-        def _parse_num_auto_bump_daily(data: object) -> int | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(int | None | Unset, data)
+        num_auto_bump_daily = d.pop("num_auto_bump_daily", UNSET)
 
-        num_auto_bump_daily = _parse_num_auto_bump_daily(d.pop("num_auto_bump_daily", UNSET))
+        require_reply_approval = d.pop("require_reply_approval", UNSET)
 
-        def _parse_require_reply_approval(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
+        require_topic_approval = d.pop("require_topic_approval", UNSET)
 
-        require_reply_approval = _parse_require_reply_approval(d.pop("require_reply_approval", UNSET))
-
-        def _parse_require_topic_approval(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        require_topic_approval = _parse_require_topic_approval(d.pop("require_topic_approval", UNSET))
-
-        def _parse_nested_replies_default(data: object) -> bool | None | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(bool | None | Unset, data)
-
-        nested_replies_default = _parse_nested_replies_default(d.pop("nested_replies_default", UNSET))
+        nested_replies_default = d.pop("nested_replies_default", UNSET)
 
         topic_posting_review_mode = d.pop("topic_posting_review_mode", UNSET)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -48,14 +48,7 @@ class UpdateTopicStatusResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        def _parse_topic_status_update(data: object) -> None | str | Unset:
-            if data is None:
-                return data
-            if isinstance(data, Unset):
-                return data
-            return cast(None | str | Unset, data)
-
-        topic_status_update = _parse_topic_status_update(d.pop("topic_status_update", UNSET))
+        topic_status_update = d.pop("topic_status_update", UNSET)
 
         update_topic_status_response_200 = cls(
             success=success,
