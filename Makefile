@@ -6,7 +6,7 @@ SPEC ?=
 BASE ?=
 URL ?=
 
-.PHONY: install test spec spec-preview generate check-generated lint typecheck ci clean
+.PHONY: install demo fake test spec spec-preview generate check-generated lint typecheck ci clean
 
 install: $(VENV)/.installed
 
@@ -16,6 +16,14 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
+
+## the tour: a forum conversation through the client, against a fake Discourse on 127.0.0.1 (or DISCOURSE_URL/_API_KEY/_API_USERNAME)
+demo: install
+	$(BIN)/python examples/tour.py
+
+## a fake Discourse (with S3) on 127.0.0.1:4200 until Ctrl-C
+fake: install
+	$(BIN)/python -m discourse_async.testing --port 4200 --s3
 
 ## the whole test suite (offline)
 test: install

@@ -66,8 +66,7 @@ def _topic_page(response: Any, page: int) -> Page[Any, Any]:
     topic_list = response.topic_list
     if isinstance(topic_list, Unset):
         return Page(response, [])
-    more = topic_list.additional_properties.get("more_topics_url")
-    return Page(response, _list(topic_list.topics), page + 1 if more else None)
+    return Page(response, _list(topic_list.topics), page + 1 if topic_list.more_topics_url else None)
 
 
 class Topics(_Topics):
@@ -369,11 +368,7 @@ class Search(_Search):
             more = not isinstance(grouped, Unset) and bool(grouped.more_full_page_results)
             return Page(response, posts, page + 1 if more else None)
 
-        return Paginator(fetch, 1, max_items=max_items, prefetch=prefetch, key=_search_key)
-
-
-def _search_key(post: Any) -> Any:
-    return post.get("id") if isinstance(post, dict) else getattr(post, "id", None)
+        return Paginator(fetch, 1, max_items=max_items, prefetch=prefetch)
 
 
 class Notifications(_Notifications):

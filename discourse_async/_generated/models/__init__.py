@@ -257,6 +257,7 @@ if TYPE_CHECKING:
     )
     from .get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions
     from .get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1
+    from .get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
     from .get_user_emails_response_200 import GetUserEmailsResponse200
     from .get_user_external_id_response_200 import GetUserExternalIdResponse200
     from .get_user_external_id_response_200_user import GetUserExternalIdResponse200User
@@ -467,6 +468,7 @@ if TYPE_CHECKING:
     from .search_response_200_grouped_search_result_extra_categories_type_0_item import (
         SearchResponse200GroupedSearchResultExtraCategoriesType0Item,
     )
+    from .search_response_200_posts_item import SearchResponse200PostsItem
     from .search_response_200_tags_item import SearchResponse200TagsItem
     from .send_password_reset_email_body import SendPasswordResetEmailBody
     from .send_password_reset_email_response_200 import SendPasswordResetEmailResponse200
@@ -734,6 +736,7 @@ _MODULE_OF: dict[str, str] = {
     "GetTopicResponse200SuggestedTopicsItemTagsItemType1": ".get_topic_response_200_suggested_topics_item_tags_item_type_1",
     "GetTopicResponse200TagsDescriptions": ".get_topic_response_200_tags_descriptions",
     "GetTopicResponse200TagsItemType1": ".get_topic_response_200_tags_item_type_1",
+    "GetTopicResponse200TopicTimerType0": ".get_topic_response_200_topic_timer_type_0",
     "GetUserEmailsResponse200": ".get_user_emails_response_200",
     "GetUserExternalIdResponse200": ".get_user_external_id_response_200",
     "GetUserExternalIdResponse200User": ".get_user_external_id_response_200_user",
@@ -874,6 +877,7 @@ _MODULE_OF: dict[str, str] = {
     "SearchResponse200GroupedSearchResult": ".search_response_200_grouped_search_result",
     "SearchResponse200GroupedSearchResultExtra": ".search_response_200_grouped_search_result_extra",
     "SearchResponse200GroupedSearchResultExtraCategoriesType0Item": ".search_response_200_grouped_search_result_extra_categories_type_0_item",
+    "SearchResponse200PostsItem": ".search_response_200_posts_item",
     "SearchResponse200TagsItem": ".search_response_200_tags_item",
     "SendPasswordResetEmailBody": ".send_password_reset_email_body",
     "SendPasswordResetEmailResponse200": ".send_password_reset_email_response_200",
@@ -1147,6 +1151,7 @@ __all__ = (
     "GetTopicResponse200SuggestedTopicsItemTagsItemType1",
     "GetTopicResponse200TagsDescriptions",
     "GetTopicResponse200TagsItemType1",
+    "GetTopicResponse200TopicTimerType0",
     "GetUserEmailsResponse200",
     "GetUserExternalIdResponse200",
     "GetUserExternalIdResponse200User",
@@ -1287,6 +1292,7 @@ __all__ = (
     "SearchResponse200GroupedSearchResult",
     "SearchResponse200GroupedSearchResultExtra",
     "SearchResponse200GroupedSearchResultExtraCategoriesType0Item",
+    "SearchResponse200PostsItem",
     "SearchResponse200TagsItem",
     "SendPasswordResetEmailBody",
     "SendPasswordResetEmailResponse200",

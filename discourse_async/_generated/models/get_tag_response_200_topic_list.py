@@ -28,6 +28,7 @@ class GetTagResponse200TopicList:
         per_page (int | Unset):
         tags (list[GetTagResponse200TopicListTagsItem] | Unset):
         topics (list[GetTagResponse200TopicListTopicsItem] | Unset):
+        more_topics_url (str | Unset):
     """
 
     can_create_topic: bool | Unset = UNSET
@@ -37,6 +38,7 @@ class GetTagResponse200TopicList:
     per_page: int | Unset = UNSET
     tags: list[GetTagResponse200TopicListTagsItem] | Unset = UNSET
     topics: list[GetTagResponse200TopicListTopicsItem] | Unset = UNSET
+    more_topics_url: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,6 +74,8 @@ class GetTagResponse200TopicList:
                 topics_item = topics_item_data.to_dict()
                 topics.append(topics_item)
 
+        more_topics_url = self.more_topics_url
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -89,6 +93,8 @@ class GetTagResponse200TopicList:
             field_dict["tags"] = tags
         if topics is not UNSET:
             field_dict["topics"] = topics
+        if more_topics_url is not UNSET:
+            field_dict["more_topics_url"] = more_topics_url
 
         return field_dict
 
@@ -126,6 +132,8 @@ class GetTagResponse200TopicList:
 
                 topics.append(topics_item)
 
+        more_topics_url = d.pop("more_topics_url", UNSET)
+
         get_tag_response_200_topic_list = cls(
             can_create_topic=can_create_topic,
             draft=draft,
@@ -134,6 +142,7 @@ class GetTagResponse200TopicList:
             per_page=per_page,
             tags=tags,
             topics=topics,
+            more_topics_url=more_topics_url,
         )
 
         get_tag_response_200_topic_list.additional_properties = d

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from ..models.get_topic_response_200_suggested_topics_item import GetTopicResponse200SuggestedTopicsItem
     from ..models.get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions
     from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1
+    from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
 
 
 T = TypeVar("T", bound="GetTopicResponse200")
@@ -68,7 +69,7 @@ class GetTopicResponse200:
         chunk_size (int | Unset):
         bookmarked (bool | Unset):
         bookmarks (list[Any] | Unset):
-        topic_timer (None | str | Unset):
+        topic_timer (GetTopicResponse200TopicTimerType0 | None | Unset):
         message_bus_last_id (int | Unset):
         participant_count (int | Unset):
         show_read_indicator (bool | Unset):
@@ -120,7 +121,7 @@ class GetTopicResponse200:
     chunk_size: int | Unset = UNSET
     bookmarked: bool | Unset = UNSET
     bookmarks: list[Any] | Unset = UNSET
-    topic_timer: None | str | Unset = UNSET
+    topic_timer: GetTopicResponse200TopicTimerType0 | None | Unset = UNSET
     message_bus_last_id: int | Unset = UNSET
     participant_count: int | Unset = UNSET
     show_read_indicator: bool | Unset = UNSET
@@ -131,6 +132,7 @@ class GetTopicResponse200:
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1  # noqa: PLC0415
+        from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0  # noqa: PLC0415
 
         post_stream: dict[str, Any] | Unset = UNSET
         if not isinstance(self.post_stream, Unset):
@@ -293,9 +295,11 @@ class GetTopicResponse200:
         if not isinstance(self.bookmarks, Unset):
             bookmarks = self.bookmarks
 
-        topic_timer: None | str | Unset
+        topic_timer: dict[str, Any] | None | Unset
         if isinstance(self.topic_timer, Unset):
             topic_timer = UNSET
+        elif isinstance(self.topic_timer, GetTopicResponse200TopicTimerType0):
+            topic_timer = self.topic_timer.to_dict()
         else:
             topic_timer = self.topic_timer
 
@@ -435,6 +439,7 @@ class GetTopicResponse200:
         from ..models.get_topic_response_200_suggested_topics_item import GetTopicResponse200SuggestedTopicsItem  # noqa: PLC0415
         from ..models.get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions  # noqa: PLC0415
         from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1  # noqa: PLC0415
+        from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0  # noqa: PLC0415
 
         d = dict(src_dict)
         _post_stream = d.pop("post_stream", UNSET)
@@ -566,7 +571,22 @@ class GetTopicResponse200:
 
         bookmarks = cast(list[Any], d.pop("bookmarks", UNSET))
 
-        topic_timer = d.pop("topic_timer", UNSET)
+        def _parse_topic_timer(data: object) -> GetTopicResponse200TopicTimerType0 | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                topic_timer_type_0 = GetTopicResponse200TopicTimerType0.from_dict(data)
+
+                return topic_timer_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast("GetTopicResponse200TopicTimerType0 | None | Unset", data)
+
+        topic_timer = _parse_topic_timer(d.pop("topic_timer", UNSET))
 
         message_bus_last_id = d.pop("message_bus_last_id", UNSET)
 

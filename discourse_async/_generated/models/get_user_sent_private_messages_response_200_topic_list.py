@@ -28,6 +28,7 @@ class GetUserSentPrivateMessagesResponse200TopicList:
         draft_sequence (int | None | Unset):
         per_page (int | Unset):
         topics (list[GetUserSentPrivateMessagesResponse200TopicListTopicsItem] | Unset):
+        more_topics_url (str | Unset):
     """
 
     can_create_topic: bool | Unset = UNSET
@@ -36,6 +37,7 @@ class GetUserSentPrivateMessagesResponse200TopicList:
     draft_sequence: int | None | Unset = UNSET
     per_page: int | Unset = UNSET
     topics: list[GetUserSentPrivateMessagesResponse200TopicListTopicsItem] | Unset = UNSET
+    more_topics_url: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +66,8 @@ class GetUserSentPrivateMessagesResponse200TopicList:
                 topics_item = topics_item_data.to_dict()
                 topics.append(topics_item)
 
+        more_topics_url = self.more_topics_url
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -79,6 +83,8 @@ class GetUserSentPrivateMessagesResponse200TopicList:
             field_dict["per_page"] = per_page
         if topics is not UNSET:
             field_dict["topics"] = topics
+        if more_topics_url is not UNSET:
+            field_dict["more_topics_url"] = more_topics_url
 
         return field_dict
 
@@ -108,6 +114,8 @@ class GetUserSentPrivateMessagesResponse200TopicList:
 
                 topics.append(topics_item)
 
+        more_topics_url = d.pop("more_topics_url", UNSET)
+
         get_user_sent_private_messages_response_200_topic_list = cls(
             can_create_topic=can_create_topic,
             draft=draft,
@@ -115,6 +123,7 @@ class GetUserSentPrivateMessagesResponse200TopicList:
             draft_sequence=draft_sequence,
             per_page=per_page,
             topics=topics,
+            more_topics_url=more_topics_url,
         )
 
         get_user_sent_private_messages_response_200_topic_list.additional_properties = d

@@ -39,13 +39,13 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
         last_read_post_number (int | Unset):
         unread_posts (int | Unset):
         pinned (bool | Unset):
-        unpinned (None | str | Unset):
+        unpinned (bool | None | Unset):
         visible (bool | Unset):
         closed (bool | Unset):
         archived (bool | Unset):
         notification_level (int | Unset):
-        bookmarked (bool | Unset):
-        liked (bool | Unset):
+        bookmarked (bool | None | Unset):
+        liked (bool | None | Unset):
         views (int | Unset):
         like_count (int | Unset):
         has_summary (bool | Unset):
@@ -75,13 +75,13 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
     last_read_post_number: int | Unset = UNSET
     unread_posts: int | Unset = UNSET
     pinned: bool | Unset = UNSET
-    unpinned: None | str | Unset = UNSET
+    unpinned: bool | None | Unset = UNSET
     visible: bool | Unset = UNSET
     closed: bool | Unset = UNSET
     archived: bool | Unset = UNSET
     notification_level: int | Unset = UNSET
-    bookmarked: bool | Unset = UNSET
-    liked: bool | Unset = UNSET
+    bookmarked: bool | None | Unset = UNSET
+    liked: bool | None | Unset = UNSET
     views: int | Unset = UNSET
     like_count: int | Unset = UNSET
     has_summary: bool | Unset = UNSET
@@ -133,7 +133,7 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         pinned = self.pinned
 
-        unpinned: None | str | Unset
+        unpinned: bool | None | Unset
         if isinstance(self.unpinned, Unset):
             unpinned = UNSET
         else:
@@ -147,9 +147,17 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         notification_level = self.notification_level
 
-        bookmarked = self.bookmarked
+        bookmarked: bool | None | Unset
+        if isinstance(self.bookmarked, Unset):
+            bookmarked = UNSET
+        else:
+            bookmarked = self.bookmarked
 
-        liked = self.liked
+        liked: bool | None | Unset
+        if isinstance(self.liked, Unset):
+            liked = UNSET
+        else:
+            liked = self.liked
 
         views = self.views
 

@@ -30,6 +30,7 @@ class ListCategoryTopicsResponse200TopicList:
         per_page (int | Unset):
         top_tags (list[ListCategoryTopicsResponse200TopicListTopTagsItem] | Unset):
         topics (list[ListCategoryTopicsResponse200TopicListTopicsItem] | Unset):
+        more_topics_url (str | Unset):
     """
 
     filter_: str | Unset = UNSET
@@ -37,6 +38,7 @@ class ListCategoryTopicsResponse200TopicList:
     per_page: int | Unset = UNSET
     top_tags: list[ListCategoryTopicsResponse200TopicListTopTagsItem] | Unset = UNSET
     topics: list[ListCategoryTopicsResponse200TopicListTopicsItem] | Unset = UNSET
+    more_topics_url: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,6 +62,8 @@ class ListCategoryTopicsResponse200TopicList:
                 topics_item = topics_item_data.to_dict()
                 topics.append(topics_item)
 
+        more_topics_url = self.more_topics_url
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -73,6 +77,8 @@ class ListCategoryTopicsResponse200TopicList:
             field_dict["top_tags"] = top_tags
         if topics is not UNSET:
             field_dict["topics"] = topics
+        if more_topics_url is not UNSET:
+            field_dict["more_topics_url"] = more_topics_url
 
         return field_dict
 
@@ -110,12 +116,15 @@ class ListCategoryTopicsResponse200TopicList:
 
                 topics.append(topics_item)
 
+        more_topics_url = d.pop("more_topics_url", UNSET)
+
         list_category_topics_response_200_topic_list = cls(
             filter_=filter_,
             can_create_topic=can_create_topic,
             per_page=per_page,
             top_tags=top_tags,
             topics=topics,
+            more_topics_url=more_topics_url,
         )
 
         list_category_topics_response_200_topic_list.additional_properties = d

@@ -37,13 +37,13 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
         archetype (str | Unset):
         unseen (bool | Unset):
         pinned (bool | Unset):
-        unpinned (None | str | Unset):
+        unpinned (bool | None | Unset):
         excerpt (None | str | Unset):
         visible (bool | Unset):
         closed (bool | Unset):
         archived (bool | Unset):
-        bookmarked (None | str | Unset):
-        liked (None | str | Unset):
+        bookmarked (bool | None | Unset):
+        liked (bool | None | Unset):
         views (int | Unset):
         like_count (int | Unset):
         has_summary (bool | Unset):
@@ -69,13 +69,13 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
     archetype: str | Unset = UNSET
     unseen: bool | Unset = UNSET
     pinned: bool | Unset = UNSET
-    unpinned: None | str | Unset = UNSET
+    unpinned: bool | None | Unset = UNSET
     excerpt: None | str | Unset = UNSET
     visible: bool | Unset = UNSET
     closed: bool | Unset = UNSET
     archived: bool | Unset = UNSET
-    bookmarked: None | str | Unset = UNSET
-    liked: None | str | Unset = UNSET
+    bookmarked: bool | None | Unset = UNSET
+    liked: bool | None | Unset = UNSET
     views: int | Unset = UNSET
     like_count: int | Unset = UNSET
     has_summary: bool | Unset = UNSET
@@ -121,7 +121,7 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         pinned = self.pinned
 
-        unpinned: None | str | Unset
+        unpinned: bool | None | Unset
         if isinstance(self.unpinned, Unset):
             unpinned = UNSET
         else:
@@ -139,13 +139,13 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
         archived = self.archived
 
-        bookmarked: None | str | Unset
+        bookmarked: bool | None | Unset
         if isinstance(self.bookmarked, Unset):
             bookmarked = UNSET
         else:
             bookmarked = self.bookmarked
 
-        liked: None | str | Unset
+        liked: bool | None | Unset
         if isinstance(self.liked, Unset):
             liked = UNSET
         else:

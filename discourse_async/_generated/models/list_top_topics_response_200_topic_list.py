@@ -27,6 +27,7 @@ class ListTopTopicsResponse200TopicList:
         for_period (str | Unset):
         per_page (int | Unset):
         topics (list[ListTopTopicsResponse200TopicListTopicsItem] | Unset):
+        more_topics_url (str | Unset):
     """
 
     can_create_topic: bool | Unset = UNSET
@@ -36,6 +37,7 @@ class ListTopTopicsResponse200TopicList:
     for_period: str | Unset = UNSET
     per_page: int | Unset = UNSET
     topics: list[ListTopTopicsResponse200TopicListTopicsItem] | Unset = UNSET
+    more_topics_url: str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -66,6 +68,8 @@ class ListTopTopicsResponse200TopicList:
                 topics_item = topics_item_data.to_dict()
                 topics.append(topics_item)
 
+        more_topics_url = self.more_topics_url
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update({})
@@ -83,6 +87,8 @@ class ListTopTopicsResponse200TopicList:
             field_dict["per_page"] = per_page
         if topics is not UNSET:
             field_dict["topics"] = topics
+        if more_topics_url is not UNSET:
+            field_dict["more_topics_url"] = more_topics_url
 
         return field_dict
 
@@ -114,6 +120,8 @@ class ListTopTopicsResponse200TopicList:
 
                 topics.append(topics_item)
 
+        more_topics_url = d.pop("more_topics_url", UNSET)
+
         list_top_topics_response_200_topic_list = cls(
             can_create_topic=can_create_topic,
             draft=draft,
@@ -122,6 +130,7 @@ class ListTopTopicsResponse200TopicList:
             for_period=for_period,
             per_page=per_page,
             topics=topics,
+            more_topics_url=more_topics_url,
         )
 
         list_top_topics_response_200_topic_list.additional_properties = d

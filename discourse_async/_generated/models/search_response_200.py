@@ -11,6 +11,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult
+    from ..models.search_response_200_posts_item import SearchResponse200PostsItem
     from ..models.search_response_200_tags_item import SearchResponse200TagsItem
 
 
@@ -21,7 +22,7 @@ T = TypeVar("T", bound="SearchResponse200")
 class SearchResponse200:
     """
     Attributes:
-        posts (list[Any] | Unset):
+        posts (list[SearchResponse200PostsItem] | Unset):
         users (list[Any] | Unset):
         categories (list[Any] | Unset):
         tags (list[SearchResponse200TagsItem] | Unset):
@@ -29,7 +30,7 @@ class SearchResponse200:
         grouped_search_result (SearchResponse200GroupedSearchResult | Unset):
     """
 
-    posts: list[Any] | Unset = UNSET
+    posts: list[SearchResponse200PostsItem] | Unset = UNSET
     users: list[Any] | Unset = UNSET
     categories: list[Any] | Unset = UNSET
     tags: list[SearchResponse200TagsItem] | Unset = UNSET
@@ -38,9 +39,12 @@ class SearchResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        posts: list[Any] | Unset = UNSET
+        posts: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.posts, Unset):
-            posts = self.posts
+            posts = []
+            for posts_item_data in self.posts:
+                posts_item = posts_item_data.to_dict()
+                posts.append(posts_item)
 
         users: list[Any] | Unset = UNSET
         if not isinstance(self.users, Unset):
@@ -86,10 +90,18 @@ class SearchResponse200:
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         from ..models.search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult  # noqa: PLC0415
+        from ..models.search_response_200_posts_item import SearchResponse200PostsItem  # noqa: PLC0415
         from ..models.search_response_200_tags_item import SearchResponse200TagsItem  # noqa: PLC0415
 
         d = dict(src_dict)
-        posts = cast(list[Any], d.pop("posts", UNSET))
+        _posts = d.pop("posts", UNSET)
+        posts: list[SearchResponse200PostsItem] | Unset = UNSET
+        if _posts is not UNSET:
+            posts = []
+            for posts_item_data in _posts:
+                posts_item = SearchResponse200PostsItem.from_dict(posts_item_data)
+
+                posts.append(posts_item)
 
         users = cast(list[Any], d.pop("users", UNSET))
 

@@ -25,7 +25,7 @@ class SearchResponse200GroupedSearchResult:
         more_categories (None | str | Unset):
         term (str | Unset):
         search_log_id (int | Unset):
-        more_full_page_results (None | str | Unset):
+        more_full_page_results (bool | None | Unset):
         can_create_topic (bool | Unset):
         error (None | str | Unset):
         extra (SearchResponse200GroupedSearchResultExtra | Unset):
@@ -41,7 +41,7 @@ class SearchResponse200GroupedSearchResult:
     more_categories: None | str | Unset = UNSET
     term: str | Unset = UNSET
     search_log_id: int | Unset = UNSET
-    more_full_page_results: None | str | Unset = UNSET
+    more_full_page_results: bool | None | Unset = UNSET
     can_create_topic: bool | Unset = UNSET
     error: None | str | Unset = UNSET
     extra: SearchResponse200GroupedSearchResultExtra | Unset = UNSET
@@ -75,7 +75,7 @@ class SearchResponse200GroupedSearchResult:
 
         search_log_id = self.search_log_id
 
-        more_full_page_results: None | str | Unset
+        more_full_page_results: bool | None | Unset
         if isinstance(self.more_full_page_results, Unset):
             more_full_page_results = UNSET
         else:
