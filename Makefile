@@ -6,7 +6,7 @@ SPEC ?=
 BASE ?=
 URL ?=
 
-.PHONY: install demo fake test spec spec-preview generate check-generated lint typecheck ci clean
+.PHONY: install demo demo-cli fake test spec spec-preview generate check-generated lint typecheck ci clean
 
 install: $(VENV)/.installed
 
@@ -20,6 +20,19 @@ $(VENV)/.installed: pyproject.toml
 ## the tour: a forum conversation through the client, against a fake Discourse on 127.0.0.1 (or DISCOURSE_URL/_API_KEY/_API_USERNAME)
 demo: install
 	$(BIN)/python examples/tour.py
+
+## the command line against a fake Discourse on 127.0.0.1:4201: a table of topics, a reply, an iterator, a 404
+demo-cli: install
+	@$(BIN)/python -m discourse_async.testing --port 4201 --seed-topics 40 > .demo-cli.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid; rm -f .demo-cli.log' EXIT; \
+	until grep -q '^Admin API key' .demo-cli.log; do kill -0 $$pid || exit 1; sleep 0.1; done; \
+	export DISCOURSE_URL=http://127.0.0.1:4201 DISCOURSE_API_USERNAME=system \
+		DISCOURSE_API_KEY=$$(sed -n 's/^Admin API key: \([^ ]*\).*/\1/p' .demo-cli.log); \
+	set -x; \
+	$(BIN)/python -m discourse_async.cli topics list-latest-topics --format table --columns id,title,posts_count; \
+	$(BIN)/python -m discourse_async.cli posts create-topic-post-pm --topic-id 40 --raw "A reply from the command line." --format table --columns id,topic_id,post_number; \
+	$(BIN)/python -m discourse_async.cli topics iter-latest --max-items 35 | wc -l; \
+	$(BIN)/python -m discourse_async.cli topics get-topic 999 || echo "exit code $$?"
 
 ## a fake Discourse (with S3) on 127.0.0.1:4200 until Ctrl-C
 fake: install

@@ -37,7 +37,12 @@ def _topic(i: int) -> dict[str, Any]:
         "pinned_globally": False,
         "featured_link": None,
         "posters": [
-            {"extras": "latest single", "description": "Original Poster, Most Recent Poster", "user_id": 1, "primary_group_id": None},
+            {
+                "extras": "latest single",
+                "description": "Original Poster, Most Recent Poster",
+                "user_id": 1,
+                "primary_group_id": None,
+            },
             {"extras": None, "description": "Frequent Poster", "user_id": 2, "primary_group_id": None},
         ],
     }
@@ -47,8 +52,20 @@ def latest_json(topics: int = 3) -> dict[str, Any]:
     """A /latest.json page (about 3.5 KB with 3 topics)."""
     return {
         "users": [
-            {"id": 1, "username": "sam", "name": "Sam", "avatar_template": "/user_avatar/forum.example.com/sam/{size}/1_2.png", "trust_level": 4},
-            {"id": 2, "username": "alex", "name": None, "avatar_template": "/user_avatar/forum.example.com/alex/{size}/2_2.png", "trust_level": 1},
+            {
+                "id": 1,
+                "username": "sam",
+                "name": "Sam",
+                "avatar_template": "/user_avatar/forum.example.com/sam/{size}/1_2.png",
+                "trust_level": 4,
+            },
+            {
+                "id": 2,
+                "username": "alex",
+                "name": None,
+                "avatar_template": "/user_avatar/forum.example.com/alex/{size}/2_2.png",
+                "trust_level": 1,
+            },
         ],
         "primary_groups": [],
         "topic_list": {
@@ -67,7 +84,7 @@ def _post(n: int) -> dict[str, Any]:
         "username": "sam" if n % 2 else "alex",
         "avatar_template": "/user_avatar/forum.example.com/sam/{size}/1_2.png",
         "created_at": "2026-08-20T12:34:56.789Z",
-        "cooked": f"<p>This is reply number {n}, with <strong>some</strong> text and a <a href=\"https://example.com\">link</a>.</p>",
+        "cooked": f'<p>This is reply number {n}, with <strong>some</strong> text and a <a href="https://example.com">link</a>.</p>',
         "post_number": n,
         "post_type": 1,
         "updated_at": "2026-08-20T12:34:56.789Z",
@@ -114,7 +131,10 @@ def _post(n: int) -> dict[str, Any]:
 def topic_json(posts: int) -> dict[str, Any]:
     """A topic with ``posts`` posts in its post stream (the large-topic parse benchmark)."""
     return {
-        "post_stream": {"posts": [_post(n) for n in range(1, posts + 1)], "stream": list(range(50_001, 50_001 + posts))},
+        "post_stream": {
+            "posts": [_post(n) for n in range(1, posts + 1)],
+            "stream": list(range(50_001, 50_001 + posts)),
+        },
         "id": 1000,
         "title": "A long topic with many replies",
         "fancy_title": "A long topic with many replies",
@@ -134,5 +154,8 @@ def topic_json(posts: int) -> dict[str, Any]:
         "deleted_at": None,
         "user_id": 1,
         "tags": ["howto"],
-        "details": {"created_by": {"id": 1, "username": "sam", "name": "Sam", "avatar_template": "/a/{size}.png"}, "participants": []},
+        "details": {
+            "created_by": {"id": 1, "username": "sam", "name": "Sam", "avatar_template": "/a/{size}.png"},
+            "participants": [],
+        },
     }

@@ -2,8 +2,9 @@
 
     python bench/server.py --port 0 [--latency-ms 20] [--processes 1]
 
-It answers every request with the same pre-built response (a /latest.json topic list, or a large
-topic for /t/...): no routing, no JSON encoding at request time, keep-alive, pipelining-safe.
+It answers every request with a pre-built response (a /latest.json topic list for any path, a
+20-post topic for /t/<id>.json, a 1,000-post topic for /t/big.json): no routing, no JSON encoding
+at request time, keep-alive, pipelining-safe.
 Prints "READY <port>" when listening.
 """
 
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from payloads import latest_json, topic_json  # noqa: E402
+from payloads import latest_json, topic_json
 
 
 def build_response(body: bytes) -> bytes:
@@ -59,7 +60,12 @@ class Handler(asyncio.Protocol):
                 return
             path = head.split(b" ", 2)[1]
             self.buffer = self.buffer[end + 4 + length :]
-            response = self.responses[b"/t/"] if path.startswith(b"/t/") else self.responses[b"/"]
+            if path.startswith(b"/t/big"):
+                response = self.responses[b"/t/big"]
+            elif path.startswith(b"/t/"):
+                response = self.responses[b"/t/"]
+            else:
+                response = self.responses[b"/"]
             if self.latency:
                 asyncio.get_running_loop().call_later(self.latency, self._send, response)
             else:
@@ -74,7 +80,11 @@ class Handler(asyncio.Protocol):
 
 
 async def serve(sock: socket.socket, latency: float) -> None:
-    responses = {b"/": build_response(json.dumps(latest_json()).encode()), b"/t/": build_response(json.dumps(topic_json(1000)).encode())}
+    responses = {
+        b"/": build_response(json.dumps(latest_json()).encode()),
+        b"/t/": build_response(json.dumps(topic_json(20)).encode()),
+        b"/t/big": build_response(json.dumps(topic_json(1000)).encode()),
+    }
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: Handler(responses, latency), sock=sock, backlog=4096)
     async with server:

@@ -1,0 +1,185 @@
+"""What the command line knows about each command, read from the generated code at run time.
+
+Nothing here is written per operation: the operation table (``OPERATIONS``) names the commands, the
+generated ``_get_kwargs`` of each operation gives its path and query parameters with their types,
+the request body's attrs model gives the body fields, and the namespace classes give the
+iterators. ``openapi.yaml`` is not needed (it is not in the wheel).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Literal
+
+import attrs
+
+from discourse_async._generated.api import OPERATIONS
+from discourse_async._generated.types import Unset
+
+Where = Literal["path", "query", "body", "argument", "option"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One input of a command.
+
+    ``name`` is the Python keyword the call takes (``filter_``); ``key`` the name Discourse uses,
+    which the option is named after (``--filter``) and, for body fields, the JSON key.
+    """
+
+    name: str
+    key: str
+    where: Where
+    type: Any  # the annotation, with Unset and None taken out
+    required: bool
+    default: Any = None
+
+    @property
+    def positional(self) -> bool:
+        """Path parameters and an iterator's positional parameters are arguments, not options."""
+        return self.where in ("path", "argument")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the table, with the inputs of its generated ``_get_kwargs``."""
+
+    name: str
+    namespace: str
+    method: str
+    path: str
+    params: tuple[Param, ...]
+    body_model: Any  # the attrs class of the request body, or None
+    body_fields: tuple[Param, ...]
+    module: types.ModuleType
+
+    @property
+    def multipart(self) -> bool:
+        """Whether the body goes as multipart/form-data (file uploads) rather than JSON."""
+        return hasattr(self.body_model, "to_multipart")
+
+
+class _Models(dict[str, Any]):
+    """``eval`` locals for annotations: a name not found otherwise is one of the generated models.
+
+    The generated modules import model classes only under ``TYPE_CHECKING``; the models package
+    imports them lazily by name, so they are looked up there on demand.
+    """
+
+    def __missing__(self, name: str) -> Any:
+        from discourse_async._generated import models
+
+        try:
+            return getattr(models, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+
+def resolve(annotation: Any, module: str) -> Any:
+    """The type an annotation names (``from __future__ import annotations`` makes them strings)."""
+    if not isinstance(annotation, str):
+        return annotation
+    # Our own generated and hand-written annotations, never user input.
+    return eval(annotation, vars(sys.modules[module]), _Models())  # noqa: S307
+
+
+def strip_optional(tp: Any) -> tuple[Any, bool]:
+    """``X | Unset | None`` -> (X, True); a union of several real types stays a union."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return tp, False
+    args = typing.get_args(tp)
+    rest = tuple(a for a in args if a not in (Unset, type(None)))
+    if len(rest) == 1:
+        return rest[0], len(rest) < len(args)
+    return typing.Union[rest], len(rest) < len(args)  # noqa: UP007 - built from a tuple at run time
+
+
+def summary(obj: Any) -> str:
+    """The first line of a docstring: our one-line summary of an operation or iterator."""
+    return (inspect.getdoc(obj) or "").strip().split("\n", 1)[0]
+
+
+def namespaces() -> list[str]:
+    """The namespace attributes of ``Discourse`` (``topics``, ``private_messages``...), sorted."""
+    return sorted({namespace for namespace, _method, _path in OPERATIONS.values()})
+
+
+@cache
+def namespace_class(namespace: str) -> type:
+    """The class ``Discourse`` really uses for a namespace: generated, or extended with iterators.
+
+    Reading the attribute of a bare instance runs the namespace's ``cached_property``, which only
+    imports the class and wraps the instance: no connection is made.
+    """
+    from discourse_async import Discourse
+
+    return type(getattr(object.__new__(Discourse), namespace))
+
+
+def operations(namespace: str) -> list[str]:
+    """The operations of one namespace, in the table's order."""
+    return [name for name, (ns, _m, _p) in OPERATIONS.items() if ns == namespace]
+
+
+def iterators(namespace: str) -> list[str]:
+    """The ``iter*`` methods a namespace adds to its operations."""
+    cls = namespace_class(namespace)
+    return [name for name in dir(cls) if name.startswith("iter") and inspect.isfunction(getattr(cls, name))]
+
+
+# ``type_ = check_..._type(d.pop("type"))``: the generated ``from_dict`` names each field's JSON key.
+_POP = re.compile(r'^\s*_?(\w+)\s*(?::[^=]*)?=.*?\bd\.pop\("([^"]+)"', re.MULTILINE)
+
+
+def _body_fields(model: Any) -> tuple[Param, ...]:
+    keys = dict(_POP.findall(inspect.getsource(model.from_dict)))
+    fields = []
+    for field in attrs.fields(model):
+        if not field.init:  # additional_properties
+            continue
+        tp, _ = strip_optional(resolve(field.type, model.__module__))
+        required = field.default is attrs.NOTHING
+        fields.append(Param(field.name, keys.get(field.name, field.name), "body", tp, required))
+    return tuple(fields)
+
+
+@cache
+def operation(name: str) -> Operation:
+    """The parameters and body of one operation, from its generated module."""
+    namespace, method, path = OPERATIONS[name]
+    module = importlib.import_module(f"discourse_async._generated.api.{namespace}.{name}")
+    in_path = set(re.findall(r"{(\w+)}", path))
+    params: list[Param] = []
+    body_model: Any = None
+    for p in inspect.signature(module._get_kwargs).parameters.values():
+        tp, optional = strip_optional(resolve(p.annotation, module.__name__))
+        if p.name == "body":
+            body_model = tp
+            continue
+        # The generator appends "_" to names that are Python keywords or builtins (filter_, type_).
+        key = p.name[:-1] if p.name.endswith("_") else p.name
+        where: Where = "path" if p.name in in_path else "query"
+        params.append(Param(p.name, key, where, tp, p.default is inspect.Parameter.empty and not optional))
+    body_fields = _body_fields(body_model) if body_model is not None else ()
+    return Operation(name, namespace, method, path, tuple(params), body_model, body_fields, module)
+
+
+@cache
+def iterator(namespace: str, name: str) -> tuple[Param, ...]:
+    """The parameters of an ``iter*`` method: positional ones become arguments, the rest options."""
+    method = getattr(namespace_class(namespace), name)
+    params = []
+    for p in list(inspect.signature(method).parameters.values())[1:]:  # after self
+        tp, _ = strip_optional(resolve(p.annotation, method.__module__))
+        has_default = p.default is not inspect.Parameter.empty
+        default = p.default if has_default and not isinstance(p.default, Unset) else None
+        where: Where = "argument" if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else "option"
+        params.append(Param(p.name, p.name, where, tp, not has_default, default))
+    return tuple(params)
