@@ -171,6 +171,9 @@ class _Reader:
         """The SHA-1 of the whole source, for Discourse's checksum; None for one-pass streams."""
         if not self.random_access:
             return None
+        if self._fd is not None:
+            # One thread hop for the whole file: hashlib releases the GIL on big buffers.
+            return await asyncio.to_thread(_sha1_of_fd, self._fd, self.size)
         digest = hashlib.sha1(usedforsecurity=False)
         for offset in range(0, self.size, 4 * MiB):
             digest.update(await self.read(offset, min(4 * MiB, self.size - offset)))
@@ -181,6 +184,13 @@ class _Reader:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _sha1_of_fd(fd: int, size: int) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    for offset in range(0, size, 4 * MiB):
+        digest.update(_pread_exact(fd, min(4 * MiB, size - offset), offset))
+    return digest.hexdigest()
 
 
 def _pread_exact(fd: int, length: int, offset: int) -> bytes:
@@ -266,6 +276,34 @@ class _Plan:
         self.sent += n
         if self.on_progress is not None:
             self.on_progress(self.sent, self.reader.size)
+
+
+class _Presigner:
+    """Presigned part URLs, asked for lazily in small batches: they expire after ~10 minutes."""
+
+    def __init__(self, uploads: _Uploads, identifier: str, parts: int) -> None:
+        self._uploads = uploads
+        self._identifier = identifier
+        self._parts = parts
+        self._urls: dict[int, str] = {}
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, number: int, *, fresh: bool = False) -> str:
+        """The URL of part ``number`` (``fresh``: the last one expired, ask again)."""
+        async with self._lock:
+            if fresh:
+                self._urls.pop(number, None)
+            if number not in self._urls:
+                last = min(number + PRESIGN_BATCH, self._parts + 1)
+                wanted = [n for n in range(number, last) if n not in self._urls]
+                answer = await self._uploads.batch_presign_multipart_parts(
+                    body={"part_numbers": wanted, "unique_identifier": self._identifier}
+                )
+                for key, value in _props(answer.presigned_urls).items():
+                    self._urls[int(key)] = str(value)
+            if number not in self._urls:
+                raise UploadError(f"Discourse did not presign part {number}", part_number=number)
+            return self._urls[number]
 
 
 class Uploads(_Uploads):
@@ -406,41 +444,29 @@ class Uploads(_Uploads):
         )
         identifier = str(created.unique_identifier)
         external_id = str(created.external_upload_identifier)
-        urls: dict[int, str] = {}
-        presign_lock = asyncio.Lock()
+        presigned_url = _Presigner(self, identifier, parts)
         read_lock = asyncio.Lock()
         etags: dict[int, str] = {}
         next_part = 1
 
-        async def presigned_url(number: int, *, fresh: bool = False) -> str:
-            async with presign_lock:
-                if fresh:
-                    urls.pop(number, None)
-                if number not in urls:
-                    # Presign lazily, a small batch at a time: the URLs expire after ~10 minutes.
-                    wanted = [n for n in range(number, min(number + PRESIGN_BATCH, parts + 1)) if n not in urls]
-                    answer = await self.batch_presign_multipart_parts(
-                        body={"part_numbers": wanted, "unique_identifier": identifier}
-                    )
-                    for key, value in _props(answer.presigned_urls).items():
-                        urls[int(key)] = str(value)
-                if number not in urls:
-                    raise UploadError(f"Discourse did not presign part {number}", part_number=number)
-                return urls[number]
-
         async def worker() -> None:
             nonlocal next_part
             while True:
-                # Assign and read under one lock, so stream sources are read strictly in order.
                 async with read_lock:
                     if next_part > parts:
                         return
                     number = next_part
                     next_part += 1
                     offset = (number - 1) * part_size
-                    data = await reader.read(offset, min(part_size, reader.size - offset))
+                    length = min(part_size, reader.size - offset)
+                    # Streams must be read strictly in order: under the lock. Files and bytes can
+                    # be read by offset from several workers at once.
+                    data = None if reader.random_access else await reader.read(offset, length)
+                if data is None:
+                    data = await reader.read(offset, length)
                 etags[number] = await self._put_part(plan, number, data, presigned_url)
-                plan.progress(len(data))
+                # Drop the part before reading the next one: memory stays at one part per worker.
+                del data
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -477,7 +503,9 @@ class Uploads(_Uploads):
             url = await presigned_url(number, fresh=fresh)
             fresh = False
             try:
-                response = await plan.s3.put(url, content=bytes(data), headers={"Content-Length": str(len(data))})
+                response = await plan.s3.put(
+                    url, content=_slices(data, plan), headers={"Content-Length": str(len(data))}
+                )
                 etag = self._part_answer(response)
             except httpx.TransportError as exc:
                 failure = _PartFailed(f"{type(exc).__name__}", retry=True)
@@ -527,6 +555,26 @@ class Uploads(_Uploads):
             await asyncio.shield(task)
         if not task.done():
             await task
+
+
+async def _slices(data: bytes | memoryview, plan: _Plan) -> AsyncIterator[bytes]:
+    """A part as 1 MiB pieces, reporting progress as they go.
+
+    Sent this way, nothing in the HTTP client keeps the whole part once it is sent (a response
+    keeps its request, and the request its body), and progress moves within a part.
+    """
+    view = memoryview(data)
+    sent = 0
+    try:
+        for start in range(0, len(view), MiB):
+            piece = bytes(view[start : start + MiB])
+            yield piece
+            sent += len(piece)
+            plan.progress(len(piece))
+    finally:
+        # A failed attempt is sent again from the start: take back what it reported.
+        if sent < len(view):
+            plan.progress(-sent)
 
 
 def _as_upload(model: Any) -> CreateUploadResponse200:

@@ -1,0 +1,426 @@
+"""``make bench``: discourse-async against its peers, all measured in the same run.
+
+    python bench/run.py [--quick] [--skip-upload]
+
+Contenders, alternated within each round (medians over the rounds, ratios against peers of the
+same run, never absolute thresholds):
+
+* raw aiohttp: the ceiling, what this machine can do;
+* raw httpx (default transport): what the generated code does alone;
+* discourse-async with each engine (aiohttp, the default; httpx), typed parsing included;
+* pydiscourse, sequential and with a thread pool of 16.
+
+Scenarios: requests/s at concurrency 1, 8, 64, 256 against a loopback server serving a 3.4 KB
+/latest.json; fetching 2,000 topics from a server 20 ms away; cold start; typed parsing of a
+1,000-post topic; and (unless --skip-upload) a 256 MiB multipart upload to an S3-compatible server.
+Writes bench/results.md and bench/results.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(ROOT))
+
+from payloads import topic_json  # noqa: E402
+
+CONCURRENCY = (1, 8, 64, 256)
+
+
+# ------------------------------------------------------------------------------------ server
+
+
+@contextlib.contextmanager
+def server(latency_ms: float = 0.0) -> Iterator[str]:
+    """The loopback server in its own process; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "server.py"), "--latency-ms", str(latency_ms)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().split()[1])
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# ------------------------------------------------------------------------------------ contenders
+
+Call = Callable[[], Awaitable[object]]
+
+
+async def run_calls(call: Call, total: int, concurrency: int) -> float:
+    """Requests per second for ``total`` calls with ``concurrency`` in flight."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await call()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - start)
+
+
+class Contenders:
+    """Opens each async client once and gives a call per contender."""
+
+    def __init__(self, base: str, path: str = "/latest.json") -> None:
+        self.base = base
+        self.path = path
+        self.stack = contextlib.AsyncExitStack()
+        self.calls: dict[str, Call] = {}
+
+    async def __aenter__(self) -> Contenders:
+        import aiohttp
+        import httpx
+
+        from discourse_async import Discourse
+
+        url = self.base + self.path
+        session = await self.stack.enter_async_context(aiohttp.ClientSession())
+        client = await self.stack.enter_async_context(httpx.AsyncClient())
+
+        async def raw_aiohttp() -> object:
+            async with session.get(url) as response:
+                return await response.read()
+
+        async def raw_httpx() -> object:
+            return (await client.get(url)).content
+
+        self.calls["raw aiohttp"] = raw_aiohttp
+        self.calls["raw httpx"] = raw_httpx
+        for engine in ("aiohttp", "httpx"):
+            dc = await self.stack.enter_async_context(
+                # A site that raised its limits: the client-side budget would otherwise (rightly)
+                # hold this loop to Discourse's default 60 requests a minute.
+                Discourse(self.base, api_key="bench-key", api_username="system", engine=engine, rate_limits=None)
+            )
+            self.calls[f"discourse-async ({engine})"] = self._typed(dc)
+        return self
+
+    def _typed(self, dc: Any) -> Call:
+        if self.path.startswith("/t/"):
+            return lambda: dc.topics.get_topic(id=self.path.split("/")[2].split(".")[0])
+        return dc.topics.list_latest_topics
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stack.aclose()
+
+
+def pydiscourse_rate(base: str, total: int, threads: int) -> float:
+    """pydiscourse (requests, a new connection per call) sequentially or from a thread pool."""
+    from pydiscourse import DiscourseClient
+
+    client = DiscourseClient(base, api_username="system", api_key="bench-key")
+    start = time.perf_counter()
+    if threads <= 1:
+        for _ in range(total):
+            client.latest_topics()
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda _: client.latest_topics(), range(total)))
+    return total / (time.perf_counter() - start)
+
+
+def pydiscourse_topic_rate(base: str, total: int) -> float:
+    from pydiscourse import DiscourseClient
+
+    client = DiscourseClient(base, api_username="system", api_key="bench-key")
+    start = time.perf_counter()
+    for i in range(total):
+        client.topic("slug", 1000 + i)
+    return total / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------------------------ scenarios
+
+
+async def throughput(base: str, rounds: int, total: int) -> dict[str, dict[int, float]]:
+    """Median requests/s per contender and concurrency."""
+    samples: dict[str, dict[int, list[float]]] = {}
+    async with Contenders(base) as contenders:
+        names = list(contenders.calls)
+        for name in names:  # warm connections and imports
+            await run_calls(contenders.calls[name], 200, 16)
+        for round_no in range(rounds):
+            order = names if round_no % 2 == 0 else names[::-1]
+            for concurrency in CONCURRENCY:
+                for name in order:
+                    rate = await run_calls(contenders.calls[name], total, concurrency)
+                    samples.setdefault(name, {}).setdefault(concurrency, []).append(rate)
+    for round_no in range(rounds):
+        for threads, label in ((1, "pydiscourse (sequential)"), (16, "pydiscourse (16 threads)")):
+            rate = await asyncio.to_thread(pydiscourse_rate, base, max(total // 3, 300), threads)
+            for concurrency in CONCURRENCY:
+                # pydiscourse has no concurrency of its own: its figure is the same at every level.
+                samples.setdefault(label, {}).setdefault(concurrency, []).append(rate)
+        del round_no
+    return {name: {c: statistics.median(v) for c, v in by_c.items()} for name, by_c in samples.items()}
+
+
+async def latency_scenario(rounds: int, topics: int) -> dict[str, float]:
+    """Seconds to fetch ``topics`` topics from a server 20 ms away (pydiscourse: extrapolated)."""
+    from discourse_async import Discourse
+
+    results: dict[str, list[float]] = {}
+    with server(latency_ms=20) as base:
+        async with Discourse(base, api_key="bench-key", api_username="system", rate_limits=None) as dc:
+            sem = asyncio.Semaphore(256)
+
+            async def fetch(i: int) -> object:
+                async with sem:
+                    return await dc.topics.get_topic(id=str(1000 + i))
+
+            for _ in range(rounds):
+                start = time.perf_counter()
+
+                await asyncio.gather(*(fetch(i) for i in range(topics)))
+                results.setdefault("discourse-async (256 in flight)", []).append(time.perf_counter() - start)
+                sample = 100
+                rate = await asyncio.to_thread(pydiscourse_topic_rate, base, sample)
+                results.setdefault("pydiscourse (sequential)", []).append(topics / rate)
+    return {name: statistics.median(v) for name, v in results.items()}
+
+
+def parse_cost(repeat: int) -> dict[str, float]:
+    """Milliseconds to parse a 1,000-post topic: json.loads alone, and into the typed model."""
+    import httpx
+
+    from discourse_async._engines import RawResponse
+    from discourse_async._generated.api.topics import get_topic
+
+    body = json.dumps(topic_json(1000)).encode()
+    raw = RawResponse(200, httpx.Headers({"content-type": "application/json"}), body, method="GET", url="http://x/")
+    timings: dict[str, list[float]] = {"json.loads": [], "orjson.loads": [], "typed (default)": []}
+    try:
+        import orjson
+    except ImportError:
+        orjson = None  # type: ignore[assignment]
+        del timings["orjson.loads"]
+    for _ in range(repeat):
+        start = time.perf_counter()
+        json.loads(body)
+        timings["json.loads"].append(time.perf_counter() - start)
+        if orjson is not None:
+            start = time.perf_counter()
+            orjson.loads(body)
+            timings["orjson.loads"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        get_topic._parse_response(raw)  # type: ignore[arg-type]
+        timings["typed (default)"].append(time.perf_counter() - start)
+    return {name: statistics.median(v) * 1000 for name, v in timings.items()}
+
+
+def coldstart(rounds: int) -> dict[str, Any]:
+    """Our cold-start overhead (bench/coldstart.py)."""
+    from coldstart import measure
+
+    return measure(rounds)
+
+
+def upload_scenario(size_mib: int) -> dict[str, Any] | None:
+    """Multipart upload through the fake Discourse to a moto S3 server (bench/upload.py)."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "upload.py"), "--size-mib", str(size_mib)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        print(f"upload scenario skipped: {proc.stderr.strip().splitlines()[-1] if proc.stderr else proc.returncode}")
+        return None
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    import aiohttp
+    import httpx
+
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), Linux {platform.release()}, Python {platform.python_version()}, "
+        f"aiohttp {aiohttp.__version__}, httpx {httpx.__version__}; client and server on the same machine"
+    )
+
+
+def write_report(results: dict[str, Any], out: Path) -> str:
+    rates: dict[str, dict[int, float]] = results["throughput"]
+    ceiling = rates["raw aiohttp"]
+    httpx_rates = rates["raw httpx"]
+    ours = rates["discourse-async (aiohttp)"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {results['machine']}.",
+        f"Run: `make bench` on {results['date']}, {results['rounds']} rounds, medians; "
+        f"{results['total']} requests per measurement.",
+        "",
+        "## Requests per second (loopback server, 3.4 KB /latest.json, typed parsing included)",
+        "",
+        "| contender | " + " | ".join(f"c={c}" for c in CONCURRENCY) + " |",
+        "|---|" + "---|" * len(CONCURRENCY),
+    ]
+    for name, by_c in rates.items():
+        lines.append(f"| {name} | " + " | ".join(f"{by_c[c]:,.0f}" for c in CONCURRENCY) + " |")
+    lines += [
+        "",
+        "| ratio | " + " | ".join(f"c={c}" for c in CONCURRENCY) + " |",
+        "|---|" + "---|" * len(CONCURRENCY),
+        "| ours / raw aiohttp | " + " | ".join(f"{ours[c] / ceiling[c]:.2f}x" for c in CONCURRENCY) + " |",
+        "| ours / raw httpx | " + " | ".join(f"{ours[c] / httpx_rates[c]:.1f}x" for c in CONCURRENCY) + " |",
+        "| ours / pydiscourse (sequential) | "
+        + " | ".join(f"{ours[c] / rates['pydiscourse (sequential)'][c]:.1f}x" for c in CONCURRENCY)
+        + " |",
+        "",
+        f"Ours at 256 against ours at 8: {ours[256] / ours[8]:.2f}x.",
+        "",
+        "The client runs with `rate_limits=None` here (a site that raised its limits); with Discourse's",
+        "default budget it would, by design, hold this loop to 60 requests a minute.",
+        "",
+    ]
+    latency = results.get("latency")
+    if latency:
+        ours_s = latency["discourse-async (256 in flight)"]
+        theirs = latency["pydiscourse (sequential)"]
+        lines += [
+            f"## Fetching {results['latency_topics']:,} topics from a server 20 ms away",
+            "",
+            "| contender | seconds |",
+            "|---|---|",
+            f"| discourse-async (256 in flight) | {ours_s:.2f} |",
+            f"| pydiscourse (sequential, from its rate on 100 topics) | {theirs:.1f} |",
+            "",
+            f"Ratio: {theirs / ours_s:.0f}x faster.",
+            "",
+        ]
+    cold = results.get("coldstart")
+    if cold:
+        lines += [
+            "## Cold start",
+            "",
+            f"`import discourse_async` + first typed call: {cold['ours_ms']:.1f} ms; importing the third-party",
+            f"libraries that call loads ({', '.join(cold['third_party'])}) alone: {cold['third_party_ms']:.1f} ms;",
+            f"our own overhead: **{cold['overhead_ms']:.1f} ms** (medians of fresh interpreters).",
+            "",
+        ]
+    parse = results.get("parse")
+    if parse:
+        lines += ["## Parsing a 1,000-post topic (1.1 MB)", "", "| step | ms |", "|---|---|"]
+        lines += [f"| {name} | {ms:.1f} |" for name, ms in parse.items()]
+        lines += [""]
+    upload = results.get("upload")
+    if upload:
+        lines += [
+            f"## Multipart upload of {upload['size_mib']} MiB to an S3-compatible server (moto)",
+            "",
+            "| what | MiB/s | peak RSS growth (MiB) |",
+            "|---|---|---|",
+            f"| raw presigned PUTs of the same parts, same concurrency | {upload['raw_mib_s']:.1f} | - |",
+            f"| dc.uploads.upload() | {upload['ours_mib_s']:.1f} | {upload['ours_peak_mib']:.0f} |",
+            "",
+            f"Ratio: {upload['ours_mib_s'] / upload['raw_mib_s']:.2f}x; "
+            f"memory bound part size x concurrency + 64 MiB = {upload['bound_mib']:.0f} MiB.",
+            "",
+        ]
+    lines += ["![throughput vs concurrency](results.png)", ""]
+    text = "\n".join(lines)
+    out.write_text(text, encoding="utf-8")
+    return text
+
+
+def chart(rates: dict[str, dict[int, float]], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no chart")
+        return
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for name, by_c in rates.items():
+        ax.plot(CONCURRENCY, [by_c[c] for c in CONCURRENCY], marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(CONCURRENCY, [str(c) for c in CONCURRENCY])
+    ax.set_xlabel("requests in flight")
+    ax.set_ylabel("requests per second")
+    ax.set_title("Throughput vs concurrency (loopback, typed parsing included)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d"),
+        "rounds": args.rounds,
+        "total": args.total,
+        "latency_topics": args.topics,
+    }
+    with server() as base:
+        print("throughput ...", flush=True)
+        results["throughput"] = await throughput(base, args.rounds, args.total)
+    print("20 ms latency ...", flush=True)
+    results["latency"] = await latency_scenario(max(1, args.rounds - 1), args.topics)
+    print("parse ...", flush=True)
+    results["parse"] = parse_cost(5)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--total", type=int, default=3000)
+    parser.add_argument("--topics", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (a smoke run)")
+    parser.add_argument("--skip-upload", action="store_true")
+    parser.add_argument("--upload-mib", type=int, default=256)
+    args = parser.parse_args()
+    if args.quick:
+        args.rounds, args.total, args.topics, args.upload_mib = 1, 600, 300, 32
+    results = asyncio.run(main_async(args))
+    print("cold start ...", flush=True)
+    results["coldstart"] = coldstart(5 if args.quick else 15)
+    if not args.skip_upload:
+        print("upload ...", flush=True)
+        results["upload"] = upload_scenario(args.upload_mib)
+    (HERE / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    chart(results["throughput"], HERE / "results.png")
+    print(write_report(results, HERE / "results.md"))
+
+
+if __name__ == "__main__":
+    main()
