@@ -6,7 +6,7 @@ SPEC ?=
 BASE ?=
 URL ?=
 
-.PHONY: install demo demo-cli fake test spec spec-preview generate check-generated lint typecheck ci clean
+.PHONY: install demo demo-cli fake bench soak test spec spec-preview generate check-generated lint typecheck ci clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,15 @@ fake: install
 ## the whole test suite (offline)
 test: install
 	$(BIN)/python -m pytest
+
+## benchmarks against peers, measured in one run: writes bench/results.md and bench/results.png (never part of test)
+bench: install
+	$(BIN)/pip install -q pydiscourse matplotlib uvloop
+	$(BIN)/python bench/run.py
+
+## 10,000 requests at 200 in flight against the fake with 5% injected faults (never part of test)
+soak: install
+	$(BIN)/python bench/soak.py
 
 ## openapi.yaml from the pinned upstream document; SPEC=<file or URL> adopts another (URL=<where that file came from>)
 spec: install
