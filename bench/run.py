@@ -330,8 +330,9 @@ def write_report(results: dict[str, Any], out: Path) -> str:
             "## Cold start",
             "",
             f"`import discourse_async` + first typed call: {cold['ours_ms']:.1f} ms; importing the third-party",
-            f"libraries that call loads ({', '.join(cold['third_party'])}) alone: {cold['third_party_ms']:.1f} ms;",
-            f"our own overhead: **{cold['overhead_ms']:.1f} ms** (medians of fresh interpreters).",
+            f"libraries that call loads ({', '.join(cold['third_party'])}) alone: "
+            f"{cold['third_party_ms']:.1f} ms; our own overhead: **{cold['overhead_ms']:.1f} ms** "
+            "(medians of fresh interpreters; the default engine against a loopback server).",
             "",
         ]
     parse = results.get("parse")

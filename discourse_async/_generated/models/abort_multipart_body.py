@@ -38,9 +38,8 @@ class AbortMultipartBody:
         d = dict(src_dict)
         external_upload_identifier = d.pop("external_upload_identifier")
 
-        abort_multipart_body = cls(
-            external_upload_identifier=external_upload_identifier,
-        )
+        abort_multipart_body = cls.__new__(cls)
+        abort_multipart_body.external_upload_identifier = external_upload_identifier
 
         abort_multipart_body.additional_properties = d
         return abort_multipart_body

@@ -38,9 +38,8 @@ class AbortMultipartResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        abort_multipart_response_200 = cls(
-            success=success,
-        )
+        abort_multipart_response_200 = cls.__new__(cls)
+        abort_multipart_response_200.success = success
 
         abort_multipart_response_200.additional_properties = d
         return abort_multipart_response_200

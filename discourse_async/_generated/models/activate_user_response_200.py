@@ -38,9 +38,8 @@ class ActivateUserResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        activate_user_response_200 = cls(
-            success=success,
-        )
+        activate_user_response_200 = cls.__new__(cls)
+        activate_user_response_200.success = success
 
         activate_user_response_200.additional_properties = d
         return activate_user_response_200

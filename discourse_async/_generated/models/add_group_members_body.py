@@ -38,9 +38,8 @@ class AddGroupMembersBody:
         d = dict(src_dict)
         usernames = d.pop("usernames", UNSET)
 
-        add_group_members_body = cls(
-            usernames=usernames,
-        )
+        add_group_members_body = cls.__new__(cls)
+        add_group_members_body.usernames = usernames
 
         add_group_members_body.additional_properties = d
         return add_group_members_body

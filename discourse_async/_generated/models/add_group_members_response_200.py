@@ -58,11 +58,10 @@ class AddGroupMembersResponse200:
 
         emails = cast(list[Any], d.pop("emails", UNSET))
 
-        add_group_members_response_200 = cls(
-            success=success,
-            usernames=usernames,
-            emails=emails,
-        )
+        add_group_members_response_200 = cls.__new__(cls)
+        add_group_members_response_200.success = success
+        add_group_members_response_200.usernames = usernames
+        add_group_members_response_200.emails = emails
 
         add_group_members_response_200.additional_properties = d
         return add_group_members_response_200

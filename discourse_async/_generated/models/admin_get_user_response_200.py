@@ -173,8 +173,12 @@ class AdminGetUserResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_latest_export_type_0 import AdminGetUserResponse200LatestExportType0  # noqa: PLC0415
+        global AdminGetUserResponse200ApprovedByType0
+        if AdminGetUserResponse200ApprovedByType0 is None:
+            from ..models.admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0
+        global AdminGetUserResponse200LatestExportType0
+        if AdminGetUserResponse200LatestExportType0 is None:
+            from ..models.admin_get_user_response_200_latest_export_type_0 import AdminGetUserResponse200LatestExportType0
 
         id = self.id
 
@@ -570,15 +574,27 @@ class AdminGetUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_external_ids import AdminGetUserResponse200ExternalIds  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_groups_item import AdminGetUserResponse200GroupsItem  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_latest_export_type_0 import AdminGetUserResponse200LatestExportType0  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_penalty_counts import AdminGetUserResponse200PenaltyCounts  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_tl_3_requirements import AdminGetUserResponse200Tl3Requirements  # noqa: PLC0415
-        from ..models.admin_get_user_response_200_upcoming_changes_stats_item import (
-            AdminGetUserResponse200UpcomingChangesStatsItem,  # noqa: PLC0415
-        )
+        global AdminGetUserResponse200ApprovedByType0
+        if AdminGetUserResponse200ApprovedByType0 is None:
+            from ..models.admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0
+        global AdminGetUserResponse200ExternalIds
+        if AdminGetUserResponse200ExternalIds is None:
+            from ..models.admin_get_user_response_200_external_ids import AdminGetUserResponse200ExternalIds
+        global AdminGetUserResponse200GroupsItem
+        if AdminGetUserResponse200GroupsItem is None:
+            from ..models.admin_get_user_response_200_groups_item import AdminGetUserResponse200GroupsItem
+        global AdminGetUserResponse200LatestExportType0
+        if AdminGetUserResponse200LatestExportType0 is None:
+            from ..models.admin_get_user_response_200_latest_export_type_0 import AdminGetUserResponse200LatestExportType0
+        global AdminGetUserResponse200PenaltyCounts
+        if AdminGetUserResponse200PenaltyCounts is None:
+            from ..models.admin_get_user_response_200_penalty_counts import AdminGetUserResponse200PenaltyCounts
+        global AdminGetUserResponse200Tl3Requirements
+        if AdminGetUserResponse200Tl3Requirements is None:
+            from ..models.admin_get_user_response_200_tl_3_requirements import AdminGetUserResponse200Tl3Requirements
+        global AdminGetUserResponse200UpcomingChangesStatsItem
+        if AdminGetUserResponse200UpcomingChangesStatsItem is None:
+            from ..models.admin_get_user_response_200_upcoming_changes_stats_item import AdminGetUserResponse200UpcomingChangesStatsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -782,78 +798,77 @@ class AdminGetUserResponse200:
 
                 upcoming_changes_stats.append(upcoming_changes_stats_item)
 
-        admin_get_user_response_200 = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            active=active,
-            admin=admin,
-            moderator=moderator,
-            last_seen_at=last_seen_at,
-            last_emailed_at=last_emailed_at,
-            created_at=created_at,
-            last_seen_age=last_seen_age,
-            last_emailed_age=last_emailed_age,
-            created_at_age=created_at_age,
-            trust_level=trust_level,
-            manual_locked_trust_level=manual_locked_trust_level,
-            title=title,
-            time_read=time_read,
-            staged=staged,
-            days_visited=days_visited,
-            posts_read_count=posts_read_count,
-            topics_entered=topics_entered,
-            post_count=post_count,
-            associated_accounts=associated_accounts,
-            can_send_activation_email=can_send_activation_email,
-            can_activate=can_activate,
-            can_deactivate=can_deactivate,
-            can_change_trust_level=can_change_trust_level,
-            ip_address=ip_address,
-            registration_ip_address=registration_ip_address,
-            can_grant_admin=can_grant_admin,
-            can_revoke_admin=can_revoke_admin,
-            can_grant_moderation=can_grant_moderation,
-            can_revoke_moderation=can_revoke_moderation,
-            can_impersonate=can_impersonate,
-            like_count=like_count,
-            like_given_count=like_given_count,
-            topic_count=topic_count,
-            flags_given_count=flags_given_count,
-            flags_received_count=flags_received_count,
-            private_topics_count=private_topics_count,
-            can_delete_all_posts=can_delete_all_posts,
-            can_be_deleted=can_be_deleted,
-            can_be_anonymized=can_be_anonymized,
-            can_be_merged=can_be_merged,
-            full_suspend_reason=full_suspend_reason,
-            latest_export=latest_export,
-            full_silence_reason=full_silence_reason,
-            silence_reason=silence_reason,
-            post_edits_count=post_edits_count,
-            primary_group_id=primary_group_id,
-            badge_count=badge_count,
-            warnings_received_count=warnings_received_count,
-            bounce_score=bounce_score,
-            reset_bounce_score_after=reset_bounce_score_after,
-            can_view_action_logs=can_view_action_logs,
-            can_disable_second_factor=can_disable_second_factor,
-            can_delete_sso_record=can_delete_sso_record,
-            api_key_count=api_key_count,
-            similar_users_count=similar_users_count,
-            single_sign_on_record=single_sign_on_record,
-            approved_by=approved_by,
-            suspended_by=suspended_by,
-            silenced_by=silenced_by,
-            penalty_counts=penalty_counts,
-            next_penalty=next_penalty,
-            tl3_requirements=tl3_requirements,
-            groups=groups,
-            external_ids=external_ids,
-            include_ip=include_ip,
-            upcoming_changes_stats=upcoming_changes_stats,
-        )
+        admin_get_user_response_200 = cls.__new__(cls)
+        admin_get_user_response_200.id = id
+        admin_get_user_response_200.username = username
+        admin_get_user_response_200.name = name
+        admin_get_user_response_200.avatar_template = avatar_template
+        admin_get_user_response_200.active = active
+        admin_get_user_response_200.admin = admin
+        admin_get_user_response_200.moderator = moderator
+        admin_get_user_response_200.last_seen_at = last_seen_at
+        admin_get_user_response_200.last_emailed_at = last_emailed_at
+        admin_get_user_response_200.created_at = created_at
+        admin_get_user_response_200.last_seen_age = last_seen_age
+        admin_get_user_response_200.last_emailed_age = last_emailed_age
+        admin_get_user_response_200.created_at_age = created_at_age
+        admin_get_user_response_200.trust_level = trust_level
+        admin_get_user_response_200.manual_locked_trust_level = manual_locked_trust_level
+        admin_get_user_response_200.title = title
+        admin_get_user_response_200.time_read = time_read
+        admin_get_user_response_200.staged = staged
+        admin_get_user_response_200.days_visited = days_visited
+        admin_get_user_response_200.posts_read_count = posts_read_count
+        admin_get_user_response_200.topics_entered = topics_entered
+        admin_get_user_response_200.post_count = post_count
+        admin_get_user_response_200.associated_accounts = associated_accounts
+        admin_get_user_response_200.can_send_activation_email = can_send_activation_email
+        admin_get_user_response_200.can_activate = can_activate
+        admin_get_user_response_200.can_deactivate = can_deactivate
+        admin_get_user_response_200.can_change_trust_level = can_change_trust_level
+        admin_get_user_response_200.ip_address = ip_address
+        admin_get_user_response_200.registration_ip_address = registration_ip_address
+        admin_get_user_response_200.can_grant_admin = can_grant_admin
+        admin_get_user_response_200.can_revoke_admin = can_revoke_admin
+        admin_get_user_response_200.can_grant_moderation = can_grant_moderation
+        admin_get_user_response_200.can_revoke_moderation = can_revoke_moderation
+        admin_get_user_response_200.can_impersonate = can_impersonate
+        admin_get_user_response_200.like_count = like_count
+        admin_get_user_response_200.like_given_count = like_given_count
+        admin_get_user_response_200.topic_count = topic_count
+        admin_get_user_response_200.flags_given_count = flags_given_count
+        admin_get_user_response_200.flags_received_count = flags_received_count
+        admin_get_user_response_200.private_topics_count = private_topics_count
+        admin_get_user_response_200.can_delete_all_posts = can_delete_all_posts
+        admin_get_user_response_200.can_be_deleted = can_be_deleted
+        admin_get_user_response_200.can_be_anonymized = can_be_anonymized
+        admin_get_user_response_200.can_be_merged = can_be_merged
+        admin_get_user_response_200.full_suspend_reason = full_suspend_reason
+        admin_get_user_response_200.latest_export = latest_export
+        admin_get_user_response_200.full_silence_reason = full_silence_reason
+        admin_get_user_response_200.silence_reason = silence_reason
+        admin_get_user_response_200.post_edits_count = post_edits_count
+        admin_get_user_response_200.primary_group_id = primary_group_id
+        admin_get_user_response_200.badge_count = badge_count
+        admin_get_user_response_200.warnings_received_count = warnings_received_count
+        admin_get_user_response_200.bounce_score = bounce_score
+        admin_get_user_response_200.reset_bounce_score_after = reset_bounce_score_after
+        admin_get_user_response_200.can_view_action_logs = can_view_action_logs
+        admin_get_user_response_200.can_disable_second_factor = can_disable_second_factor
+        admin_get_user_response_200.can_delete_sso_record = can_delete_sso_record
+        admin_get_user_response_200.api_key_count = api_key_count
+        admin_get_user_response_200.similar_users_count = similar_users_count
+        admin_get_user_response_200.single_sign_on_record = single_sign_on_record
+        admin_get_user_response_200.approved_by = approved_by
+        admin_get_user_response_200.suspended_by = suspended_by
+        admin_get_user_response_200.silenced_by = silenced_by
+        admin_get_user_response_200.penalty_counts = penalty_counts
+        admin_get_user_response_200.next_penalty = next_penalty
+        admin_get_user_response_200.tl3_requirements = tl3_requirements
+        admin_get_user_response_200.groups = groups
+        admin_get_user_response_200.external_ids = external_ids
+        admin_get_user_response_200.include_ip = include_ip
+        admin_get_user_response_200.upcoming_changes_stats = upcoming_changes_stats
 
         admin_get_user_response_200.additional_properties = d
         return admin_get_user_response_200
@@ -873,3 +888,11 @@ class AdminGetUserResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+AdminGetUserResponse200ApprovedByType0: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200ExternalIds: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200GroupsItem: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200LatestExportType0: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200PenaltyCounts: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200Tl3Requirements: Any = None  # imported on first use, see from_dict/to_dict
+AdminGetUserResponse200UpcomingChangesStatsItem: Any = None  # imported on first use, see from_dict/to_dict

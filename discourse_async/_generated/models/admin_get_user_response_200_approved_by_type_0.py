@@ -62,12 +62,11 @@ class AdminGetUserResponse200ApprovedByType0:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        admin_get_user_response_200_approved_by_type_0 = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        admin_get_user_response_200_approved_by_type_0 = cls.__new__(cls)
+        admin_get_user_response_200_approved_by_type_0.id = id
+        admin_get_user_response_200_approved_by_type_0.username = username
+        admin_get_user_response_200_approved_by_type_0.name = name
+        admin_get_user_response_200_approved_by_type_0.avatar_template = avatar_template
 
         admin_get_user_response_200_approved_by_type_0.additional_properties = d
         return admin_get_user_response_200_approved_by_type_0

@@ -46,10 +46,9 @@ class AdminGetUserResponse200PenaltyCounts:
 
         suspended = d.pop("suspended", UNSET)
 
-        admin_get_user_response_200_penalty_counts = cls(
-            silenced=silenced,
-            suspended=suspended,
-        )
+        admin_get_user_response_200_penalty_counts = cls.__new__(cls)
+        admin_get_user_response_200_penalty_counts.silenced = silenced
+        admin_get_user_response_200_penalty_counts.suspended = suspended
 
         admin_get_user_response_200_penalty_counts.additional_properties = d
         return admin_get_user_response_200_penalty_counts

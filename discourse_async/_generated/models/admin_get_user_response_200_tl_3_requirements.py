@@ -217,9 +217,9 @@ class AdminGetUserResponse200Tl3Requirements:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.admin_get_user_response_200_tl_3_requirements_penalty_counts import (
-            AdminGetUserResponse200Tl3RequirementsPenaltyCounts,  # noqa: PLC0415
-        )
+        global AdminGetUserResponse200Tl3RequirementsPenaltyCounts
+        if AdminGetUserResponse200Tl3RequirementsPenaltyCounts is None:
+            from ..models.admin_get_user_response_200_tl_3_requirements_penalty_counts import AdminGetUserResponse200Tl3RequirementsPenaltyCounts
 
         d = dict(src_dict)
         time_period = d.pop("time_period", UNSET)
@@ -287,38 +287,37 @@ class AdminGetUserResponse200Tl3Requirements:
         else:
             penalty_counts = AdminGetUserResponse200Tl3RequirementsPenaltyCounts.from_dict(_penalty_counts)
 
-        admin_get_user_response_200_tl_3_requirements = cls(
-            time_period=time_period,
-            requirements_met=requirements_met,
-            requirements_lost=requirements_lost,
-            trust_level_locked=trust_level_locked,
-            on_grace_period=on_grace_period,
-            days_visited=days_visited,
-            min_days_visited=min_days_visited,
-            num_topics_replied_to=num_topics_replied_to,
-            min_topics_replied_to=min_topics_replied_to,
-            topics_viewed=topics_viewed,
-            min_topics_viewed=min_topics_viewed,
-            posts_read=posts_read,
-            min_posts_read=min_posts_read,
-            topics_viewed_all_time=topics_viewed_all_time,
-            min_topics_viewed_all_time=min_topics_viewed_all_time,
-            posts_read_all_time=posts_read_all_time,
-            min_posts_read_all_time=min_posts_read_all_time,
-            num_flagged_posts=num_flagged_posts,
-            max_flagged_posts=max_flagged_posts,
-            num_flagged_by_users=num_flagged_by_users,
-            max_flagged_by_users=max_flagged_by_users,
-            num_likes_given=num_likes_given,
-            min_likes_given=min_likes_given,
-            num_likes_received=num_likes_received,
-            min_likes_received=min_likes_received,
-            num_likes_received_days=num_likes_received_days,
-            min_likes_received_days=min_likes_received_days,
-            num_likes_received_users=num_likes_received_users,
-            min_likes_received_users=min_likes_received_users,
-            penalty_counts=penalty_counts,
-        )
+        admin_get_user_response_200_tl_3_requirements = cls.__new__(cls)
+        admin_get_user_response_200_tl_3_requirements.time_period = time_period
+        admin_get_user_response_200_tl_3_requirements.requirements_met = requirements_met
+        admin_get_user_response_200_tl_3_requirements.requirements_lost = requirements_lost
+        admin_get_user_response_200_tl_3_requirements.trust_level_locked = trust_level_locked
+        admin_get_user_response_200_tl_3_requirements.on_grace_period = on_grace_period
+        admin_get_user_response_200_tl_3_requirements.days_visited = days_visited
+        admin_get_user_response_200_tl_3_requirements.min_days_visited = min_days_visited
+        admin_get_user_response_200_tl_3_requirements.num_topics_replied_to = num_topics_replied_to
+        admin_get_user_response_200_tl_3_requirements.min_topics_replied_to = min_topics_replied_to
+        admin_get_user_response_200_tl_3_requirements.topics_viewed = topics_viewed
+        admin_get_user_response_200_tl_3_requirements.min_topics_viewed = min_topics_viewed
+        admin_get_user_response_200_tl_3_requirements.posts_read = posts_read
+        admin_get_user_response_200_tl_3_requirements.min_posts_read = min_posts_read
+        admin_get_user_response_200_tl_3_requirements.topics_viewed_all_time = topics_viewed_all_time
+        admin_get_user_response_200_tl_3_requirements.min_topics_viewed_all_time = min_topics_viewed_all_time
+        admin_get_user_response_200_tl_3_requirements.posts_read_all_time = posts_read_all_time
+        admin_get_user_response_200_tl_3_requirements.min_posts_read_all_time = min_posts_read_all_time
+        admin_get_user_response_200_tl_3_requirements.num_flagged_posts = num_flagged_posts
+        admin_get_user_response_200_tl_3_requirements.max_flagged_posts = max_flagged_posts
+        admin_get_user_response_200_tl_3_requirements.num_flagged_by_users = num_flagged_by_users
+        admin_get_user_response_200_tl_3_requirements.max_flagged_by_users = max_flagged_by_users
+        admin_get_user_response_200_tl_3_requirements.num_likes_given = num_likes_given
+        admin_get_user_response_200_tl_3_requirements.min_likes_given = min_likes_given
+        admin_get_user_response_200_tl_3_requirements.num_likes_received = num_likes_received
+        admin_get_user_response_200_tl_3_requirements.min_likes_received = min_likes_received
+        admin_get_user_response_200_tl_3_requirements.num_likes_received_days = num_likes_received_days
+        admin_get_user_response_200_tl_3_requirements.min_likes_received_days = min_likes_received_days
+        admin_get_user_response_200_tl_3_requirements.num_likes_received_users = num_likes_received_users
+        admin_get_user_response_200_tl_3_requirements.min_likes_received_users = min_likes_received_users
+        admin_get_user_response_200_tl_3_requirements.penalty_counts = penalty_counts
 
         admin_get_user_response_200_tl_3_requirements.additional_properties = d
         return admin_get_user_response_200_tl_3_requirements
@@ -338,3 +337,5 @@ class AdminGetUserResponse200Tl3Requirements:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+AdminGetUserResponse200Tl3RequirementsPenaltyCounts: Any = None  # imported on first use, see from_dict/to_dict

@@ -54,11 +54,10 @@ class AdminGetUserResponse200Tl3RequirementsPenaltyCounts:
 
         total = d.pop("total", UNSET)
 
-        admin_get_user_response_200_tl_3_requirements_penalty_counts = cls(
-            silenced=silenced,
-            suspended=suspended,
-            total=total,
-        )
+        admin_get_user_response_200_tl_3_requirements_penalty_counts = cls.__new__(cls)
+        admin_get_user_response_200_tl_3_requirements_penalty_counts.silenced = silenced
+        admin_get_user_response_200_tl_3_requirements_penalty_counts.suspended = suspended
+        admin_get_user_response_200_tl_3_requirements_penalty_counts.total = total
 
         admin_get_user_response_200_tl_3_requirements_penalty_counts.additional_properties = d
         return admin_get_user_response_200_tl_3_requirements_penalty_counts

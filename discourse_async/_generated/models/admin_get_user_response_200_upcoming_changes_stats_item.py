@@ -80,14 +80,13 @@ class AdminGetUserResponse200UpcomingChangesStatsItem:
 
         reason = d.pop("reason", UNSET)
 
-        admin_get_user_response_200_upcoming_changes_stats_item = cls(
-            name=name,
-            humanized_name=humanized_name,
-            description=description,
-            enabled=enabled,
-            specific_groups=specific_groups,
-            reason=reason,
-        )
+        admin_get_user_response_200_upcoming_changes_stats_item = cls.__new__(cls)
+        admin_get_user_response_200_upcoming_changes_stats_item.name = name
+        admin_get_user_response_200_upcoming_changes_stats_item.humanized_name = humanized_name
+        admin_get_user_response_200_upcoming_changes_stats_item.description = description
+        admin_get_user_response_200_upcoming_changes_stats_item.enabled = enabled
+        admin_get_user_response_200_upcoming_changes_stats_item.specific_groups = specific_groups
+        admin_get_user_response_200_upcoming_changes_stats_item.reason = reason
 
         admin_get_user_response_200_upcoming_changes_stats_item.additional_properties = d
         return admin_get_user_response_200_upcoming_changes_stats_item

@@ -79,12 +79,18 @@ class AdminListBadgesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.admin_list_badges_response_200_admin_badges import AdminListBadgesResponse200AdminBadges  # noqa: PLC0415
-        from ..models.admin_list_badges_response_200_badge_groupings_item import (
-            AdminListBadgesResponse200BadgeGroupingsItem,  # noqa: PLC0415
-        )
-        from ..models.admin_list_badges_response_200_badge_types_item import AdminListBadgesResponse200BadgeTypesItem  # noqa: PLC0415
-        from ..models.admin_list_badges_response_200_badges_item import AdminListBadgesResponse200BadgesItem  # noqa: PLC0415
+        global AdminListBadgesResponse200AdminBadges
+        if AdminListBadgesResponse200AdminBadges is None:
+            from ..models.admin_list_badges_response_200_admin_badges import AdminListBadgesResponse200AdminBadges
+        global AdminListBadgesResponse200BadgeGroupingsItem
+        if AdminListBadgesResponse200BadgeGroupingsItem is None:
+            from ..models.admin_list_badges_response_200_badge_groupings_item import AdminListBadgesResponse200BadgeGroupingsItem
+        global AdminListBadgesResponse200BadgeTypesItem
+        if AdminListBadgesResponse200BadgeTypesItem is None:
+            from ..models.admin_list_badges_response_200_badge_types_item import AdminListBadgesResponse200BadgeTypesItem
+        global AdminListBadgesResponse200BadgesItem
+        if AdminListBadgesResponse200BadgesItem is None:
+            from ..models.admin_list_badges_response_200_badges_item import AdminListBadgesResponse200BadgesItem
 
         d = dict(src_dict)
         _badges = d.pop("badges", UNSET)
@@ -121,12 +127,11 @@ class AdminListBadgesResponse200:
         else:
             admin_badges = AdminListBadgesResponse200AdminBadges.from_dict(_admin_badges)
 
-        admin_list_badges_response_200 = cls(
-            badges=badges,
-            badge_types=badge_types,
-            badge_groupings=badge_groupings,
-            admin_badges=admin_badges,
-        )
+        admin_list_badges_response_200 = cls.__new__(cls)
+        admin_list_badges_response_200.badges = badges
+        admin_list_badges_response_200.badge_types = badge_types
+        admin_list_badges_response_200.badge_groupings = badge_groupings
+        admin_list_badges_response_200.admin_badges = admin_badges
 
         admin_list_badges_response_200.additional_properties = d
         return admin_list_badges_response_200
@@ -146,3 +151,8 @@ class AdminListBadgesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+AdminListBadgesResponse200AdminBadges: Any = None  # imported on first use, see from_dict/to_dict
+AdminListBadgesResponse200BadgeGroupingsItem: Any = None  # imported on first use, see from_dict/to_dict
+AdminListBadgesResponse200BadgeTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+AdminListBadgesResponse200BadgesItem: Any = None  # imported on first use, see from_dict/to_dict

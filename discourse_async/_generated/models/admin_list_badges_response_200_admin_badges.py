@@ -75,9 +75,9 @@ class AdminListBadgesResponse200AdminBadges:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.admin_list_badges_response_200_admin_badges_triggers import (
-            AdminListBadgesResponse200AdminBadgesTriggers,  # noqa: PLC0415
-        )
+        global AdminListBadgesResponse200AdminBadgesTriggers
+        if AdminListBadgesResponse200AdminBadgesTriggers is None:
+            from ..models.admin_list_badges_response_200_admin_badges_triggers import AdminListBadgesResponse200AdminBadgesTriggers
 
         d = dict(src_dict)
         protected_system_fields = cast(list[Any], d.pop("protected_system_fields", UNSET))
@@ -95,13 +95,12 @@ class AdminListBadgesResponse200AdminBadges:
 
         badge_type_ids = cast(list[Any], d.pop("badge_type_ids", UNSET))
 
-        admin_list_badges_response_200_admin_badges = cls(
-            protected_system_fields=protected_system_fields,
-            triggers=triggers,
-            badge_ids=badge_ids,
-            badge_grouping_ids=badge_grouping_ids,
-            badge_type_ids=badge_type_ids,
-        )
+        admin_list_badges_response_200_admin_badges = cls.__new__(cls)
+        admin_list_badges_response_200_admin_badges.protected_system_fields = protected_system_fields
+        admin_list_badges_response_200_admin_badges.triggers = triggers
+        admin_list_badges_response_200_admin_badges.badge_ids = badge_ids
+        admin_list_badges_response_200_admin_badges.badge_grouping_ids = badge_grouping_ids
+        admin_list_badges_response_200_admin_badges.badge_type_ids = badge_type_ids
 
         admin_list_badges_response_200_admin_badges.additional_properties = d
         return admin_list_badges_response_200_admin_badges
@@ -121,3 +120,5 @@ class AdminListBadgesResponse200AdminBadges:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+AdminListBadgesResponse200AdminBadgesTriggers: Any = None  # imported on first use, see from_dict/to_dict

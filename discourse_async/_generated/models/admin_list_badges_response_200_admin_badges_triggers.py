@@ -70,13 +70,12 @@ class AdminListBadgesResponse200AdminBadgesTriggers:
 
         post_action = d.pop("post_action", UNSET)
 
-        admin_list_badges_response_200_admin_badges_triggers = cls(
-            user_change=user_change,
-            none=none,
-            post_revision=post_revision,
-            trust_level_change=trust_level_change,
-            post_action=post_action,
-        )
+        admin_list_badges_response_200_admin_badges_triggers = cls.__new__(cls)
+        admin_list_badges_response_200_admin_badges_triggers.user_change = user_change
+        admin_list_badges_response_200_admin_badges_triggers.none = none
+        admin_list_badges_response_200_admin_badges_triggers.post_revision = post_revision
+        admin_list_badges_response_200_admin_badges_triggers.trust_level_change = trust_level_change
+        admin_list_badges_response_200_admin_badges_triggers.post_action = post_action
 
         admin_list_badges_response_200_admin_badges_triggers.additional_properties = d
         return admin_list_badges_response_200_admin_badges_triggers

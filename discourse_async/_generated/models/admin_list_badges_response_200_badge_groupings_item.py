@@ -74,13 +74,12 @@ class AdminListBadgesResponse200BadgeGroupingsItem:
 
         system = d.pop("system", UNSET)
 
-        admin_list_badges_response_200_badge_groupings_item = cls(
-            id=id,
-            name=name,
-            description=description,
-            position=position,
-            system=system,
-        )
+        admin_list_badges_response_200_badge_groupings_item = cls.__new__(cls)
+        admin_list_badges_response_200_badge_groupings_item.id = id
+        admin_list_badges_response_200_badge_groupings_item.name = name
+        admin_list_badges_response_200_badge_groupings_item.description = description
+        admin_list_badges_response_200_badge_groupings_item.position = position
+        admin_list_badges_response_200_badge_groupings_item.system = system
 
         admin_list_badges_response_200_badge_groupings_item.additional_properties = d
         return admin_list_badges_response_200_badge_groupings_item

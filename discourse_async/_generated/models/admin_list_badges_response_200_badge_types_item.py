@@ -54,11 +54,10 @@ class AdminListBadgesResponse200BadgeTypesItem:
 
         sort_order = d.pop("sort_order", UNSET)
 
-        admin_list_badges_response_200_badge_types_item = cls(
-            id=id,
-            name=name,
-            sort_order=sort_order,
-        )
+        admin_list_badges_response_200_badge_types_item = cls.__new__(cls)
+        admin_list_badges_response_200_badge_types_item.id = id
+        admin_list_badges_response_200_badge_types_item.name = name
+        admin_list_badges_response_200_badge_types_item.sort_order = sort_order
 
         admin_list_badges_response_200_badge_types_item.additional_properties = d
         return admin_list_badges_response_200_badge_types_item

@@ -246,32 +246,31 @@ class AdminListBadgesResponse200BadgesItem:
 
         show_in_post_header = d.pop("show_in_post_header", UNSET)
 
-        admin_list_badges_response_200_badges_item = cls(
-            id=id,
-            name=name,
-            description=description,
-            grant_count=grant_count,
-            allow_title=allow_title,
-            multiple_grant=multiple_grant,
-            icon=icon,
-            image_url=image_url,
-            listable=listable,
-            enabled=enabled,
-            badge_grouping_id=badge_grouping_id,
-            system=system,
-            long_description=long_description,
-            slug=slug,
-            manually_grantable=manually_grantable,
-            query=query,
-            trigger=trigger,
-            target_posts=target_posts,
-            auto_revoke=auto_revoke,
-            show_posts=show_posts,
-            i18n_name=i18n_name,
-            image_upload_id=image_upload_id,
-            badge_type_id=badge_type_id,
-            show_in_post_header=show_in_post_header,
-        )
+        admin_list_badges_response_200_badges_item = cls.__new__(cls)
+        admin_list_badges_response_200_badges_item.id = id
+        admin_list_badges_response_200_badges_item.name = name
+        admin_list_badges_response_200_badges_item.description = description
+        admin_list_badges_response_200_badges_item.grant_count = grant_count
+        admin_list_badges_response_200_badges_item.allow_title = allow_title
+        admin_list_badges_response_200_badges_item.multiple_grant = multiple_grant
+        admin_list_badges_response_200_badges_item.icon = icon
+        admin_list_badges_response_200_badges_item.image_url = image_url
+        admin_list_badges_response_200_badges_item.listable = listable
+        admin_list_badges_response_200_badges_item.enabled = enabled
+        admin_list_badges_response_200_badges_item.badge_grouping_id = badge_grouping_id
+        admin_list_badges_response_200_badges_item.system = system
+        admin_list_badges_response_200_badges_item.long_description = long_description
+        admin_list_badges_response_200_badges_item.slug = slug
+        admin_list_badges_response_200_badges_item.manually_grantable = manually_grantable
+        admin_list_badges_response_200_badges_item.query = query
+        admin_list_badges_response_200_badges_item.trigger = trigger
+        admin_list_badges_response_200_badges_item.target_posts = target_posts
+        admin_list_badges_response_200_badges_item.auto_revoke = auto_revoke
+        admin_list_badges_response_200_badges_item.show_posts = show_posts
+        admin_list_badges_response_200_badges_item.i18n_name = i18n_name
+        admin_list_badges_response_200_badges_item.image_upload_id = image_upload_id
+        admin_list_badges_response_200_badges_item.badge_type_id = badge_type_id
+        admin_list_badges_response_200_badges_item.show_in_post_header = show_in_post_header
 
         admin_list_badges_response_200_badges_item.additional_properties = d
         return admin_list_badges_response_200_badges_item

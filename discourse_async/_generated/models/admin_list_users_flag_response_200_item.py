@@ -256,32 +256,31 @@ class AdminListUsersFlagResponse200Item:
 
         post_count = d.pop("post_count", UNSET)
 
-        admin_list_users_flag_response_200_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            email=email,
-            secondary_emails=secondary_emails,
-            active=active,
-            admin=admin,
-            moderator=moderator,
-            last_seen_at=last_seen_at,
-            last_emailed_at=last_emailed_at,
-            created_at=created_at,
-            last_seen_age=last_seen_age,
-            last_emailed_age=last_emailed_age,
-            created_at_age=created_at_age,
-            trust_level=trust_level,
-            manual_locked_trust_level=manual_locked_trust_level,
-            title=title,
-            time_read=time_read,
-            staged=staged,
-            days_visited=days_visited,
-            posts_read_count=posts_read_count,
-            topics_entered=topics_entered,
-            post_count=post_count,
-        )
+        admin_list_users_flag_response_200_item = cls.__new__(cls)
+        admin_list_users_flag_response_200_item.id = id
+        admin_list_users_flag_response_200_item.username = username
+        admin_list_users_flag_response_200_item.name = name
+        admin_list_users_flag_response_200_item.avatar_template = avatar_template
+        admin_list_users_flag_response_200_item.email = email
+        admin_list_users_flag_response_200_item.secondary_emails = secondary_emails
+        admin_list_users_flag_response_200_item.active = active
+        admin_list_users_flag_response_200_item.admin = admin
+        admin_list_users_flag_response_200_item.moderator = moderator
+        admin_list_users_flag_response_200_item.last_seen_at = last_seen_at
+        admin_list_users_flag_response_200_item.last_emailed_at = last_emailed_at
+        admin_list_users_flag_response_200_item.created_at = created_at
+        admin_list_users_flag_response_200_item.last_seen_age = last_seen_age
+        admin_list_users_flag_response_200_item.last_emailed_age = last_emailed_age
+        admin_list_users_flag_response_200_item.created_at_age = created_at_age
+        admin_list_users_flag_response_200_item.trust_level = trust_level
+        admin_list_users_flag_response_200_item.manual_locked_trust_level = manual_locked_trust_level
+        admin_list_users_flag_response_200_item.title = title
+        admin_list_users_flag_response_200_item.time_read = time_read
+        admin_list_users_flag_response_200_item.staged = staged
+        admin_list_users_flag_response_200_item.days_visited = days_visited
+        admin_list_users_flag_response_200_item.posts_read_count = posts_read_count
+        admin_list_users_flag_response_200_item.topics_entered = topics_entered
+        admin_list_users_flag_response_200_item.post_count = post_count
 
         admin_list_users_flag_response_200_item.additional_properties = d
         return admin_list_users_flag_response_200_item

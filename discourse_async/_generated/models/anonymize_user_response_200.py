@@ -46,10 +46,9 @@ class AnonymizeUserResponse200:
 
         username = d.pop("username", UNSET)
 
-        anonymize_user_response_200 = cls(
-            success=success,
-            username=username,
-        )
+        anonymize_user_response_200 = cls.__new__(cls)
+        anonymize_user_response_200.success = success
+        anonymize_user_response_200.username = username
 
         anonymize_user_response_200.additional_properties = d
         return anonymize_user_response_200

@@ -45,10 +45,9 @@ class BatchPresignMultipartPartsBody:
 
         unique_identifier = d.pop("unique_identifier")
 
-        batch_presign_multipart_parts_body = cls(
-            part_numbers=part_numbers,
-            unique_identifier=unique_identifier,
-        )
+        batch_presign_multipart_parts_body = cls.__new__(cls)
+        batch_presign_multipart_parts_body.part_numbers = part_numbers
+        batch_presign_multipart_parts_body.unique_identifier = unique_identifier
 
         batch_presign_multipart_parts_body.additional_properties = d
         return batch_presign_multipart_parts_body

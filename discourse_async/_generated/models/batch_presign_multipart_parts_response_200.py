@@ -43,9 +43,9 @@ class BatchPresignMultipartPartsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.batch_presign_multipart_parts_response_200_presigned_urls import (
-            BatchPresignMultipartPartsResponse200PresignedUrls,  # noqa: PLC0415
-        )
+        global BatchPresignMultipartPartsResponse200PresignedUrls
+        if BatchPresignMultipartPartsResponse200PresignedUrls is None:
+            from ..models.batch_presign_multipart_parts_response_200_presigned_urls import BatchPresignMultipartPartsResponse200PresignedUrls
 
         d = dict(src_dict)
         _presigned_urls = d.pop("presigned_urls", UNSET)
@@ -55,9 +55,8 @@ class BatchPresignMultipartPartsResponse200:
         else:
             presigned_urls = BatchPresignMultipartPartsResponse200PresignedUrls.from_dict(_presigned_urls)
 
-        batch_presign_multipart_parts_response_200 = cls(
-            presigned_urls=presigned_urls,
-        )
+        batch_presign_multipart_parts_response_200 = cls.__new__(cls)
+        batch_presign_multipart_parts_response_200.presigned_urls = presigned_urls
 
         batch_presign_multipart_parts_response_200.additional_properties = d
         return batch_presign_multipart_parts_response_200
@@ -77,3 +76,5 @@ class BatchPresignMultipartPartsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+BatchPresignMultipartPartsResponse200PresignedUrls: Any = None  # imported on first use, see from_dict/to_dict

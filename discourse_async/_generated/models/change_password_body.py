@@ -45,10 +45,9 @@ class ChangePasswordBody:
 
         password = d.pop("password")
 
-        change_password_body = cls(
-            username=username,
-            password=password,
-        )
+        change_password_body = cls.__new__(cls)
+        change_password_body.username = username
+        change_password_body.password = password
 
         change_password_body.additional_properties = d
         return change_password_body

@@ -64,12 +64,11 @@ class CompleteExternalUploadBody:
 
         pasted = d.pop("pasted", UNSET)
 
-        complete_external_upload_body = cls(
-            unique_identifier=unique_identifier,
-            for_private_message=for_private_message,
-            for_site_setting=for_site_setting,
-            pasted=pasted,
-        )
+        complete_external_upload_body = cls.__new__(cls)
+        complete_external_upload_body.unique_identifier = unique_identifier
+        complete_external_upload_body.for_private_message = for_private_message
+        complete_external_upload_body.for_site_setting = for_site_setting
+        complete_external_upload_body.pasted = pasted
 
         complete_external_upload_body.additional_properties = d
         return complete_external_upload_body

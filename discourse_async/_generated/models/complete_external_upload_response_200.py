@@ -62,12 +62,12 @@ class CompleteExternalUploadResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.complete_external_upload_response_200_optimized_video_type_0 import (
-            CompleteExternalUploadResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.complete_external_upload_response_200_thumbnail_type_0 import (
-            CompleteExternalUploadResponse200ThumbnailType0,  # noqa: PLC0415
-        )
+        global CompleteExternalUploadResponse200OptimizedVideoType0
+        if CompleteExternalUploadResponse200OptimizedVideoType0 is None:
+            from ..models.complete_external_upload_response_200_optimized_video_type_0 import CompleteExternalUploadResponse200OptimizedVideoType0
+        global CompleteExternalUploadResponse200ThumbnailType0
+        if CompleteExternalUploadResponse200ThumbnailType0 is None:
+            from ..models.complete_external_upload_response_200_thumbnail_type_0 import CompleteExternalUploadResponse200ThumbnailType0
 
         id = self.id
 
@@ -161,12 +161,12 @@ class CompleteExternalUploadResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.complete_external_upload_response_200_optimized_video_type_0 import (
-            CompleteExternalUploadResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.complete_external_upload_response_200_thumbnail_type_0 import (
-            CompleteExternalUploadResponse200ThumbnailType0,  # noqa: PLC0415
-        )
+        global CompleteExternalUploadResponse200OptimizedVideoType0
+        if CompleteExternalUploadResponse200OptimizedVideoType0 is None:
+            from ..models.complete_external_upload_response_200_optimized_video_type_0 import CompleteExternalUploadResponse200OptimizedVideoType0
+        global CompleteExternalUploadResponse200ThumbnailType0
+        if CompleteExternalUploadResponse200ThumbnailType0 is None:
+            from ..models.complete_external_upload_response_200_thumbnail_type_0 import CompleteExternalUploadResponse200ThumbnailType0
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -231,24 +231,23 @@ class CompleteExternalUploadResponse200:
 
         optimized_video = _parse_optimized_video(d.pop("optimized_video", UNSET))
 
-        complete_external_upload_response_200 = cls(
-            id=id,
-            url=url,
-            original_filename=original_filename,
-            filesize=filesize,
-            width=width,
-            height=height,
-            thumbnail_width=thumbnail_width,
-            thumbnail_height=thumbnail_height,
-            extension=extension,
-            short_url=short_url,
-            short_path=short_path,
-            retain_hours=retain_hours,
-            human_filesize=human_filesize,
-            dominant_color=dominant_color,
-            thumbnail=thumbnail,
-            optimized_video=optimized_video,
-        )
+        complete_external_upload_response_200 = cls.__new__(cls)
+        complete_external_upload_response_200.id = id
+        complete_external_upload_response_200.url = url
+        complete_external_upload_response_200.original_filename = original_filename
+        complete_external_upload_response_200.filesize = filesize
+        complete_external_upload_response_200.width = width
+        complete_external_upload_response_200.height = height
+        complete_external_upload_response_200.thumbnail_width = thumbnail_width
+        complete_external_upload_response_200.thumbnail_height = thumbnail_height
+        complete_external_upload_response_200.extension = extension
+        complete_external_upload_response_200.short_url = short_url
+        complete_external_upload_response_200.short_path = short_path
+        complete_external_upload_response_200.retain_hours = retain_hours
+        complete_external_upload_response_200.human_filesize = human_filesize
+        complete_external_upload_response_200.dominant_color = dominant_color
+        complete_external_upload_response_200.thumbnail = thumbnail
+        complete_external_upload_response_200.optimized_video = optimized_video
 
         complete_external_upload_response_200.additional_properties = d
         return complete_external_upload_response_200
@@ -268,3 +267,6 @@ class CompleteExternalUploadResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CompleteExternalUploadResponse200OptimizedVideoType0: Any = None  # imported on first use, see from_dict/to_dict
+CompleteExternalUploadResponse200ThumbnailType0: Any = None  # imported on first use, see from_dict/to_dict

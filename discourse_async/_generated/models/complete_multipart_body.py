@@ -47,7 +47,9 @@ class CompleteMultipartBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem  # noqa: PLC0415
+        global CompleteMultipartBodyPartsItem
+        if CompleteMultipartBodyPartsItem is None:
+            from ..models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
 
         d = dict(src_dict)
         unique_identifier = d.pop("unique_identifier")
@@ -59,10 +61,9 @@ class CompleteMultipartBody:
 
             parts.append(parts_item)
 
-        complete_multipart_body = cls(
-            unique_identifier=unique_identifier,
-            parts=parts,
-        )
+        complete_multipart_body = cls.__new__(cls)
+        complete_multipart_body.unique_identifier = unique_identifier
+        complete_multipart_body.parts = parts
 
         complete_multipart_body.additional_properties = d
         return complete_multipart_body
@@ -82,3 +83,5 @@ class CompleteMultipartBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CompleteMultipartBodyPartsItem: Any = None  # imported on first use, see from_dict/to_dict

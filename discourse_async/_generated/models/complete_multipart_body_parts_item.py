@@ -45,10 +45,9 @@ class CompleteMultipartBodyPartsItem:
 
         etag = d.pop("etag")
 
-        complete_multipart_body_parts_item = cls(
-            part_number=part_number,
-            etag=etag,
-        )
+        complete_multipart_body_parts_item = cls.__new__(cls)
+        complete_multipart_body_parts_item.part_number = part_number
+        complete_multipart_body_parts_item.etag = etag
 
         complete_multipart_body_parts_item.additional_properties = d
         return complete_multipart_body_parts_item

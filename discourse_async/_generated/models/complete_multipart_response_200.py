@@ -60,10 +60,12 @@ class CompleteMultipartResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.complete_multipart_response_200_optimized_video_type_0 import (
-            CompleteMultipartResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.complete_multipart_response_200_thumbnail_type_0 import CompleteMultipartResponse200ThumbnailType0  # noqa: PLC0415
+        global CompleteMultipartResponse200OptimizedVideoType0
+        if CompleteMultipartResponse200OptimizedVideoType0 is None:
+            from ..models.complete_multipart_response_200_optimized_video_type_0 import CompleteMultipartResponse200OptimizedVideoType0
+        global CompleteMultipartResponse200ThumbnailType0
+        if CompleteMultipartResponse200ThumbnailType0 is None:
+            from ..models.complete_multipart_response_200_thumbnail_type_0 import CompleteMultipartResponse200ThumbnailType0
 
         id = self.id
 
@@ -157,10 +159,12 @@ class CompleteMultipartResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.complete_multipart_response_200_optimized_video_type_0 import (
-            CompleteMultipartResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.complete_multipart_response_200_thumbnail_type_0 import CompleteMultipartResponse200ThumbnailType0  # noqa: PLC0415
+        global CompleteMultipartResponse200OptimizedVideoType0
+        if CompleteMultipartResponse200OptimizedVideoType0 is None:
+            from ..models.complete_multipart_response_200_optimized_video_type_0 import CompleteMultipartResponse200OptimizedVideoType0
+        global CompleteMultipartResponse200ThumbnailType0
+        if CompleteMultipartResponse200ThumbnailType0 is None:
+            from ..models.complete_multipart_response_200_thumbnail_type_0 import CompleteMultipartResponse200ThumbnailType0
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -225,24 +229,23 @@ class CompleteMultipartResponse200:
 
         optimized_video = _parse_optimized_video(d.pop("optimized_video", UNSET))
 
-        complete_multipart_response_200 = cls(
-            id=id,
-            url=url,
-            original_filename=original_filename,
-            filesize=filesize,
-            width=width,
-            height=height,
-            thumbnail_width=thumbnail_width,
-            thumbnail_height=thumbnail_height,
-            extension=extension,
-            short_url=short_url,
-            short_path=short_path,
-            retain_hours=retain_hours,
-            human_filesize=human_filesize,
-            dominant_color=dominant_color,
-            thumbnail=thumbnail,
-            optimized_video=optimized_video,
-        )
+        complete_multipart_response_200 = cls.__new__(cls)
+        complete_multipart_response_200.id = id
+        complete_multipart_response_200.url = url
+        complete_multipart_response_200.original_filename = original_filename
+        complete_multipart_response_200.filesize = filesize
+        complete_multipart_response_200.width = width
+        complete_multipart_response_200.height = height
+        complete_multipart_response_200.thumbnail_width = thumbnail_width
+        complete_multipart_response_200.thumbnail_height = thumbnail_height
+        complete_multipart_response_200.extension = extension
+        complete_multipart_response_200.short_url = short_url
+        complete_multipart_response_200.short_path = short_path
+        complete_multipart_response_200.retain_hours = retain_hours
+        complete_multipart_response_200.human_filesize = human_filesize
+        complete_multipart_response_200.dominant_color = dominant_color
+        complete_multipart_response_200.thumbnail = thumbnail
+        complete_multipart_response_200.optimized_video = optimized_video
 
         complete_multipart_response_200.additional_properties = d
         return complete_multipart_response_200
@@ -262,3 +265,6 @@ class CompleteMultipartResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CompleteMultipartResponse200OptimizedVideoType0: Any = None  # imported on first use, see from_dict/to_dict
+CompleteMultipartResponse200ThumbnailType0: Any = None  # imported on first use, see from_dict/to_dict

@@ -86,15 +86,14 @@ class CompleteMultipartResponse200OptimizedVideoType0:
 
         original_filename = d.pop("original_filename", UNSET)
 
-        complete_multipart_response_200_optimized_video_type_0 = cls(
-            id=id,
-            upload_id=upload_id,
-            url=url,
-            extension=extension,
-            filesize=filesize,
-            sha1=sha1,
-            original_filename=original_filename,
-        )
+        complete_multipart_response_200_optimized_video_type_0 = cls.__new__(cls)
+        complete_multipart_response_200_optimized_video_type_0.id = id
+        complete_multipart_response_200_optimized_video_type_0.upload_id = upload_id
+        complete_multipart_response_200_optimized_video_type_0.url = url
+        complete_multipart_response_200_optimized_video_type_0.extension = extension
+        complete_multipart_response_200_optimized_video_type_0.filesize = filesize
+        complete_multipart_response_200_optimized_video_type_0.sha1 = sha1
+        complete_multipart_response_200_optimized_video_type_0.original_filename = original_filename
 
         complete_multipart_response_200_optimized_video_type_0.additional_properties = d
         return complete_multipart_response_200_optimized_video_type_0

@@ -86,15 +86,14 @@ class CompleteMultipartResponse200ThumbnailType0:
 
         filesize = d.pop("filesize", UNSET)
 
-        complete_multipart_response_200_thumbnail_type_0 = cls(
-            id=id,
-            upload_id=upload_id,
-            url=url,
-            extension=extension,
-            width=width,
-            height=height,
-            filesize=filesize,
-        )
+        complete_multipart_response_200_thumbnail_type_0 = cls.__new__(cls)
+        complete_multipart_response_200_thumbnail_type_0.id = id
+        complete_multipart_response_200_thumbnail_type_0.upload_id = upload_id
+        complete_multipart_response_200_thumbnail_type_0.url = url
+        complete_multipart_response_200_thumbnail_type_0.extension = extension
+        complete_multipart_response_200_thumbnail_type_0.width = width
+        complete_multipart_response_200_thumbnail_type_0.height = height
+        complete_multipart_response_200_thumbnail_type_0.filesize = filesize
 
         complete_multipart_response_200_thumbnail_type_0.additional_properties = d
         return complete_multipart_response_200_thumbnail_type_0

@@ -38,9 +38,8 @@ class CreateBackupBody:
         d = dict(src_dict)
         with_uploads = d.pop("with_uploads")
 
-        create_backup_body = cls(
-            with_uploads=with_uploads,
-        )
+        create_backup_body = cls.__new__(cls)
+        create_backup_body.with_uploads = with_uploads
 
         create_backup_body.additional_properties = d
         return create_backup_body

@@ -38,9 +38,8 @@ class CreateBackupResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        create_backup_response_200 = cls(
-            success=success,
-        )
+        create_backup_response_200 = cls.__new__(cls)
+        create_backup_response_200.success = success
 
         create_backup_response_200.additional_properties = d
         return create_backup_response_200

@@ -45,10 +45,9 @@ class CreateBadgeBody:
 
         badge_type_id = d.pop("badge_type_id")
 
-        create_badge_body = cls(
-            name=name,
-            badge_type_id=badge_type_id,
-        )
+        create_badge_body = cls.__new__(cls)
+        create_badge_body.name = name
+        create_badge_body.badge_type_id = badge_type_id
 
         create_badge_body.additional_properties = d
         return create_badge_body

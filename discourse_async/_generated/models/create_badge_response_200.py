@@ -53,8 +53,12 @@ class CreateBadgeResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_badge_response_200_badge import CreateBadgeResponse200Badge  # noqa: PLC0415
-        from ..models.create_badge_response_200_badge_types_item import CreateBadgeResponse200BadgeTypesItem  # noqa: PLC0415
+        global CreateBadgeResponse200Badge
+        if CreateBadgeResponse200Badge is None:
+            from ..models.create_badge_response_200_badge import CreateBadgeResponse200Badge
+        global CreateBadgeResponse200BadgeTypesItem
+        if CreateBadgeResponse200BadgeTypesItem is None:
+            from ..models.create_badge_response_200_badge_types_item import CreateBadgeResponse200BadgeTypesItem
 
         d = dict(src_dict)
         _badge_types = d.pop("badge_types", UNSET)
@@ -73,10 +77,9 @@ class CreateBadgeResponse200:
         else:
             badge = CreateBadgeResponse200Badge.from_dict(_badge)
 
-        create_badge_response_200 = cls(
-            badge_types=badge_types,
-            badge=badge,
-        )
+        create_badge_response_200 = cls.__new__(cls)
+        create_badge_response_200.badge_types = badge_types
+        create_badge_response_200.badge = badge
 
         create_badge_response_200.additional_properties = d
         return create_badge_response_200
@@ -96,3 +99,6 @@ class CreateBadgeResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateBadgeResponse200Badge: Any = None  # imported on first use, see from_dict/to_dict
+CreateBadgeResponse200BadgeTypesItem: Any = None  # imported on first use, see from_dict/to_dict

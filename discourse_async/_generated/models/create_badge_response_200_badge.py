@@ -230,31 +230,30 @@ class CreateBadgeResponse200Badge:
 
         show_in_post_header = d.pop("show_in_post_header", UNSET)
 
-        create_badge_response_200_badge = cls(
-            id=id,
-            name=name,
-            description=description,
-            grant_count=grant_count,
-            allow_title=allow_title,
-            multiple_grant=multiple_grant,
-            icon=icon,
-            image_url=image_url,
-            image_upload_id=image_upload_id,
-            listable=listable,
-            enabled=enabled,
-            badge_grouping_id=badge_grouping_id,
-            system=system,
-            long_description=long_description,
-            slug=slug,
-            manually_grantable=manually_grantable,
-            query=query,
-            trigger=trigger,
-            target_posts=target_posts,
-            auto_revoke=auto_revoke,
-            show_posts=show_posts,
-            badge_type_id=badge_type_id,
-            show_in_post_header=show_in_post_header,
-        )
+        create_badge_response_200_badge = cls.__new__(cls)
+        create_badge_response_200_badge.id = id
+        create_badge_response_200_badge.name = name
+        create_badge_response_200_badge.description = description
+        create_badge_response_200_badge.grant_count = grant_count
+        create_badge_response_200_badge.allow_title = allow_title
+        create_badge_response_200_badge.multiple_grant = multiple_grant
+        create_badge_response_200_badge.icon = icon
+        create_badge_response_200_badge.image_url = image_url
+        create_badge_response_200_badge.image_upload_id = image_upload_id
+        create_badge_response_200_badge.listable = listable
+        create_badge_response_200_badge.enabled = enabled
+        create_badge_response_200_badge.badge_grouping_id = badge_grouping_id
+        create_badge_response_200_badge.system = system
+        create_badge_response_200_badge.long_description = long_description
+        create_badge_response_200_badge.slug = slug
+        create_badge_response_200_badge.manually_grantable = manually_grantable
+        create_badge_response_200_badge.query = query
+        create_badge_response_200_badge.trigger = trigger
+        create_badge_response_200_badge.target_posts = target_posts
+        create_badge_response_200_badge.auto_revoke = auto_revoke
+        create_badge_response_200_badge.show_posts = show_posts
+        create_badge_response_200_badge.badge_type_id = badge_type_id
+        create_badge_response_200_badge.show_in_post_header = show_in_post_header
 
         create_badge_response_200_badge.additional_properties = d
         return create_badge_response_200_badge

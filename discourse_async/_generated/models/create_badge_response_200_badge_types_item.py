@@ -54,11 +54,10 @@ class CreateBadgeResponse200BadgeTypesItem:
 
         sort_order = d.pop("sort_order", UNSET)
 
-        create_badge_response_200_badge_types_item = cls(
-            id=id,
-            name=name,
-            sort_order=sort_order,
-        )
+        create_badge_response_200_badge_types_item = cls.__new__(cls)
+        create_badge_response_200_badge_types_item.id = id
+        create_badge_response_200_badge_types_item.name = name
+        create_badge_response_200_badge_types_item.sort_order = sort_order
 
         create_badge_response_200_badge_types_item.additional_properties = d
         return create_badge_response_200_badge_types_item

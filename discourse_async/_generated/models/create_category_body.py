@@ -129,10 +129,12 @@ class CreateCategoryBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_category_body_category_localizations_item import (
-            CreateCategoryBodyCategoryLocalizationsItem,  # noqa: PLC0415
-        )
-        from ..models.create_category_body_permissions import CreateCategoryBodyPermissions  # noqa: PLC0415
+        global CreateCategoryBodyCategoryLocalizationsItem
+        if CreateCategoryBodyCategoryLocalizationsItem is None:
+            from ..models.create_category_body_category_localizations_item import CreateCategoryBodyCategoryLocalizationsItem
+        global CreateCategoryBodyPermissions
+        if CreateCategoryBodyPermissions is None:
+            from ..models.create_category_body_permissions import CreateCategoryBodyPermissions
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -177,22 +179,21 @@ class CreateCategoryBody:
 
                 category_localizations.append(category_localizations_item)
 
-        create_category_body = cls(
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            parent_category_id=parent_category_id,
-            allow_badges=allow_badges,
-            slug=slug,
-            topic_featured_links_allowed=topic_featured_links_allowed,
-            permissions=permissions,
-            search_priority=search_priority,
-            form_template_ids=form_template_ids,
-            category_localizations=category_localizations,
-        )
+        create_category_body = cls.__new__(cls)
+        create_category_body.name = name
+        create_category_body.color = color
+        create_category_body.text_color = text_color
+        create_category_body.style_type = style_type
+        create_category_body.emoji = emoji
+        create_category_body.icon = icon
+        create_category_body.parent_category_id = parent_category_id
+        create_category_body.allow_badges = allow_badges
+        create_category_body.slug = slug
+        create_category_body.topic_featured_links_allowed = topic_featured_links_allowed
+        create_category_body.permissions = permissions
+        create_category_body.search_priority = search_priority
+        create_category_body.form_template_ids = form_template_ids
+        create_category_body.category_localizations = category_localizations
 
         create_category_body.additional_properties = d
         return create_category_body
@@ -212,3 +213,6 @@ class CreateCategoryBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateCategoryBodyCategoryLocalizationsItem: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryBodyPermissions: Any = None  # imported on first use, see from_dict/to_dict

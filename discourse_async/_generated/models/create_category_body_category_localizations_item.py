@@ -63,12 +63,11 @@ class CreateCategoryBodyCategoryLocalizationsItem:
 
         description = d.pop("description", UNSET)
 
-        create_category_body_category_localizations_item = cls(
-            locale=locale,
-            name=name,
-            id=id,
-            description=description,
-        )
+        create_category_body_category_localizations_item = cls.__new__(cls)
+        create_category_body_category_localizations_item.locale = locale
+        create_category_body_category_localizations_item.name = name
+        create_category_body_category_localizations_item.id = id
+        create_category_body_category_localizations_item.description = description
 
         create_category_body_category_localizations_item.additional_properties = d
         return create_category_body_category_localizations_item

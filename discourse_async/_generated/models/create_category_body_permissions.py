@@ -46,10 +46,9 @@ class CreateCategoryBodyPermissions:
 
         staff = d.pop("staff", UNSET)
 
-        create_category_body_permissions = cls(
-            everyone=everyone,
-            staff=staff,
-        )
+        create_category_body_permissions = cls.__new__(cls)
+        create_category_body_permissions.everyone = everyone
+        create_category_body_permissions.staff = staff
 
         create_category_body_permissions.additional_properties = d
         return create_category_body_permissions

@@ -41,7 +41,9 @@ class CreateCategoryResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_category_response_200_category import CreateCategoryResponse200Category  # noqa: PLC0415
+        global CreateCategoryResponse200Category
+        if CreateCategoryResponse200Category is None:
+            from ..models.create_category_response_200_category import CreateCategoryResponse200Category
 
         d = dict(src_dict)
         _category = d.pop("category", UNSET)
@@ -51,9 +53,8 @@ class CreateCategoryResponse200:
         else:
             category = CreateCategoryResponse200Category.from_dict(_category)
 
-        create_category_response_200 = cls(
-            category=category,
-        )
+        create_category_response_200 = cls.__new__(cls)
+        create_category_response_200.category = category
 
         create_category_response_200.additional_properties = d
         return create_category_response_200
@@ -73,3 +74,5 @@ class CreateCategoryResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateCategoryResponse200Category: Any = None  # imported on first use, see from_dict/to_dict

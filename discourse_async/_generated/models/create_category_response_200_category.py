@@ -578,27 +578,27 @@ class CreateCategoryResponse200Category:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_category_response_200_category_available_category_types_item import (
-            CreateCategoryResponse200CategoryAvailableCategoryTypesItem,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_category_setting import (
-            CreateCategoryResponse200CategoryCategorySetting,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_category_type_settings import (
-            CreateCategoryResponse200CategoryCategoryTypeSettings,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_category_types import (
-            CreateCategoryResponse200CategoryCategoryTypes,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_custom_fields import (
-            CreateCategoryResponse200CategoryCustomFields,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_group_permissions_item import (
-            CreateCategoryResponse200CategoryGroupPermissionsItem,  # noqa: PLC0415
-        )
-        from ..models.create_category_response_200_category_required_tag_groups_item import (
-            CreateCategoryResponse200CategoryRequiredTagGroupsItem,  # noqa: PLC0415
-        )
+        global CreateCategoryResponse200CategoryAvailableCategoryTypesItem
+        if CreateCategoryResponse200CategoryAvailableCategoryTypesItem is None:
+            from ..models.create_category_response_200_category_available_category_types_item import CreateCategoryResponse200CategoryAvailableCategoryTypesItem
+        global CreateCategoryResponse200CategoryCategorySetting
+        if CreateCategoryResponse200CategoryCategorySetting is None:
+            from ..models.create_category_response_200_category_category_setting import CreateCategoryResponse200CategoryCategorySetting
+        global CreateCategoryResponse200CategoryCategoryTypeSettings
+        if CreateCategoryResponse200CategoryCategoryTypeSettings is None:
+            from ..models.create_category_response_200_category_category_type_settings import CreateCategoryResponse200CategoryCategoryTypeSettings
+        global CreateCategoryResponse200CategoryCategoryTypes
+        if CreateCategoryResponse200CategoryCategoryTypes is None:
+            from ..models.create_category_response_200_category_category_types import CreateCategoryResponse200CategoryCategoryTypes
+        global CreateCategoryResponse200CategoryCustomFields
+        if CreateCategoryResponse200CategoryCustomFields is None:
+            from ..models.create_category_response_200_category_custom_fields import CreateCategoryResponse200CategoryCustomFields
+        global CreateCategoryResponse200CategoryGroupPermissionsItem
+        if CreateCategoryResponse200CategoryGroupPermissionsItem is None:
+            from ..models.create_category_response_200_category_group_permissions_item import CreateCategoryResponse200CategoryGroupPermissionsItem
+        global CreateCategoryResponse200CategoryRequiredTagGroupsItem
+        if CreateCategoryResponse200CategoryRequiredTagGroupsItem is None:
+            from ..models.create_category_response_200_category_required_tag_groups_item import CreateCategoryResponse200CategoryRequiredTagGroupsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -782,74 +782,73 @@ class CreateCategoryResponse200Category:
 
                 available_category_types.append(available_category_types_item)
 
-        create_category_response_200_category = cls(
-            id=id,
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            slug=slug,
-            locale=locale,
-            topic_count=topic_count,
-            post_count=post_count,
-            position=position,
-            description=description,
-            description_text=description_text,
-            description_excerpt=description_excerpt,
-            topic_url=topic_url,
-            read_restricted=read_restricted,
-            permission=permission,
-            notification_level=notification_level,
-            can_edit=can_edit,
-            topic_template=topic_template,
-            topic_title_placeholder=topic_title_placeholder,
-            form_template_ids=form_template_ids,
-            has_children=has_children,
-            subcategory_count=subcategory_count,
-            sort_order=sort_order,
-            sort_ascending=sort_ascending,
-            show_subcategory_list=show_subcategory_list,
-            num_featured_topics=num_featured_topics,
-            default_view=default_view,
-            subcategory_list_style=subcategory_list_style,
-            default_top_period=default_top_period,
-            default_list_filter=default_list_filter,
-            minimum_required_tags=minimum_required_tags,
-            navigate_to_first_post_after_read=navigate_to_first_post_after_read,
-            custom_fields=custom_fields,
-            allowed_tags=allowed_tags,
-            allowed_tag_groups=allowed_tag_groups,
-            allow_global_tags=allow_global_tags,
-            required_tag_groups=required_tag_groups,
-            category_setting=category_setting,
-            category_localizations=category_localizations,
-            read_only_banner=read_only_banner,
-            available_groups=available_groups,
-            auto_close_hours=auto_close_hours,
-            auto_close_based_on_last_post=auto_close_based_on_last_post,
-            allow_unlimited_owner_edits_on_first_post=allow_unlimited_owner_edits_on_first_post,
-            default_slow_mode_seconds=default_slow_mode_seconds,
-            group_permissions=group_permissions,
-            email_in=email_in,
-            email_in_allow_strangers=email_in_allow_strangers,
-            mailinglist_mirror=mailinglist_mirror,
-            all_topics_wiki=all_topics_wiki,
-            can_delete=can_delete,
-            allow_badges=allow_badges,
-            topic_featured_link_allowed=topic_featured_link_allowed,
-            search_priority=search_priority,
-            topic_posting_review_group_ids=topic_posting_review_group_ids,
-            reply_posting_review_group_ids=reply_posting_review_group_ids,
-            uploaded_logo=uploaded_logo,
-            uploaded_logo_dark=uploaded_logo_dark,
-            uploaded_background=uploaded_background,
-            uploaded_background_dark=uploaded_background_dark,
-            category_types=category_types,
-            category_type_settings=category_type_settings,
-            available_category_types=available_category_types,
-        )
+        create_category_response_200_category = cls.__new__(cls)
+        create_category_response_200_category.id = id
+        create_category_response_200_category.name = name
+        create_category_response_200_category.color = color
+        create_category_response_200_category.text_color = text_color
+        create_category_response_200_category.style_type = style_type
+        create_category_response_200_category.emoji = emoji
+        create_category_response_200_category.icon = icon
+        create_category_response_200_category.slug = slug
+        create_category_response_200_category.locale = locale
+        create_category_response_200_category.topic_count = topic_count
+        create_category_response_200_category.post_count = post_count
+        create_category_response_200_category.position = position
+        create_category_response_200_category.description = description
+        create_category_response_200_category.description_text = description_text
+        create_category_response_200_category.description_excerpt = description_excerpt
+        create_category_response_200_category.topic_url = topic_url
+        create_category_response_200_category.read_restricted = read_restricted
+        create_category_response_200_category.permission = permission
+        create_category_response_200_category.notification_level = notification_level
+        create_category_response_200_category.can_edit = can_edit
+        create_category_response_200_category.topic_template = topic_template
+        create_category_response_200_category.topic_title_placeholder = topic_title_placeholder
+        create_category_response_200_category.form_template_ids = form_template_ids
+        create_category_response_200_category.has_children = has_children
+        create_category_response_200_category.subcategory_count = subcategory_count
+        create_category_response_200_category.sort_order = sort_order
+        create_category_response_200_category.sort_ascending = sort_ascending
+        create_category_response_200_category.show_subcategory_list = show_subcategory_list
+        create_category_response_200_category.num_featured_topics = num_featured_topics
+        create_category_response_200_category.default_view = default_view
+        create_category_response_200_category.subcategory_list_style = subcategory_list_style
+        create_category_response_200_category.default_top_period = default_top_period
+        create_category_response_200_category.default_list_filter = default_list_filter
+        create_category_response_200_category.minimum_required_tags = minimum_required_tags
+        create_category_response_200_category.navigate_to_first_post_after_read = navigate_to_first_post_after_read
+        create_category_response_200_category.custom_fields = custom_fields
+        create_category_response_200_category.allowed_tags = allowed_tags
+        create_category_response_200_category.allowed_tag_groups = allowed_tag_groups
+        create_category_response_200_category.allow_global_tags = allow_global_tags
+        create_category_response_200_category.required_tag_groups = required_tag_groups
+        create_category_response_200_category.category_setting = category_setting
+        create_category_response_200_category.category_localizations = category_localizations
+        create_category_response_200_category.read_only_banner = read_only_banner
+        create_category_response_200_category.available_groups = available_groups
+        create_category_response_200_category.auto_close_hours = auto_close_hours
+        create_category_response_200_category.auto_close_based_on_last_post = auto_close_based_on_last_post
+        create_category_response_200_category.allow_unlimited_owner_edits_on_first_post = allow_unlimited_owner_edits_on_first_post
+        create_category_response_200_category.default_slow_mode_seconds = default_slow_mode_seconds
+        create_category_response_200_category.group_permissions = group_permissions
+        create_category_response_200_category.email_in = email_in
+        create_category_response_200_category.email_in_allow_strangers = email_in_allow_strangers
+        create_category_response_200_category.mailinglist_mirror = mailinglist_mirror
+        create_category_response_200_category.all_topics_wiki = all_topics_wiki
+        create_category_response_200_category.can_delete = can_delete
+        create_category_response_200_category.allow_badges = allow_badges
+        create_category_response_200_category.topic_featured_link_allowed = topic_featured_link_allowed
+        create_category_response_200_category.search_priority = search_priority
+        create_category_response_200_category.topic_posting_review_group_ids = topic_posting_review_group_ids
+        create_category_response_200_category.reply_posting_review_group_ids = reply_posting_review_group_ids
+        create_category_response_200_category.uploaded_logo = uploaded_logo
+        create_category_response_200_category.uploaded_logo_dark = uploaded_logo_dark
+        create_category_response_200_category.uploaded_background = uploaded_background
+        create_category_response_200_category.uploaded_background_dark = uploaded_background_dark
+        create_category_response_200_category.category_types = category_types
+        create_category_response_200_category.category_type_settings = category_type_settings
+        create_category_response_200_category.available_category_types = available_category_types
 
         create_category_response_200_category.additional_properties = d
         return create_category_response_200_category
@@ -869,3 +868,11 @@ class CreateCategoryResponse200Category:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateCategoryResponse200CategoryAvailableCategoryTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryCategorySetting: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryCategoryTypeSettings: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryCategoryTypes: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryCustomFields: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryGroupPermissionsItem: Any = None  # imported on first use, see from_dict/to_dict
+CreateCategoryResponse200CategoryRequiredTagGroupsItem: Any = None  # imported on first use, see from_dict/to_dict

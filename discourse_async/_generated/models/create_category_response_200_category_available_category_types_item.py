@@ -85,9 +85,9 @@ class CreateCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_category_response_200_category_available_category_types_item_configuration_schema import (
-            CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,  # noqa: PLC0415
-        )
+        global CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
+        if CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema is None:
+            from ..models.create_category_response_200_category_available_category_types_item_configuration_schema import CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -115,16 +115,15 @@ class CreateCategoryResponse200CategoryAvailableCategoryTypesItem:
                 )
             )
 
-        create_category_response_200_category_available_category_types_item = cls(
-            id=id,
-            name=name,
-            title=title,
-            description=description,
-            icon=icon,
-            available=available,
-            visible=visible,
-            configuration_schema=configuration_schema,
-        )
+        create_category_response_200_category_available_category_types_item = cls.__new__(cls)
+        create_category_response_200_category_available_category_types_item.id = id
+        create_category_response_200_category_available_category_types_item.name = name
+        create_category_response_200_category_available_category_types_item.title = title
+        create_category_response_200_category_available_category_types_item.description = description
+        create_category_response_200_category_available_category_types_item.icon = icon
+        create_category_response_200_category_available_category_types_item.available = available
+        create_category_response_200_category_available_category_types_item.visible = visible
+        create_category_response_200_category_available_category_types_item.configuration_schema = configuration_schema
 
         create_category_response_200_category_available_category_types_item.additional_properties = d
         return create_category_response_200_category_available_category_types_item
@@ -144,3 +143,5 @@ class CreateCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema: Any = None  # imported on first use, see from_dict/to_dict

@@ -54,11 +54,10 @@ class CreateCategoryResponse200CategoryGroupPermissionsItem:
 
         group_id = d.pop("group_id", UNSET)
 
-        create_category_response_200_category_group_permissions_item = cls(
-            permission_type=permission_type,
-            group_name=group_name,
-            group_id=group_id,
-        )
+        create_category_response_200_category_group_permissions_item = cls.__new__(cls)
+        create_category_response_200_category_group_permissions_item.permission_type = permission_type
+        create_category_response_200_category_group_permissions_item.group_name = group_name
+        create_category_response_200_category_group_permissions_item.group_id = group_id
 
         create_category_response_200_category_group_permissions_item.additional_properties = d
         return create_category_response_200_category_group_permissions_item

@@ -46,10 +46,9 @@ class CreateCategoryResponse200CategoryRequiredTagGroupsItem:
 
         min_count = d.pop("min_count", UNSET)
 
-        create_category_response_200_category_required_tag_groups_item = cls(
-            name=name,
-            min_count=min_count,
-        )
+        create_category_response_200_category_required_tag_groups_item = cls.__new__(cls)
+        create_category_response_200_category_required_tag_groups_item.name = name
+        create_category_response_200_category_required_tag_groups_item.min_count = min_count
 
         create_category_response_200_category_required_tag_groups_item.additional_properties = d
         return create_category_response_200_category_required_tag_groups_item

@@ -39,14 +39,15 @@ class CreateGroupBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_group_body_group import CreateGroupBodyGroup  # noqa: PLC0415
+        global CreateGroupBodyGroup
+        if CreateGroupBodyGroup is None:
+            from ..models.create_group_body_group import CreateGroupBodyGroup
 
         d = dict(src_dict)
         group = CreateGroupBodyGroup.from_dict(d.pop("group"))
 
-        create_group_body = cls(
-            group=group,
-        )
+        create_group_body = cls.__new__(cls)
+        create_group_body.group = group
 
         create_group_body.additional_properties = d
         return create_group_body
@@ -66,3 +67,5 @@ class CreateGroupBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateGroupBodyGroup: Any = None  # imported on first use, see from_dict/to_dict

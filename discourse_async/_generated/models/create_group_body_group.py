@@ -194,27 +194,26 @@ class CreateGroupBodyGroup:
 
         watching_first_post_category_ids = cast(list[int], d.pop("watching_first_post_category_ids", UNSET))
 
-        create_group_body_group = cls(
-            name=name,
-            full_name=full_name,
-            bio_raw=bio_raw,
-            usernames=usernames,
-            owner_usernames=owner_usernames,
-            automatic_membership_email_domains=automatic_membership_email_domains,
-            visibility_level=visibility_level,
-            primary_group=primary_group,
-            flair_icon=flair_icon,
-            flair_upload_id=flair_upload_id,
-            flair_bg_color=flair_bg_color,
-            public_admission=public_admission,
-            public_exit=public_exit,
-            default_notification_level=default_notification_level,
-            muted_category_ids=muted_category_ids,
-            regular_category_ids=regular_category_ids,
-            watching_category_ids=watching_category_ids,
-            tracking_category_ids=tracking_category_ids,
-            watching_first_post_category_ids=watching_first_post_category_ids,
-        )
+        create_group_body_group = cls.__new__(cls)
+        create_group_body_group.name = name
+        create_group_body_group.full_name = full_name
+        create_group_body_group.bio_raw = bio_raw
+        create_group_body_group.usernames = usernames
+        create_group_body_group.owner_usernames = owner_usernames
+        create_group_body_group.automatic_membership_email_domains = automatic_membership_email_domains
+        create_group_body_group.visibility_level = visibility_level
+        create_group_body_group.primary_group = primary_group
+        create_group_body_group.flair_icon = flair_icon
+        create_group_body_group.flair_upload_id = flair_upload_id
+        create_group_body_group.flair_bg_color = flair_bg_color
+        create_group_body_group.public_admission = public_admission
+        create_group_body_group.public_exit = public_exit
+        create_group_body_group.default_notification_level = default_notification_level
+        create_group_body_group.muted_category_ids = muted_category_ids
+        create_group_body_group.regular_category_ids = regular_category_ids
+        create_group_body_group.watching_category_ids = watching_category_ids
+        create_group_body_group.tracking_category_ids = tracking_category_ids
+        create_group_body_group.watching_first_post_category_ids = watching_first_post_category_ids
 
         create_group_body_group.additional_properties = d
         return create_group_body_group

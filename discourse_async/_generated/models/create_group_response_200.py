@@ -41,7 +41,9 @@ class CreateGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_group_response_200_basic_group import CreateGroupResponse200BasicGroup  # noqa: PLC0415
+        global CreateGroupResponse200BasicGroup
+        if CreateGroupResponse200BasicGroup is None:
+            from ..models.create_group_response_200_basic_group import CreateGroupResponse200BasicGroup
 
         d = dict(src_dict)
         _basic_group = d.pop("basic_group", UNSET)
@@ -51,9 +53,8 @@ class CreateGroupResponse200:
         else:
             basic_group = CreateGroupResponse200BasicGroup.from_dict(_basic_group)
 
-        create_group_response_200 = cls(
-            basic_group=basic_group,
-        )
+        create_group_response_200 = cls.__new__(cls)
+        create_group_response_200.basic_group = basic_group
 
         create_group_response_200.additional_properties = d
         return create_group_response_200
@@ -73,3 +74,5 @@ class CreateGroupResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateGroupResponse200BasicGroup: Any = None  # imported on first use, see from_dict/to_dict

@@ -306,37 +306,36 @@ class CreateGroupResponse200BasicGroup:
 
         publish_read_state = d.pop("publish_read_state", UNSET)
 
-        create_group_response_200_basic_group = cls(
-            id=id,
-            automatic=automatic,
-            name=name,
-            user_count=user_count,
-            mentionable_level=mentionable_level,
-            messageable_level=messageable_level,
-            visibility_level=visibility_level,
-            primary_group=primary_group,
-            title=title,
-            grant_trust_level=grant_trust_level,
-            incoming_email=incoming_email,
-            has_messages=has_messages,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            bio_raw=bio_raw,
-            bio_cooked=bio_cooked,
-            bio_excerpt=bio_excerpt,
-            public_admission=public_admission,
-            public_exit=public_exit,
-            allow_membership_requests=allow_membership_requests,
-            full_name=full_name,
-            default_notification_level=default_notification_level,
-            membership_request_template=membership_request_template,
-            members_visibility_level=members_visibility_level,
-            can_see_members=can_see_members,
-            can_admin_group=can_admin_group,
-            can_edit_group=can_edit_group,
-            publish_read_state=publish_read_state,
-        )
+        create_group_response_200_basic_group = cls.__new__(cls)
+        create_group_response_200_basic_group.id = id
+        create_group_response_200_basic_group.automatic = automatic
+        create_group_response_200_basic_group.name = name
+        create_group_response_200_basic_group.user_count = user_count
+        create_group_response_200_basic_group.mentionable_level = mentionable_level
+        create_group_response_200_basic_group.messageable_level = messageable_level
+        create_group_response_200_basic_group.visibility_level = visibility_level
+        create_group_response_200_basic_group.primary_group = primary_group
+        create_group_response_200_basic_group.title = title
+        create_group_response_200_basic_group.grant_trust_level = grant_trust_level
+        create_group_response_200_basic_group.incoming_email = incoming_email
+        create_group_response_200_basic_group.has_messages = has_messages
+        create_group_response_200_basic_group.flair_url = flair_url
+        create_group_response_200_basic_group.flair_bg_color = flair_bg_color
+        create_group_response_200_basic_group.flair_color = flair_color
+        create_group_response_200_basic_group.bio_raw = bio_raw
+        create_group_response_200_basic_group.bio_cooked = bio_cooked
+        create_group_response_200_basic_group.bio_excerpt = bio_excerpt
+        create_group_response_200_basic_group.public_admission = public_admission
+        create_group_response_200_basic_group.public_exit = public_exit
+        create_group_response_200_basic_group.allow_membership_requests = allow_membership_requests
+        create_group_response_200_basic_group.full_name = full_name
+        create_group_response_200_basic_group.default_notification_level = default_notification_level
+        create_group_response_200_basic_group.membership_request_template = membership_request_template
+        create_group_response_200_basic_group.members_visibility_level = members_visibility_level
+        create_group_response_200_basic_group.can_see_members = can_see_members
+        create_group_response_200_basic_group.can_admin_group = can_admin_group
+        create_group_response_200_basic_group.can_edit_group = can_edit_group
+        create_group_response_200_basic_group.publish_read_state = publish_read_state
 
         create_group_response_200_basic_group.additional_properties = d
         return create_group_response_200_basic_group

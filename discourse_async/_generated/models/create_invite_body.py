@@ -94,16 +94,15 @@ class CreateInviteBody:
 
         expires_at = d.pop("expires_at", UNSET)
 
-        create_invite_body = cls(
-            email=email,
-            skip_email=skip_email,
-            custom_message=custom_message,
-            max_redemptions_allowed=max_redemptions_allowed,
-            topic_id=topic_id,
-            group_ids=group_ids,
-            group_names=group_names,
-            expires_at=expires_at,
-        )
+        create_invite_body = cls.__new__(cls)
+        create_invite_body.email = email
+        create_invite_body.skip_email = skip_email
+        create_invite_body.custom_message = custom_message
+        create_invite_body.max_redemptions_allowed = max_redemptions_allowed
+        create_invite_body.topic_id = topic_id
+        create_invite_body.group_ids = group_ids
+        create_invite_body.group_names = group_names
+        create_invite_body.expires_at = expires_at
 
         create_invite_body.additional_properties = d
         return create_invite_body

@@ -158,8 +158,12 @@ class CreateInviteResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_invite_response_200_groups_item import CreateInviteResponse200GroupsItem  # noqa: PLC0415
-        from ..models.create_invite_response_200_topics_item import CreateInviteResponse200TopicsItem  # noqa: PLC0415
+        global CreateInviteResponse200GroupsItem
+        if CreateInviteResponse200GroupsItem is None:
+            from ..models.create_invite_response_200_groups_item import CreateInviteResponse200GroupsItem
+        global CreateInviteResponse200TopicsItem
+        if CreateInviteResponse200TopicsItem is None:
+            from ..models.create_invite_response_200_topics_item import CreateInviteResponse200TopicsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -210,25 +214,24 @@ class CreateInviteResponse200:
 
                 groups.append(groups_item)
 
-        create_invite_response_200 = cls(
-            id=id,
-            invite_key=invite_key,
-            link=link,
-            description=description,
-            email=email,
-            domain=domain,
-            emailed=emailed,
-            can_delete_invite=can_delete_invite,
-            custom_message=custom_message,
-            created_at=created_at,
-            updated_at=updated_at,
-            expires_at=expires_at,
-            expired=expired,
-            grants_admin=grants_admin,
-            grants_moderator=grants_moderator,
-            topics=topics,
-            groups=groups,
-        )
+        create_invite_response_200 = cls.__new__(cls)
+        create_invite_response_200.id = id
+        create_invite_response_200.invite_key = invite_key
+        create_invite_response_200.link = link
+        create_invite_response_200.description = description
+        create_invite_response_200.email = email
+        create_invite_response_200.domain = domain
+        create_invite_response_200.emailed = emailed
+        create_invite_response_200.can_delete_invite = can_delete_invite
+        create_invite_response_200.custom_message = custom_message
+        create_invite_response_200.created_at = created_at
+        create_invite_response_200.updated_at = updated_at
+        create_invite_response_200.expires_at = expires_at
+        create_invite_response_200.expired = expired
+        create_invite_response_200.grants_admin = grants_admin
+        create_invite_response_200.grants_moderator = grants_moderator
+        create_invite_response_200.topics = topics
+        create_invite_response_200.groups = groups
 
         create_invite_response_200.additional_properties = d
         return create_invite_response_200
@@ -248,3 +251,6 @@ class CreateInviteResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateInviteResponse200GroupsItem: Any = None  # imported on first use, see from_dict/to_dict
+CreateInviteResponse200TopicsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -63,7 +63,9 @@ class CreateMultipartUploadBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_multipart_upload_body_metadata import CreateMultipartUploadBodyMetadata  # noqa: PLC0415
+        global CreateMultipartUploadBodyMetadata
+        if CreateMultipartUploadBodyMetadata is None:
+            from ..models.create_multipart_upload_body_metadata import CreateMultipartUploadBodyMetadata
 
         d = dict(src_dict)
         upload_type = check_create_multipart_upload_body_upload_type(d.pop("upload_type"))
@@ -79,12 +81,11 @@ class CreateMultipartUploadBody:
         else:
             metadata = CreateMultipartUploadBodyMetadata.from_dict(_metadata)
 
-        create_multipart_upload_body = cls(
-            upload_type=upload_type,
-            file_name=file_name,
-            file_size=file_size,
-            metadata=metadata,
-        )
+        create_multipart_upload_body = cls.__new__(cls)
+        create_multipart_upload_body.upload_type = upload_type
+        create_multipart_upload_body.file_name = file_name
+        create_multipart_upload_body.file_size = file_size
+        create_multipart_upload_body.metadata = metadata
 
         create_multipart_upload_body.additional_properties = d
         return create_multipart_upload_body
@@ -104,3 +105,5 @@ class CreateMultipartUploadBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateMultipartUploadBodyMetadata: Any = None  # imported on first use, see from_dict/to_dict

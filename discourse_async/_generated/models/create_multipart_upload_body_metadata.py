@@ -38,9 +38,8 @@ class CreateMultipartUploadBodyMetadata:
         d = dict(src_dict)
         sha1_checksum = d.pop("sha1-checksum", UNSET)
 
-        create_multipart_upload_body_metadata = cls(
-            sha1_checksum=sha1_checksum,
-        )
+        create_multipart_upload_body_metadata = cls.__new__(cls)
+        create_multipart_upload_body_metadata.sha1_checksum = sha1_checksum
 
         create_multipart_upload_body_metadata.additional_properties = d
         return create_multipart_upload_body_metadata

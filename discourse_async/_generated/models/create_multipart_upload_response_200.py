@@ -54,11 +54,10 @@ class CreateMultipartUploadResponse200:
 
         unique_identifier = d.pop("unique_identifier", UNSET)
 
-        create_multipart_upload_response_200 = cls(
-            key=key,
-            external_upload_identifier=external_upload_identifier,
-            unique_identifier=unique_identifier,
-        )
+        create_multipart_upload_response_200 = cls.__new__(cls)
+        create_multipart_upload_response_200.key = key
+        create_multipart_upload_response_200.external_upload_identifier = external_upload_identifier
+        create_multipart_upload_response_200.unique_identifier = unique_identifier
 
         create_multipart_upload_response_200.additional_properties = d
         return create_multipart_upload_response_200

@@ -94,16 +94,15 @@ class CreateMultipleInvitesBody:
 
         expires_at = d.pop("expires_at", UNSET)
 
-        create_multiple_invites_body = cls(
-            email=email,
-            skip_email=skip_email,
-            custom_message=custom_message,
-            max_redemptions_allowed=max_redemptions_allowed,
-            topic_id=topic_id,
-            group_ids=group_ids,
-            group_names=group_names,
-            expires_at=expires_at,
-        )
+        create_multiple_invites_body = cls.__new__(cls)
+        create_multiple_invites_body.email = email
+        create_multiple_invites_body.skip_email = skip_email
+        create_multiple_invites_body.custom_message = custom_message
+        create_multiple_invites_body.max_redemptions_allowed = max_redemptions_allowed
+        create_multiple_invites_body.topic_id = topic_id
+        create_multiple_invites_body.group_ids = group_ids
+        create_multiple_invites_body.group_names = group_names
+        create_multiple_invites_body.expires_at = expires_at
 
         create_multiple_invites_body.additional_properties = d
         return create_multiple_invites_body

@@ -66,9 +66,9 @@ class CreateMultipleInvitesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_multiple_invites_response_200_successful_invitations_item import (
-            CreateMultipleInvitesResponse200SuccessfulInvitationsItem,  # noqa: PLC0415
-        )
+        global CreateMultipleInvitesResponse200SuccessfulInvitationsItem
+        if CreateMultipleInvitesResponse200SuccessfulInvitationsItem is None:
+            from ..models.create_multiple_invites_response_200_successful_invitations_item import CreateMultipleInvitesResponse200SuccessfulInvitationsItem
 
         d = dict(src_dict)
         num_successfully_created_invitations = d.pop("num_successfully_created_invitations", UNSET)
@@ -88,12 +88,11 @@ class CreateMultipleInvitesResponse200:
 
                 successful_invitations.append(successful_invitations_item)
 
-        create_multiple_invites_response_200 = cls(
-            num_successfully_created_invitations=num_successfully_created_invitations,
-            num_failed_invitations=num_failed_invitations,
-            failed_invitations=failed_invitations,
-            successful_invitations=successful_invitations,
-        )
+        create_multiple_invites_response_200 = cls.__new__(cls)
+        create_multiple_invites_response_200.num_successfully_created_invitations = num_successfully_created_invitations
+        create_multiple_invites_response_200.num_failed_invitations = num_failed_invitations
+        create_multiple_invites_response_200.failed_invitations = failed_invitations
+        create_multiple_invites_response_200.successful_invitations = successful_invitations
 
         create_multiple_invites_response_200.additional_properties = d
         return create_multiple_invites_response_200
@@ -113,3 +112,5 @@ class CreateMultipleInvitesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateMultipleInvitesResponse200SuccessfulInvitationsItem: Any = None  # imported on first use, see from_dict/to_dict

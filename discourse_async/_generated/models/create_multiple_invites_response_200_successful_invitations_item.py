@@ -110,17 +110,16 @@ class CreateMultipleInvitesResponse200SuccessfulInvitationsItem:
 
         expired = d.pop("expired", UNSET)
 
-        create_multiple_invites_response_200_successful_invitations_item = cls(
-            id=id,
-            link=link,
-            email=email,
-            emailed=emailed,
-            custom_message=custom_message,
-            created_at=created_at,
-            updated_at=updated_at,
-            expires_at=expires_at,
-            expired=expired,
-        )
+        create_multiple_invites_response_200_successful_invitations_item = cls.__new__(cls)
+        create_multiple_invites_response_200_successful_invitations_item.id = id
+        create_multiple_invites_response_200_successful_invitations_item.link = link
+        create_multiple_invites_response_200_successful_invitations_item.email = email
+        create_multiple_invites_response_200_successful_invitations_item.emailed = emailed
+        create_multiple_invites_response_200_successful_invitations_item.custom_message = custom_message
+        create_multiple_invites_response_200_successful_invitations_item.created_at = created_at
+        create_multiple_invites_response_200_successful_invitations_item.updated_at = updated_at
+        create_multiple_invites_response_200_successful_invitations_item.expires_at = expires_at
+        create_multiple_invites_response_200_successful_invitations_item.expired = expired
 
         create_multiple_invites_response_200_successful_invitations_item.additional_properties = d
         return create_multiple_invites_response_200_successful_invitations_item

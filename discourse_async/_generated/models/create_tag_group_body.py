@@ -38,9 +38,8 @@ class CreateTagGroupBody:
         d = dict(src_dict)
         name = d.pop("name")
 
-        create_tag_group_body = cls(
-            name=name,
-        )
+        create_tag_group_body = cls.__new__(cls)
+        create_tag_group_body.name = name
 
         create_tag_group_body.additional_properties = d
         return create_tag_group_body

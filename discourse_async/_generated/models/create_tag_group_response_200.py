@@ -41,7 +41,9 @@ class CreateTagGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_tag_group_response_200_tag_group import CreateTagGroupResponse200TagGroup  # noqa: PLC0415
+        global CreateTagGroupResponse200TagGroup
+        if CreateTagGroupResponse200TagGroup is None:
+            from ..models.create_tag_group_response_200_tag_group import CreateTagGroupResponse200TagGroup
 
         d = dict(src_dict)
         _tag_group = d.pop("tag_group", UNSET)
@@ -51,9 +53,8 @@ class CreateTagGroupResponse200:
         else:
             tag_group = CreateTagGroupResponse200TagGroup.from_dict(_tag_group)
 
-        create_tag_group_response_200 = cls(
-            tag_group=tag_group,
-        )
+        create_tag_group_response_200 = cls.__new__(cls)
+        create_tag_group_response_200.tag_group = tag_group
 
         create_tag_group_response_200.additional_properties = d
         return create_tag_group_response_200
@@ -73,3 +74,5 @@ class CreateTagGroupResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateTagGroupResponse200TagGroup: Any = None  # imported on first use, see from_dict/to_dict

@@ -87,13 +87,15 @@ class CreateTagGroupResponse200TagGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_tag_group_response_200_tag_group_parent_tag_item import (
-            CreateTagGroupResponse200TagGroupParentTagItem,  # noqa: PLC0415
-        )
-        from ..models.create_tag_group_response_200_tag_group_permissions import (
-            CreateTagGroupResponse200TagGroupPermissions,  # noqa: PLC0415
-        )
-        from ..models.create_tag_group_response_200_tag_group_tags_item import CreateTagGroupResponse200TagGroupTagsItem  # noqa: PLC0415
+        global CreateTagGroupResponse200TagGroupParentTagItem
+        if CreateTagGroupResponse200TagGroupParentTagItem is None:
+            from ..models.create_tag_group_response_200_tag_group_parent_tag_item import CreateTagGroupResponse200TagGroupParentTagItem
+        global CreateTagGroupResponse200TagGroupPermissions
+        if CreateTagGroupResponse200TagGroupPermissions is None:
+            from ..models.create_tag_group_response_200_tag_group_permissions import CreateTagGroupResponse200TagGroupPermissions
+        global CreateTagGroupResponse200TagGroupTagsItem
+        if CreateTagGroupResponse200TagGroupTagsItem is None:
+            from ..models.create_tag_group_response_200_tag_group_tags_item import CreateTagGroupResponse200TagGroupTagsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -127,14 +129,13 @@ class CreateTagGroupResponse200TagGroup:
         else:
             permissions = CreateTagGroupResponse200TagGroupPermissions.from_dict(_permissions)
 
-        create_tag_group_response_200_tag_group = cls(
-            id=id,
-            name=name,
-            tags=tags,
-            parent_tag=parent_tag,
-            one_per_topic=one_per_topic,
-            permissions=permissions,
-        )
+        create_tag_group_response_200_tag_group = cls.__new__(cls)
+        create_tag_group_response_200_tag_group.id = id
+        create_tag_group_response_200_tag_group.name = name
+        create_tag_group_response_200_tag_group.tags = tags
+        create_tag_group_response_200_tag_group.parent_tag = parent_tag
+        create_tag_group_response_200_tag_group.one_per_topic = one_per_topic
+        create_tag_group_response_200_tag_group.permissions = permissions
 
         create_tag_group_response_200_tag_group.additional_properties = d
         return create_tag_group_response_200_tag_group
@@ -154,3 +155,7 @@ class CreateTagGroupResponse200TagGroup:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateTagGroupResponse200TagGroupParentTagItem: Any = None  # imported on first use, see from_dict/to_dict
+CreateTagGroupResponse200TagGroupPermissions: Any = None  # imported on first use, see from_dict/to_dict
+CreateTagGroupResponse200TagGroupTagsItem: Any = None  # imported on first use, see from_dict/to_dict

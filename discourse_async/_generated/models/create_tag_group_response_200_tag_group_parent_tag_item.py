@@ -54,11 +54,10 @@ class CreateTagGroupResponse200TagGroupParentTagItem:
 
         slug = d.pop("slug", UNSET)
 
-        create_tag_group_response_200_tag_group_parent_tag_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        create_tag_group_response_200_tag_group_parent_tag_item = cls.__new__(cls)
+        create_tag_group_response_200_tag_group_parent_tag_item.id = id
+        create_tag_group_response_200_tag_group_parent_tag_item.name = name
+        create_tag_group_response_200_tag_group_parent_tag_item.slug = slug
 
         create_tag_group_response_200_tag_group_parent_tag_item.additional_properties = d
         return create_tag_group_response_200_tag_group_parent_tag_item

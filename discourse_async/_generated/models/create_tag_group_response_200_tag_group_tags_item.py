@@ -54,11 +54,10 @@ class CreateTagGroupResponse200TagGroupTagsItem:
 
         slug = d.pop("slug", UNSET)
 
-        create_tag_group_response_200_tag_group_tags_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        create_tag_group_response_200_tag_group_tags_item = cls.__new__(cls)
+        create_tag_group_response_200_tag_group_tags_item.id = id
+        create_tag_group_response_200_tag_group_tags_item.name = name
+        create_tag_group_response_200_tag_group_tags_item.slug = slug
 
         create_tag_group_response_200_tag_group_tags_item.additional_properties = d
         return create_tag_group_response_200_tag_group_tags_item

@@ -128,20 +128,19 @@ class CreateTopicPostPmBody:
 
         auto_track = d.pop("auto_track", UNSET)
 
-        create_topic_post_pm_body = cls(
-            raw=raw,
-            title=title,
-            topic_id=topic_id,
-            category=category,
-            target_recipients=target_recipients,
-            target_usernames=target_usernames,
-            archetype=archetype,
-            created_at=created_at,
-            reply_to_post_number=reply_to_post_number,
-            embed_url=embed_url,
-            external_id=external_id,
-            auto_track=auto_track,
-        )
+        create_topic_post_pm_body = cls.__new__(cls)
+        create_topic_post_pm_body.raw = raw
+        create_topic_post_pm_body.title = title
+        create_topic_post_pm_body.topic_id = topic_id
+        create_topic_post_pm_body.category = category
+        create_topic_post_pm_body.target_recipients = target_recipients
+        create_topic_post_pm_body.target_usernames = target_usernames
+        create_topic_post_pm_body.archetype = archetype
+        create_topic_post_pm_body.created_at = created_at
+        create_topic_post_pm_body.reply_to_post_number = reply_to_post_number
+        create_topic_post_pm_body.embed_url = embed_url
+        create_topic_post_pm_body.external_id = external_id
+        create_topic_post_pm_body.auto_track = auto_track
 
         create_topic_post_pm_body.additional_properties = d
         return create_topic_post_pm_body

@@ -438,9 +438,9 @@ class CreateTopicPostPmResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_topic_post_pm_response_200_actions_summary_item import (
-            CreateTopicPostPmResponse200ActionsSummaryItem,  # noqa: PLC0415
-        )
+        global CreateTopicPostPmResponse200ActionsSummaryItem
+        if CreateTopicPostPmResponse200ActionsSummaryItem is None:
+            from ..models.create_topic_post_pm_response_200_actions_summary_item import CreateTopicPostPmResponse200ActionsSummaryItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -564,64 +564,63 @@ class CreateTopicPostPmResponse200:
 
         mentioned_users = cast(list[Any], d.pop("mentioned_users", UNSET))
 
-        create_topic_post_pm_response_200 = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            raw=raw,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            display_username=display_username,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            badges_granted=badges_granted,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            draft_sequence=draft_sequence,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-            post_localizations=post_localizations,
-            mentioned_users=mentioned_users,
-        )
+        create_topic_post_pm_response_200 = cls.__new__(cls)
+        create_topic_post_pm_response_200.id = id
+        create_topic_post_pm_response_200.name = name
+        create_topic_post_pm_response_200.username = username
+        create_topic_post_pm_response_200.avatar_template = avatar_template
+        create_topic_post_pm_response_200.created_at = created_at
+        create_topic_post_pm_response_200.raw = raw
+        create_topic_post_pm_response_200.cooked = cooked
+        create_topic_post_pm_response_200.post_number = post_number
+        create_topic_post_pm_response_200.post_type = post_type
+        create_topic_post_pm_response_200.posts_count = posts_count
+        create_topic_post_pm_response_200.updated_at = updated_at
+        create_topic_post_pm_response_200.reply_count = reply_count
+        create_topic_post_pm_response_200.reply_to_post_number = reply_to_post_number
+        create_topic_post_pm_response_200.quote_count = quote_count
+        create_topic_post_pm_response_200.incoming_link_count = incoming_link_count
+        create_topic_post_pm_response_200.reads = reads
+        create_topic_post_pm_response_200.readers_count = readers_count
+        create_topic_post_pm_response_200.score = score
+        create_topic_post_pm_response_200.yours = yours
+        create_topic_post_pm_response_200.topic_id = topic_id
+        create_topic_post_pm_response_200.topic_slug = topic_slug
+        create_topic_post_pm_response_200.display_username = display_username
+        create_topic_post_pm_response_200.primary_group_name = primary_group_name
+        create_topic_post_pm_response_200.flair_name = flair_name
+        create_topic_post_pm_response_200.flair_url = flair_url
+        create_topic_post_pm_response_200.flair_bg_color = flair_bg_color
+        create_topic_post_pm_response_200.flair_color = flair_color
+        create_topic_post_pm_response_200.flair_group_id = flair_group_id
+        create_topic_post_pm_response_200.badges_granted = badges_granted
+        create_topic_post_pm_response_200.version = version
+        create_topic_post_pm_response_200.can_edit = can_edit
+        create_topic_post_pm_response_200.can_delete = can_delete
+        create_topic_post_pm_response_200.can_recover = can_recover
+        create_topic_post_pm_response_200.can_see_hidden_post = can_see_hidden_post
+        create_topic_post_pm_response_200.can_wiki = can_wiki
+        create_topic_post_pm_response_200.user_title = user_title
+        create_topic_post_pm_response_200.bookmarked = bookmarked
+        create_topic_post_pm_response_200.actions_summary = actions_summary
+        create_topic_post_pm_response_200.moderator = moderator
+        create_topic_post_pm_response_200.admin = admin
+        create_topic_post_pm_response_200.staff = staff
+        create_topic_post_pm_response_200.user_id = user_id
+        create_topic_post_pm_response_200.draft_sequence = draft_sequence
+        create_topic_post_pm_response_200.hidden = hidden
+        create_topic_post_pm_response_200.trust_level = trust_level
+        create_topic_post_pm_response_200.deleted_at = deleted_at
+        create_topic_post_pm_response_200.user_deleted = user_deleted
+        create_topic_post_pm_response_200.edit_reason = edit_reason
+        create_topic_post_pm_response_200.can_view_edit_history = can_view_edit_history
+        create_topic_post_pm_response_200.wiki = wiki
+        create_topic_post_pm_response_200.reviewable_id = reviewable_id
+        create_topic_post_pm_response_200.reviewable_score_count = reviewable_score_count
+        create_topic_post_pm_response_200.reviewable_score_pending_count = reviewable_score_pending_count
+        create_topic_post_pm_response_200.post_url = post_url
+        create_topic_post_pm_response_200.post_localizations = post_localizations
+        create_topic_post_pm_response_200.mentioned_users = mentioned_users
 
         create_topic_post_pm_response_200.additional_properties = d
         return create_topic_post_pm_response_200
@@ -641,3 +640,5 @@ class CreateTopicPostPmResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateTopicPostPmResponse200ActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict

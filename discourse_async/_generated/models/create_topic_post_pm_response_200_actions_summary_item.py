@@ -50,10 +50,9 @@ class CreateTopicPostPmResponse200ActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        create_topic_post_pm_response_200_actions_summary_item = cls(
-            id=id,
-            can_act=can_act,
-        )
+        create_topic_post_pm_response_200_actions_summary_item = cls.__new__(cls)
+        create_topic_post_pm_response_200_actions_summary_item.id = id
+        create_topic_post_pm_response_200_actions_summary_item.can_act = can_act
 
         create_topic_post_pm_response_200_actions_summary_item.additional_properties = d
         return create_topic_post_pm_response_200_actions_summary_item

@@ -62,12 +62,11 @@ class CreateTopicTimerBody:
 
         category_id = d.pop("category_id", UNSET)
 
-        create_topic_timer_body = cls(
-            time=time,
-            status_type=status_type,
-            based_on_last_post=based_on_last_post,
-            category_id=category_id,
-        )
+        create_topic_timer_body = cls.__new__(cls)
+        create_topic_timer_body.time = time
+        create_topic_timer_body.status_type = status_type
+        create_topic_timer_body.based_on_last_post = based_on_last_post
+        create_topic_timer_body.category_id = category_id
 
         create_topic_timer_body.additional_properties = d
         return create_topic_timer_body

@@ -86,14 +86,13 @@ class CreateTopicTimerResponse200:
 
         category_id = d.pop("category_id", UNSET)
 
-        create_topic_timer_response_200 = cls(
-            success=success,
-            execute_at=execute_at,
-            duration=duration,
-            based_on_last_post=based_on_last_post,
-            closed=closed,
-            category_id=category_id,
-        )
+        create_topic_timer_response_200 = cls.__new__(cls)
+        create_topic_timer_response_200.success = success
+        create_topic_timer_response_200.execute_at = execute_at
+        create_topic_timer_response_200.duration = duration
+        create_topic_timer_response_200.based_on_last_post = based_on_last_post
+        create_topic_timer_response_200.closed = closed
+        create_topic_timer_response_200.category_id = category_id
 
         create_topic_timer_response_200.additional_properties = d
         return create_topic_timer_response_200

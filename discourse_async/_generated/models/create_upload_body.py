@@ -93,12 +93,11 @@ class CreateUploadBody:
         else:
             file = _file if isinstance(_file, File) else File(payload=BytesIO(_file))
 
-        create_upload_body = cls(
-            upload_type=upload_type,
-            user_id=user_id,
-            synchronous=synchronous,
-            file=file,
-        )
+        create_upload_body = cls.__new__(cls)
+        create_upload_body.upload_type = upload_type
+        create_upload_body.user_id = user_id
+        create_upload_body.synchronous = synchronous
+        create_upload_body.file = file
 
         create_upload_body.additional_properties = d
         return create_upload_body

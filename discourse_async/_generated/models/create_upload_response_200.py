@@ -58,10 +58,12 @@ class CreateUploadResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.create_upload_response_200_optimized_video_type_0 import (
-            CreateUploadResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0  # noqa: PLC0415
+        global CreateUploadResponse200OptimizedVideoType0
+        if CreateUploadResponse200OptimizedVideoType0 is None:
+            from ..models.create_upload_response_200_optimized_video_type_0 import CreateUploadResponse200OptimizedVideoType0
+        global CreateUploadResponse200ThumbnailType0
+        if CreateUploadResponse200ThumbnailType0 is None:
+            from ..models.create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0
 
         id = self.id
 
@@ -155,10 +157,12 @@ class CreateUploadResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_upload_response_200_optimized_video_type_0 import (
-            CreateUploadResponse200OptimizedVideoType0,  # noqa: PLC0415
-        )
-        from ..models.create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0  # noqa: PLC0415
+        global CreateUploadResponse200OptimizedVideoType0
+        if CreateUploadResponse200OptimizedVideoType0 is None:
+            from ..models.create_upload_response_200_optimized_video_type_0 import CreateUploadResponse200OptimizedVideoType0
+        global CreateUploadResponse200ThumbnailType0
+        if CreateUploadResponse200ThumbnailType0 is None:
+            from ..models.create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -223,24 +227,23 @@ class CreateUploadResponse200:
 
         optimized_video = _parse_optimized_video(d.pop("optimized_video", UNSET))
 
-        create_upload_response_200 = cls(
-            id=id,
-            url=url,
-            original_filename=original_filename,
-            filesize=filesize,
-            width=width,
-            height=height,
-            thumbnail_width=thumbnail_width,
-            thumbnail_height=thumbnail_height,
-            extension=extension,
-            short_url=short_url,
-            short_path=short_path,
-            retain_hours=retain_hours,
-            human_filesize=human_filesize,
-            dominant_color=dominant_color,
-            thumbnail=thumbnail,
-            optimized_video=optimized_video,
-        )
+        create_upload_response_200 = cls.__new__(cls)
+        create_upload_response_200.id = id
+        create_upload_response_200.url = url
+        create_upload_response_200.original_filename = original_filename
+        create_upload_response_200.filesize = filesize
+        create_upload_response_200.width = width
+        create_upload_response_200.height = height
+        create_upload_response_200.thumbnail_width = thumbnail_width
+        create_upload_response_200.thumbnail_height = thumbnail_height
+        create_upload_response_200.extension = extension
+        create_upload_response_200.short_url = short_url
+        create_upload_response_200.short_path = short_path
+        create_upload_response_200.retain_hours = retain_hours
+        create_upload_response_200.human_filesize = human_filesize
+        create_upload_response_200.dominant_color = dominant_color
+        create_upload_response_200.thumbnail = thumbnail
+        create_upload_response_200.optimized_video = optimized_video
 
         create_upload_response_200.additional_properties = d
         return create_upload_response_200
@@ -260,3 +263,6 @@ class CreateUploadResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateUploadResponse200OptimizedVideoType0: Any = None  # imported on first use, see from_dict/to_dict
+CreateUploadResponse200ThumbnailType0: Any = None  # imported on first use, see from_dict/to_dict

@@ -86,15 +86,14 @@ class CreateUploadResponse200OptimizedVideoType0:
 
         original_filename = d.pop("original_filename", UNSET)
 
-        create_upload_response_200_optimized_video_type_0 = cls(
-            id=id,
-            upload_id=upload_id,
-            url=url,
-            extension=extension,
-            filesize=filesize,
-            sha1=sha1,
-            original_filename=original_filename,
-        )
+        create_upload_response_200_optimized_video_type_0 = cls.__new__(cls)
+        create_upload_response_200_optimized_video_type_0.id = id
+        create_upload_response_200_optimized_video_type_0.upload_id = upload_id
+        create_upload_response_200_optimized_video_type_0.url = url
+        create_upload_response_200_optimized_video_type_0.extension = extension
+        create_upload_response_200_optimized_video_type_0.filesize = filesize
+        create_upload_response_200_optimized_video_type_0.sha1 = sha1
+        create_upload_response_200_optimized_video_type_0.original_filename = original_filename
 
         create_upload_response_200_optimized_video_type_0.additional_properties = d
         return create_upload_response_200_optimized_video_type_0

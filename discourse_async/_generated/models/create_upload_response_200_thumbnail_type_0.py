@@ -86,15 +86,14 @@ class CreateUploadResponse200ThumbnailType0:
 
         filesize = d.pop("filesize", UNSET)
 
-        create_upload_response_200_thumbnail_type_0 = cls(
-            id=id,
-            upload_id=upload_id,
-            url=url,
-            extension=extension,
-            width=width,
-            height=height,
-            filesize=filesize,
-        )
+        create_upload_response_200_thumbnail_type_0 = cls.__new__(cls)
+        create_upload_response_200_thumbnail_type_0.id = id
+        create_upload_response_200_thumbnail_type_0.upload_id = upload_id
+        create_upload_response_200_thumbnail_type_0.url = url
+        create_upload_response_200_thumbnail_type_0.extension = extension
+        create_upload_response_200_thumbnail_type_0.width = width
+        create_upload_response_200_thumbnail_type_0.height = height
+        create_upload_response_200_thumbnail_type_0.filesize = filesize
 
         create_upload_response_200_thumbnail_type_0.additional_properties = d
         return create_upload_response_200_thumbnail_type_0

@@ -85,8 +85,12 @@ class CreateUserBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.create_user_body_external_ids import CreateUserBodyExternalIds  # noqa: PLC0415
-        from ..models.create_user_body_user_fields import CreateUserBodyUserFields  # noqa: PLC0415
+        global CreateUserBodyExternalIds
+        if CreateUserBodyExternalIds is None:
+            from ..models.create_user_body_external_ids import CreateUserBodyExternalIds
+        global CreateUserBodyUserFields
+        if CreateUserBodyUserFields is None:
+            from ..models.create_user_body_user_fields import CreateUserBodyUserFields
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -115,16 +119,15 @@ class CreateUserBody:
         else:
             external_ids = CreateUserBodyExternalIds.from_dict(_external_ids)
 
-        create_user_body = cls(
-            name=name,
-            email=email,
-            password=password,
-            username=username,
-            active=active,
-            approved=approved,
-            user_fields=user_fields,
-            external_ids=external_ids,
-        )
+        create_user_body = cls.__new__(cls)
+        create_user_body.name = name
+        create_user_body.email = email
+        create_user_body.password = password
+        create_user_body.username = username
+        create_user_body.active = active
+        create_user_body.approved = approved
+        create_user_body.user_fields = user_fields
+        create_user_body.external_ids = external_ids
 
         create_user_body.additional_properties = d
         return create_user_body
@@ -144,3 +147,6 @@ class CreateUserBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+CreateUserBodyExternalIds: Any = None  # imported on first use, see from_dict/to_dict
+CreateUserBodyUserFields: Any = None  # imported on first use, see from_dict/to_dict

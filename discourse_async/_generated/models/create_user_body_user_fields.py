@@ -38,9 +38,8 @@ class CreateUserBodyUserFields:
         d = dict(src_dict)
         field_1 = d.pop("1", UNSET)
 
-        create_user_body_user_fields = cls(
-            field_1=field_1,
-        )
+        create_user_body_user_fields = cls.__new__(cls)
+        create_user_body_user_fields.field_1 = field_1
 
         create_user_body_user_fields.additional_properties = d
         return create_user_body_user_fields

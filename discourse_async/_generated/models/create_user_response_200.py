@@ -62,12 +62,11 @@ class CreateUserResponse200:
 
         user_id = d.pop("user_id", UNSET)
 
-        create_user_response_200 = cls(
-            success=success,
-            active=active,
-            message=message,
-            user_id=user_id,
-        )
+        create_user_response_200 = cls.__new__(cls)
+        create_user_response_200.success = success
+        create_user_response_200.active = active
+        create_user_response_200.message = message
+        create_user_response_200.user_id = user_id
 
         create_user_response_200.additional_properties = d
         return create_user_response_200

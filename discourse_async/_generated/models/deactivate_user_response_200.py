@@ -38,9 +38,8 @@ class DeactivateUserResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        deactivate_user_response_200 = cls(
-            success=success,
-        )
+        deactivate_user_response_200 = cls.__new__(cls)
+        deactivate_user_response_200.success = success
 
         deactivate_user_response_200.additional_properties = d
         return deactivate_user_response_200

@@ -38,9 +38,8 @@ class DeleteGroupResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        delete_group_response_200 = cls(
-            success=success,
-        )
+        delete_group_response_200 = cls.__new__(cls)
+        delete_group_response_200.success = success
 
         delete_group_response_200.additional_properties = d
         return delete_group_response_200

@@ -38,9 +38,8 @@ class DeletePostBody:
         d = dict(src_dict)
         force_destroy = d.pop("force_destroy", UNSET)
 
-        delete_post_body = cls(
-            force_destroy=force_destroy,
-        )
+        delete_post_body = cls.__new__(cls)
+        delete_post_body.force_destroy = force_destroy
 
         delete_post_body.additional_properties = d
         return delete_post_body

@@ -62,12 +62,11 @@ class DeleteUserBody:
 
         block_ip = d.pop("block_ip", UNSET)
 
-        delete_user_body = cls(
-            delete_posts=delete_posts,
-            block_email=block_email,
-            block_urls=block_urls,
-            block_ip=block_ip,
-        )
+        delete_user_body = cls.__new__(cls)
+        delete_user_body.delete_posts = delete_posts
+        delete_user_body.block_email = block_email
+        delete_user_body.block_urls = block_urls
+        delete_user_body.block_ip = block_ip
 
         delete_user_body.additional_properties = d
         return delete_user_body

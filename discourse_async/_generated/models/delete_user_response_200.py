@@ -38,9 +38,8 @@ class DeleteUserResponse200:
         d = dict(src_dict)
         deleted = d.pop("deleted", UNSET)
 
-        delete_user_response_200 = cls(
-            deleted=deleted,
-        )
+        delete_user_response_200 = cls.__new__(cls)
+        delete_user_response_200.deleted = deleted
 
         delete_user_response_200.additional_properties = d
         return delete_user_response_200

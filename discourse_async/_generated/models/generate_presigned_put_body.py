@@ -63,7 +63,9 @@ class GeneratePresignedPutBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.generate_presigned_put_body_metadata import GeneratePresignedPutBodyMetadata  # noqa: PLC0415
+        global GeneratePresignedPutBodyMetadata
+        if GeneratePresignedPutBodyMetadata is None:
+            from ..models.generate_presigned_put_body_metadata import GeneratePresignedPutBodyMetadata
 
         d = dict(src_dict)
         type_ = check_generate_presigned_put_body_type(d.pop("type"))
@@ -79,12 +81,11 @@ class GeneratePresignedPutBody:
         else:
             metadata = GeneratePresignedPutBodyMetadata.from_dict(_metadata)
 
-        generate_presigned_put_body = cls(
-            type_=type_,
-            file_name=file_name,
-            file_size=file_size,
-            metadata=metadata,
-        )
+        generate_presigned_put_body = cls.__new__(cls)
+        generate_presigned_put_body.type_ = type_
+        generate_presigned_put_body.file_name = file_name
+        generate_presigned_put_body.file_size = file_size
+        generate_presigned_put_body.metadata = metadata
 
         generate_presigned_put_body.additional_properties = d
         return generate_presigned_put_body
@@ -104,3 +105,5 @@ class GeneratePresignedPutBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GeneratePresignedPutBodyMetadata: Any = None  # imported on first use, see from_dict/to_dict

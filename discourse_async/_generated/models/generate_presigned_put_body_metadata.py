@@ -38,9 +38,8 @@ class GeneratePresignedPutBodyMetadata:
         d = dict(src_dict)
         sha1_checksum = d.pop("sha1-checksum", UNSET)
 
-        generate_presigned_put_body_metadata = cls(
-            sha1_checksum=sha1_checksum,
-        )
+        generate_presigned_put_body_metadata = cls.__new__(cls)
+        generate_presigned_put_body_metadata.sha1_checksum = sha1_checksum
 
         generate_presigned_put_body_metadata.additional_properties = d
         return generate_presigned_put_body_metadata

@@ -59,9 +59,9 @@ class GeneratePresignedPutResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.generate_presigned_put_response_200_signed_headers import (
-            GeneratePresignedPutResponse200SignedHeaders,  # noqa: PLC0415
-        )
+        global GeneratePresignedPutResponse200SignedHeaders
+        if GeneratePresignedPutResponse200SignedHeaders is None:
+            from ..models.generate_presigned_put_response_200_signed_headers import GeneratePresignedPutResponse200SignedHeaders
 
         d = dict(src_dict)
         key = d.pop("key", UNSET)
@@ -77,12 +77,11 @@ class GeneratePresignedPutResponse200:
 
         unique_identifier = d.pop("unique_identifier", UNSET)
 
-        generate_presigned_put_response_200 = cls(
-            key=key,
-            url=url,
-            signed_headers=signed_headers,
-            unique_identifier=unique_identifier,
-        )
+        generate_presigned_put_response_200 = cls.__new__(cls)
+        generate_presigned_put_response_200.key = key
+        generate_presigned_put_response_200.url = url
+        generate_presigned_put_response_200.signed_headers = signed_headers
+        generate_presigned_put_response_200.unique_identifier = unique_identifier
 
         generate_presigned_put_response_200.additional_properties = d
         return generate_presigned_put_response_200
@@ -102,3 +101,5 @@ class GeneratePresignedPutResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GeneratePresignedPutResponse200SignedHeaders: Any = None  # imported on first use, see from_dict/to_dict

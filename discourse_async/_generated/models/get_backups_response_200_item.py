@@ -54,11 +54,10 @@ class GetBackupsResponse200Item:
 
         last_modified = d.pop("last_modified", UNSET)
 
-        get_backups_response_200_item = cls(
-            filename=filename,
-            size=size,
-            last_modified=last_modified,
-        )
+        get_backups_response_200_item = cls.__new__(cls)
+        get_backups_response_200_item.filename = filename
+        get_backups_response_200_item.size = size
+        get_backups_response_200_item.last_modified = last_modified
 
         get_backups_response_200_item.additional_properties = d
         return get_backups_response_200_item

@@ -41,7 +41,9 @@ class GetCategoryResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_category_response_200_category import GetCategoryResponse200Category  # noqa: PLC0415
+        global GetCategoryResponse200Category
+        if GetCategoryResponse200Category is None:
+            from ..models.get_category_response_200_category import GetCategoryResponse200Category
 
         d = dict(src_dict)
         _category = d.pop("category", UNSET)
@@ -51,9 +53,8 @@ class GetCategoryResponse200:
         else:
             category = GetCategoryResponse200Category.from_dict(_category)
 
-        get_category_response_200 = cls(
-            category=category,
-        )
+        get_category_response_200 = cls.__new__(cls)
+        get_category_response_200.category = category
 
         get_category_response_200.additional_properties = d
         return get_category_response_200
@@ -73,3 +74,5 @@ class GetCategoryResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetCategoryResponse200Category: Any = None  # imported on first use, see from_dict/to_dict

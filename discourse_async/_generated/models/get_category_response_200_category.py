@@ -574,25 +574,27 @@ class GetCategoryResponse200Category:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_category_response_200_category_available_category_types_item import (
-            GetCategoryResponse200CategoryAvailableCategoryTypesItem,  # noqa: PLC0415
-        )
-        from ..models.get_category_response_200_category_category_setting import (
-            GetCategoryResponse200CategoryCategorySetting,  # noqa: PLC0415
-        )
-        from ..models.get_category_response_200_category_category_type_settings import (
-            GetCategoryResponse200CategoryCategoryTypeSettings,  # noqa: PLC0415
-        )
-        from ..models.get_category_response_200_category_category_types import (
-            GetCategoryResponse200CategoryCategoryTypes,  # noqa: PLC0415
-        )
-        from ..models.get_category_response_200_category_custom_fields import GetCategoryResponse200CategoryCustomFields  # noqa: PLC0415
-        from ..models.get_category_response_200_category_group_permissions_item import (
-            GetCategoryResponse200CategoryGroupPermissionsItem,  # noqa: PLC0415
-        )
-        from ..models.get_category_response_200_category_required_tag_groups_item import (
-            GetCategoryResponse200CategoryRequiredTagGroupsItem,  # noqa: PLC0415
-        )
+        global GetCategoryResponse200CategoryAvailableCategoryTypesItem
+        if GetCategoryResponse200CategoryAvailableCategoryTypesItem is None:
+            from ..models.get_category_response_200_category_available_category_types_item import GetCategoryResponse200CategoryAvailableCategoryTypesItem
+        global GetCategoryResponse200CategoryCategorySetting
+        if GetCategoryResponse200CategoryCategorySetting is None:
+            from ..models.get_category_response_200_category_category_setting import GetCategoryResponse200CategoryCategorySetting
+        global GetCategoryResponse200CategoryCategoryTypeSettings
+        if GetCategoryResponse200CategoryCategoryTypeSettings is None:
+            from ..models.get_category_response_200_category_category_type_settings import GetCategoryResponse200CategoryCategoryTypeSettings
+        global GetCategoryResponse200CategoryCategoryTypes
+        if GetCategoryResponse200CategoryCategoryTypes is None:
+            from ..models.get_category_response_200_category_category_types import GetCategoryResponse200CategoryCategoryTypes
+        global GetCategoryResponse200CategoryCustomFields
+        if GetCategoryResponse200CategoryCustomFields is None:
+            from ..models.get_category_response_200_category_custom_fields import GetCategoryResponse200CategoryCustomFields
+        global GetCategoryResponse200CategoryGroupPermissionsItem
+        if GetCategoryResponse200CategoryGroupPermissionsItem is None:
+            from ..models.get_category_response_200_category_group_permissions_item import GetCategoryResponse200CategoryGroupPermissionsItem
+        global GetCategoryResponse200CategoryRequiredTagGroupsItem
+        if GetCategoryResponse200CategoryRequiredTagGroupsItem is None:
+            from ..models.get_category_response_200_category_required_tag_groups_item import GetCategoryResponse200CategoryRequiredTagGroupsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -776,74 +778,73 @@ class GetCategoryResponse200Category:
 
                 available_category_types.append(available_category_types_item)
 
-        get_category_response_200_category = cls(
-            id=id,
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            slug=slug,
-            locale=locale,
-            topic_count=topic_count,
-            post_count=post_count,
-            position=position,
-            description=description,
-            description_text=description_text,
-            description_excerpt=description_excerpt,
-            topic_url=topic_url,
-            read_restricted=read_restricted,
-            permission=permission,
-            notification_level=notification_level,
-            can_edit=can_edit,
-            topic_template=topic_template,
-            topic_title_placeholder=topic_title_placeholder,
-            form_template_ids=form_template_ids,
-            has_children=has_children,
-            subcategory_count=subcategory_count,
-            sort_order=sort_order,
-            sort_ascending=sort_ascending,
-            show_subcategory_list=show_subcategory_list,
-            num_featured_topics=num_featured_topics,
-            default_view=default_view,
-            subcategory_list_style=subcategory_list_style,
-            default_top_period=default_top_period,
-            default_list_filter=default_list_filter,
-            minimum_required_tags=minimum_required_tags,
-            navigate_to_first_post_after_read=navigate_to_first_post_after_read,
-            custom_fields=custom_fields,
-            allowed_tags=allowed_tags,
-            allowed_tag_groups=allowed_tag_groups,
-            allow_global_tags=allow_global_tags,
-            required_tag_groups=required_tag_groups,
-            category_setting=category_setting,
-            category_localizations=category_localizations,
-            read_only_banner=read_only_banner,
-            available_groups=available_groups,
-            auto_close_hours=auto_close_hours,
-            auto_close_based_on_last_post=auto_close_based_on_last_post,
-            allow_unlimited_owner_edits_on_first_post=allow_unlimited_owner_edits_on_first_post,
-            default_slow_mode_seconds=default_slow_mode_seconds,
-            group_permissions=group_permissions,
-            email_in=email_in,
-            email_in_allow_strangers=email_in_allow_strangers,
-            mailinglist_mirror=mailinglist_mirror,
-            all_topics_wiki=all_topics_wiki,
-            can_delete=can_delete,
-            allow_badges=allow_badges,
-            topic_featured_link_allowed=topic_featured_link_allowed,
-            search_priority=search_priority,
-            topic_posting_review_group_ids=topic_posting_review_group_ids,
-            reply_posting_review_group_ids=reply_posting_review_group_ids,
-            uploaded_logo=uploaded_logo,
-            uploaded_logo_dark=uploaded_logo_dark,
-            uploaded_background=uploaded_background,
-            uploaded_background_dark=uploaded_background_dark,
-            category_types=category_types,
-            category_type_settings=category_type_settings,
-            available_category_types=available_category_types,
-        )
+        get_category_response_200_category = cls.__new__(cls)
+        get_category_response_200_category.id = id
+        get_category_response_200_category.name = name
+        get_category_response_200_category.color = color
+        get_category_response_200_category.text_color = text_color
+        get_category_response_200_category.style_type = style_type
+        get_category_response_200_category.emoji = emoji
+        get_category_response_200_category.icon = icon
+        get_category_response_200_category.slug = slug
+        get_category_response_200_category.locale = locale
+        get_category_response_200_category.topic_count = topic_count
+        get_category_response_200_category.post_count = post_count
+        get_category_response_200_category.position = position
+        get_category_response_200_category.description = description
+        get_category_response_200_category.description_text = description_text
+        get_category_response_200_category.description_excerpt = description_excerpt
+        get_category_response_200_category.topic_url = topic_url
+        get_category_response_200_category.read_restricted = read_restricted
+        get_category_response_200_category.permission = permission
+        get_category_response_200_category.notification_level = notification_level
+        get_category_response_200_category.can_edit = can_edit
+        get_category_response_200_category.topic_template = topic_template
+        get_category_response_200_category.topic_title_placeholder = topic_title_placeholder
+        get_category_response_200_category.form_template_ids = form_template_ids
+        get_category_response_200_category.has_children = has_children
+        get_category_response_200_category.subcategory_count = subcategory_count
+        get_category_response_200_category.sort_order = sort_order
+        get_category_response_200_category.sort_ascending = sort_ascending
+        get_category_response_200_category.show_subcategory_list = show_subcategory_list
+        get_category_response_200_category.num_featured_topics = num_featured_topics
+        get_category_response_200_category.default_view = default_view
+        get_category_response_200_category.subcategory_list_style = subcategory_list_style
+        get_category_response_200_category.default_top_period = default_top_period
+        get_category_response_200_category.default_list_filter = default_list_filter
+        get_category_response_200_category.minimum_required_tags = minimum_required_tags
+        get_category_response_200_category.navigate_to_first_post_after_read = navigate_to_first_post_after_read
+        get_category_response_200_category.custom_fields = custom_fields
+        get_category_response_200_category.allowed_tags = allowed_tags
+        get_category_response_200_category.allowed_tag_groups = allowed_tag_groups
+        get_category_response_200_category.allow_global_tags = allow_global_tags
+        get_category_response_200_category.required_tag_groups = required_tag_groups
+        get_category_response_200_category.category_setting = category_setting
+        get_category_response_200_category.category_localizations = category_localizations
+        get_category_response_200_category.read_only_banner = read_only_banner
+        get_category_response_200_category.available_groups = available_groups
+        get_category_response_200_category.auto_close_hours = auto_close_hours
+        get_category_response_200_category.auto_close_based_on_last_post = auto_close_based_on_last_post
+        get_category_response_200_category.allow_unlimited_owner_edits_on_first_post = allow_unlimited_owner_edits_on_first_post
+        get_category_response_200_category.default_slow_mode_seconds = default_slow_mode_seconds
+        get_category_response_200_category.group_permissions = group_permissions
+        get_category_response_200_category.email_in = email_in
+        get_category_response_200_category.email_in_allow_strangers = email_in_allow_strangers
+        get_category_response_200_category.mailinglist_mirror = mailinglist_mirror
+        get_category_response_200_category.all_topics_wiki = all_topics_wiki
+        get_category_response_200_category.can_delete = can_delete
+        get_category_response_200_category.allow_badges = allow_badges
+        get_category_response_200_category.topic_featured_link_allowed = topic_featured_link_allowed
+        get_category_response_200_category.search_priority = search_priority
+        get_category_response_200_category.topic_posting_review_group_ids = topic_posting_review_group_ids
+        get_category_response_200_category.reply_posting_review_group_ids = reply_posting_review_group_ids
+        get_category_response_200_category.uploaded_logo = uploaded_logo
+        get_category_response_200_category.uploaded_logo_dark = uploaded_logo_dark
+        get_category_response_200_category.uploaded_background = uploaded_background
+        get_category_response_200_category.uploaded_background_dark = uploaded_background_dark
+        get_category_response_200_category.category_types = category_types
+        get_category_response_200_category.category_type_settings = category_type_settings
+        get_category_response_200_category.available_category_types = available_category_types
 
         get_category_response_200_category.additional_properties = d
         return get_category_response_200_category
@@ -863,3 +864,11 @@ class GetCategoryResponse200Category:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetCategoryResponse200CategoryAvailableCategoryTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryCategorySetting: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryCategoryTypeSettings: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryCategoryTypes: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryCustomFields: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryGroupPermissionsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetCategoryResponse200CategoryRequiredTagGroupsItem: Any = None  # imported on first use, see from_dict/to_dict

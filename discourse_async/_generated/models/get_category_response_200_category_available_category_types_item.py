@@ -85,9 +85,9 @@ class GetCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_category_response_200_category_available_category_types_item_configuration_schema import (
-            GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,  # noqa: PLC0415
-        )
+        global GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
+        if GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema is None:
+            from ..models.get_category_response_200_category_available_category_types_item_configuration_schema import GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -115,16 +115,15 @@ class GetCategoryResponse200CategoryAvailableCategoryTypesItem:
                 )
             )
 
-        get_category_response_200_category_available_category_types_item = cls(
-            id=id,
-            name=name,
-            title=title,
-            description=description,
-            icon=icon,
-            available=available,
-            visible=visible,
-            configuration_schema=configuration_schema,
-        )
+        get_category_response_200_category_available_category_types_item = cls.__new__(cls)
+        get_category_response_200_category_available_category_types_item.id = id
+        get_category_response_200_category_available_category_types_item.name = name
+        get_category_response_200_category_available_category_types_item.title = title
+        get_category_response_200_category_available_category_types_item.description = description
+        get_category_response_200_category_available_category_types_item.icon = icon
+        get_category_response_200_category_available_category_types_item.available = available
+        get_category_response_200_category_available_category_types_item.visible = visible
+        get_category_response_200_category_available_category_types_item.configuration_schema = configuration_schema
 
         get_category_response_200_category_available_category_types_item.additional_properties = d
         return get_category_response_200_category_available_category_types_item
@@ -144,3 +143,5 @@ class GetCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema: Any = None  # imported on first use, see from_dict/to_dict

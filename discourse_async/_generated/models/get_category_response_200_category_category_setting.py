@@ -102,15 +102,14 @@ class GetCategoryResponse200CategoryCategorySetting:
 
         reply_posting_review_mode = d.pop("reply_posting_review_mode", UNSET)
 
-        get_category_response_200_category_category_setting = cls(
-            auto_bump_cooldown_days=auto_bump_cooldown_days,
-            num_auto_bump_daily=num_auto_bump_daily,
-            require_reply_approval=require_reply_approval,
-            require_topic_approval=require_topic_approval,
-            nested_replies_default=nested_replies_default,
-            topic_posting_review_mode=topic_posting_review_mode,
-            reply_posting_review_mode=reply_posting_review_mode,
-        )
+        get_category_response_200_category_category_setting = cls.__new__(cls)
+        get_category_response_200_category_category_setting.auto_bump_cooldown_days = auto_bump_cooldown_days
+        get_category_response_200_category_category_setting.num_auto_bump_daily = num_auto_bump_daily
+        get_category_response_200_category_category_setting.require_reply_approval = require_reply_approval
+        get_category_response_200_category_category_setting.require_topic_approval = require_topic_approval
+        get_category_response_200_category_category_setting.nested_replies_default = nested_replies_default
+        get_category_response_200_category_category_setting.topic_posting_review_mode = topic_posting_review_mode
+        get_category_response_200_category_category_setting.reply_posting_review_mode = reply_posting_review_mode
 
         get_category_response_200_category_category_setting.additional_properties = d
         return get_category_response_200_category_category_setting

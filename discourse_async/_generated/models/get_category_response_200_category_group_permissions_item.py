@@ -54,11 +54,10 @@ class GetCategoryResponse200CategoryGroupPermissionsItem:
 
         group_id = d.pop("group_id", UNSET)
 
-        get_category_response_200_category_group_permissions_item = cls(
-            permission_type=permission_type,
-            group_name=group_name,
-            group_id=group_id,
-        )
+        get_category_response_200_category_group_permissions_item = cls.__new__(cls)
+        get_category_response_200_category_group_permissions_item.permission_type = permission_type
+        get_category_response_200_category_group_permissions_item.group_name = group_name
+        get_category_response_200_category_group_permissions_item.group_id = group_id
 
         get_category_response_200_category_group_permissions_item.additional_properties = d
         return get_category_response_200_category_group_permissions_item

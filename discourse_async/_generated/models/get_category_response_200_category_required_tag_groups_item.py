@@ -46,10 +46,9 @@ class GetCategoryResponse200CategoryRequiredTagGroupsItem:
 
         min_count = d.pop("min_count", UNSET)
 
-        get_category_response_200_category_required_tag_groups_item = cls(
-            name=name,
-            min_count=min_count,
-        )
+        get_category_response_200_category_required_tag_groups_item = cls.__new__(cls)
+        get_category_response_200_category_required_tag_groups_item.name = name
+        get_category_response_200_category_required_tag_groups_item.min_count = min_count
 
         get_category_response_200_category_required_tag_groups_item.additional_properties = d
         return get_category_response_200_category_required_tag_groups_item

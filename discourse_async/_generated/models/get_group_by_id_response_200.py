@@ -50,8 +50,12 @@ class GetGroupByIdResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_group_by_id_response_200_extras import GetGroupByIdResponse200Extras  # noqa: PLC0415
-        from ..models.get_group_by_id_response_200_group import GetGroupByIdResponse200Group  # noqa: PLC0415
+        global GetGroupByIdResponse200Extras
+        if GetGroupByIdResponse200Extras is None:
+            from ..models.get_group_by_id_response_200_extras import GetGroupByIdResponse200Extras
+        global GetGroupByIdResponse200Group
+        if GetGroupByIdResponse200Group is None:
+            from ..models.get_group_by_id_response_200_group import GetGroupByIdResponse200Group
 
         d = dict(src_dict)
         _group = d.pop("group", UNSET)
@@ -68,10 +72,9 @@ class GetGroupByIdResponse200:
         else:
             extras = GetGroupByIdResponse200Extras.from_dict(_extras)
 
-        get_group_by_id_response_200 = cls(
-            group=group,
-            extras=extras,
-        )
+        get_group_by_id_response_200 = cls.__new__(cls)
+        get_group_by_id_response_200.group = group
+        get_group_by_id_response_200.extras = extras
 
         get_group_by_id_response_200.additional_properties = d
         return get_group_by_id_response_200
@@ -91,3 +94,6 @@ class GetGroupByIdResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetGroupByIdResponse200Extras: Any = None  # imported on first use, see from_dict/to_dict
+GetGroupByIdResponse200Group: Any = None  # imported on first use, see from_dict/to_dict

@@ -139,9 +139,9 @@ class GetGroupByIdResponse200Group:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.get_group_by_id_response_200_group_smtp_updated_by_type_0 import (
-            GetGroupByIdResponse200GroupSmtpUpdatedByType0,  # noqa: PLC0415
-        )
+        global GetGroupByIdResponse200GroupSmtpUpdatedByType0
+        if GetGroupByIdResponse200GroupSmtpUpdatedByType0 is None:
+            from ..models.get_group_by_id_response_200_group_smtp_updated_by_type_0 import GetGroupByIdResponse200GroupSmtpUpdatedByType0
 
         id = self.id
 
@@ -479,9 +479,9 @@ class GetGroupByIdResponse200Group:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_group_by_id_response_200_group_smtp_updated_by_type_0 import (
-            GetGroupByIdResponse200GroupSmtpUpdatedByType0,  # noqa: PLC0415
-        )
+        global GetGroupByIdResponse200GroupSmtpUpdatedByType0
+        if GetGroupByIdResponse200GroupSmtpUpdatedByType0 is None:
+            from ..models.get_group_by_id_response_200_group_smtp_updated_by_type_0 import GetGroupByIdResponse200GroupSmtpUpdatedByType0
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -611,64 +611,63 @@ class GetGroupByIdResponse200Group:
 
         muted_tags = cast(list[Any], d.pop("muted_tags", UNSET))
 
-        get_group_by_id_response_200_group = cls(
-            id=id,
-            automatic=automatic,
-            name=name,
-            user_count=user_count,
-            mentionable_level=mentionable_level,
-            messageable_level=messageable_level,
-            visibility_level=visibility_level,
-            primary_group=primary_group,
-            title=title,
-            grant_trust_level=grant_trust_level,
-            incoming_email=incoming_email,
-            has_messages=has_messages,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            bio_raw=bio_raw,
-            bio_cooked=bio_cooked,
-            bio_excerpt=bio_excerpt,
-            public_admission=public_admission,
-            public_exit=public_exit,
-            allow_membership_requests=allow_membership_requests,
-            full_name=full_name,
-            default_notification_level=default_notification_level,
-            membership_request_template=membership_request_template,
-            is_group_user=is_group_user,
-            members_visibility_level=members_visibility_level,
-            can_see_members=can_see_members,
-            can_admin_group=can_admin_group,
-            can_edit_group=can_edit_group,
-            publish_read_state=publish_read_state,
-            is_group_owner_display=is_group_owner_display,
-            mentionable=mentionable,
-            messageable=messageable,
-            automatic_membership_email_domains=automatic_membership_email_domains,
-            smtp_updated_at=smtp_updated_at,
-            smtp_updated_by=smtp_updated_by,
-            smtp_enabled=smtp_enabled,
-            smtp_server=smtp_server,
-            smtp_port=smtp_port,
-            smtp_ssl_mode=smtp_ssl_mode,
-            email_username=email_username,
-            email_from_alias=email_from_alias,
-            email_password=email_password,
-            message_count=message_count,
-            allow_unknown_sender_topic_replies=allow_unknown_sender_topic_replies,
-            associated_group_ids=associated_group_ids,
-            watching_category_ids=watching_category_ids,
-            tracking_category_ids=tracking_category_ids,
-            watching_first_post_category_ids=watching_first_post_category_ids,
-            regular_category_ids=regular_category_ids,
-            muted_category_ids=muted_category_ids,
-            watching_tags=watching_tags,
-            watching_first_post_tags=watching_first_post_tags,
-            tracking_tags=tracking_tags,
-            regular_tags=regular_tags,
-            muted_tags=muted_tags,
-        )
+        get_group_by_id_response_200_group = cls.__new__(cls)
+        get_group_by_id_response_200_group.id = id
+        get_group_by_id_response_200_group.automatic = automatic
+        get_group_by_id_response_200_group.name = name
+        get_group_by_id_response_200_group.user_count = user_count
+        get_group_by_id_response_200_group.mentionable_level = mentionable_level
+        get_group_by_id_response_200_group.messageable_level = messageable_level
+        get_group_by_id_response_200_group.visibility_level = visibility_level
+        get_group_by_id_response_200_group.primary_group = primary_group
+        get_group_by_id_response_200_group.title = title
+        get_group_by_id_response_200_group.grant_trust_level = grant_trust_level
+        get_group_by_id_response_200_group.incoming_email = incoming_email
+        get_group_by_id_response_200_group.has_messages = has_messages
+        get_group_by_id_response_200_group.flair_url = flair_url
+        get_group_by_id_response_200_group.flair_bg_color = flair_bg_color
+        get_group_by_id_response_200_group.flair_color = flair_color
+        get_group_by_id_response_200_group.bio_raw = bio_raw
+        get_group_by_id_response_200_group.bio_cooked = bio_cooked
+        get_group_by_id_response_200_group.bio_excerpt = bio_excerpt
+        get_group_by_id_response_200_group.public_admission = public_admission
+        get_group_by_id_response_200_group.public_exit = public_exit
+        get_group_by_id_response_200_group.allow_membership_requests = allow_membership_requests
+        get_group_by_id_response_200_group.full_name = full_name
+        get_group_by_id_response_200_group.default_notification_level = default_notification_level
+        get_group_by_id_response_200_group.membership_request_template = membership_request_template
+        get_group_by_id_response_200_group.is_group_user = is_group_user
+        get_group_by_id_response_200_group.members_visibility_level = members_visibility_level
+        get_group_by_id_response_200_group.can_see_members = can_see_members
+        get_group_by_id_response_200_group.can_admin_group = can_admin_group
+        get_group_by_id_response_200_group.can_edit_group = can_edit_group
+        get_group_by_id_response_200_group.publish_read_state = publish_read_state
+        get_group_by_id_response_200_group.is_group_owner_display = is_group_owner_display
+        get_group_by_id_response_200_group.mentionable = mentionable
+        get_group_by_id_response_200_group.messageable = messageable
+        get_group_by_id_response_200_group.automatic_membership_email_domains = automatic_membership_email_domains
+        get_group_by_id_response_200_group.smtp_updated_at = smtp_updated_at
+        get_group_by_id_response_200_group.smtp_updated_by = smtp_updated_by
+        get_group_by_id_response_200_group.smtp_enabled = smtp_enabled
+        get_group_by_id_response_200_group.smtp_server = smtp_server
+        get_group_by_id_response_200_group.smtp_port = smtp_port
+        get_group_by_id_response_200_group.smtp_ssl_mode = smtp_ssl_mode
+        get_group_by_id_response_200_group.email_username = email_username
+        get_group_by_id_response_200_group.email_from_alias = email_from_alias
+        get_group_by_id_response_200_group.email_password = email_password
+        get_group_by_id_response_200_group.message_count = message_count
+        get_group_by_id_response_200_group.allow_unknown_sender_topic_replies = allow_unknown_sender_topic_replies
+        get_group_by_id_response_200_group.associated_group_ids = associated_group_ids
+        get_group_by_id_response_200_group.watching_category_ids = watching_category_ids
+        get_group_by_id_response_200_group.tracking_category_ids = tracking_category_ids
+        get_group_by_id_response_200_group.watching_first_post_category_ids = watching_first_post_category_ids
+        get_group_by_id_response_200_group.regular_category_ids = regular_category_ids
+        get_group_by_id_response_200_group.muted_category_ids = muted_category_ids
+        get_group_by_id_response_200_group.watching_tags = watching_tags
+        get_group_by_id_response_200_group.watching_first_post_tags = watching_first_post_tags
+        get_group_by_id_response_200_group.tracking_tags = tracking_tags
+        get_group_by_id_response_200_group.regular_tags = regular_tags
+        get_group_by_id_response_200_group.muted_tags = muted_tags
 
         get_group_by_id_response_200_group.additional_properties = d
         return get_group_by_id_response_200_group
@@ -688,3 +687,5 @@ class GetGroupByIdResponse200Group:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetGroupByIdResponse200GroupSmtpUpdatedByType0: Any = None  # imported on first use, see from_dict/to_dict

@@ -50,8 +50,12 @@ class GetGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_group_response_200_extras import GetGroupResponse200Extras  # noqa: PLC0415
-        from ..models.get_group_response_200_group import GetGroupResponse200Group  # noqa: PLC0415
+        global GetGroupResponse200Extras
+        if GetGroupResponse200Extras is None:
+            from ..models.get_group_response_200_extras import GetGroupResponse200Extras
+        global GetGroupResponse200Group
+        if GetGroupResponse200Group is None:
+            from ..models.get_group_response_200_group import GetGroupResponse200Group
 
         d = dict(src_dict)
         _group = d.pop("group", UNSET)
@@ -68,10 +72,9 @@ class GetGroupResponse200:
         else:
             extras = GetGroupResponse200Extras.from_dict(_extras)
 
-        get_group_response_200 = cls(
-            group=group,
-            extras=extras,
-        )
+        get_group_response_200 = cls.__new__(cls)
+        get_group_response_200.group = group
+        get_group_response_200.extras = extras
 
         get_group_response_200.additional_properties = d
         return get_group_response_200
@@ -91,3 +94,6 @@ class GetGroupResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetGroupResponse200Extras: Any = None  # imported on first use, see from_dict/to_dict
+GetGroupResponse200Group: Any = None  # imported on first use, see from_dict/to_dict

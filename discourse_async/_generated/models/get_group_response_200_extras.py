@@ -40,9 +40,8 @@ class GetGroupResponse200Extras:
         d = dict(src_dict)
         visible_group_names = cast(list[Any], d.pop("visible_group_names", UNSET))
 
-        get_group_response_200_extras = cls(
-            visible_group_names=visible_group_names,
-        )
+        get_group_response_200_extras = cls.__new__(cls)
+        get_group_response_200_extras.visible_group_names = visible_group_names
 
         get_group_response_200_extras.additional_properties = d
         return get_group_response_200_extras

@@ -62,9 +62,9 @@ class GetNotificationsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_notifications_response_200_notifications_item import (
-            GetNotificationsResponse200NotificationsItem,  # noqa: PLC0415
-        )
+        global GetNotificationsResponse200NotificationsItem
+        if GetNotificationsResponse200NotificationsItem is None:
+            from ..models.get_notifications_response_200_notifications_item import GetNotificationsResponse200NotificationsItem
 
         d = dict(src_dict)
         _notifications = d.pop("notifications", UNSET)
@@ -82,12 +82,11 @@ class GetNotificationsResponse200:
 
         load_more_notifications = d.pop("load_more_notifications", UNSET)
 
-        get_notifications_response_200 = cls(
-            notifications=notifications,
-            total_rows_notifications=total_rows_notifications,
-            seen_notification_id=seen_notification_id,
-            load_more_notifications=load_more_notifications,
-        )
+        get_notifications_response_200 = cls.__new__(cls)
+        get_notifications_response_200.notifications = notifications
+        get_notifications_response_200.total_rows_notifications = total_rows_notifications
+        get_notifications_response_200.seen_notification_id = seen_notification_id
+        get_notifications_response_200.load_more_notifications = load_more_notifications
 
         get_notifications_response_200.additional_properties = d
         return get_notifications_response_200
@@ -107,3 +106,5 @@ class GetNotificationsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetNotificationsResponse200NotificationsItem: Any = None  # imported on first use, see from_dict/to_dict

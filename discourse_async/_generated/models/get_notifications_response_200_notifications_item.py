@@ -103,9 +103,9 @@ class GetNotificationsResponse200NotificationsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_notifications_response_200_notifications_item_data import (
-            GetNotificationsResponse200NotificationsItemData,  # noqa: PLC0415
-        )
+        global GetNotificationsResponse200NotificationsItemData
+        if GetNotificationsResponse200NotificationsItemData is None:
+            from ..models.get_notifications_response_200_notifications_item_data import GetNotificationsResponse200NotificationsItemData
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -131,17 +131,16 @@ class GetNotificationsResponse200NotificationsItem:
         else:
             data = GetNotificationsResponse200NotificationsItemData.from_dict(_data)
 
-        get_notifications_response_200_notifications_item = cls(
-            id=id,
-            user_id=user_id,
-            notification_type=notification_type,
-            read=read,
-            created_at=created_at,
-            post_number=post_number,
-            topic_id=topic_id,
-            slug=slug,
-            data=data,
-        )
+        get_notifications_response_200_notifications_item = cls.__new__(cls)
+        get_notifications_response_200_notifications_item.id = id
+        get_notifications_response_200_notifications_item.user_id = user_id
+        get_notifications_response_200_notifications_item.notification_type = notification_type
+        get_notifications_response_200_notifications_item.read = read
+        get_notifications_response_200_notifications_item.created_at = created_at
+        get_notifications_response_200_notifications_item.post_number = post_number
+        get_notifications_response_200_notifications_item.topic_id = topic_id
+        get_notifications_response_200_notifications_item.slug = slug
+        get_notifications_response_200_notifications_item.data = data
 
         get_notifications_response_200_notifications_item.additional_properties = d
         return get_notifications_response_200_notifications_item
@@ -161,3 +160,5 @@ class GetNotificationsResponse200NotificationsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetNotificationsResponse200NotificationsItemData: Any = None  # imported on first use, see from_dict/to_dict

@@ -70,13 +70,12 @@ class GetNotificationsResponse200NotificationsItemData:
 
         username = d.pop("username", UNSET)
 
-        get_notifications_response_200_notifications_item_data = cls(
-            badge_id=badge_id,
-            badge_name=badge_name,
-            badge_slug=badge_slug,
-            badge_title=badge_title,
-            username=username,
-        )
+        get_notifications_response_200_notifications_item_data = cls.__new__(cls)
+        get_notifications_response_200_notifications_item_data.badge_id = badge_id
+        get_notifications_response_200_notifications_item_data.badge_name = badge_name
+        get_notifications_response_200_notifications_item_data.badge_slug = badge_slug
+        get_notifications_response_200_notifications_item_data.badge_title = badge_title
+        get_notifications_response_200_notifications_item_data.username = username
 
         get_notifications_response_200_notifications_item_data.additional_properties = d
         return get_notifications_response_200_notifications_item_data

@@ -410,7 +410,9 @@ class GetPostResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_post_response_200_actions_summary_item import GetPostResponse200ActionsSummaryItem  # noqa: PLC0415
+        global GetPostResponse200ActionsSummaryItem
+        if GetPostResponse200ActionsSummaryItem is None:
+            from ..models.get_post_response_200_actions_summary_item import GetPostResponse200ActionsSummaryItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -526,61 +528,60 @@ class GetPostResponse200:
 
         display_username = d.pop("display_username", UNSET)
 
-        get_post_response_200 = cls(
-            id=id,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            raw=raw,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-            mentioned_users=mentioned_users,
-            name=name,
-            display_username=display_username,
-        )
+        get_post_response_200 = cls.__new__(cls)
+        get_post_response_200.id = id
+        get_post_response_200.username = username
+        get_post_response_200.avatar_template = avatar_template
+        get_post_response_200.created_at = created_at
+        get_post_response_200.cooked = cooked
+        get_post_response_200.post_number = post_number
+        get_post_response_200.post_type = post_type
+        get_post_response_200.posts_count = posts_count
+        get_post_response_200.updated_at = updated_at
+        get_post_response_200.reply_count = reply_count
+        get_post_response_200.reply_to_post_number = reply_to_post_number
+        get_post_response_200.quote_count = quote_count
+        get_post_response_200.incoming_link_count = incoming_link_count
+        get_post_response_200.reads = reads
+        get_post_response_200.readers_count = readers_count
+        get_post_response_200.score = score
+        get_post_response_200.yours = yours
+        get_post_response_200.topic_id = topic_id
+        get_post_response_200.topic_slug = topic_slug
+        get_post_response_200.primary_group_name = primary_group_name
+        get_post_response_200.flair_name = flair_name
+        get_post_response_200.flair_url = flair_url
+        get_post_response_200.flair_bg_color = flair_bg_color
+        get_post_response_200.flair_color = flair_color
+        get_post_response_200.flair_group_id = flair_group_id
+        get_post_response_200.version = version
+        get_post_response_200.can_edit = can_edit
+        get_post_response_200.can_delete = can_delete
+        get_post_response_200.can_recover = can_recover
+        get_post_response_200.can_see_hidden_post = can_see_hidden_post
+        get_post_response_200.can_wiki = can_wiki
+        get_post_response_200.user_title = user_title
+        get_post_response_200.bookmarked = bookmarked
+        get_post_response_200.raw = raw
+        get_post_response_200.actions_summary = actions_summary
+        get_post_response_200.moderator = moderator
+        get_post_response_200.admin = admin
+        get_post_response_200.staff = staff
+        get_post_response_200.user_id = user_id
+        get_post_response_200.hidden = hidden
+        get_post_response_200.trust_level = trust_level
+        get_post_response_200.deleted_at = deleted_at
+        get_post_response_200.user_deleted = user_deleted
+        get_post_response_200.edit_reason = edit_reason
+        get_post_response_200.can_view_edit_history = can_view_edit_history
+        get_post_response_200.wiki = wiki
+        get_post_response_200.reviewable_id = reviewable_id
+        get_post_response_200.reviewable_score_count = reviewable_score_count
+        get_post_response_200.reviewable_score_pending_count = reviewable_score_pending_count
+        get_post_response_200.post_url = post_url
+        get_post_response_200.mentioned_users = mentioned_users
+        get_post_response_200.name = name
+        get_post_response_200.display_username = display_username
 
         get_post_response_200.additional_properties = d
         return get_post_response_200
@@ -600,3 +601,5 @@ class GetPostResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetPostResponse200ActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -74,13 +74,12 @@ class GetPostResponse200ActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        get_post_response_200_actions_summary_item = cls(
-            id=id,
-            count=count,
-            acted=acted,
-            can_undo=can_undo,
-            can_act=can_act,
-        )
+        get_post_response_200_actions_summary_item = cls.__new__(cls)
+        get_post_response_200_actions_summary_item.id = id
+        get_post_response_200_actions_summary_item.count = count
+        get_post_response_200_actions_summary_item.acted = acted
+        get_post_response_200_actions_summary_item.can_undo = can_undo
+        get_post_response_200_actions_summary_item.can_act = can_act
 
         get_post_response_200_actions_summary_item.additional_properties = d
         return get_post_response_200_actions_summary_item

@@ -126,20 +126,19 @@ class GetSiteBasicInfoResponse200:
 
         mobile_logo_url = d.pop("mobile_logo_url", UNSET)
 
-        get_site_basic_info_response_200 = cls(
-            logo_url=logo_url,
-            logo_small_url=logo_small_url,
-            apple_touch_icon_url=apple_touch_icon_url,
-            favicon_url=favicon_url,
-            title=title,
-            description=description,
-            header_primary_color=header_primary_color,
-            header_background_color=header_background_color,
-            login_required=login_required,
-            locale=locale,
-            include_in_discourse_discover=include_in_discourse_discover,
-            mobile_logo_url=mobile_logo_url,
-        )
+        get_site_basic_info_response_200 = cls.__new__(cls)
+        get_site_basic_info_response_200.logo_url = logo_url
+        get_site_basic_info_response_200.logo_small_url = logo_small_url
+        get_site_basic_info_response_200.apple_touch_icon_url = apple_touch_icon_url
+        get_site_basic_info_response_200.favicon_url = favicon_url
+        get_site_basic_info_response_200.title = title
+        get_site_basic_info_response_200.description = description
+        get_site_basic_info_response_200.header_primary_color = header_primary_color
+        get_site_basic_info_response_200.header_background_color = header_background_color
+        get_site_basic_info_response_200.login_required = login_required
+        get_site_basic_info_response_200.locale = locale
+        get_site_basic_info_response_200.include_in_discourse_discover = include_in_discourse_discover
+        get_site_basic_info_response_200.mobile_logo_url = mobile_logo_url
 
         get_site_basic_info_response_200.additional_properties = d
         return get_site_basic_info_response_200

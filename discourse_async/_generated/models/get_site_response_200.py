@@ -151,12 +151,12 @@ class GetSiteResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.get_site_response_200_default_dark_color_scheme_type_0 import (
-            GetSiteResponse200DefaultDarkColorSchemeType0,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_default_light_color_scheme_type_0 import (
-            GetSiteResponse200DefaultLightColorSchemeType0,  # noqa: PLC0415
-        )
+        global GetSiteResponse200DefaultDarkColorSchemeType0
+        if GetSiteResponse200DefaultDarkColorSchemeType0 is None:
+            from ..models.get_site_response_200_default_dark_color_scheme_type_0 import GetSiteResponse200DefaultDarkColorSchemeType0
+        global GetSiteResponse200DefaultLightColorSchemeType0
+        if GetSiteResponse200DefaultLightColorSchemeType0 is None:
+            from ..models.get_site_response_200_default_light_color_scheme_type_0 import GetSiteResponse200DefaultLightColorSchemeType0
 
         default_archetype = self.default_archetype
 
@@ -490,33 +490,69 @@ class GetSiteResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_site_response_200_access_control import GetSiteResponse200AccessControl  # noqa: PLC0415
-        from ..models.get_site_response_200_archetypes_item import GetSiteResponse200ArchetypesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_categories_item import GetSiteResponse200CategoriesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_category_types_item import GetSiteResponse200CategoryTypesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_censored_regexp_item import GetSiteResponse200CensoredRegexpItem  # noqa: PLC0415
-        from ..models.get_site_response_200_custom_emoji_translation import GetSiteResponse200CustomEmojiTranslation  # noqa: PLC0415
-        from ..models.get_site_response_200_default_dark_color_scheme_type_0 import (
-            GetSiteResponse200DefaultDarkColorSchemeType0,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_default_light_color_scheme_type_0 import (
-            GetSiteResponse200DefaultLightColorSchemeType0,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_groups_item import GetSiteResponse200GroupsItem  # noqa: PLC0415
-        from ..models.get_site_response_200_hashtag_configurations import GetSiteResponse200HashtagConfigurations  # noqa: PLC0415
-        from ..models.get_site_response_200_hashtag_icons import GetSiteResponse200HashtagIcons  # noqa: PLC0415
-        from ..models.get_site_response_200_markdown_additional_options import (
-            GetSiteResponse200MarkdownAdditionalOptions,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_notification_types import GetSiteResponse200NotificationTypes  # noqa: PLC0415
-        from ..models.get_site_response_200_post_action_types_item import GetSiteResponse200PostActionTypesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_post_types import GetSiteResponse200PostTypes  # noqa: PLC0415
-        from ..models.get_site_response_200_top_tags_item import GetSiteResponse200TopTagsItem  # noqa: PLC0415
-        from ..models.get_site_response_200_topic_flag_types_item import GetSiteResponse200TopicFlagTypesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_trust_levels import GetSiteResponse200TrustLevels  # noqa: PLC0415
-        from ..models.get_site_response_200_user_color_schemes_item import GetSiteResponse200UserColorSchemesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_user_themes_item import GetSiteResponse200UserThemesItem  # noqa: PLC0415
-        from ..models.get_site_response_200_user_tips import GetSiteResponse200UserTips  # noqa: PLC0415
+        global GetSiteResponse200AccessControl
+        if GetSiteResponse200AccessControl is None:
+            from ..models.get_site_response_200_access_control import GetSiteResponse200AccessControl
+        global GetSiteResponse200ArchetypesItem
+        if GetSiteResponse200ArchetypesItem is None:
+            from ..models.get_site_response_200_archetypes_item import GetSiteResponse200ArchetypesItem
+        global GetSiteResponse200CategoriesItem
+        if GetSiteResponse200CategoriesItem is None:
+            from ..models.get_site_response_200_categories_item import GetSiteResponse200CategoriesItem
+        global GetSiteResponse200CategoryTypesItem
+        if GetSiteResponse200CategoryTypesItem is None:
+            from ..models.get_site_response_200_category_types_item import GetSiteResponse200CategoryTypesItem
+        global GetSiteResponse200CensoredRegexpItem
+        if GetSiteResponse200CensoredRegexpItem is None:
+            from ..models.get_site_response_200_censored_regexp_item import GetSiteResponse200CensoredRegexpItem
+        global GetSiteResponse200CustomEmojiTranslation
+        if GetSiteResponse200CustomEmojiTranslation is None:
+            from ..models.get_site_response_200_custom_emoji_translation import GetSiteResponse200CustomEmojiTranslation
+        global GetSiteResponse200DefaultDarkColorSchemeType0
+        if GetSiteResponse200DefaultDarkColorSchemeType0 is None:
+            from ..models.get_site_response_200_default_dark_color_scheme_type_0 import GetSiteResponse200DefaultDarkColorSchemeType0
+        global GetSiteResponse200DefaultLightColorSchemeType0
+        if GetSiteResponse200DefaultLightColorSchemeType0 is None:
+            from ..models.get_site_response_200_default_light_color_scheme_type_0 import GetSiteResponse200DefaultLightColorSchemeType0
+        global GetSiteResponse200GroupsItem
+        if GetSiteResponse200GroupsItem is None:
+            from ..models.get_site_response_200_groups_item import GetSiteResponse200GroupsItem
+        global GetSiteResponse200HashtagConfigurations
+        if GetSiteResponse200HashtagConfigurations is None:
+            from ..models.get_site_response_200_hashtag_configurations import GetSiteResponse200HashtagConfigurations
+        global GetSiteResponse200HashtagIcons
+        if GetSiteResponse200HashtagIcons is None:
+            from ..models.get_site_response_200_hashtag_icons import GetSiteResponse200HashtagIcons
+        global GetSiteResponse200MarkdownAdditionalOptions
+        if GetSiteResponse200MarkdownAdditionalOptions is None:
+            from ..models.get_site_response_200_markdown_additional_options import GetSiteResponse200MarkdownAdditionalOptions
+        global GetSiteResponse200NotificationTypes
+        if GetSiteResponse200NotificationTypes is None:
+            from ..models.get_site_response_200_notification_types import GetSiteResponse200NotificationTypes
+        global GetSiteResponse200PostActionTypesItem
+        if GetSiteResponse200PostActionTypesItem is None:
+            from ..models.get_site_response_200_post_action_types_item import GetSiteResponse200PostActionTypesItem
+        global GetSiteResponse200PostTypes
+        if GetSiteResponse200PostTypes is None:
+            from ..models.get_site_response_200_post_types import GetSiteResponse200PostTypes
+        global GetSiteResponse200TopTagsItem
+        if GetSiteResponse200TopTagsItem is None:
+            from ..models.get_site_response_200_top_tags_item import GetSiteResponse200TopTagsItem
+        global GetSiteResponse200TopicFlagTypesItem
+        if GetSiteResponse200TopicFlagTypesItem is None:
+            from ..models.get_site_response_200_topic_flag_types_item import GetSiteResponse200TopicFlagTypesItem
+        global GetSiteResponse200TrustLevels
+        if GetSiteResponse200TrustLevels is None:
+            from ..models.get_site_response_200_trust_levels import GetSiteResponse200TrustLevels
+        global GetSiteResponse200UserColorSchemesItem
+        if GetSiteResponse200UserColorSchemesItem is None:
+            from ..models.get_site_response_200_user_color_schemes_item import GetSiteResponse200UserColorSchemesItem
+        global GetSiteResponse200UserThemesItem
+        if GetSiteResponse200UserThemesItem is None:
+            from ..models.get_site_response_200_user_themes_item import GetSiteResponse200UserThemesItem
+        global GetSiteResponse200UserTips
+        if GetSiteResponse200UserTips is None:
+            from ..models.get_site_response_200_user_tips import GetSiteResponse200UserTips
 
         d = dict(src_dict)
         default_archetype = d.pop("default_archetype", UNSET)
@@ -774,59 +810,58 @@ class GetSiteResponse200:
 
                 category_types.append(category_types_item)
 
-        get_site_response_200 = cls(
-            default_archetype=default_archetype,
-            notification_types=notification_types,
-            post_types=post_types,
-            trust_levels=trust_levels,
-            user_tips=user_tips,
-            groups=groups,
-            filters=filters,
-            homepage_choices=homepage_choices,
-            periods=periods,
-            top_menu_items=top_menu_items,
-            anonymous_top_menu_items=anonymous_top_menu_items,
-            uncategorized_category_id=uncategorized_category_id,
-            user_field_max_length=user_field_max_length,
-            post_action_types=post_action_types,
-            topic_flag_types=topic_flag_types,
-            can_create_tag=can_create_tag,
-            can_tag_topics=can_tag_topics,
-            can_tag_pms=can_tag_pms,
-            tags_filter_regexp=tags_filter_regexp,
-            top_tags=top_tags,
-            wizard_required=wizard_required,
-            can_associate_groups=can_associate_groups,
-            email_configured=email_configured,
-            upcoming_changes_with_css=upcoming_changes_with_css,
-            topic_featured_link_allowed_category_ids=topic_featured_link_allowed_category_ids,
-            user_themes=user_themes,
-            user_color_schemes=user_color_schemes,
-            default_light_color_scheme=default_light_color_scheme,
-            default_dark_color_scheme=default_dark_color_scheme,
-            censored_regexp=censored_regexp,
-            custom_emoji_translation=custom_emoji_translation,
-            watched_words_replace=watched_words_replace,
-            watched_words_link=watched_words_link,
-            markdown_additional_options=markdown_additional_options,
-            hashtag_configurations=hashtag_configurations,
-            hashtag_icons=hashtag_icons,
-            displayed_about_plugin_stat_groups=displayed_about_plugin_stat_groups,
-            categories=categories,
-            archetypes=archetypes,
-            user_fields=user_fields,
-            auth_providers=auth_providers,
-            whispers_allowed_groups_names=whispers_allowed_groups_names,
-            denied_emojis=denied_emojis,
-            valid_flag_applies_to_types=valid_flag_applies_to_types,
-            navigation_menu_site_top_tags=navigation_menu_site_top_tags,
-            full_name_required_for_signup=full_name_required_for_signup,
-            full_name_visible_in_signup=full_name_visible_in_signup,
-            admin_config_login_routes=admin_config_login_routes,
-            access_control=access_control,
-            permanent_upcoming_change_names=permanent_upcoming_change_names,
-            category_types=category_types,
-        )
+        get_site_response_200 = cls.__new__(cls)
+        get_site_response_200.default_archetype = default_archetype
+        get_site_response_200.notification_types = notification_types
+        get_site_response_200.post_types = post_types
+        get_site_response_200.trust_levels = trust_levels
+        get_site_response_200.user_tips = user_tips
+        get_site_response_200.groups = groups
+        get_site_response_200.filters = filters
+        get_site_response_200.homepage_choices = homepage_choices
+        get_site_response_200.periods = periods
+        get_site_response_200.top_menu_items = top_menu_items
+        get_site_response_200.anonymous_top_menu_items = anonymous_top_menu_items
+        get_site_response_200.uncategorized_category_id = uncategorized_category_id
+        get_site_response_200.user_field_max_length = user_field_max_length
+        get_site_response_200.post_action_types = post_action_types
+        get_site_response_200.topic_flag_types = topic_flag_types
+        get_site_response_200.can_create_tag = can_create_tag
+        get_site_response_200.can_tag_topics = can_tag_topics
+        get_site_response_200.can_tag_pms = can_tag_pms
+        get_site_response_200.tags_filter_regexp = tags_filter_regexp
+        get_site_response_200.top_tags = top_tags
+        get_site_response_200.wizard_required = wizard_required
+        get_site_response_200.can_associate_groups = can_associate_groups
+        get_site_response_200.email_configured = email_configured
+        get_site_response_200.upcoming_changes_with_css = upcoming_changes_with_css
+        get_site_response_200.topic_featured_link_allowed_category_ids = topic_featured_link_allowed_category_ids
+        get_site_response_200.user_themes = user_themes
+        get_site_response_200.user_color_schemes = user_color_schemes
+        get_site_response_200.default_light_color_scheme = default_light_color_scheme
+        get_site_response_200.default_dark_color_scheme = default_dark_color_scheme
+        get_site_response_200.censored_regexp = censored_regexp
+        get_site_response_200.custom_emoji_translation = custom_emoji_translation
+        get_site_response_200.watched_words_replace = watched_words_replace
+        get_site_response_200.watched_words_link = watched_words_link
+        get_site_response_200.markdown_additional_options = markdown_additional_options
+        get_site_response_200.hashtag_configurations = hashtag_configurations
+        get_site_response_200.hashtag_icons = hashtag_icons
+        get_site_response_200.displayed_about_plugin_stat_groups = displayed_about_plugin_stat_groups
+        get_site_response_200.categories = categories
+        get_site_response_200.archetypes = archetypes
+        get_site_response_200.user_fields = user_fields
+        get_site_response_200.auth_providers = auth_providers
+        get_site_response_200.whispers_allowed_groups_names = whispers_allowed_groups_names
+        get_site_response_200.denied_emojis = denied_emojis
+        get_site_response_200.valid_flag_applies_to_types = valid_flag_applies_to_types
+        get_site_response_200.navigation_menu_site_top_tags = navigation_menu_site_top_tags
+        get_site_response_200.full_name_required_for_signup = full_name_required_for_signup
+        get_site_response_200.full_name_visible_in_signup = full_name_visible_in_signup
+        get_site_response_200.admin_config_login_routes = admin_config_login_routes
+        get_site_response_200.access_control = access_control
+        get_site_response_200.permanent_upcoming_change_names = permanent_upcoming_change_names
+        get_site_response_200.category_types = category_types
 
         get_site_response_200.additional_properties = d
         return get_site_response_200
@@ -846,3 +881,25 @@ class GetSiteResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSiteResponse200AccessControl: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200ArchetypesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CategoriesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CategoryTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CensoredRegexpItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CustomEmojiTranslation: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200DefaultDarkColorSchemeType0: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200DefaultLightColorSchemeType0: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200GroupsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200HashtagConfigurations: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200HashtagIcons: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200MarkdownAdditionalOptions: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200NotificationTypes: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200PostActionTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200PostTypes: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200TopTagsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200TopicFlagTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200TrustLevels: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200UserColorSchemesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200UserThemesItem: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200UserTips: Any = None  # imported on first use, see from_dict/to_dict

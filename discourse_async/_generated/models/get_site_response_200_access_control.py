@@ -50,10 +50,12 @@ class GetSiteResponse200AccessControl:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_site_response_200_access_control_banned_acl import GetSiteResponse200AccessControlBannedAcl  # noqa: PLC0415
-        from ..models.get_site_response_200_access_control_mandatory_acl import (
-            GetSiteResponse200AccessControlMandatoryAcl,  # noqa: PLC0415
-        )
+        global GetSiteResponse200AccessControlBannedAcl
+        if GetSiteResponse200AccessControlBannedAcl is None:
+            from ..models.get_site_response_200_access_control_banned_acl import GetSiteResponse200AccessControlBannedAcl
+        global GetSiteResponse200AccessControlMandatoryAcl
+        if GetSiteResponse200AccessControlMandatoryAcl is None:
+            from ..models.get_site_response_200_access_control_mandatory_acl import GetSiteResponse200AccessControlMandatoryAcl
 
         d = dict(src_dict)
         _mandatory_acl = d.pop("mandatory_acl", UNSET)
@@ -70,10 +72,9 @@ class GetSiteResponse200AccessControl:
         else:
             banned_acl = GetSiteResponse200AccessControlBannedAcl.from_dict(_banned_acl)
 
-        get_site_response_200_access_control = cls(
-            mandatory_acl=mandatory_acl,
-            banned_acl=banned_acl,
-        )
+        get_site_response_200_access_control = cls.__new__(cls)
+        get_site_response_200_access_control.mandatory_acl = mandatory_acl
+        get_site_response_200_access_control.banned_acl = banned_acl
 
         get_site_response_200_access_control.additional_properties = d
         return get_site_response_200_access_control
@@ -93,3 +94,6 @@ class GetSiteResponse200AccessControl:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSiteResponse200AccessControlBannedAcl: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200AccessControlMandatoryAcl: Any = None  # imported on first use, see from_dict/to_dict

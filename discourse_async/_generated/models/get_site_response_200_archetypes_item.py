@@ -56,11 +56,10 @@ class GetSiteResponse200ArchetypesItem:
 
         options = cast(list[Any], d.pop("options", UNSET))
 
-        get_site_response_200_archetypes_item = cls(
-            id=id,
-            name=name,
-            options=options,
-        )
+        get_site_response_200_archetypes_item = cls.__new__(cls)
+        get_site_response_200_archetypes_item.id = id
+        get_site_response_200_archetypes_item.name = name
+        get_site_response_200_archetypes_item.options = options
 
         get_site_response_200_archetypes_item.additional_properties = d
         return get_site_response_200_archetypes_item

@@ -121,9 +121,9 @@ class GetSiteResponse200CategoriesItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.get_site_response_200_categories_item_custom_fields_type_0 import (
-            GetSiteResponse200CategoriesItemCustomFieldsType0,  # noqa: PLC0415
-        )
+        global GetSiteResponse200CategoriesItemCustomFieldsType0
+        if GetSiteResponse200CategoriesItemCustomFieldsType0 is None:
+            from ..models.get_site_response_200_categories_item_custom_fields_type_0 import GetSiteResponse200CategoriesItemCustomFieldsType0
 
         id = self.id
 
@@ -392,15 +392,15 @@ class GetSiteResponse200CategoriesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_site_response_200_categories_item_category_types import (
-            GetSiteResponse200CategoriesItemCategoryTypes,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_categories_item_custom_fields_type_0 import (
-            GetSiteResponse200CategoriesItemCustomFieldsType0,  # noqa: PLC0415
-        )
-        from ..models.get_site_response_200_categories_item_required_tag_groups_item import (
-            GetSiteResponse200CategoriesItemRequiredTagGroupsItem,  # noqa: PLC0415
-        )
+        global GetSiteResponse200CategoriesItemCategoryTypes
+        if GetSiteResponse200CategoriesItemCategoryTypes is None:
+            from ..models.get_site_response_200_categories_item_category_types import GetSiteResponse200CategoriesItemCategoryTypes
+        global GetSiteResponse200CategoriesItemCustomFieldsType0
+        if GetSiteResponse200CategoriesItemCustomFieldsType0 is None:
+            from ..models.get_site_response_200_categories_item_custom_fields_type_0 import GetSiteResponse200CategoriesItemCustomFieldsType0
+        global GetSiteResponse200CategoriesItemRequiredTagGroupsItem
+        if GetSiteResponse200CategoriesItemRequiredTagGroupsItem is None:
+            from ..models.get_site_response_200_categories_item_required_tag_groups_item import GetSiteResponse200CategoriesItemRequiredTagGroupsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -520,52 +520,51 @@ class GetSiteResponse200CategoriesItem:
         else:
             category_types = GetSiteResponse200CategoriesItemCategoryTypes.from_dict(_category_types)
 
-        get_site_response_200_categories_item = cls(
-            id=id,
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            slug=slug,
-            topic_count=topic_count,
-            post_count=post_count,
-            position=position,
-            description=description,
-            description_text=description_text,
-            description_excerpt=description_excerpt,
-            topic_url=topic_url,
-            read_restricted=read_restricted,
-            permission=permission,
-            notification_level=notification_level,
-            topic_template=topic_template,
-            topic_title_placeholder=topic_title_placeholder,
-            has_children=has_children,
-            subcategory_count=subcategory_count,
-            sort_order=sort_order,
-            sort_ascending=sort_ascending,
-            show_subcategory_list=show_subcategory_list,
-            num_featured_topics=num_featured_topics,
-            default_view=default_view,
-            subcategory_list_style=subcategory_list_style,
-            default_top_period=default_top_period,
-            default_list_filter=default_list_filter,
-            minimum_required_tags=minimum_required_tags,
-            navigate_to_first_post_after_read=navigate_to_first_post_after_read,
-            allow_global_tags=allow_global_tags,
-            required_tag_groups=required_tag_groups,
-            read_only_banner=read_only_banner,
-            uploaded_logo=uploaded_logo,
-            uploaded_logo_dark=uploaded_logo_dark,
-            uploaded_background=uploaded_background,
-            uploaded_background_dark=uploaded_background_dark,
-            can_edit=can_edit,
-            custom_fields=custom_fields,
-            parent_category_id=parent_category_id,
-            form_template_ids=form_template_ids,
-            category_types=category_types,
-        )
+        get_site_response_200_categories_item = cls.__new__(cls)
+        get_site_response_200_categories_item.id = id
+        get_site_response_200_categories_item.name = name
+        get_site_response_200_categories_item.color = color
+        get_site_response_200_categories_item.text_color = text_color
+        get_site_response_200_categories_item.style_type = style_type
+        get_site_response_200_categories_item.emoji = emoji
+        get_site_response_200_categories_item.icon = icon
+        get_site_response_200_categories_item.slug = slug
+        get_site_response_200_categories_item.topic_count = topic_count
+        get_site_response_200_categories_item.post_count = post_count
+        get_site_response_200_categories_item.position = position
+        get_site_response_200_categories_item.description = description
+        get_site_response_200_categories_item.description_text = description_text
+        get_site_response_200_categories_item.description_excerpt = description_excerpt
+        get_site_response_200_categories_item.topic_url = topic_url
+        get_site_response_200_categories_item.read_restricted = read_restricted
+        get_site_response_200_categories_item.permission = permission
+        get_site_response_200_categories_item.notification_level = notification_level
+        get_site_response_200_categories_item.topic_template = topic_template
+        get_site_response_200_categories_item.topic_title_placeholder = topic_title_placeholder
+        get_site_response_200_categories_item.has_children = has_children
+        get_site_response_200_categories_item.subcategory_count = subcategory_count
+        get_site_response_200_categories_item.sort_order = sort_order
+        get_site_response_200_categories_item.sort_ascending = sort_ascending
+        get_site_response_200_categories_item.show_subcategory_list = show_subcategory_list
+        get_site_response_200_categories_item.num_featured_topics = num_featured_topics
+        get_site_response_200_categories_item.default_view = default_view
+        get_site_response_200_categories_item.subcategory_list_style = subcategory_list_style
+        get_site_response_200_categories_item.default_top_period = default_top_period
+        get_site_response_200_categories_item.default_list_filter = default_list_filter
+        get_site_response_200_categories_item.minimum_required_tags = minimum_required_tags
+        get_site_response_200_categories_item.navigate_to_first_post_after_read = navigate_to_first_post_after_read
+        get_site_response_200_categories_item.allow_global_tags = allow_global_tags
+        get_site_response_200_categories_item.required_tag_groups = required_tag_groups
+        get_site_response_200_categories_item.read_only_banner = read_only_banner
+        get_site_response_200_categories_item.uploaded_logo = uploaded_logo
+        get_site_response_200_categories_item.uploaded_logo_dark = uploaded_logo_dark
+        get_site_response_200_categories_item.uploaded_background = uploaded_background
+        get_site_response_200_categories_item.uploaded_background_dark = uploaded_background_dark
+        get_site_response_200_categories_item.can_edit = can_edit
+        get_site_response_200_categories_item.custom_fields = custom_fields
+        get_site_response_200_categories_item.parent_category_id = parent_category_id
+        get_site_response_200_categories_item.form_template_ids = form_template_ids
+        get_site_response_200_categories_item.category_types = category_types
 
         get_site_response_200_categories_item.additional_properties = d
         return get_site_response_200_categories_item
@@ -585,3 +584,7 @@ class GetSiteResponse200CategoriesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSiteResponse200CategoriesItemCategoryTypes: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CategoriesItemCustomFieldsType0: Any = None  # imported on first use, see from_dict/to_dict
+GetSiteResponse200CategoriesItemRequiredTagGroupsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -38,9 +38,8 @@ class GetSiteResponse200CategoriesItemRequiredTagGroupsItem:
         d = dict(src_dict)
         min_count = d.pop("min_count", UNSET)
 
-        get_site_response_200_categories_item_required_tag_groups_item = cls(
-            min_count=min_count,
-        )
+        get_site_response_200_categories_item_required_tag_groups_item = cls.__new__(cls)
+        get_site_response_200_categories_item_required_tag_groups_item.min_count = min_count
 
         get_site_response_200_categories_item_required_tag_groups_item.additional_properties = d
         return get_site_response_200_categories_item_required_tag_groups_item

@@ -85,9 +85,9 @@ class GetSiteResponse200CategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_site_response_200_category_types_item_configuration_schema import (
-            GetSiteResponse200CategoryTypesItemConfigurationSchema,  # noqa: PLC0415
-        )
+        global GetSiteResponse200CategoryTypesItemConfigurationSchema
+        if GetSiteResponse200CategoryTypesItemConfigurationSchema is None:
+            from ..models.get_site_response_200_category_types_item_configuration_schema import GetSiteResponse200CategoryTypesItemConfigurationSchema
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -113,16 +113,15 @@ class GetSiteResponse200CategoryTypesItem:
                 _configuration_schema
             )
 
-        get_site_response_200_category_types_item = cls(
-            id=id,
-            name=name,
-            title=title,
-            description=description,
-            icon=icon,
-            available=available,
-            visible=visible,
-            configuration_schema=configuration_schema,
-        )
+        get_site_response_200_category_types_item = cls.__new__(cls)
+        get_site_response_200_category_types_item.id = id
+        get_site_response_200_category_types_item.name = name
+        get_site_response_200_category_types_item.title = title
+        get_site_response_200_category_types_item.description = description
+        get_site_response_200_category_types_item.icon = icon
+        get_site_response_200_category_types_item.available = available
+        get_site_response_200_category_types_item.visible = visible
+        get_site_response_200_category_types_item.configuration_schema = configuration_schema
 
         get_site_response_200_category_types_item.additional_properties = d
         return get_site_response_200_category_types_item
@@ -142,3 +141,5 @@ class GetSiteResponse200CategoryTypesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSiteResponse200CategoryTypesItemConfigurationSchema: Any = None  # imported on first use, see from_dict/to_dict

@@ -110,16 +110,15 @@ class GetSiteResponse200GroupsItem:
 
         automatic = d.pop("automatic", UNSET)
 
-        get_site_response_200_groups_item = cls(
-            id=id,
-            name=name,
-            full_name=full_name,
-            display_name=display_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            automatic=automatic,
-        )
+        get_site_response_200_groups_item = cls.__new__(cls)
+        get_site_response_200_groups_item.id = id
+        get_site_response_200_groups_item.name = name
+        get_site_response_200_groups_item.full_name = full_name
+        get_site_response_200_groups_item.display_name = display_name
+        get_site_response_200_groups_item.flair_url = flair_url
+        get_site_response_200_groups_item.flair_bg_color = flair_bg_color
+        get_site_response_200_groups_item.flair_color = flair_color
+        get_site_response_200_groups_item.automatic = automatic
 
         get_site_response_200_groups_item.additional_properties = d
         return get_site_response_200_groups_item

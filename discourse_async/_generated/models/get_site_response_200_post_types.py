@@ -62,12 +62,11 @@ class GetSiteResponse200PostTypes:
 
         whisper = d.pop("whisper", UNSET)
 
-        get_site_response_200_post_types = cls(
-            regular=regular,
-            moderator_action=moderator_action,
-            small_action=small_action,
-            whisper=whisper,
-        )
+        get_site_response_200_post_types = cls.__new__(cls)
+        get_site_response_200_post_types.regular = regular
+        get_site_response_200_post_types.moderator_action = moderator_action
+        get_site_response_200_post_types.small_action = small_action
+        get_site_response_200_post_types.whisper = whisper
 
         get_site_response_200_post_types.additional_properties = d
         return get_site_response_200_post_types

@@ -54,11 +54,10 @@ class GetSiteResponse200TopTagsItem:
 
         slug = d.pop("slug", UNSET)
 
-        get_site_response_200_top_tags_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        get_site_response_200_top_tags_item = cls.__new__(cls)
+        get_site_response_200_top_tags_item.id = id
+        get_site_response_200_top_tags_item.name = name
+        get_site_response_200_top_tags_item.slug = slug
 
         get_site_response_200_top_tags_item.additional_properties = d
         return get_site_response_200_top_tags_item

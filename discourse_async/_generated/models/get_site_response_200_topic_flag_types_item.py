@@ -144,21 +144,20 @@ class GetSiteResponse200TopicFlagTypesItem:
 
         system = d.pop("system", UNSET)
 
-        get_site_response_200_topic_flag_types_item = cls(
-            id=id,
-            name_key=name_key,
-            name=name,
-            description=description,
-            short_description=short_description,
-            is_flag=is_flag,
-            require_message=require_message,
-            enabled=enabled,
-            applies_to=applies_to,
-            is_used=is_used,
-            position=position,
-            auto_action_type=auto_action_type,
-            system=system,
-        )
+        get_site_response_200_topic_flag_types_item = cls.__new__(cls)
+        get_site_response_200_topic_flag_types_item.id = id
+        get_site_response_200_topic_flag_types_item.name_key = name_key
+        get_site_response_200_topic_flag_types_item.name = name
+        get_site_response_200_topic_flag_types_item.description = description
+        get_site_response_200_topic_flag_types_item.short_description = short_description
+        get_site_response_200_topic_flag_types_item.is_flag = is_flag
+        get_site_response_200_topic_flag_types_item.require_message = require_message
+        get_site_response_200_topic_flag_types_item.enabled = enabled
+        get_site_response_200_topic_flag_types_item.applies_to = applies_to
+        get_site_response_200_topic_flag_types_item.is_used = is_used
+        get_site_response_200_topic_flag_types_item.position = position
+        get_site_response_200_topic_flag_types_item.auto_action_type = auto_action_type
+        get_site_response_200_topic_flag_types_item.system = system
 
         get_site_response_200_topic_flag_types_item.additional_properties = d
         return get_site_response_200_topic_flag_types_item

@@ -70,13 +70,12 @@ class GetSiteResponse200TrustLevels:
 
         leader = d.pop("leader", UNSET)
 
-        get_site_response_200_trust_levels = cls(
-            newuser=newuser,
-            basic=basic,
-            member=member,
-            regular=regular,
-            leader=leader,
-        )
+        get_site_response_200_trust_levels = cls.__new__(cls)
+        get_site_response_200_trust_levels.newuser = newuser
+        get_site_response_200_trust_levels.basic = basic
+        get_site_response_200_trust_levels.member = member
+        get_site_response_200_trust_levels.regular = regular
+        get_site_response_200_trust_levels.leader = leader
 
         get_site_response_200_trust_levels.additional_properties = d
         return get_site_response_200_trust_levels

@@ -74,9 +74,9 @@ class GetSiteResponse200UserColorSchemesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_site_response_200_user_color_schemes_item_colors_item import (
-            GetSiteResponse200UserColorSchemesItemColorsItem,  # noqa: PLC0415
-        )
+        global GetSiteResponse200UserColorSchemesItemColorsItem
+        if GetSiteResponse200UserColorSchemesItemColorsItem is None:
+            from ..models.get_site_response_200_user_color_schemes_item_colors_item import GetSiteResponse200UserColorSchemesItemColorsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -96,13 +96,12 @@ class GetSiteResponse200UserColorSchemesItem:
 
                 colors.append(colors_item)
 
-        get_site_response_200_user_color_schemes_item = cls(
-            id=id,
-            name=name,
-            is_dark=is_dark,
-            theme_id=theme_id,
-            colors=colors,
-        )
+        get_site_response_200_user_color_schemes_item = cls.__new__(cls)
+        get_site_response_200_user_color_schemes_item.id = id
+        get_site_response_200_user_color_schemes_item.name = name
+        get_site_response_200_user_color_schemes_item.is_dark = is_dark
+        get_site_response_200_user_color_schemes_item.theme_id = theme_id
+        get_site_response_200_user_color_schemes_item.colors = colors
 
         get_site_response_200_user_color_schemes_item.additional_properties = d
         return get_site_response_200_user_color_schemes_item
@@ -122,3 +121,5 @@ class GetSiteResponse200UserColorSchemesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSiteResponse200UserColorSchemesItemColorsItem: Any = None  # imported on first use, see from_dict/to_dict

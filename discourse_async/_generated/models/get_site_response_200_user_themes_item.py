@@ -86,14 +86,13 @@ class GetSiteResponse200UserThemesItem:
 
         only_theme_color_schemes = d.pop("only_theme_color_schemes", UNSET)
 
-        get_site_response_200_user_themes_item = cls(
-            theme_id=theme_id,
-            name=name,
-            default=default,
-            color_scheme_id=color_scheme_id,
-            dark_color_scheme_id=dark_color_scheme_id,
-            only_theme_color_schemes=only_theme_color_schemes,
-        )
+        get_site_response_200_user_themes_item = cls.__new__(cls)
+        get_site_response_200_user_themes_item.theme_id = theme_id
+        get_site_response_200_user_themes_item.name = name
+        get_site_response_200_user_themes_item.default = default
+        get_site_response_200_user_themes_item.color_scheme_id = color_scheme_id
+        get_site_response_200_user_themes_item.dark_color_scheme_id = dark_color_scheme_id
+        get_site_response_200_user_themes_item.only_theme_color_schemes = only_theme_color_schemes
 
         get_site_response_200_user_themes_item.additional_properties = d
         return get_site_response_200_user_themes_item

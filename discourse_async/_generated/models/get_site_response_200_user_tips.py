@@ -70,13 +70,12 @@ class GetSiteResponse200UserTips:
 
         suggested_topics = d.pop("suggested_topics", UNSET)
 
-        get_site_response_200_user_tips = cls(
-            first_notification=first_notification,
-            topic_timeline=topic_timeline,
-            post_menu=post_menu,
-            topic_notification_levels=topic_notification_levels,
-            suggested_topics=suggested_topics,
-        )
+        get_site_response_200_user_tips = cls.__new__(cls)
+        get_site_response_200_user_tips.first_notification = first_notification
+        get_site_response_200_user_tips.topic_timeline = topic_timeline
+        get_site_response_200_user_tips.post_menu = post_menu
+        get_site_response_200_user_tips.topic_notification_levels = topic_notification_levels
+        get_site_response_200_user_tips.suggested_topics = suggested_topics
 
         get_site_response_200_user_tips.additional_properties = d
         return get_site_response_200_user_tips

@@ -49,9 +49,9 @@ class GetSpecificPostsFromTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_specific_posts_from_topic_response_200_post_stream import (
-            GetSpecificPostsFromTopicResponse200PostStream,  # noqa: PLC0415
-        )
+        global GetSpecificPostsFromTopicResponse200PostStream
+        if GetSpecificPostsFromTopicResponse200PostStream is None:
+            from ..models.get_specific_posts_from_topic_response_200_post_stream import GetSpecificPostsFromTopicResponse200PostStream
 
         d = dict(src_dict)
         _post_stream = d.pop("post_stream", UNSET)
@@ -63,10 +63,9 @@ class GetSpecificPostsFromTopicResponse200:
 
         id = d.pop("id", UNSET)
 
-        get_specific_posts_from_topic_response_200 = cls(
-            post_stream=post_stream,
-            id=id,
-        )
+        get_specific_posts_from_topic_response_200 = cls.__new__(cls)
+        get_specific_posts_from_topic_response_200.post_stream = post_stream
+        get_specific_posts_from_topic_response_200.id = id
 
         get_specific_posts_from_topic_response_200.additional_properties = d
         return get_specific_posts_from_topic_response_200
@@ -86,3 +85,5 @@ class GetSpecificPostsFromTopicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSpecificPostsFromTopicResponse200PostStream: Any = None  # imported on first use, see from_dict/to_dict

@@ -46,9 +46,9 @@ class GetSpecificPostsFromTopicResponse200PostStream:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_specific_posts_from_topic_response_200_post_stream_posts_item import (
-            GetSpecificPostsFromTopicResponse200PostStreamPostsItem,  # noqa: PLC0415
-        )
+        global GetSpecificPostsFromTopicResponse200PostStreamPostsItem
+        if GetSpecificPostsFromTopicResponse200PostStreamPostsItem is None:
+            from ..models.get_specific_posts_from_topic_response_200_post_stream_posts_item import GetSpecificPostsFromTopicResponse200PostStreamPostsItem
 
         d = dict(src_dict)
         _posts = d.pop("posts", UNSET)
@@ -60,9 +60,8 @@ class GetSpecificPostsFromTopicResponse200PostStream:
 
                 posts.append(posts_item)
 
-        get_specific_posts_from_topic_response_200_post_stream = cls(
-            posts=posts,
-        )
+        get_specific_posts_from_topic_response_200_post_stream = cls.__new__(cls)
+        get_specific_posts_from_topic_response_200_post_stream.posts = posts
 
         get_specific_posts_from_topic_response_200_post_stream.additional_properties = d
         return get_specific_posts_from_topic_response_200_post_stream
@@ -82,3 +81,5 @@ class GetSpecificPostsFromTopicResponse200PostStream:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetSpecificPostsFromTopicResponse200PostStreamPostsItem: Any = None  # imported on first use, see from_dict/to_dict

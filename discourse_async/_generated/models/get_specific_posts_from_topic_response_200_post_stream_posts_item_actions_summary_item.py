@@ -50,10 +50,9 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item = cls(
-            id=id,
-            can_act=can_act,
-        )
+        get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item = cls.__new__(cls)
+        get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item.id = id
+        get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item.can_act = can_act
 
         get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item.additional_properties = d
         return get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item

@@ -41,7 +41,9 @@ class GetTagGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_tag_group_response_200_tag_group import GetTagGroupResponse200TagGroup  # noqa: PLC0415
+        global GetTagGroupResponse200TagGroup
+        if GetTagGroupResponse200TagGroup is None:
+            from ..models.get_tag_group_response_200_tag_group import GetTagGroupResponse200TagGroup
 
         d = dict(src_dict)
         _tag_group = d.pop("tag_group", UNSET)
@@ -51,9 +53,8 @@ class GetTagGroupResponse200:
         else:
             tag_group = GetTagGroupResponse200TagGroup.from_dict(_tag_group)
 
-        get_tag_group_response_200 = cls(
-            tag_group=tag_group,
-        )
+        get_tag_group_response_200 = cls.__new__(cls)
+        get_tag_group_response_200.tag_group = tag_group
 
         get_tag_group_response_200.additional_properties = d
         return get_tag_group_response_200
@@ -73,3 +74,5 @@ class GetTagGroupResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTagGroupResponse200TagGroup: Any = None  # imported on first use, see from_dict/to_dict

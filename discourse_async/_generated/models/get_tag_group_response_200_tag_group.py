@@ -75,7 +75,9 @@ class GetTagGroupResponse200TagGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_tag_group_response_200_tag_group_permissions import GetTagGroupResponse200TagGroupPermissions  # noqa: PLC0415
+        global GetTagGroupResponse200TagGroupPermissions
+        if GetTagGroupResponse200TagGroupPermissions is None:
+            from ..models.get_tag_group_response_200_tag_group_permissions import GetTagGroupResponse200TagGroupPermissions
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -95,14 +97,13 @@ class GetTagGroupResponse200TagGroup:
         else:
             permissions = GetTagGroupResponse200TagGroupPermissions.from_dict(_permissions)
 
-        get_tag_group_response_200_tag_group = cls(
-            id=id,
-            name=name,
-            tag_names=tag_names,
-            parent_tag_name=parent_tag_name,
-            one_per_topic=one_per_topic,
-            permissions=permissions,
-        )
+        get_tag_group_response_200_tag_group = cls.__new__(cls)
+        get_tag_group_response_200_tag_group.id = id
+        get_tag_group_response_200_tag_group.name = name
+        get_tag_group_response_200_tag_group.tag_names = tag_names
+        get_tag_group_response_200_tag_group.parent_tag_name = parent_tag_name
+        get_tag_group_response_200_tag_group.one_per_topic = one_per_topic
+        get_tag_group_response_200_tag_group.permissions = permissions
 
         get_tag_group_response_200_tag_group.additional_properties = d
         return get_tag_group_response_200_tag_group
@@ -122,3 +123,5 @@ class GetTagGroupResponse200TagGroup:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTagGroupResponse200TagGroupPermissions: Any = None  # imported on first use, see from_dict/to_dict

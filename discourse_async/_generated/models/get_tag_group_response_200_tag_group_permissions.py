@@ -38,9 +38,8 @@ class GetTagGroupResponse200TagGroupPermissions:
         d = dict(src_dict)
         everyone = d.pop("everyone", UNSET)
 
-        get_tag_group_response_200_tag_group_permissions = cls(
-            everyone=everyone,
-        )
+        get_tag_group_response_200_tag_group_permissions = cls.__new__(cls)
+        get_tag_group_response_200_tag_group_permissions.everyone = everyone
 
         get_tag_group_response_200_tag_group_permissions.additional_properties = d
         return get_tag_group_response_200_tag_group_permissions

@@ -61,8 +61,12 @@ class GetTagResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_tag_response_200_topic_list import GetTagResponse200TopicList  # noqa: PLC0415
-        from ..models.get_tag_response_200_users_item import GetTagResponse200UsersItem  # noqa: PLC0415
+        global GetTagResponse200TopicList
+        if GetTagResponse200TopicList is None:
+            from ..models.get_tag_response_200_topic_list import GetTagResponse200TopicList
+        global GetTagResponse200UsersItem
+        if GetTagResponse200UsersItem is None:
+            from ..models.get_tag_response_200_users_item import GetTagResponse200UsersItem
 
         d = dict(src_dict)
         _users = d.pop("users", UNSET)
@@ -83,11 +87,10 @@ class GetTagResponse200:
         else:
             topic_list = GetTagResponse200TopicList.from_dict(_topic_list)
 
-        get_tag_response_200 = cls(
-            users=users,
-            primary_groups=primary_groups,
-            topic_list=topic_list,
-        )
+        get_tag_response_200 = cls.__new__(cls)
+        get_tag_response_200.users = users
+        get_tag_response_200.primary_groups = primary_groups
+        get_tag_response_200.topic_list = topic_list
 
         get_tag_response_200.additional_properties = d
         return get_tag_response_200
@@ -107,3 +110,6 @@ class GetTagResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTagResponse200TopicList: Any = None  # imported on first use, see from_dict/to_dict
+GetTagResponse200UsersItem: Any = None  # imported on first use, see from_dict/to_dict

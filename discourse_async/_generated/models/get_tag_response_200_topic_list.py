@@ -100,8 +100,12 @@ class GetTagResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_tag_response_200_topic_list_tags_item import GetTagResponse200TopicListTagsItem  # noqa: PLC0415
-        from ..models.get_tag_response_200_topic_list_topics_item import GetTagResponse200TopicListTopicsItem  # noqa: PLC0415
+        global GetTagResponse200TopicListTagsItem
+        if GetTagResponse200TopicListTagsItem is None:
+            from ..models.get_tag_response_200_topic_list_tags_item import GetTagResponse200TopicListTagsItem
+        global GetTagResponse200TopicListTopicsItem
+        if GetTagResponse200TopicListTopicsItem is None:
+            from ..models.get_tag_response_200_topic_list_topics_item import GetTagResponse200TopicListTopicsItem
 
         d = dict(src_dict)
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -134,16 +138,15 @@ class GetTagResponse200TopicList:
 
         more_topics_url = d.pop("more_topics_url", UNSET)
 
-        get_tag_response_200_topic_list = cls(
-            can_create_topic=can_create_topic,
-            draft=draft,
-            draft_key=draft_key,
-            draft_sequence=draft_sequence,
-            per_page=per_page,
-            tags=tags,
-            topics=topics,
-            more_topics_url=more_topics_url,
-        )
+        get_tag_response_200_topic_list = cls.__new__(cls)
+        get_tag_response_200_topic_list.can_create_topic = can_create_topic
+        get_tag_response_200_topic_list.draft = draft
+        get_tag_response_200_topic_list.draft_key = draft_key
+        get_tag_response_200_topic_list.draft_sequence = draft_sequence
+        get_tag_response_200_topic_list.per_page = per_page
+        get_tag_response_200_topic_list.tags = tags
+        get_tag_response_200_topic_list.topics = topics
+        get_tag_response_200_topic_list.more_topics_url = more_topics_url
 
         get_tag_response_200_topic_list.additional_properties = d
         return get_tag_response_200_topic_list
@@ -163,3 +166,6 @@ class GetTagResponse200TopicList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTagResponse200TopicListTagsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetTagResponse200TopicListTopicsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -62,12 +62,11 @@ class GetTagResponse200TopicListTagsItem:
 
         staff = d.pop("staff", UNSET)
 
-        get_tag_response_200_topic_list_tags_item = cls(
-            id=id,
-            name=name,
-            topic_count=topic_count,
-            staff=staff,
-        )
+        get_tag_response_200_topic_list_tags_item = cls.__new__(cls)
+        get_tag_response_200_topic_list_tags_item.id = id
+        get_tag_response_200_topic_list_tags_item.name = name
+        get_tag_response_200_topic_list_tags_item.topic_count = topic_count
+        get_tag_response_200_topic_list_tags_item.staff = staff
 
         get_tag_response_200_topic_list_tags_item.additional_properties = d
         return get_tag_response_200_topic_list_tags_item

@@ -70,12 +70,11 @@ class GetTagResponse200TopicListTopicsItemPostersItem:
 
         primary_group_id = d.pop("primary_group_id", UNSET)
 
-        get_tag_response_200_topic_list_topics_item_posters_item = cls(
-            extras=extras,
-            description=description,
-            user_id=user_id,
-            primary_group_id=primary_group_id,
-        )
+        get_tag_response_200_topic_list_topics_item_posters_item = cls.__new__(cls)
+        get_tag_response_200_topic_list_topics_item_posters_item.extras = extras
+        get_tag_response_200_topic_list_topics_item_posters_item.description = description
+        get_tag_response_200_topic_list_topics_item_posters_item.user_id = user_id
+        get_tag_response_200_topic_list_topics_item_posters_item.primary_group_id = primary_group_id
 
         get_tag_response_200_topic_list_topics_item_posters_item.additional_properties = d
         return get_tag_response_200_topic_list_topics_item_posters_item

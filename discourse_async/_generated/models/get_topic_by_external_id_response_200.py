@@ -90,15 +90,14 @@ class GetTopicByExternalIdResponse200:
 
         external_id = d.pop("external_id", UNSET)
 
-        get_topic_by_external_id_response_200 = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            category_id=category_id,
-            external_id=external_id,
-        )
+        get_topic_by_external_id_response_200 = cls.__new__(cls)
+        get_topic_by_external_id_response_200.id = id
+        get_topic_by_external_id_response_200.title = title
+        get_topic_by_external_id_response_200.fancy_title = fancy_title
+        get_topic_by_external_id_response_200.slug = slug
+        get_topic_by_external_id_response_200.posts_count = posts_count
+        get_topic_by_external_id_response_200.category_id = category_id
+        get_topic_by_external_id_response_200.external_id = external_id
 
         get_topic_by_external_id_response_200.additional_properties = d
         return get_topic_by_external_id_response_200

@@ -131,8 +131,12 @@ class GetTopicResponse200:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1  # noqa: PLC0415
-        from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0  # noqa: PLC0415
+        global GetTopicResponse200TagsItemType1
+        if GetTopicResponse200TagsItemType1 is None:
+            from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1
+        global GetTopicResponse200TopicTimerType0
+        if GetTopicResponse200TopicTimerType0 is None:
+            from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
 
         post_stream: dict[str, Any] | Unset = UNSET
         if not isinstance(self.post_stream, Unset):
@@ -433,13 +437,27 @@ class GetTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_actions_summary_item import GetTopicResponse200ActionsSummaryItem  # noqa: PLC0415
-        from ..models.get_topic_response_200_details import GetTopicResponse200Details  # noqa: PLC0415
-        from ..models.get_topic_response_200_post_stream import GetTopicResponse200PostStream  # noqa: PLC0415
-        from ..models.get_topic_response_200_suggested_topics_item import GetTopicResponse200SuggestedTopicsItem  # noqa: PLC0415
-        from ..models.get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions  # noqa: PLC0415
-        from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1  # noqa: PLC0415
-        from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0  # noqa: PLC0415
+        global GetTopicResponse200ActionsSummaryItem
+        if GetTopicResponse200ActionsSummaryItem is None:
+            from ..models.get_topic_response_200_actions_summary_item import GetTopicResponse200ActionsSummaryItem
+        global GetTopicResponse200Details
+        if GetTopicResponse200Details is None:
+            from ..models.get_topic_response_200_details import GetTopicResponse200Details
+        global GetTopicResponse200PostStream
+        if GetTopicResponse200PostStream is None:
+            from ..models.get_topic_response_200_post_stream import GetTopicResponse200PostStream
+        global GetTopicResponse200SuggestedTopicsItem
+        if GetTopicResponse200SuggestedTopicsItem is None:
+            from ..models.get_topic_response_200_suggested_topics_item import GetTopicResponse200SuggestedTopicsItem
+        global GetTopicResponse200TagsDescriptions
+        if GetTopicResponse200TagsDescriptions is None:
+            from ..models.get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions
+        global GetTopicResponse200TagsItemType1
+        if GetTopicResponse200TagsItemType1 is None:
+            from ..models.get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1
+        global GetTopicResponse200TopicTimerType0
+        if GetTopicResponse200TopicTimerType0 is None:
+            from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
 
         d = dict(src_dict)
         _post_stream = d.pop("post_stream", UNSET)
@@ -605,58 +623,57 @@ class GetTopicResponse200:
         else:
             details = GetTopicResponse200Details.from_dict(_details)
 
-        get_topic_response_200 = cls(
-            post_stream=post_stream,
-            timeline_lookup=timeline_lookup,
-            suggested_topics=suggested_topics,
-            tags=tags,
-            tags_descriptions=tags_descriptions,
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            posts_count=posts_count,
-            created_at=created_at,
-            views=views,
-            reply_count=reply_count,
-            like_count=like_count,
-            last_posted_at=last_posted_at,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            has_summary=has_summary,
-            archetype=archetype,
-            slug=slug,
-            category_id=category_id,
-            word_count=word_count,
-            deleted_at=deleted_at,
-            user_id=user_id,
-            featured_link=featured_link,
-            pinned_globally=pinned_globally,
-            pinned_at=pinned_at,
-            pinned_until=pinned_until,
-            image_url=image_url,
-            slow_mode_seconds=slow_mode_seconds,
-            draft=draft,
-            draft_key=draft_key,
-            draft_sequence=draft_sequence,
-            unpinned=unpinned,
-            pinned=pinned,
-            current_post_number=current_post_number,
-            highest_post_number=highest_post_number,
-            deleted_by=deleted_by,
-            has_deleted=has_deleted,
-            actions_summary=actions_summary,
-            chunk_size=chunk_size,
-            bookmarked=bookmarked,
-            bookmarks=bookmarks,
-            topic_timer=topic_timer,
-            message_bus_last_id=message_bus_last_id,
-            participant_count=participant_count,
-            show_read_indicator=show_read_indicator,
-            thumbnails=thumbnails,
-            slow_mode_enabled_until=slow_mode_enabled_until,
-            details=details,
-        )
+        get_topic_response_200 = cls.__new__(cls)
+        get_topic_response_200.post_stream = post_stream
+        get_topic_response_200.timeline_lookup = timeline_lookup
+        get_topic_response_200.suggested_topics = suggested_topics
+        get_topic_response_200.tags = tags
+        get_topic_response_200.tags_descriptions = tags_descriptions
+        get_topic_response_200.id = id
+        get_topic_response_200.title = title
+        get_topic_response_200.fancy_title = fancy_title
+        get_topic_response_200.posts_count = posts_count
+        get_topic_response_200.created_at = created_at
+        get_topic_response_200.views = views
+        get_topic_response_200.reply_count = reply_count
+        get_topic_response_200.like_count = like_count
+        get_topic_response_200.last_posted_at = last_posted_at
+        get_topic_response_200.visible = visible
+        get_topic_response_200.closed = closed
+        get_topic_response_200.archived = archived
+        get_topic_response_200.has_summary = has_summary
+        get_topic_response_200.archetype = archetype
+        get_topic_response_200.slug = slug
+        get_topic_response_200.category_id = category_id
+        get_topic_response_200.word_count = word_count
+        get_topic_response_200.deleted_at = deleted_at
+        get_topic_response_200.user_id = user_id
+        get_topic_response_200.featured_link = featured_link
+        get_topic_response_200.pinned_globally = pinned_globally
+        get_topic_response_200.pinned_at = pinned_at
+        get_topic_response_200.pinned_until = pinned_until
+        get_topic_response_200.image_url = image_url
+        get_topic_response_200.slow_mode_seconds = slow_mode_seconds
+        get_topic_response_200.draft = draft
+        get_topic_response_200.draft_key = draft_key
+        get_topic_response_200.draft_sequence = draft_sequence
+        get_topic_response_200.unpinned = unpinned
+        get_topic_response_200.pinned = pinned
+        get_topic_response_200.current_post_number = current_post_number
+        get_topic_response_200.highest_post_number = highest_post_number
+        get_topic_response_200.deleted_by = deleted_by
+        get_topic_response_200.has_deleted = has_deleted
+        get_topic_response_200.actions_summary = actions_summary
+        get_topic_response_200.chunk_size = chunk_size
+        get_topic_response_200.bookmarked = bookmarked
+        get_topic_response_200.bookmarks = bookmarks
+        get_topic_response_200.topic_timer = topic_timer
+        get_topic_response_200.message_bus_last_id = message_bus_last_id
+        get_topic_response_200.participant_count = participant_count
+        get_topic_response_200.show_read_indicator = show_read_indicator
+        get_topic_response_200.thumbnails = thumbnails
+        get_topic_response_200.slow_mode_enabled_until = slow_mode_enabled_until
+        get_topic_response_200.details = details
 
         get_topic_response_200.additional_properties = d
         return get_topic_response_200
@@ -676,3 +693,11 @@ class GetTopicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200ActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200Details: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200PostStream: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200SuggestedTopicsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200TagsDescriptions: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200TagsItemType1: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200TopicTimerType0: Any = None  # imported on first use, see from_dict/to_dict

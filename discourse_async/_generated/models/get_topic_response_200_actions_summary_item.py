@@ -66,12 +66,11 @@ class GetTopicResponse200ActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        get_topic_response_200_actions_summary_item = cls(
-            id=id,
-            count=count,
-            hidden=hidden,
-            can_act=can_act,
-        )
+        get_topic_response_200_actions_summary_item = cls.__new__(cls)
+        get_topic_response_200_actions_summary_item.id = id
+        get_topic_response_200_actions_summary_item.count = count
+        get_topic_response_200_actions_summary_item.hidden = hidden
+        get_topic_response_200_actions_summary_item.can_act = can_act
 
         get_topic_response_200_actions_summary_item.additional_properties = d
         return get_topic_response_200_actions_summary_item

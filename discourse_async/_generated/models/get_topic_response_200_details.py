@@ -188,9 +188,15 @@ class GetTopicResponse200Details:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_details_created_by import GetTopicResponse200DetailsCreatedBy  # noqa: PLC0415
-        from ..models.get_topic_response_200_details_last_poster import GetTopicResponse200DetailsLastPoster  # noqa: PLC0415
-        from ..models.get_topic_response_200_details_participants_item import GetTopicResponse200DetailsParticipantsItem  # noqa: PLC0415
+        global GetTopicResponse200DetailsCreatedBy
+        if GetTopicResponse200DetailsCreatedBy is None:
+            from ..models.get_topic_response_200_details_created_by import GetTopicResponse200DetailsCreatedBy
+        global GetTopicResponse200DetailsLastPoster
+        if GetTopicResponse200DetailsLastPoster is None:
+            from ..models.get_topic_response_200_details_last_poster import GetTopicResponse200DetailsLastPoster
+        global GetTopicResponse200DetailsParticipantsItem
+        if GetTopicResponse200DetailsParticipantsItem is None:
+            from ..models.get_topic_response_200_details_participants_item import GetTopicResponse200DetailsParticipantsItem
 
         d = dict(src_dict)
         can_edit = d.pop("can_edit", UNSET)
@@ -258,32 +264,31 @@ class GetTopicResponse200Details:
         else:
             last_poster = GetTopicResponse200DetailsLastPoster.from_dict(_last_poster)
 
-        get_topic_response_200_details = cls(
-            can_edit=can_edit,
-            notification_level=notification_level,
-            can_move_posts=can_move_posts,
-            can_delete=can_delete,
-            can_remove_allowed_users=can_remove_allowed_users,
-            can_create_post=can_create_post,
-            can_reply_as_new_topic=can_reply_as_new_topic,
-            can_invite_to=can_invite_to,
-            can_invite_via_email=can_invite_via_email,
-            can_flag_topic=can_flag_topic,
-            can_convert_topic=can_convert_topic,
-            can_review_topic=can_review_topic,
-            can_close_topic=can_close_topic,
-            can_archive_topic=can_archive_topic,
-            can_split_merge_topic=can_split_merge_topic,
-            can_edit_staff_notes=can_edit_staff_notes,
-            can_toggle_topic_visibility=can_toggle_topic_visibility,
-            can_pin_unpin_topic=can_pin_unpin_topic,
-            can_banner_topic=can_banner_topic,
-            can_moderate_category=can_moderate_category,
-            can_remove_self_id=can_remove_self_id,
-            participants=participants,
-            created_by=created_by,
-            last_poster=last_poster,
-        )
+        get_topic_response_200_details = cls.__new__(cls)
+        get_topic_response_200_details.can_edit = can_edit
+        get_topic_response_200_details.notification_level = notification_level
+        get_topic_response_200_details.can_move_posts = can_move_posts
+        get_topic_response_200_details.can_delete = can_delete
+        get_topic_response_200_details.can_remove_allowed_users = can_remove_allowed_users
+        get_topic_response_200_details.can_create_post = can_create_post
+        get_topic_response_200_details.can_reply_as_new_topic = can_reply_as_new_topic
+        get_topic_response_200_details.can_invite_to = can_invite_to
+        get_topic_response_200_details.can_invite_via_email = can_invite_via_email
+        get_topic_response_200_details.can_flag_topic = can_flag_topic
+        get_topic_response_200_details.can_convert_topic = can_convert_topic
+        get_topic_response_200_details.can_review_topic = can_review_topic
+        get_topic_response_200_details.can_close_topic = can_close_topic
+        get_topic_response_200_details.can_archive_topic = can_archive_topic
+        get_topic_response_200_details.can_split_merge_topic = can_split_merge_topic
+        get_topic_response_200_details.can_edit_staff_notes = can_edit_staff_notes
+        get_topic_response_200_details.can_toggle_topic_visibility = can_toggle_topic_visibility
+        get_topic_response_200_details.can_pin_unpin_topic = can_pin_unpin_topic
+        get_topic_response_200_details.can_banner_topic = can_banner_topic
+        get_topic_response_200_details.can_moderate_category = can_moderate_category
+        get_topic_response_200_details.can_remove_self_id = can_remove_self_id
+        get_topic_response_200_details.participants = participants
+        get_topic_response_200_details.created_by = created_by
+        get_topic_response_200_details.last_poster = last_poster
 
         get_topic_response_200_details.additional_properties = d
         return get_topic_response_200_details
@@ -303,3 +308,7 @@ class GetTopicResponse200Details:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200DetailsCreatedBy: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200DetailsLastPoster: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200DetailsParticipantsItem: Any = None  # imported on first use, see from_dict/to_dict

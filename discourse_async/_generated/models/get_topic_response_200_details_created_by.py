@@ -62,12 +62,11 @@ class GetTopicResponse200DetailsCreatedBy:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        get_topic_response_200_details_created_by = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        get_topic_response_200_details_created_by = cls.__new__(cls)
+        get_topic_response_200_details_created_by.id = id
+        get_topic_response_200_details_created_by.username = username
+        get_topic_response_200_details_created_by.name = name
+        get_topic_response_200_details_created_by.avatar_template = avatar_template
 
         get_topic_response_200_details_created_by.additional_properties = d
         return get_topic_response_200_details_created_by

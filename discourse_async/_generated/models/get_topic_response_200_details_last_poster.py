@@ -62,12 +62,11 @@ class GetTopicResponse200DetailsLastPoster:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        get_topic_response_200_details_last_poster = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        get_topic_response_200_details_last_poster = cls.__new__(cls)
+        get_topic_response_200_details_last_poster.id = id
+        get_topic_response_200_details_last_poster.username = username
+        get_topic_response_200_details_last_poster.name = name
+        get_topic_response_200_details_last_poster.avatar_template = avatar_template
 
         get_topic_response_200_details_last_poster.additional_properties = d
         return get_topic_response_200_details_last_poster

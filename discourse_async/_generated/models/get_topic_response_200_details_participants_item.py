@@ -166,22 +166,21 @@ class GetTopicResponse200DetailsParticipantsItem:
 
         trust_level = d.pop("trust_level", UNSET)
 
-        get_topic_response_200_details_participants_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            post_count=post_count,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_color=flair_color,
-            flair_bg_color=flair_bg_color,
-            flair_group_id=flair_group_id,
-            admin=admin,
-            moderator=moderator,
-            trust_level=trust_level,
-        )
+        get_topic_response_200_details_participants_item = cls.__new__(cls)
+        get_topic_response_200_details_participants_item.id = id
+        get_topic_response_200_details_participants_item.username = username
+        get_topic_response_200_details_participants_item.name = name
+        get_topic_response_200_details_participants_item.avatar_template = avatar_template
+        get_topic_response_200_details_participants_item.post_count = post_count
+        get_topic_response_200_details_participants_item.primary_group_name = primary_group_name
+        get_topic_response_200_details_participants_item.flair_name = flair_name
+        get_topic_response_200_details_participants_item.flair_url = flair_url
+        get_topic_response_200_details_participants_item.flair_color = flair_color
+        get_topic_response_200_details_participants_item.flair_bg_color = flair_bg_color
+        get_topic_response_200_details_participants_item.flair_group_id = flair_group_id
+        get_topic_response_200_details_participants_item.admin = admin
+        get_topic_response_200_details_participants_item.moderator = moderator
+        get_topic_response_200_details_participants_item.trust_level = trust_level
 
         get_topic_response_200_details_participants_item.additional_properties = d
         return get_topic_response_200_details_participants_item

@@ -52,7 +52,9 @@ class GetTopicResponse200PostStream:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_post_stream_posts_item import GetTopicResponse200PostStreamPostsItem  # noqa: PLC0415
+        global GetTopicResponse200PostStreamPostsItem
+        if GetTopicResponse200PostStreamPostsItem is None:
+            from ..models.get_topic_response_200_post_stream_posts_item import GetTopicResponse200PostStreamPostsItem
 
         d = dict(src_dict)
         _posts = d.pop("posts", UNSET)
@@ -66,10 +68,9 @@ class GetTopicResponse200PostStream:
 
         stream = cast(list[Any], d.pop("stream", UNSET))
 
-        get_topic_response_200_post_stream = cls(
-            posts=posts,
-            stream=stream,
-        )
+        get_topic_response_200_post_stream = cls.__new__(cls)
+        get_topic_response_200_post_stream.posts = posts
+        get_topic_response_200_post_stream.stream = stream
 
         get_topic_response_200_post_stream.additional_properties = d
         return get_topic_response_200_post_stream
@@ -89,3 +90,5 @@ class GetTopicResponse200PostStream:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200PostStreamPostsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -444,12 +444,12 @@ class GetTopicResponse200PostStreamPostsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_post_stream_posts_item_actions_summary_item import (
-            GetTopicResponse200PostStreamPostsItemActionsSummaryItem,  # noqa: PLC0415
-        )
-        from ..models.get_topic_response_200_post_stream_posts_item_link_counts_item import (
-            GetTopicResponse200PostStreamPostsItemLinkCountsItem,  # noqa: PLC0415
-        )
+        global GetTopicResponse200PostStreamPostsItemActionsSummaryItem
+        if GetTopicResponse200PostStreamPostsItemActionsSummaryItem is None:
+            from ..models.get_topic_response_200_post_stream_posts_item_actions_summary_item import GetTopicResponse200PostStreamPostsItemActionsSummaryItem
+        global GetTopicResponse200PostStreamPostsItemLinkCountsItem
+        if GetTopicResponse200PostStreamPostsItemLinkCountsItem is None:
+            from ..models.get_topic_response_200_post_stream_posts_item_link_counts_item import GetTopicResponse200PostStreamPostsItemLinkCountsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -568,58 +568,57 @@ class GetTopicResponse200PostStreamPostsItem:
 
         reviewable_score_pending_count = d.pop("reviewable_score_pending_count", UNSET)
 
-        get_topic_response_200_post_stream_posts_item = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            display_username=display_username,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            link_counts=link_counts,
-            read=read,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-        )
+        get_topic_response_200_post_stream_posts_item = cls.__new__(cls)
+        get_topic_response_200_post_stream_posts_item.id = id
+        get_topic_response_200_post_stream_posts_item.name = name
+        get_topic_response_200_post_stream_posts_item.username = username
+        get_topic_response_200_post_stream_posts_item.avatar_template = avatar_template
+        get_topic_response_200_post_stream_posts_item.created_at = created_at
+        get_topic_response_200_post_stream_posts_item.cooked = cooked
+        get_topic_response_200_post_stream_posts_item.post_number = post_number
+        get_topic_response_200_post_stream_posts_item.post_type = post_type
+        get_topic_response_200_post_stream_posts_item.updated_at = updated_at
+        get_topic_response_200_post_stream_posts_item.reply_count = reply_count
+        get_topic_response_200_post_stream_posts_item.reply_to_post_number = reply_to_post_number
+        get_topic_response_200_post_stream_posts_item.quote_count = quote_count
+        get_topic_response_200_post_stream_posts_item.incoming_link_count = incoming_link_count
+        get_topic_response_200_post_stream_posts_item.reads = reads
+        get_topic_response_200_post_stream_posts_item.readers_count = readers_count
+        get_topic_response_200_post_stream_posts_item.score = score
+        get_topic_response_200_post_stream_posts_item.yours = yours
+        get_topic_response_200_post_stream_posts_item.topic_id = topic_id
+        get_topic_response_200_post_stream_posts_item.topic_slug = topic_slug
+        get_topic_response_200_post_stream_posts_item.display_username = display_username
+        get_topic_response_200_post_stream_posts_item.primary_group_name = primary_group_name
+        get_topic_response_200_post_stream_posts_item.flair_name = flair_name
+        get_topic_response_200_post_stream_posts_item.flair_url = flair_url
+        get_topic_response_200_post_stream_posts_item.flair_bg_color = flair_bg_color
+        get_topic_response_200_post_stream_posts_item.flair_color = flair_color
+        get_topic_response_200_post_stream_posts_item.version = version
+        get_topic_response_200_post_stream_posts_item.can_edit = can_edit
+        get_topic_response_200_post_stream_posts_item.can_delete = can_delete
+        get_topic_response_200_post_stream_posts_item.can_recover = can_recover
+        get_topic_response_200_post_stream_posts_item.can_see_hidden_post = can_see_hidden_post
+        get_topic_response_200_post_stream_posts_item.can_wiki = can_wiki
+        get_topic_response_200_post_stream_posts_item.link_counts = link_counts
+        get_topic_response_200_post_stream_posts_item.read = read
+        get_topic_response_200_post_stream_posts_item.user_title = user_title
+        get_topic_response_200_post_stream_posts_item.bookmarked = bookmarked
+        get_topic_response_200_post_stream_posts_item.actions_summary = actions_summary
+        get_topic_response_200_post_stream_posts_item.moderator = moderator
+        get_topic_response_200_post_stream_posts_item.admin = admin
+        get_topic_response_200_post_stream_posts_item.staff = staff
+        get_topic_response_200_post_stream_posts_item.user_id = user_id
+        get_topic_response_200_post_stream_posts_item.hidden = hidden
+        get_topic_response_200_post_stream_posts_item.trust_level = trust_level
+        get_topic_response_200_post_stream_posts_item.deleted_at = deleted_at
+        get_topic_response_200_post_stream_posts_item.user_deleted = user_deleted
+        get_topic_response_200_post_stream_posts_item.edit_reason = edit_reason
+        get_topic_response_200_post_stream_posts_item.can_view_edit_history = can_view_edit_history
+        get_topic_response_200_post_stream_posts_item.wiki = wiki
+        get_topic_response_200_post_stream_posts_item.reviewable_id = reviewable_id
+        get_topic_response_200_post_stream_posts_item.reviewable_score_count = reviewable_score_count
+        get_topic_response_200_post_stream_posts_item.reviewable_score_pending_count = reviewable_score_pending_count
 
         get_topic_response_200_post_stream_posts_item.additional_properties = d
         return get_topic_response_200_post_stream_posts_item
@@ -639,3 +638,6 @@ class GetTopicResponse200PostStreamPostsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200PostStreamPostsItemActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200PostStreamPostsItemLinkCountsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -70,13 +70,12 @@ class GetTopicResponse200PostStreamPostsItemLinkCountsItem:
 
         clicks = d.pop("clicks", UNSET)
 
-        get_topic_response_200_post_stream_posts_item_link_counts_item = cls(
-            url=url,
-            internal=internal,
-            reflection=reflection,
-            title=title,
-            clicks=clicks,
-        )
+        get_topic_response_200_post_stream_posts_item_link_counts_item = cls.__new__(cls)
+        get_topic_response_200_post_stream_posts_item_link_counts_item.url = url
+        get_topic_response_200_post_stream_posts_item_link_counts_item.internal = internal
+        get_topic_response_200_post_stream_posts_item_link_counts_item.reflection = reflection
+        get_topic_response_200_post_stream_posts_item_link_counts_item.title = title
+        get_topic_response_200_post_stream_posts_item_link_counts_item.clicks = clicks
 
         get_topic_response_200_post_stream_posts_item_link_counts_item.additional_properties = d
         return get_topic_response_200_post_stream_posts_item_link_counts_item

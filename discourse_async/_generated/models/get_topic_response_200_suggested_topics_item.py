@@ -91,9 +91,9 @@ class GetTopicResponse200SuggestedTopicsItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.get_topic_response_200_suggested_topics_item_tags_item_type_1 import (
-            GetTopicResponse200SuggestedTopicsItemTagsItemType1,  # noqa: PLC0415
-        )
+        global GetTopicResponse200SuggestedTopicsItemTagsItemType1
+        if GetTopicResponse200SuggestedTopicsItemTagsItemType1 is None:
+            from ..models.get_topic_response_200_suggested_topics_item_tags_item_type_1 import GetTopicResponse200SuggestedTopicsItemTagsItemType1
 
         id = self.id
 
@@ -263,15 +263,15 @@ class GetTopicResponse200SuggestedTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_suggested_topics_item_posters_item import (
-            GetTopicResponse200SuggestedTopicsItemPostersItem,  # noqa: PLC0415
-        )
-        from ..models.get_topic_response_200_suggested_topics_item_tags_descriptions import (
-            GetTopicResponse200SuggestedTopicsItemTagsDescriptions,  # noqa: PLC0415
-        )
-        from ..models.get_topic_response_200_suggested_topics_item_tags_item_type_1 import (
-            GetTopicResponse200SuggestedTopicsItemTagsItemType1,  # noqa: PLC0415
-        )
+        global GetTopicResponse200SuggestedTopicsItemPostersItem
+        if GetTopicResponse200SuggestedTopicsItemPostersItem is None:
+            from ..models.get_topic_response_200_suggested_topics_item_posters_item import GetTopicResponse200SuggestedTopicsItemPostersItem
+        global GetTopicResponse200SuggestedTopicsItemTagsDescriptions
+        if GetTopicResponse200SuggestedTopicsItemTagsDescriptions is None:
+            from ..models.get_topic_response_200_suggested_topics_item_tags_descriptions import GetTopicResponse200SuggestedTopicsItemTagsDescriptions
+        global GetTopicResponse200SuggestedTopicsItemTagsItemType1
+        if GetTopicResponse200SuggestedTopicsItemTagsItemType1 is None:
+            from ..models.get_topic_response_200_suggested_topics_item_tags_item_type_1 import GetTopicResponse200SuggestedTopicsItemTagsItemType1
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -363,37 +363,36 @@ class GetTopicResponse200SuggestedTopicsItem:
 
                 posters.append(posters_item)
 
-        get_topic_response_200_suggested_topics_item = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            reply_count=reply_count,
-            highest_post_number=highest_post_number,
-            image_url=image_url,
-            created_at=created_at,
-            last_posted_at=last_posted_at,
-            bumped=bumped,
-            bumped_at=bumped_at,
-            archetype=archetype,
-            unseen=unseen,
-            pinned=pinned,
-            unpinned=unpinned,
-            excerpt=excerpt,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            bookmarked=bookmarked,
-            liked=liked,
-            tags=tags,
-            tags_descriptions=tags_descriptions,
-            like_count=like_count,
-            views=views,
-            category_id=category_id,
-            featured_link=featured_link,
-            posters=posters,
-        )
+        get_topic_response_200_suggested_topics_item = cls.__new__(cls)
+        get_topic_response_200_suggested_topics_item.id = id
+        get_topic_response_200_suggested_topics_item.title = title
+        get_topic_response_200_suggested_topics_item.fancy_title = fancy_title
+        get_topic_response_200_suggested_topics_item.slug = slug
+        get_topic_response_200_suggested_topics_item.posts_count = posts_count
+        get_topic_response_200_suggested_topics_item.reply_count = reply_count
+        get_topic_response_200_suggested_topics_item.highest_post_number = highest_post_number
+        get_topic_response_200_suggested_topics_item.image_url = image_url
+        get_topic_response_200_suggested_topics_item.created_at = created_at
+        get_topic_response_200_suggested_topics_item.last_posted_at = last_posted_at
+        get_topic_response_200_suggested_topics_item.bumped = bumped
+        get_topic_response_200_suggested_topics_item.bumped_at = bumped_at
+        get_topic_response_200_suggested_topics_item.archetype = archetype
+        get_topic_response_200_suggested_topics_item.unseen = unseen
+        get_topic_response_200_suggested_topics_item.pinned = pinned
+        get_topic_response_200_suggested_topics_item.unpinned = unpinned
+        get_topic_response_200_suggested_topics_item.excerpt = excerpt
+        get_topic_response_200_suggested_topics_item.visible = visible
+        get_topic_response_200_suggested_topics_item.closed = closed
+        get_topic_response_200_suggested_topics_item.archived = archived
+        get_topic_response_200_suggested_topics_item.bookmarked = bookmarked
+        get_topic_response_200_suggested_topics_item.liked = liked
+        get_topic_response_200_suggested_topics_item.tags = tags
+        get_topic_response_200_suggested_topics_item.tags_descriptions = tags_descriptions
+        get_topic_response_200_suggested_topics_item.like_count = like_count
+        get_topic_response_200_suggested_topics_item.views = views
+        get_topic_response_200_suggested_topics_item.category_id = category_id
+        get_topic_response_200_suggested_topics_item.featured_link = featured_link
+        get_topic_response_200_suggested_topics_item.posters = posters
 
         get_topic_response_200_suggested_topics_item.additional_properties = d
         return get_topic_response_200_suggested_topics_item
@@ -413,3 +412,7 @@ class GetTopicResponse200SuggestedTopicsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200SuggestedTopicsItemPostersItem: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200SuggestedTopicsItemTagsDescriptions: Any = None  # imported on first use, see from_dict/to_dict
+GetTopicResponse200SuggestedTopicsItemTagsItemType1: Any = None  # imported on first use, see from_dict/to_dict

@@ -59,9 +59,9 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_topic_response_200_suggested_topics_item_posters_item_user import (
-            GetTopicResponse200SuggestedTopicsItemPostersItemUser,  # noqa: PLC0415
-        )
+        global GetTopicResponse200SuggestedTopicsItemPostersItemUser
+        if GetTopicResponse200SuggestedTopicsItemPostersItemUser is None:
+            from ..models.get_topic_response_200_suggested_topics_item_posters_item_user import GetTopicResponse200SuggestedTopicsItemPostersItemUser
 
         d = dict(src_dict)
         extras = d.pop("extras", UNSET)
@@ -75,11 +75,10 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
         else:
             user = GetTopicResponse200SuggestedTopicsItemPostersItemUser.from_dict(_user)
 
-        get_topic_response_200_suggested_topics_item_posters_item = cls(
-            extras=extras,
-            description=description,
-            user=user,
-        )
+        get_topic_response_200_suggested_topics_item_posters_item = cls.__new__(cls)
+        get_topic_response_200_suggested_topics_item_posters_item.extras = extras
+        get_topic_response_200_suggested_topics_item_posters_item.description = description
+        get_topic_response_200_suggested_topics_item_posters_item.user = user
 
         get_topic_response_200_suggested_topics_item_posters_item.additional_properties = d
         return get_topic_response_200_suggested_topics_item_posters_item
@@ -99,3 +98,5 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetTopicResponse200SuggestedTopicsItemPostersItemUser: Any = None  # imported on first use, see from_dict/to_dict

@@ -62,12 +62,11 @@ class GetTopicResponse200SuggestedTopicsItemPostersItemUser:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        get_topic_response_200_suggested_topics_item_posters_item_user = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        get_topic_response_200_suggested_topics_item_posters_item_user = cls.__new__(cls)
+        get_topic_response_200_suggested_topics_item_posters_item_user.id = id
+        get_topic_response_200_suggested_topics_item_posters_item_user.username = username
+        get_topic_response_200_suggested_topics_item_posters_item_user.name = name
+        get_topic_response_200_suggested_topics_item_posters_item_user.avatar_template = avatar_template
 
         get_topic_response_200_suggested_topics_item_posters_item_user.additional_properties = d
         return get_topic_response_200_suggested_topics_item_posters_item_user

@@ -54,11 +54,10 @@ class GetTopicResponse200SuggestedTopicsItemTagsItemType1:
 
         slug = d.pop("slug", UNSET)
 
-        get_topic_response_200_suggested_topics_item_tags_item_type_1 = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        get_topic_response_200_suggested_topics_item_tags_item_type_1 = cls.__new__(cls)
+        get_topic_response_200_suggested_topics_item_tags_item_type_1.id = id
+        get_topic_response_200_suggested_topics_item_tags_item_type_1.name = name
+        get_topic_response_200_suggested_topics_item_tags_item_type_1.slug = slug
 
         get_topic_response_200_suggested_topics_item_tags_item_type_1.additional_properties = d
         return get_topic_response_200_suggested_topics_item_tags_item_type_1

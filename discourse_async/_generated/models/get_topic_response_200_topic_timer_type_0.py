@@ -90,14 +90,13 @@ class GetTopicResponse200TopicTimerType0:
 
         category_id = d.pop("category_id", UNSET)
 
-        get_topic_response_200_topic_timer_type_0 = cls(
-            id=id,
-            execute_at=execute_at,
-            duration_minutes=duration_minutes,
-            based_on_last_post=based_on_last_post,
-            status_type=status_type,
-            category_id=category_id,
-        )
+        get_topic_response_200_topic_timer_type_0 = cls.__new__(cls)
+        get_topic_response_200_topic_timer_type_0.id = id
+        get_topic_response_200_topic_timer_type_0.execute_at = execute_at
+        get_topic_response_200_topic_timer_type_0.duration_minutes = duration_minutes
+        get_topic_response_200_topic_timer_type_0.based_on_last_post = based_on_last_post
+        get_topic_response_200_topic_timer_type_0.status_type = status_type
+        get_topic_response_200_topic_timer_type_0.category_id = category_id
 
         get_topic_response_200_topic_timer_type_0.additional_properties = d
         return get_topic_response_200_topic_timer_type_0

@@ -68,12 +68,11 @@ class GetUserEmailsResponse200:
 
         associated_accounts = cast(list[Any], d.pop("associated_accounts", UNSET))
 
-        get_user_emails_response_200 = cls(
-            email=email,
-            secondary_emails=secondary_emails,
-            unconfirmed_emails=unconfirmed_emails,
-            associated_accounts=associated_accounts,
-        )
+        get_user_emails_response_200 = cls.__new__(cls)
+        get_user_emails_response_200.email = email
+        get_user_emails_response_200.secondary_emails = secondary_emails
+        get_user_emails_response_200.unconfirmed_emails = unconfirmed_emails
+        get_user_emails_response_200.associated_accounts = associated_accounts
 
         get_user_emails_response_200.additional_properties = d
         return get_user_emails_response_200

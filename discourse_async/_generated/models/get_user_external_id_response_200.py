@@ -49,7 +49,9 @@ class GetUserExternalIdResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_external_id_response_200_user import GetUserExternalIdResponse200User  # noqa: PLC0415
+        global GetUserExternalIdResponse200User
+        if GetUserExternalIdResponse200User is None:
+            from ..models.get_user_external_id_response_200_user import GetUserExternalIdResponse200User
 
         d = dict(src_dict)
         user_badges = cast(list[Any], d.pop("user_badges", UNSET))
@@ -61,10 +63,9 @@ class GetUserExternalIdResponse200:
         else:
             user = GetUserExternalIdResponse200User.from_dict(_user)
 
-        get_user_external_id_response_200 = cls(
-            user_badges=user_badges,
-            user=user,
-        )
+        get_user_external_id_response_200 = cls.__new__(cls)
+        get_user_external_id_response_200.user_badges = user_badges
+        get_user_external_id_response_200.user = user
 
         get_user_external_id_response_200.additional_properties = d
         return get_user_external_id_response_200
@@ -84,3 +85,5 @@ class GetUserExternalIdResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserExternalIdResponse200User: Any = None  # imported on first use, see from_dict/to_dict

@@ -42,9 +42,8 @@ class GetUserExternalIdResponse200UserCustomFields:
         d = dict(src_dict)
         first_name = d.pop("first_name", UNSET)
 
-        get_user_external_id_response_200_user_custom_fields = cls(
-            first_name=first_name,
-        )
+        get_user_external_id_response_200_user_custom_fields = cls.__new__(cls)
+        get_user_external_id_response_200_user_custom_fields.first_name = first_name
 
         get_user_external_id_response_200_user_custom_fields.additional_properties = d
         return get_user_external_id_response_200_user_custom_fields

@@ -62,12 +62,11 @@ class GetUserExternalIdResponse200UserGroupUsersItem:
 
         owner = d.pop("owner", UNSET)
 
-        get_user_external_id_response_200_user_group_users_item = cls(
-            group_id=group_id,
-            user_id=user_id,
-            notification_level=notification_level,
-            owner=owner,
-        )
+        get_user_external_id_response_200_user_group_users_item = cls.__new__(cls)
+        get_user_external_id_response_200_user_group_users_item.group_id = group_id
+        get_user_external_id_response_200_user_group_users_item.user_id = user_id
+        get_user_external_id_response_200_user_group_users_item.notification_level = notification_level
+        get_user_external_id_response_200_user_group_users_item.owner = owner
 
         get_user_external_id_response_200_user_group_users_item.additional_properties = d
         return get_user_external_id_response_200_user_group_users_item

@@ -110,18 +110,17 @@ class GetUserExternalIdResponse200UserUserAuthTokensItem:
 
         is_active = d.pop("is_active", UNSET)
 
-        get_user_external_id_response_200_user_user_auth_tokens_item = cls(
-            id=id,
-            client_ip=client_ip,
-            location=location,
-            browser=browser,
-            device=device,
-            os=os,
-            icon=icon,
-            created_at=created_at,
-            seen_at=seen_at,
-            is_active=is_active,
-        )
+        get_user_external_id_response_200_user_user_auth_tokens_item = cls.__new__(cls)
+        get_user_external_id_response_200_user_user_auth_tokens_item.id = id
+        get_user_external_id_response_200_user_user_auth_tokens_item.client_ip = client_ip
+        get_user_external_id_response_200_user_user_auth_tokens_item.location = location
+        get_user_external_id_response_200_user_user_auth_tokens_item.browser = browser
+        get_user_external_id_response_200_user_user_auth_tokens_item.device = device
+        get_user_external_id_response_200_user_user_auth_tokens_item.os = os
+        get_user_external_id_response_200_user_user_auth_tokens_item.icon = icon
+        get_user_external_id_response_200_user_user_auth_tokens_item.created_at = created_at
+        get_user_external_id_response_200_user_user_auth_tokens_item.seen_at = seen_at
+        get_user_external_id_response_200_user_user_auth_tokens_item.is_active = is_active
 
         get_user_external_id_response_200_user_user_auth_tokens_item.additional_properties = d
         return get_user_external_id_response_200_user_user_auth_tokens_item

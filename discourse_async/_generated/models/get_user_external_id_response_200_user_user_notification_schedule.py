@@ -150,23 +150,22 @@ class GetUserExternalIdResponse200UserUserNotificationSchedule:
 
         day_6_end_time = d.pop("day_6_end_time", UNSET)
 
-        get_user_external_id_response_200_user_user_notification_schedule = cls(
-            enabled=enabled,
-            day_0_start_time=day_0_start_time,
-            day_0_end_time=day_0_end_time,
-            day_1_start_time=day_1_start_time,
-            day_1_end_time=day_1_end_time,
-            day_2_start_time=day_2_start_time,
-            day_2_end_time=day_2_end_time,
-            day_3_start_time=day_3_start_time,
-            day_3_end_time=day_3_end_time,
-            day_4_start_time=day_4_start_time,
-            day_4_end_time=day_4_end_time,
-            day_5_start_time=day_5_start_time,
-            day_5_end_time=day_5_end_time,
-            day_6_start_time=day_6_start_time,
-            day_6_end_time=day_6_end_time,
-        )
+        get_user_external_id_response_200_user_user_notification_schedule = cls.__new__(cls)
+        get_user_external_id_response_200_user_user_notification_schedule.enabled = enabled
+        get_user_external_id_response_200_user_user_notification_schedule.day_0_start_time = day_0_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_0_end_time = day_0_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_1_start_time = day_1_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_1_end_time = day_1_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_2_start_time = day_2_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_2_end_time = day_2_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_3_start_time = day_3_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_3_end_time = day_3_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_4_start_time = day_4_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_4_end_time = day_4_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_5_start_time = day_5_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_5_end_time = day_5_end_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_6_start_time = day_6_start_time
+        get_user_external_id_response_200_user_user_notification_schedule.day_6_end_time = day_6_end_time
 
         get_user_external_id_response_200_user_user_notification_schedule.additional_properties = d
         return get_user_external_id_response_200_user_user_notification_schedule

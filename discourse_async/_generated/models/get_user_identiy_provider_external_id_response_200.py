@@ -51,9 +51,9 @@ class GetUserIdentiyProviderExternalIdResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_identiy_provider_external_id_response_200_user import (
-            GetUserIdentiyProviderExternalIdResponse200User,  # noqa: PLC0415
-        )
+        global GetUserIdentiyProviderExternalIdResponse200User
+        if GetUserIdentiyProviderExternalIdResponse200User is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user import GetUserIdentiyProviderExternalIdResponse200User
 
         d = dict(src_dict)
         user_badges = cast(list[Any], d.pop("user_badges", UNSET))
@@ -65,10 +65,9 @@ class GetUserIdentiyProviderExternalIdResponse200:
         else:
             user = GetUserIdentiyProviderExternalIdResponse200User.from_dict(_user)
 
-        get_user_identiy_provider_external_id_response_200 = cls(
-            user_badges=user_badges,
-            user=user,
-        )
+        get_user_identiy_provider_external_id_response_200 = cls.__new__(cls)
+        get_user_identiy_provider_external_id_response_200.user_badges = user_badges
+        get_user_identiy_provider_external_id_response_200.user = user
 
         get_user_identiy_provider_external_id_response_200.additional_properties = d
         return get_user_identiy_provider_external_id_response_200
@@ -88,3 +87,5 @@ class GetUserIdentiyProviderExternalIdResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserIdentiyProviderExternalIdResponse200User: Any = None  # imported on first use, see from_dict/to_dict

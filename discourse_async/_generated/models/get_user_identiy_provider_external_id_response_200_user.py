@@ -689,36 +689,36 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_identiy_provider_external_id_response_200_user_custom_fields import (
-            GetUserIdentiyProviderExternalIdResponse200UserCustomFields,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_featured_topic import (
-            GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_group_users_item import (
-            GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_groups_item import (
-            GetUserIdentiyProviderExternalIdResponse200UserGroupsItem,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_sidebar_tags_item import (
-            GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_user_auth_tokens_item import (
-            GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_user_fields import (
-            GetUserIdentiyProviderExternalIdResponse200UserUserFields,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_user_notification_schedule import (
-            GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_user_option import (
-            GetUserIdentiyProviderExternalIdResponse200UserUserOption,  # noqa: PLC0415
-        )
-        from ..models.get_user_identiy_provider_external_id_response_200_user_user_passkeys_item import (
-            GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem,  # noqa: PLC0415
-        )
+        global GetUserIdentiyProviderExternalIdResponse200UserCustomFields
+        if GetUserIdentiyProviderExternalIdResponse200UserCustomFields is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_custom_fields import GetUserIdentiyProviderExternalIdResponse200UserCustomFields
+        global GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic
+        if GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_featured_topic import GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic
+        global GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem
+        if GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_group_users_item import GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem
+        global GetUserIdentiyProviderExternalIdResponse200UserGroupsItem
+        if GetUserIdentiyProviderExternalIdResponse200UserGroupsItem is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_groups_item import GetUserIdentiyProviderExternalIdResponse200UserGroupsItem
+        global GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem
+        if GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_sidebar_tags_item import GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem
+        global GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem
+        if GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_user_auth_tokens_item import GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem
+        global GetUserIdentiyProviderExternalIdResponse200UserUserFields
+        if GetUserIdentiyProviderExternalIdResponse200UserUserFields is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_user_fields import GetUserIdentiyProviderExternalIdResponse200UserUserFields
+        global GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule
+        if GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_user_notification_schedule import GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule
+        global GetUserIdentiyProviderExternalIdResponse200UserUserOption
+        if GetUserIdentiyProviderExternalIdResponse200UserUserOption is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_user_option import GetUserIdentiyProviderExternalIdResponse200UserUserOption
+        global GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem
+        if GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem is None:
+            from ..models.get_user_identiy_provider_external_id_response_200_user_user_passkeys_item import GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -961,92 +961,91 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         else:
             user_option = GetUserIdentiyProviderExternalIdResponse200UserUserOption.from_dict(_user_option)
 
-        get_user_identiy_provider_external_id_response_200_user = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            last_posted_at=last_posted_at,
-            last_seen_at=last_seen_at,
-            created_at=created_at,
-            ignored=ignored,
-            muted=muted,
-            can_ignore_user=can_ignore_user,
-            can_ignore_users=can_ignore_users,
-            can_mute_user=can_mute_user,
-            can_mute_users=can_mute_users,
-            can_send_private_messages=can_send_private_messages,
-            can_send_private_message_to_user=can_send_private_message_to_user,
-            trust_level=trust_level,
-            moderator=moderator,
-            admin=admin,
-            title=title,
-            badge_count=badge_count,
-            second_factor_backup_enabled=second_factor_backup_enabled,
-            user_fields=user_fields,
-            custom_fields=custom_fields,
-            time_read=time_read,
-            recent_time_read=recent_time_read,
-            primary_group_id=primary_group_id,
-            primary_group_name=primary_group_name,
-            flair_group_id=flair_group_id,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            featured_topic=featured_topic,
-            staged=staged,
-            can_edit=can_edit,
-            can_edit_username=can_edit_username,
-            can_edit_email=can_edit_email,
-            can_edit_name=can_edit_name,
-            uploaded_avatar_id=uploaded_avatar_id,
-            has_title_badges=has_title_badges,
-            pending_count=pending_count,
-            pending_posts_count=pending_posts_count,
-            profile_view_count=profile_view_count,
-            second_factor_enabled=second_factor_enabled,
-            can_upload_profile_header=can_upload_profile_header,
-            can_upload_user_card_background=can_upload_user_card_background,
-            post_count=post_count,
-            topic_count=topic_count,
-            can_be_deleted=can_be_deleted,
-            can_delete_all_posts=can_delete_all_posts,
-            locale=locale,
-            muted_category_ids=muted_category_ids,
-            regular_category_ids=regular_category_ids,
-            watched_tags=watched_tags,
-            watching_first_post_tags=watching_first_post_tags,
-            tracked_tags=tracked_tags,
-            muted_tags=muted_tags,
-            tracked_category_ids=tracked_category_ids,
-            watched_category_ids=watched_category_ids,
-            watched_first_post_category_ids=watched_first_post_category_ids,
-            system_avatar_upload_id=system_avatar_upload_id,
-            system_avatar_template=system_avatar_template,
-            muted_usernames=muted_usernames,
-            ignored_usernames=ignored_usernames,
-            allowed_pm_usernames=allowed_pm_usernames,
-            mailing_list_posts_per_day=mailing_list_posts_per_day,
-            can_change_bio=can_change_bio,
-            can_change_location=can_change_location,
-            can_change_website=can_change_website,
-            can_change_tracking_preferences=can_change_tracking_preferences,
-            user_api_keys=user_api_keys,
-            user_passkeys=user_passkeys,
-            sidebar_tags=sidebar_tags,
-            sidebar_category_ids=sidebar_category_ids,
-            display_sidebar_tags=display_sidebar_tags,
-            can_pick_theme_with_custom_homepage=can_pick_theme_with_custom_homepage,
-            user_auth_tokens=user_auth_tokens,
-            user_notification_schedule=user_notification_schedule,
-            use_logo_small_as_avatar=use_logo_small_as_avatar,
-            featured_user_badge_ids=featured_user_badge_ids,
-            invited_by=invited_by,
-            groups=groups,
-            group_users=group_users,
-            user_option=user_option,
-        )
+        get_user_identiy_provider_external_id_response_200_user = cls.__new__(cls)
+        get_user_identiy_provider_external_id_response_200_user.id = id
+        get_user_identiy_provider_external_id_response_200_user.username = username
+        get_user_identiy_provider_external_id_response_200_user.name = name
+        get_user_identiy_provider_external_id_response_200_user.avatar_template = avatar_template
+        get_user_identiy_provider_external_id_response_200_user.last_posted_at = last_posted_at
+        get_user_identiy_provider_external_id_response_200_user.last_seen_at = last_seen_at
+        get_user_identiy_provider_external_id_response_200_user.created_at = created_at
+        get_user_identiy_provider_external_id_response_200_user.ignored = ignored
+        get_user_identiy_provider_external_id_response_200_user.muted = muted
+        get_user_identiy_provider_external_id_response_200_user.can_ignore_user = can_ignore_user
+        get_user_identiy_provider_external_id_response_200_user.can_ignore_users = can_ignore_users
+        get_user_identiy_provider_external_id_response_200_user.can_mute_user = can_mute_user
+        get_user_identiy_provider_external_id_response_200_user.can_mute_users = can_mute_users
+        get_user_identiy_provider_external_id_response_200_user.can_send_private_messages = can_send_private_messages
+        get_user_identiy_provider_external_id_response_200_user.can_send_private_message_to_user = can_send_private_message_to_user
+        get_user_identiy_provider_external_id_response_200_user.trust_level = trust_level
+        get_user_identiy_provider_external_id_response_200_user.moderator = moderator
+        get_user_identiy_provider_external_id_response_200_user.admin = admin
+        get_user_identiy_provider_external_id_response_200_user.title = title
+        get_user_identiy_provider_external_id_response_200_user.badge_count = badge_count
+        get_user_identiy_provider_external_id_response_200_user.second_factor_backup_enabled = second_factor_backup_enabled
+        get_user_identiy_provider_external_id_response_200_user.user_fields = user_fields
+        get_user_identiy_provider_external_id_response_200_user.custom_fields = custom_fields
+        get_user_identiy_provider_external_id_response_200_user.time_read = time_read
+        get_user_identiy_provider_external_id_response_200_user.recent_time_read = recent_time_read
+        get_user_identiy_provider_external_id_response_200_user.primary_group_id = primary_group_id
+        get_user_identiy_provider_external_id_response_200_user.primary_group_name = primary_group_name
+        get_user_identiy_provider_external_id_response_200_user.flair_group_id = flair_group_id
+        get_user_identiy_provider_external_id_response_200_user.flair_name = flair_name
+        get_user_identiy_provider_external_id_response_200_user.flair_url = flair_url
+        get_user_identiy_provider_external_id_response_200_user.flair_bg_color = flair_bg_color
+        get_user_identiy_provider_external_id_response_200_user.flair_color = flair_color
+        get_user_identiy_provider_external_id_response_200_user.featured_topic = featured_topic
+        get_user_identiy_provider_external_id_response_200_user.staged = staged
+        get_user_identiy_provider_external_id_response_200_user.can_edit = can_edit
+        get_user_identiy_provider_external_id_response_200_user.can_edit_username = can_edit_username
+        get_user_identiy_provider_external_id_response_200_user.can_edit_email = can_edit_email
+        get_user_identiy_provider_external_id_response_200_user.can_edit_name = can_edit_name
+        get_user_identiy_provider_external_id_response_200_user.uploaded_avatar_id = uploaded_avatar_id
+        get_user_identiy_provider_external_id_response_200_user.has_title_badges = has_title_badges
+        get_user_identiy_provider_external_id_response_200_user.pending_count = pending_count
+        get_user_identiy_provider_external_id_response_200_user.pending_posts_count = pending_posts_count
+        get_user_identiy_provider_external_id_response_200_user.profile_view_count = profile_view_count
+        get_user_identiy_provider_external_id_response_200_user.second_factor_enabled = second_factor_enabled
+        get_user_identiy_provider_external_id_response_200_user.can_upload_profile_header = can_upload_profile_header
+        get_user_identiy_provider_external_id_response_200_user.can_upload_user_card_background = can_upload_user_card_background
+        get_user_identiy_provider_external_id_response_200_user.post_count = post_count
+        get_user_identiy_provider_external_id_response_200_user.topic_count = topic_count
+        get_user_identiy_provider_external_id_response_200_user.can_be_deleted = can_be_deleted
+        get_user_identiy_provider_external_id_response_200_user.can_delete_all_posts = can_delete_all_posts
+        get_user_identiy_provider_external_id_response_200_user.locale = locale
+        get_user_identiy_provider_external_id_response_200_user.muted_category_ids = muted_category_ids
+        get_user_identiy_provider_external_id_response_200_user.regular_category_ids = regular_category_ids
+        get_user_identiy_provider_external_id_response_200_user.watched_tags = watched_tags
+        get_user_identiy_provider_external_id_response_200_user.watching_first_post_tags = watching_first_post_tags
+        get_user_identiy_provider_external_id_response_200_user.tracked_tags = tracked_tags
+        get_user_identiy_provider_external_id_response_200_user.muted_tags = muted_tags
+        get_user_identiy_provider_external_id_response_200_user.tracked_category_ids = tracked_category_ids
+        get_user_identiy_provider_external_id_response_200_user.watched_category_ids = watched_category_ids
+        get_user_identiy_provider_external_id_response_200_user.watched_first_post_category_ids = watched_first_post_category_ids
+        get_user_identiy_provider_external_id_response_200_user.system_avatar_upload_id = system_avatar_upload_id
+        get_user_identiy_provider_external_id_response_200_user.system_avatar_template = system_avatar_template
+        get_user_identiy_provider_external_id_response_200_user.muted_usernames = muted_usernames
+        get_user_identiy_provider_external_id_response_200_user.ignored_usernames = ignored_usernames
+        get_user_identiy_provider_external_id_response_200_user.allowed_pm_usernames = allowed_pm_usernames
+        get_user_identiy_provider_external_id_response_200_user.mailing_list_posts_per_day = mailing_list_posts_per_day
+        get_user_identiy_provider_external_id_response_200_user.can_change_bio = can_change_bio
+        get_user_identiy_provider_external_id_response_200_user.can_change_location = can_change_location
+        get_user_identiy_provider_external_id_response_200_user.can_change_website = can_change_website
+        get_user_identiy_provider_external_id_response_200_user.can_change_tracking_preferences = can_change_tracking_preferences
+        get_user_identiy_provider_external_id_response_200_user.user_api_keys = user_api_keys
+        get_user_identiy_provider_external_id_response_200_user.user_passkeys = user_passkeys
+        get_user_identiy_provider_external_id_response_200_user.sidebar_tags = sidebar_tags
+        get_user_identiy_provider_external_id_response_200_user.sidebar_category_ids = sidebar_category_ids
+        get_user_identiy_provider_external_id_response_200_user.display_sidebar_tags = display_sidebar_tags
+        get_user_identiy_provider_external_id_response_200_user.can_pick_theme_with_custom_homepage = can_pick_theme_with_custom_homepage
+        get_user_identiy_provider_external_id_response_200_user.user_auth_tokens = user_auth_tokens
+        get_user_identiy_provider_external_id_response_200_user.user_notification_schedule = user_notification_schedule
+        get_user_identiy_provider_external_id_response_200_user.use_logo_small_as_avatar = use_logo_small_as_avatar
+        get_user_identiy_provider_external_id_response_200_user.featured_user_badge_ids = featured_user_badge_ids
+        get_user_identiy_provider_external_id_response_200_user.invited_by = invited_by
+        get_user_identiy_provider_external_id_response_200_user.groups = groups
+        get_user_identiy_provider_external_id_response_200_user.group_users = group_users
+        get_user_identiy_provider_external_id_response_200_user.user_option = user_option
 
         get_user_identiy_provider_external_id_response_200_user.additional_properties = d
         return get_user_identiy_provider_external_id_response_200_user
@@ -1066,3 +1065,14 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserIdentiyProviderExternalIdResponse200UserCustomFields: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserGroupsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserUserFields: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserUserOption: Any = None  # imported on first use, see from_dict/to_dict
+GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem: Any = None  # imported on first use, see from_dict/to_dict

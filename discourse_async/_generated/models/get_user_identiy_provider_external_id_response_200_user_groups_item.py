@@ -306,37 +306,36 @@ class GetUserIdentiyProviderExternalIdResponse200UserGroupsItem:
 
         publish_read_state = d.pop("publish_read_state", UNSET)
 
-        get_user_identiy_provider_external_id_response_200_user_groups_item = cls(
-            id=id,
-            automatic=automatic,
-            name=name,
-            display_name=display_name,
-            user_count=user_count,
-            mentionable_level=mentionable_level,
-            messageable_level=messageable_level,
-            visibility_level=visibility_level,
-            primary_group=primary_group,
-            title=title,
-            grant_trust_level=grant_trust_level,
-            incoming_email=incoming_email,
-            has_messages=has_messages,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            bio_raw=bio_raw,
-            bio_cooked=bio_cooked,
-            bio_excerpt=bio_excerpt,
-            public_admission=public_admission,
-            public_exit=public_exit,
-            allow_membership_requests=allow_membership_requests,
-            full_name=full_name,
-            default_notification_level=default_notification_level,
-            membership_request_template=membership_request_template,
-            members_visibility_level=members_visibility_level,
-            can_see_members=can_see_members,
-            can_admin_group=can_admin_group,
-            publish_read_state=publish_read_state,
-        )
+        get_user_identiy_provider_external_id_response_200_user_groups_item = cls.__new__(cls)
+        get_user_identiy_provider_external_id_response_200_user_groups_item.id = id
+        get_user_identiy_provider_external_id_response_200_user_groups_item.automatic = automatic
+        get_user_identiy_provider_external_id_response_200_user_groups_item.name = name
+        get_user_identiy_provider_external_id_response_200_user_groups_item.display_name = display_name
+        get_user_identiy_provider_external_id_response_200_user_groups_item.user_count = user_count
+        get_user_identiy_provider_external_id_response_200_user_groups_item.mentionable_level = mentionable_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.messageable_level = messageable_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.visibility_level = visibility_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.primary_group = primary_group
+        get_user_identiy_provider_external_id_response_200_user_groups_item.title = title
+        get_user_identiy_provider_external_id_response_200_user_groups_item.grant_trust_level = grant_trust_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.incoming_email = incoming_email
+        get_user_identiy_provider_external_id_response_200_user_groups_item.has_messages = has_messages
+        get_user_identiy_provider_external_id_response_200_user_groups_item.flair_url = flair_url
+        get_user_identiy_provider_external_id_response_200_user_groups_item.flair_bg_color = flair_bg_color
+        get_user_identiy_provider_external_id_response_200_user_groups_item.flair_color = flair_color
+        get_user_identiy_provider_external_id_response_200_user_groups_item.bio_raw = bio_raw
+        get_user_identiy_provider_external_id_response_200_user_groups_item.bio_cooked = bio_cooked
+        get_user_identiy_provider_external_id_response_200_user_groups_item.bio_excerpt = bio_excerpt
+        get_user_identiy_provider_external_id_response_200_user_groups_item.public_admission = public_admission
+        get_user_identiy_provider_external_id_response_200_user_groups_item.public_exit = public_exit
+        get_user_identiy_provider_external_id_response_200_user_groups_item.allow_membership_requests = allow_membership_requests
+        get_user_identiy_provider_external_id_response_200_user_groups_item.full_name = full_name
+        get_user_identiy_provider_external_id_response_200_user_groups_item.default_notification_level = default_notification_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.membership_request_template = membership_request_template
+        get_user_identiy_provider_external_id_response_200_user_groups_item.members_visibility_level = members_visibility_level
+        get_user_identiy_provider_external_id_response_200_user_groups_item.can_see_members = can_see_members
+        get_user_identiy_provider_external_id_response_200_user_groups_item.can_admin_group = can_admin_group
+        get_user_identiy_provider_external_id_response_200_user_groups_item.publish_read_state = publish_read_state
 
         get_user_identiy_provider_external_id_response_200_user_groups_item.additional_properties = d
         return get_user_identiy_provider_external_id_response_200_user_groups_item

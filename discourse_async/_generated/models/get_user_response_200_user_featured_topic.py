@@ -70,13 +70,12 @@ class GetUserResponse200UserFeaturedTopic:
 
         posts_count = d.pop("posts_count", UNSET)
 
-        get_user_response_200_user_featured_topic = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-        )
+        get_user_response_200_user_featured_topic = cls.__new__(cls)
+        get_user_response_200_user_featured_topic.id = id
+        get_user_response_200_user_featured_topic.title = title
+        get_user_response_200_user_featured_topic.fancy_title = fancy_title
+        get_user_response_200_user_featured_topic.slug = slug
+        get_user_response_200_user_featured_topic.posts_count = posts_count
 
         get_user_response_200_user_featured_topic.additional_properties = d
         return get_user_response_200_user_featured_topic

@@ -54,10 +54,9 @@ class GetUserResponse200UserUserFields:
 
         field_2 = d.pop("2", UNSET)
 
-        get_user_response_200_user_user_fields = cls(
-            field_1=field_1,
-            field_2=field_2,
-        )
+        get_user_response_200_user_user_fields = cls.__new__(cls)
+        get_user_response_200_user_user_fields.field_1 = field_1
+        get_user_response_200_user_user_fields.field_2 = field_2
 
         get_user_response_200_user_user_fields.additional_properties = d
         return get_user_response_200_user_user_fields

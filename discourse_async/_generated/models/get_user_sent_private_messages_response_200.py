@@ -65,12 +65,12 @@ class GetUserSentPrivateMessagesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_sent_private_messages_response_200_topic_list import (
-            GetUserSentPrivateMessagesResponse200TopicList,  # noqa: PLC0415
-        )
-        from ..models.get_user_sent_private_messages_response_200_users_item import (
-            GetUserSentPrivateMessagesResponse200UsersItem,  # noqa: PLC0415
-        )
+        global GetUserSentPrivateMessagesResponse200TopicList
+        if GetUserSentPrivateMessagesResponse200TopicList is None:
+            from ..models.get_user_sent_private_messages_response_200_topic_list import GetUserSentPrivateMessagesResponse200TopicList
+        global GetUserSentPrivateMessagesResponse200UsersItem
+        if GetUserSentPrivateMessagesResponse200UsersItem is None:
+            from ..models.get_user_sent_private_messages_response_200_users_item import GetUserSentPrivateMessagesResponse200UsersItem
 
         d = dict(src_dict)
         _users = d.pop("users", UNSET)
@@ -91,11 +91,10 @@ class GetUserSentPrivateMessagesResponse200:
         else:
             topic_list = GetUserSentPrivateMessagesResponse200TopicList.from_dict(_topic_list)
 
-        get_user_sent_private_messages_response_200 = cls(
-            users=users,
-            primary_groups=primary_groups,
-            topic_list=topic_list,
-        )
+        get_user_sent_private_messages_response_200 = cls.__new__(cls)
+        get_user_sent_private_messages_response_200.users = users
+        get_user_sent_private_messages_response_200.primary_groups = primary_groups
+        get_user_sent_private_messages_response_200.topic_list = topic_list
 
         get_user_sent_private_messages_response_200.additional_properties = d
         return get_user_sent_private_messages_response_200
@@ -115,3 +114,6 @@ class GetUserSentPrivateMessagesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserSentPrivateMessagesResponse200TopicList: Any = None  # imported on first use, see from_dict/to_dict
+GetUserSentPrivateMessagesResponse200UsersItem: Any = None  # imported on first use, see from_dict/to_dict

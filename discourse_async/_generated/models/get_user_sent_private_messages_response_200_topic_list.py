@@ -90,9 +90,9 @@ class GetUserSentPrivateMessagesResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_sent_private_messages_response_200_topic_list_topics_item import (
-            GetUserSentPrivateMessagesResponse200TopicListTopicsItem,  # noqa: PLC0415
-        )
+        global GetUserSentPrivateMessagesResponse200TopicListTopicsItem
+        if GetUserSentPrivateMessagesResponse200TopicListTopicsItem is None:
+            from ..models.get_user_sent_private_messages_response_200_topic_list_topics_item import GetUserSentPrivateMessagesResponse200TopicListTopicsItem
 
         d = dict(src_dict)
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -116,15 +116,14 @@ class GetUserSentPrivateMessagesResponse200TopicList:
 
         more_topics_url = d.pop("more_topics_url", UNSET)
 
-        get_user_sent_private_messages_response_200_topic_list = cls(
-            can_create_topic=can_create_topic,
-            draft=draft,
-            draft_key=draft_key,
-            draft_sequence=draft_sequence,
-            per_page=per_page,
-            topics=topics,
-            more_topics_url=more_topics_url,
-        )
+        get_user_sent_private_messages_response_200_topic_list = cls.__new__(cls)
+        get_user_sent_private_messages_response_200_topic_list.can_create_topic = can_create_topic
+        get_user_sent_private_messages_response_200_topic_list.draft = draft
+        get_user_sent_private_messages_response_200_topic_list.draft_key = draft_key
+        get_user_sent_private_messages_response_200_topic_list.draft_sequence = draft_sequence
+        get_user_sent_private_messages_response_200_topic_list.per_page = per_page
+        get_user_sent_private_messages_response_200_topic_list.topics = topics
+        get_user_sent_private_messages_response_200_topic_list.more_topics_url = more_topics_url
 
         get_user_sent_private_messages_response_200_topic_list.additional_properties = d
         return get_user_sent_private_messages_response_200_topic_list
@@ -144,3 +143,5 @@ class GetUserSentPrivateMessagesResponse200TopicList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserSentPrivateMessagesResponse200TopicListTopicsItem: Any = None  # imported on first use, see from_dict/to_dict

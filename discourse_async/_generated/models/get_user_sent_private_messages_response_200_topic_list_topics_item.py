@@ -270,9 +270,9 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item import (
-            GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem,  # noqa: PLC0415
-        )
+        global GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem
+        if GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem is None:
+            from ..models.get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item import GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -352,42 +352,41 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
         participants = cast(list[Any], d.pop("participants", UNSET))
 
-        get_user_sent_private_messages_response_200_topic_list_topics_item = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            reply_count=reply_count,
-            highest_post_number=highest_post_number,
-            image_url=image_url,
-            created_at=created_at,
-            last_posted_at=last_posted_at,
-            bumped=bumped,
-            bumped_at=bumped_at,
-            archetype=archetype,
-            unseen=unseen,
-            last_read_post_number=last_read_post_number,
-            unread_posts=unread_posts,
-            pinned=pinned,
-            unpinned=unpinned,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            notification_level=notification_level,
-            bookmarked=bookmarked,
-            liked=liked,
-            views=views,
-            like_count=like_count,
-            has_summary=has_summary,
-            last_poster_username=last_poster_username,
-            category_id=category_id,
-            pinned_globally=pinned_globally,
-            featured_link=featured_link,
-            allowed_user_count=allowed_user_count,
-            posters=posters,
-            participants=participants,
-        )
+        get_user_sent_private_messages_response_200_topic_list_topics_item = cls.__new__(cls)
+        get_user_sent_private_messages_response_200_topic_list_topics_item.id = id
+        get_user_sent_private_messages_response_200_topic_list_topics_item.title = title
+        get_user_sent_private_messages_response_200_topic_list_topics_item.fancy_title = fancy_title
+        get_user_sent_private_messages_response_200_topic_list_topics_item.slug = slug
+        get_user_sent_private_messages_response_200_topic_list_topics_item.posts_count = posts_count
+        get_user_sent_private_messages_response_200_topic_list_topics_item.reply_count = reply_count
+        get_user_sent_private_messages_response_200_topic_list_topics_item.highest_post_number = highest_post_number
+        get_user_sent_private_messages_response_200_topic_list_topics_item.image_url = image_url
+        get_user_sent_private_messages_response_200_topic_list_topics_item.created_at = created_at
+        get_user_sent_private_messages_response_200_topic_list_topics_item.last_posted_at = last_posted_at
+        get_user_sent_private_messages_response_200_topic_list_topics_item.bumped = bumped
+        get_user_sent_private_messages_response_200_topic_list_topics_item.bumped_at = bumped_at
+        get_user_sent_private_messages_response_200_topic_list_topics_item.archetype = archetype
+        get_user_sent_private_messages_response_200_topic_list_topics_item.unseen = unseen
+        get_user_sent_private_messages_response_200_topic_list_topics_item.last_read_post_number = last_read_post_number
+        get_user_sent_private_messages_response_200_topic_list_topics_item.unread_posts = unread_posts
+        get_user_sent_private_messages_response_200_topic_list_topics_item.pinned = pinned
+        get_user_sent_private_messages_response_200_topic_list_topics_item.unpinned = unpinned
+        get_user_sent_private_messages_response_200_topic_list_topics_item.visible = visible
+        get_user_sent_private_messages_response_200_topic_list_topics_item.closed = closed
+        get_user_sent_private_messages_response_200_topic_list_topics_item.archived = archived
+        get_user_sent_private_messages_response_200_topic_list_topics_item.notification_level = notification_level
+        get_user_sent_private_messages_response_200_topic_list_topics_item.bookmarked = bookmarked
+        get_user_sent_private_messages_response_200_topic_list_topics_item.liked = liked
+        get_user_sent_private_messages_response_200_topic_list_topics_item.views = views
+        get_user_sent_private_messages_response_200_topic_list_topics_item.like_count = like_count
+        get_user_sent_private_messages_response_200_topic_list_topics_item.has_summary = has_summary
+        get_user_sent_private_messages_response_200_topic_list_topics_item.last_poster_username = last_poster_username
+        get_user_sent_private_messages_response_200_topic_list_topics_item.category_id = category_id
+        get_user_sent_private_messages_response_200_topic_list_topics_item.pinned_globally = pinned_globally
+        get_user_sent_private_messages_response_200_topic_list_topics_item.featured_link = featured_link
+        get_user_sent_private_messages_response_200_topic_list_topics_item.allowed_user_count = allowed_user_count
+        get_user_sent_private_messages_response_200_topic_list_topics_item.posters = posters
+        get_user_sent_private_messages_response_200_topic_list_topics_item.participants = participants
 
         get_user_sent_private_messages_response_200_topic_list_topics_item.additional_properties = d
         return get_user_sent_private_messages_response_200_topic_list_topics_item
@@ -407,3 +406,5 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -70,12 +70,11 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem:
 
         primary_group_id = d.pop("primary_group_id", UNSET)
 
-        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item = cls(
-            extras=extras,
-            description=description,
-            user_id=user_id,
-            primary_group_id=primary_group_id,
-        )
+        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item = cls.__new__(cls)
+        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item.extras = extras
+        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item.description = description
+        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item.user_id = user_id
+        get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item.primary_group_id = primary_group_id
 
         get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item.additional_properties = d
         return get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item

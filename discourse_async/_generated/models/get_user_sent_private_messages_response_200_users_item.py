@@ -66,12 +66,11 @@ class GetUserSentPrivateMessagesResponse200UsersItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        get_user_sent_private_messages_response_200_users_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        get_user_sent_private_messages_response_200_users_item = cls.__new__(cls)
+        get_user_sent_private_messages_response_200_users_item.id = id
+        get_user_sent_private_messages_response_200_users_item.username = username
+        get_user_sent_private_messages_response_200_users_item.name = name
+        get_user_sent_private_messages_response_200_users_item.avatar_template = avatar_template
 
         get_user_sent_private_messages_response_200_users_item.additional_properties = d
         return get_user_sent_private_messages_response_200_users_item

@@ -46,10 +46,9 @@ class InviteGroupToTopicBody:
 
         should_notify = d.pop("should_notify", UNSET)
 
-        invite_group_to_topic_body = cls(
-            group=group,
-            should_notify=should_notify,
-        )
+        invite_group_to_topic_body = cls.__new__(cls)
+        invite_group_to_topic_body.group = group
+        invite_group_to_topic_body.should_notify = should_notify
 
         invite_group_to_topic_body.additional_properties = d
         return invite_group_to_topic_body

@@ -41,7 +41,9 @@ class InviteGroupToTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.invite_group_to_topic_response_200_group import InviteGroupToTopicResponse200Group  # noqa: PLC0415
+        global InviteGroupToTopicResponse200Group
+        if InviteGroupToTopicResponse200Group is None:
+            from ..models.invite_group_to_topic_response_200_group import InviteGroupToTopicResponse200Group
 
         d = dict(src_dict)
         _group = d.pop("group", UNSET)
@@ -51,9 +53,8 @@ class InviteGroupToTopicResponse200:
         else:
             group = InviteGroupToTopicResponse200Group.from_dict(_group)
 
-        invite_group_to_topic_response_200 = cls(
-            group=group,
-        )
+        invite_group_to_topic_response_200 = cls.__new__(cls)
+        invite_group_to_topic_response_200.group = group
 
         invite_group_to_topic_response_200.additional_properties = d
         return invite_group_to_topic_response_200
@@ -73,3 +74,5 @@ class InviteGroupToTopicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+InviteGroupToTopicResponse200Group: Any = None  # imported on first use, see from_dict/to_dict

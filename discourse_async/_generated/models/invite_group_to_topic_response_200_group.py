@@ -46,10 +46,9 @@ class InviteGroupToTopicResponse200Group:
 
         name = d.pop("name", UNSET)
 
-        invite_group_to_topic_response_200_group = cls(
-            id=id,
-            name=name,
-        )
+        invite_group_to_topic_response_200_group = cls.__new__(cls)
+        invite_group_to_topic_response_200_group.id = id
+        invite_group_to_topic_response_200_group.name = name
 
         invite_group_to_topic_response_200_group.additional_properties = d
         return invite_group_to_topic_response_200_group

@@ -46,10 +46,9 @@ class InviteToTopicBody:
 
         email = d.pop("email", UNSET)
 
-        invite_to_topic_body = cls(
-            user=user,
-            email=email,
-        )
+        invite_to_topic_body = cls.__new__(cls)
+        invite_to_topic_body.user = user
+        invite_to_topic_body.email = email
 
         invite_to_topic_body.additional_properties = d
         return invite_to_topic_body

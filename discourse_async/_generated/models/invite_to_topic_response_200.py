@@ -41,7 +41,9 @@ class InviteToTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.invite_to_topic_response_200_user import InviteToTopicResponse200User  # noqa: PLC0415
+        global InviteToTopicResponse200User
+        if InviteToTopicResponse200User is None:
+            from ..models.invite_to_topic_response_200_user import InviteToTopicResponse200User
 
         d = dict(src_dict)
         _user = d.pop("user", UNSET)
@@ -51,9 +53,8 @@ class InviteToTopicResponse200:
         else:
             user = InviteToTopicResponse200User.from_dict(_user)
 
-        invite_to_topic_response_200 = cls(
-            user=user,
-        )
+        invite_to_topic_response_200 = cls.__new__(cls)
+        invite_to_topic_response_200.user = user
 
         invite_to_topic_response_200.additional_properties = d
         return invite_to_topic_response_200
@@ -73,3 +74,5 @@ class InviteToTopicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+InviteToTopicResponse200User: Any = None  # imported on first use, see from_dict/to_dict

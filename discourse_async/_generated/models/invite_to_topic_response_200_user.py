@@ -62,12 +62,11 @@ class InviteToTopicResponse200User:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        invite_to_topic_response_200_user = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        invite_to_topic_response_200_user = cls.__new__(cls)
+        invite_to_topic_response_200_user.id = id
+        invite_to_topic_response_200_user.username = username
+        invite_to_topic_response_200_user.name = name
+        invite_to_topic_response_200_user.avatar_template = avatar_template
 
         invite_to_topic_response_200_user.additional_properties = d
         return invite_to_topic_response_200_user

@@ -41,7 +41,9 @@ class ListCategoriesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_categories_response_200_category_list import ListCategoriesResponse200CategoryList  # noqa: PLC0415
+        global ListCategoriesResponse200CategoryList
+        if ListCategoriesResponse200CategoryList is None:
+            from ..models.list_categories_response_200_category_list import ListCategoriesResponse200CategoryList
 
         d = dict(src_dict)
         _category_list = d.pop("category_list", UNSET)
@@ -51,9 +53,8 @@ class ListCategoriesResponse200:
         else:
             category_list = ListCategoriesResponse200CategoryList.from_dict(_category_list)
 
-        list_categories_response_200 = cls(
-            category_list=category_list,
-        )
+        list_categories_response_200 = cls.__new__(cls)
+        list_categories_response_200.category_list = category_list
 
         list_categories_response_200.additional_properties = d
         return list_categories_response_200
@@ -73,3 +74,5 @@ class ListCategoriesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListCategoriesResponse200CategoryList: Any = None  # imported on first use, see from_dict/to_dict

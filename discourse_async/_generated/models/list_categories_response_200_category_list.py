@@ -58,9 +58,9 @@ class ListCategoriesResponse200CategoryList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_categories_response_200_category_list_categories_item import (
-            ListCategoriesResponse200CategoryListCategoriesItem,  # noqa: PLC0415
-        )
+        global ListCategoriesResponse200CategoryListCategoriesItem
+        if ListCategoriesResponse200CategoryListCategoriesItem is None:
+            from ..models.list_categories_response_200_category_list_categories_item import ListCategoriesResponse200CategoryListCategoriesItem
 
         d = dict(src_dict)
         can_create_category = d.pop("can_create_category", UNSET)
@@ -76,11 +76,10 @@ class ListCategoriesResponse200CategoryList:
 
                 categories.append(categories_item)
 
-        list_categories_response_200_category_list = cls(
-            can_create_category=can_create_category,
-            can_create_topic=can_create_topic,
-            categories=categories,
-        )
+        list_categories_response_200_category_list = cls.__new__(cls)
+        list_categories_response_200_category_list.can_create_category = can_create_category
+        list_categories_response_200_category_list.can_create_topic = can_create_topic
+        list_categories_response_200_category_list.categories = categories
 
         list_categories_response_200_category_list.additional_properties = d
         return list_categories_response_200_category_list
@@ -100,3 +99,5 @@ class ListCategoriesResponse200CategoryList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListCategoriesResponse200CategoryListCategoriesItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -61,8 +61,12 @@ class ListCategoryTopicsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_category_topics_response_200_topic_list import ListCategoryTopicsResponse200TopicList  # noqa: PLC0415
-        from ..models.list_category_topics_response_200_users_item import ListCategoryTopicsResponse200UsersItem  # noqa: PLC0415
+        global ListCategoryTopicsResponse200TopicList
+        if ListCategoryTopicsResponse200TopicList is None:
+            from ..models.list_category_topics_response_200_topic_list import ListCategoryTopicsResponse200TopicList
+        global ListCategoryTopicsResponse200UsersItem
+        if ListCategoryTopicsResponse200UsersItem is None:
+            from ..models.list_category_topics_response_200_users_item import ListCategoryTopicsResponse200UsersItem
 
         d = dict(src_dict)
         _users = d.pop("users", UNSET)
@@ -83,11 +87,10 @@ class ListCategoryTopicsResponse200:
         else:
             topic_list = ListCategoryTopicsResponse200TopicList.from_dict(_topic_list)
 
-        list_category_topics_response_200 = cls(
-            users=users,
-            primary_groups=primary_groups,
-            topic_list=topic_list,
-        )
+        list_category_topics_response_200 = cls.__new__(cls)
+        list_category_topics_response_200.users = users
+        list_category_topics_response_200.primary_groups = primary_groups
+        list_category_topics_response_200.topic_list = topic_list
 
         list_category_topics_response_200.additional_properties = d
         return list_category_topics_response_200
@@ -107,3 +110,6 @@ class ListCategoryTopicsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListCategoryTopicsResponse200TopicList: Any = None  # imported on first use, see from_dict/to_dict
+ListCategoryTopicsResponse200UsersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -84,12 +84,12 @@ class ListCategoryTopicsResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_category_topics_response_200_topic_list_top_tags_item import (
-            ListCategoryTopicsResponse200TopicListTopTagsItem,  # noqa: PLC0415
-        )
-        from ..models.list_category_topics_response_200_topic_list_topics_item import (
-            ListCategoryTopicsResponse200TopicListTopicsItem,  # noqa: PLC0415
-        )
+        global ListCategoryTopicsResponse200TopicListTopTagsItem
+        if ListCategoryTopicsResponse200TopicListTopTagsItem is None:
+            from ..models.list_category_topics_response_200_topic_list_top_tags_item import ListCategoryTopicsResponse200TopicListTopTagsItem
+        global ListCategoryTopicsResponse200TopicListTopicsItem
+        if ListCategoryTopicsResponse200TopicListTopicsItem is None:
+            from ..models.list_category_topics_response_200_topic_list_topics_item import ListCategoryTopicsResponse200TopicListTopicsItem
 
         d = dict(src_dict)
         filter_ = d.pop("filter", UNSET)
@@ -118,14 +118,13 @@ class ListCategoryTopicsResponse200TopicList:
 
         more_topics_url = d.pop("more_topics_url", UNSET)
 
-        list_category_topics_response_200_topic_list = cls(
-            filter_=filter_,
-            can_create_topic=can_create_topic,
-            per_page=per_page,
-            top_tags=top_tags,
-            topics=topics,
-            more_topics_url=more_topics_url,
-        )
+        list_category_topics_response_200_topic_list = cls.__new__(cls)
+        list_category_topics_response_200_topic_list.filter_ = filter_
+        list_category_topics_response_200_topic_list.can_create_topic = can_create_topic
+        list_category_topics_response_200_topic_list.per_page = per_page
+        list_category_topics_response_200_topic_list.top_tags = top_tags
+        list_category_topics_response_200_topic_list.topics = topics
+        list_category_topics_response_200_topic_list.more_topics_url = more_topics_url
 
         list_category_topics_response_200_topic_list.additional_properties = d
         return list_category_topics_response_200_topic_list
@@ -145,3 +144,6 @@ class ListCategoryTopicsResponse200TopicList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListCategoryTopicsResponse200TopicListTopTagsItem: Any = None  # imported on first use, see from_dict/to_dict
+ListCategoryTopicsResponse200TopicListTopicsItem: Any = None  # imported on first use, see from_dict/to_dict

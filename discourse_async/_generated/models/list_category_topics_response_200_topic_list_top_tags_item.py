@@ -54,11 +54,10 @@ class ListCategoryTopicsResponse200TopicListTopTagsItem:
 
         slug = d.pop("slug", UNSET)
 
-        list_category_topics_response_200_topic_list_top_tags_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        list_category_topics_response_200_topic_list_top_tags_item = cls.__new__(cls)
+        list_category_topics_response_200_topic_list_top_tags_item.id = id
+        list_category_topics_response_200_topic_list_top_tags_item.name = name
+        list_category_topics_response_200_topic_list_top_tags_item.slug = slug
 
         list_category_topics_response_200_topic_list_top_tags_item.additional_properties = d
         return list_category_topics_response_200_topic_list_top_tags_item

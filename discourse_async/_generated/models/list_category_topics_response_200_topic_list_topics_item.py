@@ -244,9 +244,9 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_category_topics_response_200_topic_list_topics_item_posters_item import (
-            ListCategoryTopicsResponse200TopicListTopicsItemPostersItem,  # noqa: PLC0415
-        )
+        global ListCategoryTopicsResponse200TopicListTopicsItemPostersItem
+        if ListCategoryTopicsResponse200TopicListTopicsItemPostersItem is None:
+            from ..models.list_category_topics_response_200_topic_list_topics_item_posters_item import ListCategoryTopicsResponse200TopicListTopicsItemPostersItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -316,38 +316,37 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
                 posters.append(posters_item)
 
-        list_category_topics_response_200_topic_list_topics_item = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            reply_count=reply_count,
-            highest_post_number=highest_post_number,
-            image_url=image_url,
-            created_at=created_at,
-            last_posted_at=last_posted_at,
-            bumped=bumped,
-            bumped_at=bumped_at,
-            archetype=archetype,
-            unseen=unseen,
-            pinned=pinned,
-            unpinned=unpinned,
-            excerpt=excerpt,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            bookmarked=bookmarked,
-            liked=liked,
-            views=views,
-            like_count=like_count,
-            has_summary=has_summary,
-            last_poster_username=last_poster_username,
-            category_id=category_id,
-            pinned_globally=pinned_globally,
-            featured_link=featured_link,
-            posters=posters,
-        )
+        list_category_topics_response_200_topic_list_topics_item = cls.__new__(cls)
+        list_category_topics_response_200_topic_list_topics_item.id = id
+        list_category_topics_response_200_topic_list_topics_item.title = title
+        list_category_topics_response_200_topic_list_topics_item.fancy_title = fancy_title
+        list_category_topics_response_200_topic_list_topics_item.slug = slug
+        list_category_topics_response_200_topic_list_topics_item.posts_count = posts_count
+        list_category_topics_response_200_topic_list_topics_item.reply_count = reply_count
+        list_category_topics_response_200_topic_list_topics_item.highest_post_number = highest_post_number
+        list_category_topics_response_200_topic_list_topics_item.image_url = image_url
+        list_category_topics_response_200_topic_list_topics_item.created_at = created_at
+        list_category_topics_response_200_topic_list_topics_item.last_posted_at = last_posted_at
+        list_category_topics_response_200_topic_list_topics_item.bumped = bumped
+        list_category_topics_response_200_topic_list_topics_item.bumped_at = bumped_at
+        list_category_topics_response_200_topic_list_topics_item.archetype = archetype
+        list_category_topics_response_200_topic_list_topics_item.unseen = unseen
+        list_category_topics_response_200_topic_list_topics_item.pinned = pinned
+        list_category_topics_response_200_topic_list_topics_item.unpinned = unpinned
+        list_category_topics_response_200_topic_list_topics_item.excerpt = excerpt
+        list_category_topics_response_200_topic_list_topics_item.visible = visible
+        list_category_topics_response_200_topic_list_topics_item.closed = closed
+        list_category_topics_response_200_topic_list_topics_item.archived = archived
+        list_category_topics_response_200_topic_list_topics_item.bookmarked = bookmarked
+        list_category_topics_response_200_topic_list_topics_item.liked = liked
+        list_category_topics_response_200_topic_list_topics_item.views = views
+        list_category_topics_response_200_topic_list_topics_item.like_count = like_count
+        list_category_topics_response_200_topic_list_topics_item.has_summary = has_summary
+        list_category_topics_response_200_topic_list_topics_item.last_poster_username = last_poster_username
+        list_category_topics_response_200_topic_list_topics_item.category_id = category_id
+        list_category_topics_response_200_topic_list_topics_item.pinned_globally = pinned_globally
+        list_category_topics_response_200_topic_list_topics_item.featured_link = featured_link
+        list_category_topics_response_200_topic_list_topics_item.posters = posters
 
         list_category_topics_response_200_topic_list_topics_item.additional_properties = d
         return list_category_topics_response_200_topic_list_topics_item
@@ -367,3 +366,5 @@ class ListCategoryTopicsResponse200TopicListTopicsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListCategoryTopicsResponse200TopicListTopicsItemPostersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -70,12 +70,11 @@ class ListCategoryTopicsResponse200TopicListTopicsItemPostersItem:
 
         primary_group_id = d.pop("primary_group_id", UNSET)
 
-        list_category_topics_response_200_topic_list_topics_item_posters_item = cls(
-            extras=extras,
-            description=description,
-            user_id=user_id,
-            primary_group_id=primary_group_id,
-        )
+        list_category_topics_response_200_topic_list_topics_item_posters_item = cls.__new__(cls)
+        list_category_topics_response_200_topic_list_topics_item_posters_item.extras = extras
+        list_category_topics_response_200_topic_list_topics_item_posters_item.description = description
+        list_category_topics_response_200_topic_list_topics_item_posters_item.user_id = user_id
+        list_category_topics_response_200_topic_list_topics_item_posters_item.primary_group_id = primary_group_id
 
         list_category_topics_response_200_topic_list_topics_item_posters_item.additional_properties = d
         return list_category_topics_response_200_topic_list_topics_item_posters_item

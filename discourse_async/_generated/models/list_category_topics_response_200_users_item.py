@@ -62,12 +62,11 @@ class ListCategoryTopicsResponse200UsersItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        list_category_topics_response_200_users_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        list_category_topics_response_200_users_item = cls.__new__(cls)
+        list_category_topics_response_200_users_item.id = id
+        list_category_topics_response_200_users_item.username = username
+        list_category_topics_response_200_users_item.name = name
+        list_category_topics_response_200_users_item.avatar_template = avatar_template
 
         list_category_topics_response_200_users_item.additional_properties = d
         return list_category_topics_response_200_users_item

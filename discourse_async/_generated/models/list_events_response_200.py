@@ -44,7 +44,9 @@ class ListEventsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_events_response_200_events_item import ListEventsResponse200EventsItem  # noqa: PLC0415
+        global ListEventsResponse200EventsItem
+        if ListEventsResponse200EventsItem is None:
+            from ..models.list_events_response_200_events_item import ListEventsResponse200EventsItem
 
         d = dict(src_dict)
         _events = d.pop("events", UNSET)
@@ -56,9 +58,8 @@ class ListEventsResponse200:
 
                 events.append(events_item)
 
-        list_events_response_200 = cls(
-            events=events,
-        )
+        list_events_response_200 = cls.__new__(cls)
+        list_events_response_200.events = events
 
         list_events_response_200.additional_properties = d
         return list_events_response_200
@@ -78,3 +79,5 @@ class ListEventsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListEventsResponse200EventsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -137,15 +137,15 @@ class ListEventsResponse200EventsItem:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..models.list_events_response_200_events_item_custom_fields_type_0 import (
-            ListEventsResponse200EventsItemCustomFieldsType0,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_image_upload_type_0 import (
-            ListEventsResponse200EventsItemImageUploadType0,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_watching_invitee_type_0 import (
-            ListEventsResponse200EventsItemWatchingInviteeType0,  # noqa: PLC0415
-        )
+        global ListEventsResponse200EventsItemCustomFieldsType0
+        if ListEventsResponse200EventsItemCustomFieldsType0 is None:
+            from ..models.list_events_response_200_events_item_custom_fields_type_0 import ListEventsResponse200EventsItemCustomFieldsType0
+        global ListEventsResponse200EventsItemImageUploadType0
+        if ListEventsResponse200EventsItemImageUploadType0 is None:
+            from ..models.list_events_response_200_events_item_image_upload_type_0 import ListEventsResponse200EventsItemImageUploadType0
+        global ListEventsResponse200EventsItemWatchingInviteeType0
+        if ListEventsResponse200EventsItemWatchingInviteeType0 is None:
+            from ..models.list_events_response_200_events_item_watching_invitee_type_0 import ListEventsResponse200EventsItemWatchingInviteeType0
 
         id = self.id
 
@@ -453,28 +453,36 @@ class ListEventsResponse200EventsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_events_response_200_events_item_channel import ListEventsResponse200EventsItemChannel  # noqa: PLC0415
-        from ..models.list_events_response_200_events_item_creator import ListEventsResponse200EventsItemCreator  # noqa: PLC0415
-        from ..models.list_events_response_200_events_item_custom_fields_type_0 import (
-            ListEventsResponse200EventsItemCustomFieldsType0,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_image_upload_type_0 import (
-            ListEventsResponse200EventsItemImageUploadType0,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_occurrences_item import (
-            ListEventsResponse200EventsItemOccurrencesItem,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_post import ListEventsResponse200EventsItemPost  # noqa: PLC0415
-        from ..models.list_events_response_200_events_item_reminders_item import (
-            ListEventsResponse200EventsItemRemindersItem,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_sample_invitees_item import (
-            ListEventsResponse200EventsItemSampleInviteesItem,  # noqa: PLC0415
-        )
-        from ..models.list_events_response_200_events_item_stats import ListEventsResponse200EventsItemStats  # noqa: PLC0415
-        from ..models.list_events_response_200_events_item_watching_invitee_type_0 import (
-            ListEventsResponse200EventsItemWatchingInviteeType0,  # noqa: PLC0415
-        )
+        global ListEventsResponse200EventsItemChannel
+        if ListEventsResponse200EventsItemChannel is None:
+            from ..models.list_events_response_200_events_item_channel import ListEventsResponse200EventsItemChannel
+        global ListEventsResponse200EventsItemCreator
+        if ListEventsResponse200EventsItemCreator is None:
+            from ..models.list_events_response_200_events_item_creator import ListEventsResponse200EventsItemCreator
+        global ListEventsResponse200EventsItemCustomFieldsType0
+        if ListEventsResponse200EventsItemCustomFieldsType0 is None:
+            from ..models.list_events_response_200_events_item_custom_fields_type_0 import ListEventsResponse200EventsItemCustomFieldsType0
+        global ListEventsResponse200EventsItemImageUploadType0
+        if ListEventsResponse200EventsItemImageUploadType0 is None:
+            from ..models.list_events_response_200_events_item_image_upload_type_0 import ListEventsResponse200EventsItemImageUploadType0
+        global ListEventsResponse200EventsItemOccurrencesItem
+        if ListEventsResponse200EventsItemOccurrencesItem is None:
+            from ..models.list_events_response_200_events_item_occurrences_item import ListEventsResponse200EventsItemOccurrencesItem
+        global ListEventsResponse200EventsItemPost
+        if ListEventsResponse200EventsItemPost is None:
+            from ..models.list_events_response_200_events_item_post import ListEventsResponse200EventsItemPost
+        global ListEventsResponse200EventsItemRemindersItem
+        if ListEventsResponse200EventsItemRemindersItem is None:
+            from ..models.list_events_response_200_events_item_reminders_item import ListEventsResponse200EventsItemRemindersItem
+        global ListEventsResponse200EventsItemSampleInviteesItem
+        if ListEventsResponse200EventsItemSampleInviteesItem is None:
+            from ..models.list_events_response_200_events_item_sample_invitees_item import ListEventsResponse200EventsItemSampleInviteesItem
+        global ListEventsResponse200EventsItemStats
+        if ListEventsResponse200EventsItemStats is None:
+            from ..models.list_events_response_200_events_item_stats import ListEventsResponse200EventsItemStats
+        global ListEventsResponse200EventsItemWatchingInviteeType0
+        if ListEventsResponse200EventsItemWatchingInviteeType0 is None:
+            from ..models.list_events_response_200_events_item_watching_invitee_type_0 import ListEventsResponse200EventsItemWatchingInviteeType0
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -715,53 +723,52 @@ class ListEventsResponse200EventsItem:
 
         image_upload = _parse_image_upload(d.pop("image_upload", UNSET))
 
-        list_events_response_200_events_item = cls(
-            id=id,
-            category_id=category_id,
-            name=name,
-            recurrence=recurrence,
-            recurrence_until=recurrence_until,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            rrule=rrule,
-            show_local_time=show_local_time,
-            timezone=timezone,
-            duration=duration,
-            all_day=all_day,
-            custom_fields=custom_fields,
-            post=post,
-            occurrences=occurrences,
-            can_act_on_discourse_post_event=can_act_on_discourse_post_event,
-            can_update_attendance=can_update_attendance,
-            creator=creator,
-            is_closed=is_closed,
-            is_expired=is_expired,
-            is_ongoing=is_ongoing,
-            is_private=is_private,
-            is_public=is_public,
-            is_standalone=is_standalone,
-            minimal=minimal,
-            raw_invitees=raw_invitees,
-            reminders=reminders,
-            sample_invitees=sample_invitees,
-            should_display_invitees=should_display_invitees,
-            stats=stats,
-            status=status,
-            url=url,
-            description=description,
-            description_html=description_html,
-            location=location,
-            url_restates_location=url_restates_location,
-            watching_invitee=watching_invitee,
-            chat_enabled=chat_enabled,
-            channel=channel,
-            livestream=livestream,
-            livestream_onebox=livestream_onebox,
-            is_zoom_livestream=is_zoom_livestream,
-            max_attendees=max_attendees,
-            at_capacity=at_capacity,
-            image_upload=image_upload,
-        )
+        list_events_response_200_events_item = cls.__new__(cls)
+        list_events_response_200_events_item.id = id
+        list_events_response_200_events_item.category_id = category_id
+        list_events_response_200_events_item.name = name
+        list_events_response_200_events_item.recurrence = recurrence
+        list_events_response_200_events_item.recurrence_until = recurrence_until
+        list_events_response_200_events_item.starts_at = starts_at
+        list_events_response_200_events_item.ends_at = ends_at
+        list_events_response_200_events_item.rrule = rrule
+        list_events_response_200_events_item.show_local_time = show_local_time
+        list_events_response_200_events_item.timezone = timezone
+        list_events_response_200_events_item.duration = duration
+        list_events_response_200_events_item.all_day = all_day
+        list_events_response_200_events_item.custom_fields = custom_fields
+        list_events_response_200_events_item.post = post
+        list_events_response_200_events_item.occurrences = occurrences
+        list_events_response_200_events_item.can_act_on_discourse_post_event = can_act_on_discourse_post_event
+        list_events_response_200_events_item.can_update_attendance = can_update_attendance
+        list_events_response_200_events_item.creator = creator
+        list_events_response_200_events_item.is_closed = is_closed
+        list_events_response_200_events_item.is_expired = is_expired
+        list_events_response_200_events_item.is_ongoing = is_ongoing
+        list_events_response_200_events_item.is_private = is_private
+        list_events_response_200_events_item.is_public = is_public
+        list_events_response_200_events_item.is_standalone = is_standalone
+        list_events_response_200_events_item.minimal = minimal
+        list_events_response_200_events_item.raw_invitees = raw_invitees
+        list_events_response_200_events_item.reminders = reminders
+        list_events_response_200_events_item.sample_invitees = sample_invitees
+        list_events_response_200_events_item.should_display_invitees = should_display_invitees
+        list_events_response_200_events_item.stats = stats
+        list_events_response_200_events_item.status = status
+        list_events_response_200_events_item.url = url
+        list_events_response_200_events_item.description = description
+        list_events_response_200_events_item.description_html = description_html
+        list_events_response_200_events_item.location = location
+        list_events_response_200_events_item.url_restates_location = url_restates_location
+        list_events_response_200_events_item.watching_invitee = watching_invitee
+        list_events_response_200_events_item.chat_enabled = chat_enabled
+        list_events_response_200_events_item.channel = channel
+        list_events_response_200_events_item.livestream = livestream
+        list_events_response_200_events_item.livestream_onebox = livestream_onebox
+        list_events_response_200_events_item.is_zoom_livestream = is_zoom_livestream
+        list_events_response_200_events_item.max_attendees = max_attendees
+        list_events_response_200_events_item.at_capacity = at_capacity
+        list_events_response_200_events_item.image_upload = image_upload
 
         list_events_response_200_events_item.additional_properties = d
         return list_events_response_200_events_item
@@ -781,3 +788,14 @@ class ListEventsResponse200EventsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListEventsResponse200EventsItemChannel: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemCreator: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemCustomFieldsType0: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemImageUploadType0: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemOccurrencesItem: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemPost: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemRemindersItem: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemSampleInviteesItem: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemStats: Any = None  # imported on first use, see from_dict/to_dict
+ListEventsResponse200EventsItemWatchingInviteeType0: Any = None  # imported on first use, see from_dict/to_dict

@@ -66,12 +66,11 @@ class ListEventsResponse200EventsItemCreator:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        list_events_response_200_events_item_creator = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        list_events_response_200_events_item_creator = cls.__new__(cls)
+        list_events_response_200_events_item_creator.id = id
+        list_events_response_200_events_item_creator.username = username
+        list_events_response_200_events_item_creator.name = name
+        list_events_response_200_events_item_creator.avatar_template = avatar_template
 
         list_events_response_200_events_item_creator.additional_properties = d
         return list_events_response_200_events_item_creator

@@ -54,10 +54,9 @@ class ListEventsResponse200EventsItemOccurrencesItem:
 
         ends_at = d.pop("ends_at", UNSET)
 
-        list_events_response_200_events_item_occurrences_item = cls(
-            starts_at=starts_at,
-            ends_at=ends_at,
-        )
+        list_events_response_200_events_item_occurrences_item = cls.__new__(cls)
+        list_events_response_200_events_item_occurrences_item.starts_at = starts_at
+        list_events_response_200_events_item_occurrences_item.ends_at = ends_at
 
         list_events_response_200_events_item_occurrences_item.additional_properties = d
         return list_events_response_200_events_item_occurrences_item

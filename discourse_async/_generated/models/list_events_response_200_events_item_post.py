@@ -65,7 +65,9 @@ class ListEventsResponse200EventsItemPost:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_events_response_200_events_item_post_topic import ListEventsResponse200EventsItemPostTopic  # noqa: PLC0415
+        global ListEventsResponse200EventsItemPostTopic
+        if ListEventsResponse200EventsItemPostTopic is None:
+            from ..models.list_events_response_200_events_item_post_topic import ListEventsResponse200EventsItemPostTopic
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -83,13 +85,12 @@ class ListEventsResponse200EventsItemPost:
         else:
             topic = ListEventsResponse200EventsItemPostTopic.from_dict(_topic)
 
-        list_events_response_200_events_item_post = cls(
-            id=id,
-            post_number=post_number,
-            url=url,
-            category_slug=category_slug,
-            topic=topic,
-        )
+        list_events_response_200_events_item_post = cls.__new__(cls)
+        list_events_response_200_events_item_post.id = id
+        list_events_response_200_events_item_post.post_number = post_number
+        list_events_response_200_events_item_post.url = url
+        list_events_response_200_events_item_post.category_slug = category_slug
+        list_events_response_200_events_item_post.topic = topic
 
         list_events_response_200_events_item_post.additional_properties = d
         return list_events_response_200_events_item_post
@@ -109,3 +110,5 @@ class ListEventsResponse200EventsItemPost:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListEventsResponse200EventsItemPostTopic: Any = None  # imported on first use, see from_dict/to_dict

@@ -69,9 +69,9 @@ class ListEventsResponse200EventsItemPostTopic:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_events_response_200_events_item_post_topic_tags_descriptions import (
-            ListEventsResponse200EventsItemPostTopicTagsDescriptions,  # noqa: PLC0415
-        )
+        global ListEventsResponse200EventsItemPostTopicTagsDescriptions
+        if ListEventsResponse200EventsItemPostTopicTagsDescriptions is None:
+            from ..models.list_events_response_200_events_item_post_topic_tags_descriptions import ListEventsResponse200EventsItemPostTopicTagsDescriptions
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -89,13 +89,12 @@ class ListEventsResponse200EventsItemPostTopic:
 
         slug = d.pop("slug", UNSET)
 
-        list_events_response_200_events_item_post_topic = cls(
-            id=id,
-            title=title,
-            tags=tags,
-            tags_descriptions=tags_descriptions,
-            slug=slug,
-        )
+        list_events_response_200_events_item_post_topic = cls.__new__(cls)
+        list_events_response_200_events_item_post_topic.id = id
+        list_events_response_200_events_item_post_topic.title = title
+        list_events_response_200_events_item_post_topic.tags = tags
+        list_events_response_200_events_item_post_topic.tags_descriptions = tags_descriptions
+        list_events_response_200_events_item_post_topic.slug = slug
 
         list_events_response_200_events_item_post_topic.additional_properties = d
         return list_events_response_200_events_item_post_topic
@@ -115,3 +114,5 @@ class ListEventsResponse200EventsItemPostTopic:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListEventsResponse200EventsItemPostTopicTagsDescriptions: Any = None  # imported on first use, see from_dict/to_dict

@@ -62,12 +62,11 @@ class ListEventsResponse200EventsItemRemindersItem:
 
         type_ = d.pop("type", UNSET)
 
-        list_events_response_200_events_item_reminders_item = cls(
-            value=value,
-            unit=unit,
-            period=period,
-            type_=type_,
-        )
+        list_events_response_200_events_item_reminders_item = cls.__new__(cls)
+        list_events_response_200_events_item_reminders_item.value = value
+        list_events_response_200_events_item_reminders_item.unit = unit
+        list_events_response_200_events_item_reminders_item.period = period
+        list_events_response_200_events_item_reminders_item.type_ = type_
 
         list_events_response_200_events_item_reminders_item.additional_properties = d
         return list_events_response_200_events_item_reminders_item

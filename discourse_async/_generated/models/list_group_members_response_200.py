@@ -65,9 +65,15 @@ class ListGroupMembersResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_group_members_response_200_members_item import ListGroupMembersResponse200MembersItem  # noqa: PLC0415
-        from ..models.list_group_members_response_200_meta import ListGroupMembersResponse200Meta  # noqa: PLC0415
-        from ..models.list_group_members_response_200_owners_item import ListGroupMembersResponse200OwnersItem  # noqa: PLC0415
+        global ListGroupMembersResponse200MembersItem
+        if ListGroupMembersResponse200MembersItem is None:
+            from ..models.list_group_members_response_200_members_item import ListGroupMembersResponse200MembersItem
+        global ListGroupMembersResponse200Meta
+        if ListGroupMembersResponse200Meta is None:
+            from ..models.list_group_members_response_200_meta import ListGroupMembersResponse200Meta
+        global ListGroupMembersResponse200OwnersItem
+        if ListGroupMembersResponse200OwnersItem is None:
+            from ..models.list_group_members_response_200_owners_item import ListGroupMembersResponse200OwnersItem
 
         d = dict(src_dict)
         _members = d.pop("members", UNSET)
@@ -95,11 +101,10 @@ class ListGroupMembersResponse200:
         else:
             meta = ListGroupMembersResponse200Meta.from_dict(_meta)
 
-        list_group_members_response_200 = cls(
-            members=members,
-            owners=owners,
-            meta=meta,
-        )
+        list_group_members_response_200 = cls.__new__(cls)
+        list_group_members_response_200.members = members
+        list_group_members_response_200.owners = owners
+        list_group_members_response_200.meta = meta
 
         list_group_members_response_200.additional_properties = d
         return list_group_members_response_200
@@ -119,3 +124,7 @@ class ListGroupMembersResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListGroupMembersResponse200MembersItem: Any = None  # imported on first use, see from_dict/to_dict
+ListGroupMembersResponse200Meta: Any = None  # imported on first use, see from_dict/to_dict
+ListGroupMembersResponse200OwnersItem: Any = None  # imported on first use, see from_dict/to_dict

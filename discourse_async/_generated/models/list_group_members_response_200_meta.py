@@ -54,11 +54,10 @@ class ListGroupMembersResponse200Meta:
 
         offset = d.pop("offset", UNSET)
 
-        list_group_members_response_200_meta = cls(
-            total=total,
-            limit=limit,
-            offset=offset,
-        )
+        list_group_members_response_200_meta = cls.__new__(cls)
+        list_group_members_response_200_meta.total = total
+        list_group_members_response_200_meta.limit = limit
+        list_group_members_response_200_meta.offset = offset
 
         list_group_members_response_200_meta.additional_properties = d
         return list_group_members_response_200_meta

@@ -110,17 +110,16 @@ class ListGroupMembersResponse200OwnersItem:
 
         timezone = d.pop("timezone", UNSET)
 
-        list_group_members_response_200_owners_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            title=title,
-            last_posted_at=last_posted_at,
-            last_seen_at=last_seen_at,
-            added_at=added_at,
-            timezone=timezone,
-        )
+        list_group_members_response_200_owners_item = cls.__new__(cls)
+        list_group_members_response_200_owners_item.id = id
+        list_group_members_response_200_owners_item.username = username
+        list_group_members_response_200_owners_item.name = name
+        list_group_members_response_200_owners_item.avatar_template = avatar_template
+        list_group_members_response_200_owners_item.title = title
+        list_group_members_response_200_owners_item.last_posted_at = last_posted_at
+        list_group_members_response_200_owners_item.last_seen_at = last_seen_at
+        list_group_members_response_200_owners_item.added_at = added_at
+        list_group_members_response_200_owners_item.timezone = timezone
 
         list_group_members_response_200_owners_item.additional_properties = d
         return list_group_members_response_200_owners_item

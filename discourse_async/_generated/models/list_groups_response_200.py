@@ -65,8 +65,12 @@ class ListGroupsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_groups_response_200_extras import ListGroupsResponse200Extras  # noqa: PLC0415
-        from ..models.list_groups_response_200_groups_item import ListGroupsResponse200GroupsItem  # noqa: PLC0415
+        global ListGroupsResponse200Extras
+        if ListGroupsResponse200Extras is None:
+            from ..models.list_groups_response_200_extras import ListGroupsResponse200Extras
+        global ListGroupsResponse200GroupsItem
+        if ListGroupsResponse200GroupsItem is None:
+            from ..models.list_groups_response_200_groups_item import ListGroupsResponse200GroupsItem
 
         d = dict(src_dict)
         _groups = d.pop("groups", UNSET)
@@ -89,12 +93,11 @@ class ListGroupsResponse200:
 
         load_more_groups = d.pop("load_more_groups", UNSET)
 
-        list_groups_response_200 = cls(
-            groups=groups,
-            extras=extras,
-            total_rows_groups=total_rows_groups,
-            load_more_groups=load_more_groups,
-        )
+        list_groups_response_200 = cls.__new__(cls)
+        list_groups_response_200.groups = groups
+        list_groups_response_200.extras = extras
+        list_groups_response_200.total_rows_groups = total_rows_groups
+        list_groups_response_200.load_more_groups = load_more_groups
 
         list_groups_response_200.additional_properties = d
         return list_groups_response_200
@@ -114,3 +117,6 @@ class ListGroupsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListGroupsResponse200Extras: Any = None  # imported on first use, see from_dict/to_dict
+ListGroupsResponse200GroupsItem: Any = None  # imported on first use, see from_dict/to_dict

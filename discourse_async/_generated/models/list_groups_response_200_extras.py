@@ -40,9 +40,8 @@ class ListGroupsResponse200Extras:
         d = dict(src_dict)
         type_filters = cast(list[Any], d.pop("type_filters", UNSET))
 
-        list_groups_response_200_extras = cls(
-            type_filters=type_filters,
-        )
+        list_groups_response_200_extras = cls.__new__(cls)
+        list_groups_response_200_extras.type_filters = type_filters
 
         list_groups_response_200_extras.additional_properties = d
         return list_groups_response_200_extras

@@ -90,9 +90,9 @@ class ListLatestTopicsResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_latest_topics_response_200_topic_list_topics_item import (
-            ListLatestTopicsResponse200TopicListTopicsItem,  # noqa: PLC0415
-        )
+        global ListLatestTopicsResponse200TopicListTopicsItem
+        if ListLatestTopicsResponse200TopicListTopicsItem is None:
+            from ..models.list_latest_topics_response_200_topic_list_topics_item import ListLatestTopicsResponse200TopicListTopicsItem
 
         d = dict(src_dict)
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -116,15 +116,14 @@ class ListLatestTopicsResponse200TopicList:
 
         more_topics_url = d.pop("more_topics_url", UNSET)
 
-        list_latest_topics_response_200_topic_list = cls(
-            can_create_topic=can_create_topic,
-            draft=draft,
-            draft_key=draft_key,
-            draft_sequence=draft_sequence,
-            per_page=per_page,
-            topics=topics,
-            more_topics_url=more_topics_url,
-        )
+        list_latest_topics_response_200_topic_list = cls.__new__(cls)
+        list_latest_topics_response_200_topic_list.can_create_topic = can_create_topic
+        list_latest_topics_response_200_topic_list.draft = draft
+        list_latest_topics_response_200_topic_list.draft_key = draft_key
+        list_latest_topics_response_200_topic_list.draft_sequence = draft_sequence
+        list_latest_topics_response_200_topic_list.per_page = per_page
+        list_latest_topics_response_200_topic_list.topics = topics
+        list_latest_topics_response_200_topic_list.more_topics_url = more_topics_url
 
         list_latest_topics_response_200_topic_list.additional_properties = d
         return list_latest_topics_response_200_topic_list
@@ -144,3 +143,5 @@ class ListLatestTopicsResponse200TopicList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListLatestTopicsResponse200TopicListTopicsItem: Any = None  # imported on first use, see from_dict/to_dict

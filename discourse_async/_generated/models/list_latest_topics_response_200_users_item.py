@@ -66,12 +66,11 @@ class ListLatestTopicsResponse200UsersItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        list_latest_topics_response_200_users_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        list_latest_topics_response_200_users_item = cls.__new__(cls)
+        list_latest_topics_response_200_users_item.id = id
+        list_latest_topics_response_200_users_item.username = username
+        list_latest_topics_response_200_users_item.name = name
+        list_latest_topics_response_200_users_item.avatar_template = avatar_template
 
         list_latest_topics_response_200_users_item.additional_properties = d
         return list_latest_topics_response_200_users_item

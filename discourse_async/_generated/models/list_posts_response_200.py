@@ -44,7 +44,9 @@ class ListPostsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_posts_response_200_latest_posts_item import ListPostsResponse200LatestPostsItem  # noqa: PLC0415
+        global ListPostsResponse200LatestPostsItem
+        if ListPostsResponse200LatestPostsItem is None:
+            from ..models.list_posts_response_200_latest_posts_item import ListPostsResponse200LatestPostsItem
 
         d = dict(src_dict)
         _latest_posts = d.pop("latest_posts", UNSET)
@@ -56,9 +58,8 @@ class ListPostsResponse200:
 
                 latest_posts.append(latest_posts_item)
 
-        list_posts_response_200 = cls(
-            latest_posts=latest_posts,
-        )
+        list_posts_response_200 = cls.__new__(cls)
+        list_posts_response_200.latest_posts = latest_posts
 
         list_posts_response_200.additional_properties = d
         return list_posts_response_200
@@ -78,3 +79,5 @@ class ListPostsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListPostsResponse200LatestPostsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -446,9 +446,9 @@ class ListPostsResponse200LatestPostsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_posts_response_200_latest_posts_item_actions_summary_item import (
-            ListPostsResponse200LatestPostsItemActionsSummaryItem,  # noqa: PLC0415
-        )
+        global ListPostsResponse200LatestPostsItemActionsSummaryItem
+        if ListPostsResponse200LatestPostsItemActionsSummaryItem is None:
+            from ..models.list_posts_response_200_latest_posts_item_actions_summary_item import ListPostsResponse200LatestPostsItemActionsSummaryItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -576,66 +576,65 @@ class ListPostsResponse200LatestPostsItem:
 
         post_url = d.pop("post_url", UNSET)
 
-        list_posts_response_200_latest_posts_item = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            topic_title=topic_title,
-            topic_html_title=topic_html_title,
-            category_id=category_id,
-            display_username=display_username,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            badges_granted=badges_granted,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            raw=raw,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            excerpt=excerpt,
-            truncated=truncated,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-        )
+        list_posts_response_200_latest_posts_item = cls.__new__(cls)
+        list_posts_response_200_latest_posts_item.id = id
+        list_posts_response_200_latest_posts_item.name = name
+        list_posts_response_200_latest_posts_item.username = username
+        list_posts_response_200_latest_posts_item.avatar_template = avatar_template
+        list_posts_response_200_latest_posts_item.created_at = created_at
+        list_posts_response_200_latest_posts_item.cooked = cooked
+        list_posts_response_200_latest_posts_item.post_number = post_number
+        list_posts_response_200_latest_posts_item.post_type = post_type
+        list_posts_response_200_latest_posts_item.posts_count = posts_count
+        list_posts_response_200_latest_posts_item.updated_at = updated_at
+        list_posts_response_200_latest_posts_item.reply_count = reply_count
+        list_posts_response_200_latest_posts_item.reply_to_post_number = reply_to_post_number
+        list_posts_response_200_latest_posts_item.quote_count = quote_count
+        list_posts_response_200_latest_posts_item.incoming_link_count = incoming_link_count
+        list_posts_response_200_latest_posts_item.reads = reads
+        list_posts_response_200_latest_posts_item.readers_count = readers_count
+        list_posts_response_200_latest_posts_item.score = score
+        list_posts_response_200_latest_posts_item.yours = yours
+        list_posts_response_200_latest_posts_item.topic_id = topic_id
+        list_posts_response_200_latest_posts_item.topic_slug = topic_slug
+        list_posts_response_200_latest_posts_item.topic_title = topic_title
+        list_posts_response_200_latest_posts_item.topic_html_title = topic_html_title
+        list_posts_response_200_latest_posts_item.category_id = category_id
+        list_posts_response_200_latest_posts_item.display_username = display_username
+        list_posts_response_200_latest_posts_item.primary_group_name = primary_group_name
+        list_posts_response_200_latest_posts_item.flair_name = flair_name
+        list_posts_response_200_latest_posts_item.flair_url = flair_url
+        list_posts_response_200_latest_posts_item.flair_bg_color = flair_bg_color
+        list_posts_response_200_latest_posts_item.flair_color = flair_color
+        list_posts_response_200_latest_posts_item.flair_group_id = flair_group_id
+        list_posts_response_200_latest_posts_item.badges_granted = badges_granted
+        list_posts_response_200_latest_posts_item.version = version
+        list_posts_response_200_latest_posts_item.can_edit = can_edit
+        list_posts_response_200_latest_posts_item.can_delete = can_delete
+        list_posts_response_200_latest_posts_item.can_recover = can_recover
+        list_posts_response_200_latest_posts_item.can_see_hidden_post = can_see_hidden_post
+        list_posts_response_200_latest_posts_item.can_wiki = can_wiki
+        list_posts_response_200_latest_posts_item.user_title = user_title
+        list_posts_response_200_latest_posts_item.bookmarked = bookmarked
+        list_posts_response_200_latest_posts_item.raw = raw
+        list_posts_response_200_latest_posts_item.actions_summary = actions_summary
+        list_posts_response_200_latest_posts_item.moderator = moderator
+        list_posts_response_200_latest_posts_item.admin = admin
+        list_posts_response_200_latest_posts_item.staff = staff
+        list_posts_response_200_latest_posts_item.user_id = user_id
+        list_posts_response_200_latest_posts_item.hidden = hidden
+        list_posts_response_200_latest_posts_item.trust_level = trust_level
+        list_posts_response_200_latest_posts_item.deleted_at = deleted_at
+        list_posts_response_200_latest_posts_item.user_deleted = user_deleted
+        list_posts_response_200_latest_posts_item.edit_reason = edit_reason
+        list_posts_response_200_latest_posts_item.can_view_edit_history = can_view_edit_history
+        list_posts_response_200_latest_posts_item.wiki = wiki
+        list_posts_response_200_latest_posts_item.excerpt = excerpt
+        list_posts_response_200_latest_posts_item.truncated = truncated
+        list_posts_response_200_latest_posts_item.reviewable_id = reviewable_id
+        list_posts_response_200_latest_posts_item.reviewable_score_count = reviewable_score_count
+        list_posts_response_200_latest_posts_item.reviewable_score_pending_count = reviewable_score_pending_count
+        list_posts_response_200_latest_posts_item.post_url = post_url
 
         list_posts_response_200_latest_posts_item.additional_properties = d
         return list_posts_response_200_latest_posts_item
@@ -655,3 +654,5 @@ class ListPostsResponse200LatestPostsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListPostsResponse200LatestPostsItemActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -50,10 +50,9 @@ class ListPostsResponse200LatestPostsItemActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        list_posts_response_200_latest_posts_item_actions_summary_item = cls(
-            id=id,
-            can_act=can_act,
-        )
+        list_posts_response_200_latest_posts_item_actions_summary_item = cls.__new__(cls)
+        list_posts_response_200_latest_posts_item_actions_summary_item.id = id
+        list_posts_response_200_latest_posts_item_actions_summary_item.can_act = can_act
 
         list_posts_response_200_latest_posts_item_actions_summary_item.additional_properties = d
         return list_posts_response_200_latest_posts_item_actions_summary_item

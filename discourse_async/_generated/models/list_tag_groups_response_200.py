@@ -44,7 +44,9 @@ class ListTagGroupsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_tag_groups_response_200_tag_groups_item import ListTagGroupsResponse200TagGroupsItem  # noqa: PLC0415
+        global ListTagGroupsResponse200TagGroupsItem
+        if ListTagGroupsResponse200TagGroupsItem is None:
+            from ..models.list_tag_groups_response_200_tag_groups_item import ListTagGroupsResponse200TagGroupsItem
 
         d = dict(src_dict)
         _tag_groups = d.pop("tag_groups", UNSET)
@@ -56,9 +58,8 @@ class ListTagGroupsResponse200:
 
                 tag_groups.append(tag_groups_item)
 
-        list_tag_groups_response_200 = cls(
-            tag_groups=tag_groups,
-        )
+        list_tag_groups_response_200 = cls.__new__(cls)
+        list_tag_groups_response_200.tag_groups = tag_groups
 
         list_tag_groups_response_200.additional_properties = d
         return list_tag_groups_response_200
@@ -78,3 +79,5 @@ class ListTagGroupsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListTagGroupsResponse200TagGroupsItem: Any = None  # imported on first use, see from_dict/to_dict

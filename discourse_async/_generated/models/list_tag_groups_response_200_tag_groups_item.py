@@ -89,15 +89,15 @@ class ListTagGroupsResponse200TagGroupsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_tag_groups_response_200_tag_groups_item_parent_tag_item import (
-            ListTagGroupsResponse200TagGroupsItemParentTagItem,  # noqa: PLC0415
-        )
-        from ..models.list_tag_groups_response_200_tag_groups_item_permissions import (
-            ListTagGroupsResponse200TagGroupsItemPermissions,  # noqa: PLC0415
-        )
-        from ..models.list_tag_groups_response_200_tag_groups_item_tags_item import (
-            ListTagGroupsResponse200TagGroupsItemTagsItem,  # noqa: PLC0415
-        )
+        global ListTagGroupsResponse200TagGroupsItemParentTagItem
+        if ListTagGroupsResponse200TagGroupsItemParentTagItem is None:
+            from ..models.list_tag_groups_response_200_tag_groups_item_parent_tag_item import ListTagGroupsResponse200TagGroupsItemParentTagItem
+        global ListTagGroupsResponse200TagGroupsItemPermissions
+        if ListTagGroupsResponse200TagGroupsItemPermissions is None:
+            from ..models.list_tag_groups_response_200_tag_groups_item_permissions import ListTagGroupsResponse200TagGroupsItemPermissions
+        global ListTagGroupsResponse200TagGroupsItemTagsItem
+        if ListTagGroupsResponse200TagGroupsItemTagsItem is None:
+            from ..models.list_tag_groups_response_200_tag_groups_item_tags_item import ListTagGroupsResponse200TagGroupsItemTagsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -131,14 +131,13 @@ class ListTagGroupsResponse200TagGroupsItem:
         else:
             permissions = ListTagGroupsResponse200TagGroupsItemPermissions.from_dict(_permissions)
 
-        list_tag_groups_response_200_tag_groups_item = cls(
-            id=id,
-            name=name,
-            tags=tags,
-            parent_tag=parent_tag,
-            one_per_topic=one_per_topic,
-            permissions=permissions,
-        )
+        list_tag_groups_response_200_tag_groups_item = cls.__new__(cls)
+        list_tag_groups_response_200_tag_groups_item.id = id
+        list_tag_groups_response_200_tag_groups_item.name = name
+        list_tag_groups_response_200_tag_groups_item.tags = tags
+        list_tag_groups_response_200_tag_groups_item.parent_tag = parent_tag
+        list_tag_groups_response_200_tag_groups_item.one_per_topic = one_per_topic
+        list_tag_groups_response_200_tag_groups_item.permissions = permissions
 
         list_tag_groups_response_200_tag_groups_item.additional_properties = d
         return list_tag_groups_response_200_tag_groups_item
@@ -158,3 +157,7 @@ class ListTagGroupsResponse200TagGroupsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListTagGroupsResponse200TagGroupsItemParentTagItem: Any = None  # imported on first use, see from_dict/to_dict
+ListTagGroupsResponse200TagGroupsItemPermissions: Any = None  # imported on first use, see from_dict/to_dict
+ListTagGroupsResponse200TagGroupsItemTagsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -54,11 +54,10 @@ class ListTagGroupsResponse200TagGroupsItemParentTagItem:
 
         slug = d.pop("slug", UNSET)
 
-        list_tag_groups_response_200_tag_groups_item_parent_tag_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        list_tag_groups_response_200_tag_groups_item_parent_tag_item = cls.__new__(cls)
+        list_tag_groups_response_200_tag_groups_item_parent_tag_item.id = id
+        list_tag_groups_response_200_tag_groups_item_parent_tag_item.name = name
+        list_tag_groups_response_200_tag_groups_item_parent_tag_item.slug = slug
 
         list_tag_groups_response_200_tag_groups_item_parent_tag_item.additional_properties = d
         return list_tag_groups_response_200_tag_groups_item_parent_tag_item

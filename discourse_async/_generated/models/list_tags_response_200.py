@@ -53,8 +53,12 @@ class ListTagsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_tags_response_200_extras import ListTagsResponse200Extras  # noqa: PLC0415
-        from ..models.list_tags_response_200_tags_item import ListTagsResponse200TagsItem  # noqa: PLC0415
+        global ListTagsResponse200Extras
+        if ListTagsResponse200Extras is None:
+            from ..models.list_tags_response_200_extras import ListTagsResponse200Extras
+        global ListTagsResponse200TagsItem
+        if ListTagsResponse200TagsItem is None:
+            from ..models.list_tags_response_200_tags_item import ListTagsResponse200TagsItem
 
         d = dict(src_dict)
         _tags = d.pop("tags", UNSET)
@@ -73,10 +77,9 @@ class ListTagsResponse200:
         else:
             extras = ListTagsResponse200Extras.from_dict(_extras)
 
-        list_tags_response_200 = cls(
-            tags=tags,
-            extras=extras,
-        )
+        list_tags_response_200 = cls.__new__(cls)
+        list_tags_response_200.tags = tags
+        list_tags_response_200.extras = extras
 
         list_tags_response_200.additional_properties = d
         return list_tags_response_200
@@ -96,3 +99,6 @@ class ListTagsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListTagsResponse200Extras: Any = None  # imported on first use, see from_dict/to_dict
+ListTagsResponse200TagsItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -40,9 +40,8 @@ class ListTagsResponse200Extras:
         d = dict(src_dict)
         categories = cast(list[Any], d.pop("categories", UNSET))
 
-        list_tags_response_200_extras = cls(
-            categories=categories,
-        )
+        list_tags_response_200_extras = cls.__new__(cls)
+        list_tags_response_200_extras.categories = categories
 
         list_tags_response_200_extras.additional_properties = d
         return list_tags_response_200_extras

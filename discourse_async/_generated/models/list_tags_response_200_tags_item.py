@@ -82,14 +82,13 @@ class ListTagsResponse200TagsItem:
 
         target_tag = d.pop("target_tag", UNSET)
 
-        list_tags_response_200_tags_item = cls(
-            id=id,
-            text=text,
-            name=name,
-            count=count,
-            pm_count=pm_count,
-            target_tag=target_tag,
-        )
+        list_tags_response_200_tags_item = cls.__new__(cls)
+        list_tags_response_200_tags_item.id = id
+        list_tags_response_200_tags_item.text = text
+        list_tags_response_200_tags_item.name = name
+        list_tags_response_200_tags_item.count = count
+        list_tags_response_200_tags_item.pm_count = pm_count
+        list_tags_response_200_tags_item.target_tag = target_tag
 
         list_tags_response_200_tags_item.additional_properties = d
         return list_tags_response_200_tags_item

@@ -94,9 +94,9 @@ class ListTopTopicsResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_top_topics_response_200_topic_list_topics_item import (
-            ListTopTopicsResponse200TopicListTopicsItem,  # noqa: PLC0415
-        )
+        global ListTopTopicsResponse200TopicListTopicsItem
+        if ListTopTopicsResponse200TopicListTopicsItem is None:
+            from ..models.list_top_topics_response_200_topic_list_topics_item import ListTopTopicsResponse200TopicListTopicsItem
 
         d = dict(src_dict)
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -122,16 +122,15 @@ class ListTopTopicsResponse200TopicList:
 
         more_topics_url = d.pop("more_topics_url", UNSET)
 
-        list_top_topics_response_200_topic_list = cls(
-            can_create_topic=can_create_topic,
-            draft=draft,
-            draft_key=draft_key,
-            draft_sequence=draft_sequence,
-            for_period=for_period,
-            per_page=per_page,
-            topics=topics,
-            more_topics_url=more_topics_url,
-        )
+        list_top_topics_response_200_topic_list = cls.__new__(cls)
+        list_top_topics_response_200_topic_list.can_create_topic = can_create_topic
+        list_top_topics_response_200_topic_list.draft = draft
+        list_top_topics_response_200_topic_list.draft_key = draft_key
+        list_top_topics_response_200_topic_list.draft_sequence = draft_sequence
+        list_top_topics_response_200_topic_list.for_period = for_period
+        list_top_topics_response_200_topic_list.per_page = per_page
+        list_top_topics_response_200_topic_list.topics = topics
+        list_top_topics_response_200_topic_list.more_topics_url = more_topics_url
 
         list_top_topics_response_200_topic_list.additional_properties = d
         return list_top_topics_response_200_topic_list
@@ -151,3 +150,5 @@ class ListTopTopicsResponse200TopicList:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListTopTopicsResponse200TopicListTopicsItem: Any = None  # imported on first use, see from_dict/to_dict

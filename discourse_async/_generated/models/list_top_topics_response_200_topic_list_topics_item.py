@@ -258,9 +258,9 @@ class ListTopTopicsResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_top_topics_response_200_topic_list_topics_item_posters_item import (
-            ListTopTopicsResponse200TopicListTopicsItemPostersItem,  # noqa: PLC0415
-        )
+        global ListTopTopicsResponse200TopicListTopicsItemPostersItem
+        if ListTopTopicsResponse200TopicListTopicsItemPostersItem is None:
+            from ..models.list_top_topics_response_200_topic_list_topics_item_posters_item import ListTopTopicsResponse200TopicListTopicsItemPostersItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -336,41 +336,40 @@ class ListTopTopicsResponse200TopicListTopicsItem:
 
                 posters.append(posters_item)
 
-        list_top_topics_response_200_topic_list_topics_item = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            reply_count=reply_count,
-            highest_post_number=highest_post_number,
-            image_url=image_url,
-            created_at=created_at,
-            last_posted_at=last_posted_at,
-            bumped=bumped,
-            bumped_at=bumped_at,
-            archetype=archetype,
-            unseen=unseen,
-            last_read_post_number=last_read_post_number,
-            unread_posts=unread_posts,
-            pinned=pinned,
-            unpinned=unpinned,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            notification_level=notification_level,
-            bookmarked=bookmarked,
-            liked=liked,
-            views=views,
-            like_count=like_count,
-            has_summary=has_summary,
-            last_poster_username=last_poster_username,
-            category_id=category_id,
-            op_like_count=op_like_count,
-            pinned_globally=pinned_globally,
-            featured_link=featured_link,
-            posters=posters,
-        )
+        list_top_topics_response_200_topic_list_topics_item = cls.__new__(cls)
+        list_top_topics_response_200_topic_list_topics_item.id = id
+        list_top_topics_response_200_topic_list_topics_item.title = title
+        list_top_topics_response_200_topic_list_topics_item.fancy_title = fancy_title
+        list_top_topics_response_200_topic_list_topics_item.slug = slug
+        list_top_topics_response_200_topic_list_topics_item.posts_count = posts_count
+        list_top_topics_response_200_topic_list_topics_item.reply_count = reply_count
+        list_top_topics_response_200_topic_list_topics_item.highest_post_number = highest_post_number
+        list_top_topics_response_200_topic_list_topics_item.image_url = image_url
+        list_top_topics_response_200_topic_list_topics_item.created_at = created_at
+        list_top_topics_response_200_topic_list_topics_item.last_posted_at = last_posted_at
+        list_top_topics_response_200_topic_list_topics_item.bumped = bumped
+        list_top_topics_response_200_topic_list_topics_item.bumped_at = bumped_at
+        list_top_topics_response_200_topic_list_topics_item.archetype = archetype
+        list_top_topics_response_200_topic_list_topics_item.unseen = unseen
+        list_top_topics_response_200_topic_list_topics_item.last_read_post_number = last_read_post_number
+        list_top_topics_response_200_topic_list_topics_item.unread_posts = unread_posts
+        list_top_topics_response_200_topic_list_topics_item.pinned = pinned
+        list_top_topics_response_200_topic_list_topics_item.unpinned = unpinned
+        list_top_topics_response_200_topic_list_topics_item.visible = visible
+        list_top_topics_response_200_topic_list_topics_item.closed = closed
+        list_top_topics_response_200_topic_list_topics_item.archived = archived
+        list_top_topics_response_200_topic_list_topics_item.notification_level = notification_level
+        list_top_topics_response_200_topic_list_topics_item.bookmarked = bookmarked
+        list_top_topics_response_200_topic_list_topics_item.liked = liked
+        list_top_topics_response_200_topic_list_topics_item.views = views
+        list_top_topics_response_200_topic_list_topics_item.like_count = like_count
+        list_top_topics_response_200_topic_list_topics_item.has_summary = has_summary
+        list_top_topics_response_200_topic_list_topics_item.last_poster_username = last_poster_username
+        list_top_topics_response_200_topic_list_topics_item.category_id = category_id
+        list_top_topics_response_200_topic_list_topics_item.op_like_count = op_like_count
+        list_top_topics_response_200_topic_list_topics_item.pinned_globally = pinned_globally
+        list_top_topics_response_200_topic_list_topics_item.featured_link = featured_link
+        list_top_topics_response_200_topic_list_topics_item.posters = posters
 
         list_top_topics_response_200_topic_list_topics_item.additional_properties = d
         return list_top_topics_response_200_topic_list_topics_item
@@ -390,3 +389,5 @@ class ListTopTopicsResponse200TopicListTopicsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListTopTopicsResponse200TopicListTopicsItemPostersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -62,12 +62,11 @@ class ListTopTopicsResponse200UsersItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        list_top_topics_response_200_users_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        list_top_topics_response_200_users_item = cls.__new__(cls)
+        list_top_topics_response_200_users_item.id = id
+        list_top_topics_response_200_users_item.username = username
+        list_top_topics_response_200_users_item.name = name
+        list_top_topics_response_200_users_item.avatar_template = avatar_template
 
         list_top_topics_response_200_users_item.additional_properties = d
         return list_top_topics_response_200_users_item

@@ -44,7 +44,9 @@ class ListUserActionsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_user_actions_response_200_user_actions_item import ListUserActionsResponse200UserActionsItem  # noqa: PLC0415
+        global ListUserActionsResponse200UserActionsItem
+        if ListUserActionsResponse200UserActionsItem is None:
+            from ..models.list_user_actions_response_200_user_actions_item import ListUserActionsResponse200UserActionsItem
 
         d = dict(src_dict)
         _user_actions = d.pop("user_actions", UNSET)
@@ -56,9 +58,8 @@ class ListUserActionsResponse200:
 
                 user_actions.append(user_actions_item)
 
-        list_user_actions_response_200 = cls(
-            user_actions=user_actions,
-        )
+        list_user_actions_response_200 = cls.__new__(cls)
+        list_user_actions_response_200.user_actions = user_actions
 
         list_user_actions_response_200.additional_properties = d
         return list_user_actions_response_200
@@ -78,3 +79,5 @@ class ListUserActionsResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUserActionsResponse200UserActionsItem: Any = None  # imported on first use, see from_dict/to_dict

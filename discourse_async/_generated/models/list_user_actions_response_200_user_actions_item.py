@@ -270,34 +270,33 @@ class ListUserActionsResponse200UserActionsItem:
 
         archived = d.pop("archived", UNSET)
 
-        list_user_actions_response_200_user_actions_item = cls(
-            excerpt=excerpt,
-            action_type=action_type,
-            created_at=created_at,
-            avatar_template=avatar_template,
-            acting_avatar_template=acting_avatar_template,
-            slug=slug,
-            topic_id=topic_id,
-            target_user_id=target_user_id,
-            target_name=target_name,
-            target_username=target_username,
-            post_number=post_number,
-            post_id=post_id,
-            username=username,
-            name=name,
-            user_id=user_id,
-            acting_username=acting_username,
-            acting_name=acting_name,
-            acting_user_id=acting_user_id,
-            title=title,
-            deleted=deleted,
-            hidden=hidden,
-            post_type=post_type,
-            action_code=action_code,
-            category_id=category_id,
-            closed=closed,
-            archived=archived,
-        )
+        list_user_actions_response_200_user_actions_item = cls.__new__(cls)
+        list_user_actions_response_200_user_actions_item.excerpt = excerpt
+        list_user_actions_response_200_user_actions_item.action_type = action_type
+        list_user_actions_response_200_user_actions_item.created_at = created_at
+        list_user_actions_response_200_user_actions_item.avatar_template = avatar_template
+        list_user_actions_response_200_user_actions_item.acting_avatar_template = acting_avatar_template
+        list_user_actions_response_200_user_actions_item.slug = slug
+        list_user_actions_response_200_user_actions_item.topic_id = topic_id
+        list_user_actions_response_200_user_actions_item.target_user_id = target_user_id
+        list_user_actions_response_200_user_actions_item.target_name = target_name
+        list_user_actions_response_200_user_actions_item.target_username = target_username
+        list_user_actions_response_200_user_actions_item.post_number = post_number
+        list_user_actions_response_200_user_actions_item.post_id = post_id
+        list_user_actions_response_200_user_actions_item.username = username
+        list_user_actions_response_200_user_actions_item.name = name
+        list_user_actions_response_200_user_actions_item.user_id = user_id
+        list_user_actions_response_200_user_actions_item.acting_username = acting_username
+        list_user_actions_response_200_user_actions_item.acting_name = acting_name
+        list_user_actions_response_200_user_actions_item.acting_user_id = acting_user_id
+        list_user_actions_response_200_user_actions_item.title = title
+        list_user_actions_response_200_user_actions_item.deleted = deleted
+        list_user_actions_response_200_user_actions_item.hidden = hidden
+        list_user_actions_response_200_user_actions_item.post_type = post_type
+        list_user_actions_response_200_user_actions_item.action_code = action_code
+        list_user_actions_response_200_user_actions_item.category_id = category_id
+        list_user_actions_response_200_user_actions_item.closed = closed
+        list_user_actions_response_200_user_actions_item.archived = archived
 
         list_user_actions_response_200_user_actions_item.additional_properties = d
         return list_user_actions_response_200_user_actions_item

@@ -80,10 +80,18 @@ class ListUserBadgesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_user_badges_response_200_badge_types_item import ListUserBadgesResponse200BadgeTypesItem  # noqa: PLC0415
-        from ..models.list_user_badges_response_200_badges_item import ListUserBadgesResponse200BadgesItem  # noqa: PLC0415
-        from ..models.list_user_badges_response_200_granted_bies_item import ListUserBadgesResponse200GrantedBiesItem  # noqa: PLC0415
-        from ..models.list_user_badges_response_200_user_badges_item import ListUserBadgesResponse200UserBadgesItem  # noqa: PLC0415
+        global ListUserBadgesResponse200BadgeTypesItem
+        if ListUserBadgesResponse200BadgeTypesItem is None:
+            from ..models.list_user_badges_response_200_badge_types_item import ListUserBadgesResponse200BadgeTypesItem
+        global ListUserBadgesResponse200BadgesItem
+        if ListUserBadgesResponse200BadgesItem is None:
+            from ..models.list_user_badges_response_200_badges_item import ListUserBadgesResponse200BadgesItem
+        global ListUserBadgesResponse200GrantedBiesItem
+        if ListUserBadgesResponse200GrantedBiesItem is None:
+            from ..models.list_user_badges_response_200_granted_bies_item import ListUserBadgesResponse200GrantedBiesItem
+        global ListUserBadgesResponse200UserBadgesItem
+        if ListUserBadgesResponse200UserBadgesItem is None:
+            from ..models.list_user_badges_response_200_user_badges_item import ListUserBadgesResponse200UserBadgesItem
 
         d = dict(src_dict)
         _badges = d.pop("badges", UNSET)
@@ -122,12 +130,11 @@ class ListUserBadgesResponse200:
 
                 user_badges.append(user_badges_item)
 
-        list_user_badges_response_200 = cls(
-            badges=badges,
-            badge_types=badge_types,
-            granted_bies=granted_bies,
-            user_badges=user_badges,
-        )
+        list_user_badges_response_200 = cls.__new__(cls)
+        list_user_badges_response_200.badges = badges
+        list_user_badges_response_200.badge_types = badge_types
+        list_user_badges_response_200.granted_bies = granted_bies
+        list_user_badges_response_200.user_badges = user_badges
 
         list_user_badges_response_200.additional_properties = d
         return list_user_badges_response_200
@@ -147,3 +154,8 @@ class ListUserBadgesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUserBadgesResponse200BadgeTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+ListUserBadgesResponse200BadgesItem: Any = None  # imported on first use, see from_dict/to_dict
+ListUserBadgesResponse200GrantedBiesItem: Any = None  # imported on first use, see from_dict/to_dict
+ListUserBadgesResponse200UserBadgesItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -54,11 +54,10 @@ class ListUserBadgesResponse200BadgeTypesItem:
 
         sort_order = d.pop("sort_order", UNSET)
 
-        list_user_badges_response_200_badge_types_item = cls(
-            id=id,
-            name=name,
-            sort_order=sort_order,
-        )
+        list_user_badges_response_200_badge_types_item = cls.__new__(cls)
+        list_user_badges_response_200_badge_types_item.id = id
+        list_user_badges_response_200_badge_types_item.name = name
+        list_user_badges_response_200_badge_types_item.sort_order = sort_order
 
         list_user_badges_response_200_badge_types_item.additional_properties = d
         return list_user_badges_response_200_badge_types_item

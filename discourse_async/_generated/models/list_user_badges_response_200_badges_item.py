@@ -158,23 +158,22 @@ class ListUserBadgesResponse200BadgesItem:
 
         badge_type_id = d.pop("badge_type_id", UNSET)
 
-        list_user_badges_response_200_badges_item = cls(
-            id=id,
-            name=name,
-            description=description,
-            grant_count=grant_count,
-            allow_title=allow_title,
-            multiple_grant=multiple_grant,
-            icon=icon,
-            image_url=image_url,
-            listable=listable,
-            enabled=enabled,
-            badge_grouping_id=badge_grouping_id,
-            system=system,
-            slug=slug,
-            manually_grantable=manually_grantable,
-            badge_type_id=badge_type_id,
-        )
+        list_user_badges_response_200_badges_item = cls.__new__(cls)
+        list_user_badges_response_200_badges_item.id = id
+        list_user_badges_response_200_badges_item.name = name
+        list_user_badges_response_200_badges_item.description = description
+        list_user_badges_response_200_badges_item.grant_count = grant_count
+        list_user_badges_response_200_badges_item.allow_title = allow_title
+        list_user_badges_response_200_badges_item.multiple_grant = multiple_grant
+        list_user_badges_response_200_badges_item.icon = icon
+        list_user_badges_response_200_badges_item.image_url = image_url
+        list_user_badges_response_200_badges_item.listable = listable
+        list_user_badges_response_200_badges_item.enabled = enabled
+        list_user_badges_response_200_badges_item.badge_grouping_id = badge_grouping_id
+        list_user_badges_response_200_badges_item.system = system
+        list_user_badges_response_200_badges_item.slug = slug
+        list_user_badges_response_200_badges_item.manually_grantable = manually_grantable
+        list_user_badges_response_200_badges_item.badge_type_id = badge_type_id
 
         list_user_badges_response_200_badges_item.additional_properties = d
         return list_user_badges_response_200_badges_item

@@ -98,16 +98,15 @@ class ListUserBadgesResponse200GrantedBiesItem:
 
         trust_level = d.pop("trust_level", UNSET)
 
-        list_user_badges_response_200_granted_bies_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            flair_name=flair_name,
-            admin=admin,
-            moderator=moderator,
-            trust_level=trust_level,
-        )
+        list_user_badges_response_200_granted_bies_item = cls.__new__(cls)
+        list_user_badges_response_200_granted_bies_item.id = id
+        list_user_badges_response_200_granted_bies_item.username = username
+        list_user_badges_response_200_granted_bies_item.name = name
+        list_user_badges_response_200_granted_bies_item.avatar_template = avatar_template
+        list_user_badges_response_200_granted_bies_item.flair_name = flair_name
+        list_user_badges_response_200_granted_bies_item.admin = admin
+        list_user_badges_response_200_granted_bies_item.moderator = moderator
+        list_user_badges_response_200_granted_bies_item.trust_level = trust_level
 
         list_user_badges_response_200_granted_bies_item.additional_properties = d
         return list_user_badges_response_200_granted_bies_item

@@ -90,15 +90,14 @@ class ListUserBadgesResponse200UserBadgesItem:
 
         granted_by_id = d.pop("granted_by_id", UNSET)
 
-        list_user_badges_response_200_user_badges_item = cls(
-            id=id,
-            granted_at=granted_at,
-            grouping_position=grouping_position,
-            is_favorite=is_favorite,
-            can_favorite=can_favorite,
-            badge_id=badge_id,
-            granted_by_id=granted_by_id,
-        )
+        list_user_badges_response_200_user_badges_item = cls.__new__(cls)
+        list_user_badges_response_200_user_badges_item.id = id
+        list_user_badges_response_200_user_badges_item.granted_at = granted_at
+        list_user_badges_response_200_user_badges_item.grouping_position = grouping_position
+        list_user_badges_response_200_user_badges_item.is_favorite = is_favorite
+        list_user_badges_response_200_user_badges_item.can_favorite = can_favorite
+        list_user_badges_response_200_user_badges_item.badge_id = badge_id
+        list_user_badges_response_200_user_badges_item.granted_by_id = granted_by_id
 
         list_user_badges_response_200_user_badges_item.additional_properties = d
         return list_user_badges_response_200_user_badges_item

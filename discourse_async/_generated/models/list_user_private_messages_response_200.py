@@ -61,12 +61,12 @@ class ListUserPrivateMessagesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_user_private_messages_response_200_topic_list import (
-            ListUserPrivateMessagesResponse200TopicList,  # noqa: PLC0415
-        )
-        from ..models.list_user_private_messages_response_200_users_item import (
-            ListUserPrivateMessagesResponse200UsersItem,  # noqa: PLC0415
-        )
+        global ListUserPrivateMessagesResponse200TopicList
+        if ListUserPrivateMessagesResponse200TopicList is None:
+            from ..models.list_user_private_messages_response_200_topic_list import ListUserPrivateMessagesResponse200TopicList
+        global ListUserPrivateMessagesResponse200UsersItem
+        if ListUserPrivateMessagesResponse200UsersItem is None:
+            from ..models.list_user_private_messages_response_200_users_item import ListUserPrivateMessagesResponse200UsersItem
 
         d = dict(src_dict)
         _users = d.pop("users", UNSET)
@@ -87,11 +87,10 @@ class ListUserPrivateMessagesResponse200:
         else:
             topic_list = ListUserPrivateMessagesResponse200TopicList.from_dict(_topic_list)
 
-        list_user_private_messages_response_200 = cls(
-            users=users,
-            primary_groups=primary_groups,
-            topic_list=topic_list,
-        )
+        list_user_private_messages_response_200 = cls.__new__(cls)
+        list_user_private_messages_response_200.users = users
+        list_user_private_messages_response_200.primary_groups = primary_groups
+        list_user_private_messages_response_200.topic_list = topic_list
 
         list_user_private_messages_response_200.additional_properties = d
         return list_user_private_messages_response_200
@@ -111,3 +110,6 @@ class ListUserPrivateMessagesResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUserPrivateMessagesResponse200TopicList: Any = None  # imported on first use, see from_dict/to_dict
+ListUserPrivateMessagesResponse200UsersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -276,12 +276,12 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_user_private_messages_response_200_topic_list_topics_item_participants_item import (
-            ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem,  # noqa: PLC0415
-        )
-        from ..models.list_user_private_messages_response_200_topic_list_topics_item_posters_item import (
-            ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem,  # noqa: PLC0415
-        )
+        global ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem
+        if ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem is None:
+            from ..models.list_user_private_messages_response_200_topic_list_topics_item_participants_item import ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem
+        global ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem
+        if ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem is None:
+            from ..models.list_user_private_messages_response_200_topic_list_topics_item_posters_item import ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -370,42 +370,41 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
 
                 participants.append(participants_item)
 
-        list_user_private_messages_response_200_topic_list_topics_item = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-            reply_count=reply_count,
-            highest_post_number=highest_post_number,
-            image_url=image_url,
-            created_at=created_at,
-            last_posted_at=last_posted_at,
-            bumped=bumped,
-            bumped_at=bumped_at,
-            archetype=archetype,
-            unseen=unseen,
-            last_read_post_number=last_read_post_number,
-            unread_posts=unread_posts,
-            pinned=pinned,
-            unpinned=unpinned,
-            visible=visible,
-            closed=closed,
-            archived=archived,
-            notification_level=notification_level,
-            bookmarked=bookmarked,
-            liked=liked,
-            views=views,
-            like_count=like_count,
-            has_summary=has_summary,
-            last_poster_username=last_poster_username,
-            category_id=category_id,
-            pinned_globally=pinned_globally,
-            featured_link=featured_link,
-            allowed_user_count=allowed_user_count,
-            posters=posters,
-            participants=participants,
-        )
+        list_user_private_messages_response_200_topic_list_topics_item = cls.__new__(cls)
+        list_user_private_messages_response_200_topic_list_topics_item.id = id
+        list_user_private_messages_response_200_topic_list_topics_item.title = title
+        list_user_private_messages_response_200_topic_list_topics_item.fancy_title = fancy_title
+        list_user_private_messages_response_200_topic_list_topics_item.slug = slug
+        list_user_private_messages_response_200_topic_list_topics_item.posts_count = posts_count
+        list_user_private_messages_response_200_topic_list_topics_item.reply_count = reply_count
+        list_user_private_messages_response_200_topic_list_topics_item.highest_post_number = highest_post_number
+        list_user_private_messages_response_200_topic_list_topics_item.image_url = image_url
+        list_user_private_messages_response_200_topic_list_topics_item.created_at = created_at
+        list_user_private_messages_response_200_topic_list_topics_item.last_posted_at = last_posted_at
+        list_user_private_messages_response_200_topic_list_topics_item.bumped = bumped
+        list_user_private_messages_response_200_topic_list_topics_item.bumped_at = bumped_at
+        list_user_private_messages_response_200_topic_list_topics_item.archetype = archetype
+        list_user_private_messages_response_200_topic_list_topics_item.unseen = unseen
+        list_user_private_messages_response_200_topic_list_topics_item.last_read_post_number = last_read_post_number
+        list_user_private_messages_response_200_topic_list_topics_item.unread_posts = unread_posts
+        list_user_private_messages_response_200_topic_list_topics_item.pinned = pinned
+        list_user_private_messages_response_200_topic_list_topics_item.unpinned = unpinned
+        list_user_private_messages_response_200_topic_list_topics_item.visible = visible
+        list_user_private_messages_response_200_topic_list_topics_item.closed = closed
+        list_user_private_messages_response_200_topic_list_topics_item.archived = archived
+        list_user_private_messages_response_200_topic_list_topics_item.notification_level = notification_level
+        list_user_private_messages_response_200_topic_list_topics_item.bookmarked = bookmarked
+        list_user_private_messages_response_200_topic_list_topics_item.liked = liked
+        list_user_private_messages_response_200_topic_list_topics_item.views = views
+        list_user_private_messages_response_200_topic_list_topics_item.like_count = like_count
+        list_user_private_messages_response_200_topic_list_topics_item.has_summary = has_summary
+        list_user_private_messages_response_200_topic_list_topics_item.last_poster_username = last_poster_username
+        list_user_private_messages_response_200_topic_list_topics_item.category_id = category_id
+        list_user_private_messages_response_200_topic_list_topics_item.pinned_globally = pinned_globally
+        list_user_private_messages_response_200_topic_list_topics_item.featured_link = featured_link
+        list_user_private_messages_response_200_topic_list_topics_item.allowed_user_count = allowed_user_count
+        list_user_private_messages_response_200_topic_list_topics_item.posters = posters
+        list_user_private_messages_response_200_topic_list_topics_item.participants = participants
 
         list_user_private_messages_response_200_topic_list_topics_item.additional_properties = d
         return list_user_private_messages_response_200_topic_list_topics_item
@@ -425,3 +424,6 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem: Any = None  # imported on first use, see from_dict/to_dict
+ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -74,12 +74,11 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem:
 
         primary_group_id = d.pop("primary_group_id", UNSET)
 
-        list_user_private_messages_response_200_topic_list_topics_item_participants_item = cls(
-            extras=extras,
-            description=description,
-            user_id=user_id,
-            primary_group_id=primary_group_id,
-        )
+        list_user_private_messages_response_200_topic_list_topics_item_participants_item = cls.__new__(cls)
+        list_user_private_messages_response_200_topic_list_topics_item_participants_item.extras = extras
+        list_user_private_messages_response_200_topic_list_topics_item_participants_item.description = description
+        list_user_private_messages_response_200_topic_list_topics_item_participants_item.user_id = user_id
+        list_user_private_messages_response_200_topic_list_topics_item_participants_item.primary_group_id = primary_group_id
 
         list_user_private_messages_response_200_topic_list_topics_item_participants_item.additional_properties = d
         return list_user_private_messages_response_200_topic_list_topics_item_participants_item

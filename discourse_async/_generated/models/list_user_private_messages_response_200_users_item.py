@@ -62,12 +62,11 @@ class ListUserPrivateMessagesResponse200UsersItem:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        list_user_private_messages_response_200_users_item = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        list_user_private_messages_response_200_users_item = cls.__new__(cls)
+        list_user_private_messages_response_200_users_item.id = id
+        list_user_private_messages_response_200_users_item.username = username
+        list_user_private_messages_response_200_users_item.name = name
+        list_user_private_messages_response_200_users_item.avatar_template = avatar_template
 
         list_user_private_messages_response_200_users_item.additional_properties = d
         return list_user_private_messages_response_200_users_item

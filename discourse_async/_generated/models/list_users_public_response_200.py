@@ -55,10 +55,12 @@ class ListUsersPublicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_users_public_response_200_directory_items_item import (
-            ListUsersPublicResponse200DirectoryItemsItem,  # noqa: PLC0415
-        )
-        from ..models.list_users_public_response_200_meta import ListUsersPublicResponse200Meta  # noqa: PLC0415
+        global ListUsersPublicResponse200DirectoryItemsItem
+        if ListUsersPublicResponse200DirectoryItemsItem is None:
+            from ..models.list_users_public_response_200_directory_items_item import ListUsersPublicResponse200DirectoryItemsItem
+        global ListUsersPublicResponse200Meta
+        if ListUsersPublicResponse200Meta is None:
+            from ..models.list_users_public_response_200_meta import ListUsersPublicResponse200Meta
 
         d = dict(src_dict)
         _directory_items = d.pop("directory_items", UNSET)
@@ -77,10 +79,9 @@ class ListUsersPublicResponse200:
         else:
             meta = ListUsersPublicResponse200Meta.from_dict(_meta)
 
-        list_users_public_response_200 = cls(
-            directory_items=directory_items,
-            meta=meta,
-        )
+        list_users_public_response_200 = cls.__new__(cls)
+        list_users_public_response_200.directory_items = directory_items
+        list_users_public_response_200.meta = meta
 
         list_users_public_response_200.additional_properties = d
         return list_users_public_response_200
@@ -100,3 +101,6 @@ class ListUsersPublicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUsersPublicResponse200DirectoryItemsItem: Any = None  # imported on first use, see from_dict/to_dict
+ListUsersPublicResponse200Meta: Any = None  # imported on first use, see from_dict/to_dict

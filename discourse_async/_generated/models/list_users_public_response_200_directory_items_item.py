@@ -91,9 +91,9 @@ class ListUsersPublicResponse200DirectoryItemsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.list_users_public_response_200_directory_items_item_user import (
-            ListUsersPublicResponse200DirectoryItemsItemUser,  # noqa: PLC0415
-        )
+        global ListUsersPublicResponse200DirectoryItemsItemUser
+        if ListUsersPublicResponse200DirectoryItemsItemUser is None:
+            from ..models.list_users_public_response_200_directory_items_item_user import ListUsersPublicResponse200DirectoryItemsItemUser
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -119,17 +119,16 @@ class ListUsersPublicResponse200DirectoryItemsItem:
         else:
             user = ListUsersPublicResponse200DirectoryItemsItemUser.from_dict(_user)
 
-        list_users_public_response_200_directory_items_item = cls(
-            id=id,
-            likes_received=likes_received,
-            likes_given=likes_given,
-            topics_entered=topics_entered,
-            topic_count=topic_count,
-            post_count=post_count,
-            posts_read=posts_read,
-            days_visited=days_visited,
-            user=user,
-        )
+        list_users_public_response_200_directory_items_item = cls.__new__(cls)
+        list_users_public_response_200_directory_items_item.id = id
+        list_users_public_response_200_directory_items_item.likes_received = likes_received
+        list_users_public_response_200_directory_items_item.likes_given = likes_given
+        list_users_public_response_200_directory_items_item.topics_entered = topics_entered
+        list_users_public_response_200_directory_items_item.topic_count = topic_count
+        list_users_public_response_200_directory_items_item.post_count = post_count
+        list_users_public_response_200_directory_items_item.posts_read = posts_read
+        list_users_public_response_200_directory_items_item.days_visited = days_visited
+        list_users_public_response_200_directory_items_item.user = user
 
         list_users_public_response_200_directory_items_item.additional_properties = d
         return list_users_public_response_200_directory_items_item
@@ -149,3 +148,5 @@ class ListUsersPublicResponse200DirectoryItemsItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+ListUsersPublicResponse200DirectoryItemsItemUser: Any = None  # imported on first use, see from_dict/to_dict

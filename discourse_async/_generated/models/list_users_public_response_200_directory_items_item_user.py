@@ -78,13 +78,12 @@ class ListUsersPublicResponse200DirectoryItemsItemUser:
 
         title = d.pop("title", UNSET)
 
-        list_users_public_response_200_directory_items_item_user = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-            title=title,
-        )
+        list_users_public_response_200_directory_items_item_user = cls.__new__(cls)
+        list_users_public_response_200_directory_items_item_user.id = id
+        list_users_public_response_200_directory_items_item_user.username = username
+        list_users_public_response_200_directory_items_item_user.name = name
+        list_users_public_response_200_directory_items_item_user.avatar_template = avatar_template
+        list_users_public_response_200_directory_items_item_user.title = title
 
         list_users_public_response_200_directory_items_item_user.additional_properties = d
         return list_users_public_response_200_directory_items_item_user

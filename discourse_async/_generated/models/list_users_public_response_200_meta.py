@@ -58,11 +58,10 @@ class ListUsersPublicResponse200Meta:
 
         load_more_directory_items = d.pop("load_more_directory_items", UNSET)
 
-        list_users_public_response_200_meta = cls(
-            last_updated_at=last_updated_at,
-            total_rows_directory_items=total_rows_directory_items,
-            load_more_directory_items=load_more_directory_items,
-        )
+        list_users_public_response_200_meta = cls.__new__(cls)
+        list_users_public_response_200_meta.last_updated_at = last_updated_at
+        list_users_public_response_200_meta.total_rows_directory_items = total_rows_directory_items
+        list_users_public_response_200_meta.load_more_directory_items = load_more_directory_items
 
         list_users_public_response_200_meta.additional_properties = d
         return list_users_public_response_200_meta

@@ -38,9 +38,8 @@ class LockPostBody:
         d = dict(src_dict)
         locked = d.pop("locked")
 
-        lock_post_body = cls(
-            locked=locked,
-        )
+        lock_post_body = cls.__new__(cls)
+        lock_post_body.locked = locked
 
         lock_post_body.additional_properties = d
         return lock_post_body

@@ -38,9 +38,8 @@ class LockPostResponse200:
         d = dict(src_dict)
         locked = d.pop("locked", UNSET)
 
-        lock_post_response_200 = cls(
-            locked=locked,
-        )
+        lock_post_response_200 = cls.__new__(cls)
+        lock_post_response_200.locked = locked
 
         lock_post_response_200.additional_properties = d
         return lock_post_response_200

@@ -38,9 +38,8 @@ class LogOutUserResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        log_out_user_response_200 = cls(
-            success=success,
-        )
+        log_out_user_response_200 = cls.__new__(cls)
+        log_out_user_response_200.success = success
 
         log_out_user_response_200.additional_properties = d
         return log_out_user_response_200

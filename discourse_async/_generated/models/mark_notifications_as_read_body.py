@@ -38,9 +38,8 @@ class MarkNotificationsAsReadBody:
         d = dict(src_dict)
         id = d.pop("id", UNSET)
 
-        mark_notifications_as_read_body = cls(
-            id=id,
-        )
+        mark_notifications_as_read_body = cls.__new__(cls)
+        mark_notifications_as_read_body.id = id
 
         mark_notifications_as_read_body.additional_properties = d
         return mark_notifications_as_read_body

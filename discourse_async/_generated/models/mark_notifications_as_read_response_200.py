@@ -38,9 +38,8 @@ class MarkNotificationsAsReadResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        mark_notifications_as_read_response_200 = cls(
-            success=success,
-        )
+        mark_notifications_as_read_response_200 = cls.__new__(cls)
+        mark_notifications_as_read_response_200.success = success
 
         mark_notifications_as_read_response_200.additional_properties = d
         return mark_notifications_as_read_response_200

@@ -55,11 +55,10 @@ class PerformPostActionBody:
 
         flag_topic = d.pop("flag_topic", UNSET)
 
-        perform_post_action_body = cls(
-            id=id,
-            post_action_type_id=post_action_type_id,
-            flag_topic=flag_topic,
-        )
+        perform_post_action_body = cls.__new__(cls)
+        perform_post_action_body.id = id
+        perform_post_action_body.post_action_type_id = post_action_type_id
+        perform_post_action_body.flag_topic = flag_topic
 
         perform_post_action_body.additional_properties = d
         return perform_post_action_body

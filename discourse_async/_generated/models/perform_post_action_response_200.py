@@ -398,9 +398,9 @@ class PerformPostActionResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.perform_post_action_response_200_actions_summary_item import (
-            PerformPostActionResponse200ActionsSummaryItem,  # noqa: PLC0415
-        )
+        global PerformPostActionResponse200ActionsSummaryItem
+        if PerformPostActionResponse200ActionsSummaryItem is None:
+            from ..models.perform_post_action_response_200_actions_summary_item import PerformPostActionResponse200ActionsSummaryItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -516,60 +516,59 @@ class PerformPostActionResponse200:
 
         post_url = d.pop("post_url", UNSET)
 
-        perform_post_action_response_200 = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            display_username=display_username,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            badges_granted=badges_granted,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-        )
+        perform_post_action_response_200 = cls.__new__(cls)
+        perform_post_action_response_200.id = id
+        perform_post_action_response_200.name = name
+        perform_post_action_response_200.username = username
+        perform_post_action_response_200.avatar_template = avatar_template
+        perform_post_action_response_200.created_at = created_at
+        perform_post_action_response_200.cooked = cooked
+        perform_post_action_response_200.post_number = post_number
+        perform_post_action_response_200.post_type = post_type
+        perform_post_action_response_200.posts_count = posts_count
+        perform_post_action_response_200.updated_at = updated_at
+        perform_post_action_response_200.reply_count = reply_count
+        perform_post_action_response_200.reply_to_post_number = reply_to_post_number
+        perform_post_action_response_200.quote_count = quote_count
+        perform_post_action_response_200.incoming_link_count = incoming_link_count
+        perform_post_action_response_200.reads = reads
+        perform_post_action_response_200.readers_count = readers_count
+        perform_post_action_response_200.score = score
+        perform_post_action_response_200.yours = yours
+        perform_post_action_response_200.topic_id = topic_id
+        perform_post_action_response_200.topic_slug = topic_slug
+        perform_post_action_response_200.display_username = display_username
+        perform_post_action_response_200.primary_group_name = primary_group_name
+        perform_post_action_response_200.flair_name = flair_name
+        perform_post_action_response_200.flair_url = flair_url
+        perform_post_action_response_200.flair_bg_color = flair_bg_color
+        perform_post_action_response_200.flair_color = flair_color
+        perform_post_action_response_200.flair_group_id = flair_group_id
+        perform_post_action_response_200.badges_granted = badges_granted
+        perform_post_action_response_200.version = version
+        perform_post_action_response_200.can_edit = can_edit
+        perform_post_action_response_200.can_delete = can_delete
+        perform_post_action_response_200.can_recover = can_recover
+        perform_post_action_response_200.can_see_hidden_post = can_see_hidden_post
+        perform_post_action_response_200.can_wiki = can_wiki
+        perform_post_action_response_200.user_title = user_title
+        perform_post_action_response_200.bookmarked = bookmarked
+        perform_post_action_response_200.actions_summary = actions_summary
+        perform_post_action_response_200.moderator = moderator
+        perform_post_action_response_200.admin = admin
+        perform_post_action_response_200.staff = staff
+        perform_post_action_response_200.user_id = user_id
+        perform_post_action_response_200.hidden = hidden
+        perform_post_action_response_200.trust_level = trust_level
+        perform_post_action_response_200.deleted_at = deleted_at
+        perform_post_action_response_200.user_deleted = user_deleted
+        perform_post_action_response_200.edit_reason = edit_reason
+        perform_post_action_response_200.can_view_edit_history = can_view_edit_history
+        perform_post_action_response_200.wiki = wiki
+        perform_post_action_response_200.reviewable_id = reviewable_id
+        perform_post_action_response_200.reviewable_score_count = reviewable_score_count
+        perform_post_action_response_200.reviewable_score_pending_count = reviewable_score_pending_count
+        perform_post_action_response_200.post_url = post_url
 
         perform_post_action_response_200.additional_properties = d
         return perform_post_action_response_200
@@ -589,3 +588,5 @@ class PerformPostActionResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+PerformPostActionResponse200ActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict

@@ -74,13 +74,12 @@ class PerformPostActionResponse200ActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        perform_post_action_response_200_actions_summary_item = cls(
-            id=id,
-            count=count,
-            acted=acted,
-            can_undo=can_undo,
-            can_act=can_act,
-        )
+        perform_post_action_response_200_actions_summary_item = cls.__new__(cls)
+        perform_post_action_response_200_actions_summary_item.id = id
+        perform_post_action_response_200_actions_summary_item.count = count
+        perform_post_action_response_200_actions_summary_item.acted = acted
+        perform_post_action_response_200_actions_summary_item.can_undo = can_undo
+        perform_post_action_response_200_actions_summary_item.can_act = can_act
 
         perform_post_action_response_200_actions_summary_item.additional_properties = d
         return perform_post_action_response_200_actions_summary_item

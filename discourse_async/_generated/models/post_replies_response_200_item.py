@@ -407,10 +407,12 @@ class PostRepliesResponse200Item:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.post_replies_response_200_item_actions_summary_item import (
-            PostRepliesResponse200ItemActionsSummaryItem,  # noqa: PLC0415
-        )
-        from ..models.post_replies_response_200_item_reply_to_user import PostRepliesResponse200ItemReplyToUser  # noqa: PLC0415
+        global PostRepliesResponse200ItemActionsSummaryItem
+        if PostRepliesResponse200ItemActionsSummaryItem is None:
+            from ..models.post_replies_response_200_item_actions_summary_item import PostRepliesResponse200ItemActionsSummaryItem
+        global PostRepliesResponse200ItemReplyToUser
+        if PostRepliesResponse200ItemReplyToUser is None:
+            from ..models.post_replies_response_200_item_reply_to_user import PostRepliesResponse200ItemReplyToUser
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -529,60 +531,59 @@ class PostRepliesResponse200Item:
 
         post_url = d.pop("post_url", UNSET)
 
-        post_replies_response_200_item = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            display_username=display_username,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            reply_to_user=reply_to_user,
-            bookmarked=bookmarked,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-        )
+        post_replies_response_200_item = cls.__new__(cls)
+        post_replies_response_200_item.id = id
+        post_replies_response_200_item.name = name
+        post_replies_response_200_item.username = username
+        post_replies_response_200_item.avatar_template = avatar_template
+        post_replies_response_200_item.created_at = created_at
+        post_replies_response_200_item.cooked = cooked
+        post_replies_response_200_item.post_number = post_number
+        post_replies_response_200_item.post_type = post_type
+        post_replies_response_200_item.posts_count = posts_count
+        post_replies_response_200_item.updated_at = updated_at
+        post_replies_response_200_item.reply_count = reply_count
+        post_replies_response_200_item.reply_to_post_number = reply_to_post_number
+        post_replies_response_200_item.quote_count = quote_count
+        post_replies_response_200_item.incoming_link_count = incoming_link_count
+        post_replies_response_200_item.reads = reads
+        post_replies_response_200_item.readers_count = readers_count
+        post_replies_response_200_item.score = score
+        post_replies_response_200_item.yours = yours
+        post_replies_response_200_item.topic_id = topic_id
+        post_replies_response_200_item.topic_slug = topic_slug
+        post_replies_response_200_item.display_username = display_username
+        post_replies_response_200_item.primary_group_name = primary_group_name
+        post_replies_response_200_item.flair_name = flair_name
+        post_replies_response_200_item.flair_url = flair_url
+        post_replies_response_200_item.flair_bg_color = flair_bg_color
+        post_replies_response_200_item.flair_color = flair_color
+        post_replies_response_200_item.flair_group_id = flair_group_id
+        post_replies_response_200_item.version = version
+        post_replies_response_200_item.can_edit = can_edit
+        post_replies_response_200_item.can_delete = can_delete
+        post_replies_response_200_item.can_recover = can_recover
+        post_replies_response_200_item.can_see_hidden_post = can_see_hidden_post
+        post_replies_response_200_item.can_wiki = can_wiki
+        post_replies_response_200_item.user_title = user_title
+        post_replies_response_200_item.reply_to_user = reply_to_user
+        post_replies_response_200_item.bookmarked = bookmarked
+        post_replies_response_200_item.actions_summary = actions_summary
+        post_replies_response_200_item.moderator = moderator
+        post_replies_response_200_item.admin = admin
+        post_replies_response_200_item.staff = staff
+        post_replies_response_200_item.user_id = user_id
+        post_replies_response_200_item.hidden = hidden
+        post_replies_response_200_item.trust_level = trust_level
+        post_replies_response_200_item.deleted_at = deleted_at
+        post_replies_response_200_item.user_deleted = user_deleted
+        post_replies_response_200_item.edit_reason = edit_reason
+        post_replies_response_200_item.can_view_edit_history = can_view_edit_history
+        post_replies_response_200_item.wiki = wiki
+        post_replies_response_200_item.reviewable_id = reviewable_id
+        post_replies_response_200_item.reviewable_score_count = reviewable_score_count
+        post_replies_response_200_item.reviewable_score_pending_count = reviewable_score_pending_count
+        post_replies_response_200_item.post_url = post_url
 
         post_replies_response_200_item.additional_properties = d
         return post_replies_response_200_item
@@ -602,3 +603,6 @@ class PostRepliesResponse200Item:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+PostRepliesResponse200ItemActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict
+PostRepliesResponse200ItemReplyToUser: Any = None  # imported on first use, see from_dict/to_dict

@@ -50,10 +50,9 @@ class PostRepliesResponse200ItemActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        post_replies_response_200_item_actions_summary_item = cls(
-            id=id,
-            can_act=can_act,
-        )
+        post_replies_response_200_item_actions_summary_item = cls.__new__(cls)
+        post_replies_response_200_item_actions_summary_item.id = id
+        post_replies_response_200_item_actions_summary_item.can_act = can_act
 
         post_replies_response_200_item_actions_summary_item.additional_properties = d
         return post_replies_response_200_item_actions_summary_item

@@ -62,12 +62,11 @@ class PostRepliesResponse200ItemReplyToUser:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        post_replies_response_200_item_reply_to_user = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        post_replies_response_200_item_reply_to_user = cls.__new__(cls)
+        post_replies_response_200_item_reply_to_user.id = id
+        post_replies_response_200_item_reply_to_user.username = username
+        post_replies_response_200_item_reply_to_user.name = name
+        post_replies_response_200_item_reply_to_user.avatar_template = avatar_template
 
         post_replies_response_200_item_reply_to_user.additional_properties = d
         return post_replies_response_200_item_reply_to_user

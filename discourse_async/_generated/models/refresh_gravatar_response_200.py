@@ -54,10 +54,9 @@ class RefreshGravatarResponse200:
 
         gravatar_avatar_template = d.pop("gravatar_avatar_template", UNSET)
 
-        refresh_gravatar_response_200 = cls(
-            gravatar_upload_id=gravatar_upload_id,
-            gravatar_avatar_template=gravatar_avatar_template,
-        )
+        refresh_gravatar_response_200 = cls.__new__(cls)
+        refresh_gravatar_response_200.gravatar_upload_id = gravatar_upload_id
+        refresh_gravatar_response_200.gravatar_avatar_template = gravatar_avatar_template
 
         refresh_gravatar_response_200.additional_properties = d
         return refresh_gravatar_response_200

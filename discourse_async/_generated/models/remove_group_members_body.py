@@ -38,9 +38,8 @@ class RemoveGroupMembersBody:
         d = dict(src_dict)
         usernames = d.pop("usernames", UNSET)
 
-        remove_group_members_body = cls(
-            usernames=usernames,
-        )
+        remove_group_members_body = cls.__new__(cls)
+        remove_group_members_body.usernames = usernames
 
         remove_group_members_body.additional_properties = d
         return remove_group_members_body

@@ -58,11 +58,10 @@ class RemoveGroupMembersResponse200:
 
         skipped_usernames = cast(list[Any], d.pop("skipped_usernames", UNSET))
 
-        remove_group_members_response_200 = cls(
-            success=success,
-            usernames=usernames,
-            skipped_usernames=skipped_usernames,
-        )
+        remove_group_members_response_200 = cls.__new__(cls)
+        remove_group_members_response_200.success = success
+        remove_group_members_response_200.usernames = usernames
+        remove_group_members_response_200.skipped_usernames = skipped_usernames
 
         remove_group_members_response_200.additional_properties = d
         return remove_group_members_response_200

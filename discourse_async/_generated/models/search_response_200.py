@@ -89,9 +89,15 @@ class SearchResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult  # noqa: PLC0415
-        from ..models.search_response_200_posts_item import SearchResponse200PostsItem  # noqa: PLC0415
-        from ..models.search_response_200_tags_item import SearchResponse200TagsItem  # noqa: PLC0415
+        global SearchResponse200GroupedSearchResult
+        if SearchResponse200GroupedSearchResult is None:
+            from ..models.search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult
+        global SearchResponse200PostsItem
+        if SearchResponse200PostsItem is None:
+            from ..models.search_response_200_posts_item import SearchResponse200PostsItem
+        global SearchResponse200TagsItem
+        if SearchResponse200TagsItem is None:
+            from ..models.search_response_200_tags_item import SearchResponse200TagsItem
 
         d = dict(src_dict)
         _posts = d.pop("posts", UNSET)
@@ -125,14 +131,13 @@ class SearchResponse200:
         else:
             grouped_search_result = SearchResponse200GroupedSearchResult.from_dict(_grouped_search_result)
 
-        search_response_200 = cls(
-            posts=posts,
-            users=users,
-            categories=categories,
-            tags=tags,
-            groups=groups,
-            grouped_search_result=grouped_search_result,
-        )
+        search_response_200 = cls.__new__(cls)
+        search_response_200.posts = posts
+        search_response_200.users = users
+        search_response_200.categories = categories
+        search_response_200.tags = tags
+        search_response_200.groups = groups
+        search_response_200.grouped_search_result = grouped_search_result
 
         search_response_200.additional_properties = d
         return search_response_200
@@ -152,3 +157,7 @@ class SearchResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SearchResponse200GroupedSearchResult: Any = None  # imported on first use, see from_dict/to_dict
+SearchResponse200PostsItem: Any = None  # imported on first use, see from_dict/to_dict
+SearchResponse200TagsItem: Any = None  # imported on first use, see from_dict/to_dict

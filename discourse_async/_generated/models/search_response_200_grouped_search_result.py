@@ -149,7 +149,9 @@ class SearchResponse200GroupedSearchResult:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.search_response_200_grouped_search_result_extra import SearchResponse200GroupedSearchResultExtra  # noqa: PLC0415
+        global SearchResponse200GroupedSearchResultExtra
+        if SearchResponse200GroupedSearchResultExtra is None:
+            from ..models.search_response_200_grouped_search_result_extra import SearchResponse200GroupedSearchResultExtra
 
         d = dict(src_dict)
         more_posts = d.pop("more_posts", UNSET)
@@ -185,22 +187,21 @@ class SearchResponse200GroupedSearchResult:
 
         group_ids = cast(list[Any], d.pop("group_ids", UNSET))
 
-        search_response_200_grouped_search_result = cls(
-            more_posts=more_posts,
-            more_users=more_users,
-            more_categories=more_categories,
-            term=term,
-            search_log_id=search_log_id,
-            more_full_page_results=more_full_page_results,
-            can_create_topic=can_create_topic,
-            error=error,
-            extra=extra,
-            post_ids=post_ids,
-            user_ids=user_ids,
-            category_ids=category_ids,
-            tag_ids=tag_ids,
-            group_ids=group_ids,
-        )
+        search_response_200_grouped_search_result = cls.__new__(cls)
+        search_response_200_grouped_search_result.more_posts = more_posts
+        search_response_200_grouped_search_result.more_users = more_users
+        search_response_200_grouped_search_result.more_categories = more_categories
+        search_response_200_grouped_search_result.term = term
+        search_response_200_grouped_search_result.search_log_id = search_log_id
+        search_response_200_grouped_search_result.more_full_page_results = more_full_page_results
+        search_response_200_grouped_search_result.can_create_topic = can_create_topic
+        search_response_200_grouped_search_result.error = error
+        search_response_200_grouped_search_result.extra = extra
+        search_response_200_grouped_search_result.post_ids = post_ids
+        search_response_200_grouped_search_result.user_ids = user_ids
+        search_response_200_grouped_search_result.category_ids = category_ids
+        search_response_200_grouped_search_result.tag_ids = tag_ids
+        search_response_200_grouped_search_result.group_ids = group_ids
 
         search_response_200_grouped_search_result.additional_properties = d
         return search_response_200_grouped_search_result
@@ -220,3 +221,5 @@ class SearchResponse200GroupedSearchResult:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SearchResponse200GroupedSearchResultExtra: Any = None  # imported on first use, see from_dict/to_dict

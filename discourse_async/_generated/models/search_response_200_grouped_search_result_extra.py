@@ -51,9 +51,9 @@ class SearchResponse200GroupedSearchResultExtra:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.search_response_200_grouped_search_result_extra_categories_type_0_item import (
-            SearchResponse200GroupedSearchResultExtraCategoriesType0Item,  # noqa: PLC0415
-        )
+        global SearchResponse200GroupedSearchResultExtraCategoriesType0Item
+        if SearchResponse200GroupedSearchResultExtraCategoriesType0Item is None:
+            from ..models.search_response_200_grouped_search_result_extra_categories_type_0_item import SearchResponse200GroupedSearchResultExtraCategoriesType0Item
 
         d = dict(src_dict)
 
@@ -83,9 +83,8 @@ class SearchResponse200GroupedSearchResultExtra:
 
         categories = _parse_categories(d.pop("categories", UNSET))
 
-        search_response_200_grouped_search_result_extra = cls(
-            categories=categories,
-        )
+        search_response_200_grouped_search_result_extra = cls.__new__(cls)
+        search_response_200_grouped_search_result_extra.categories = categories
 
         search_response_200_grouped_search_result_extra.additional_properties = d
         return search_response_200_grouped_search_result_extra
@@ -105,3 +104,5 @@ class SearchResponse200GroupedSearchResultExtra:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SearchResponse200GroupedSearchResultExtraCategoriesType0Item: Any = None  # imported on first use, see from_dict/to_dict

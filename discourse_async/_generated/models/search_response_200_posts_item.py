@@ -106,17 +106,16 @@ class SearchResponse200PostsItem:
 
         topic_id = d.pop("topic_id", UNSET)
 
-        search_response_200_posts_item = cls(
-            id=id,
-            name=name,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            like_count=like_count,
-            blurb=blurb,
-            post_number=post_number,
-            topic_id=topic_id,
-        )
+        search_response_200_posts_item = cls.__new__(cls)
+        search_response_200_posts_item.id = id
+        search_response_200_posts_item.name = name
+        search_response_200_posts_item.username = username
+        search_response_200_posts_item.avatar_template = avatar_template
+        search_response_200_posts_item.created_at = created_at
+        search_response_200_posts_item.like_count = like_count
+        search_response_200_posts_item.blurb = blurb
+        search_response_200_posts_item.post_number = post_number
+        search_response_200_posts_item.topic_id = topic_id
 
         search_response_200_posts_item.additional_properties = d
         return search_response_200_posts_item

@@ -54,11 +54,10 @@ class SearchResponse200TagsItem:
 
         slug = d.pop("slug", UNSET)
 
-        search_response_200_tags_item = cls(
-            id=id,
-            name=name,
-            slug=slug,
-        )
+        search_response_200_tags_item = cls.__new__(cls)
+        search_response_200_tags_item.id = id
+        search_response_200_tags_item.name = name
+        search_response_200_tags_item.slug = slug
 
         search_response_200_tags_item.additional_properties = d
         return search_response_200_tags_item

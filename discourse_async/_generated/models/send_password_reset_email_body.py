@@ -38,9 +38,8 @@ class SendPasswordResetEmailBody:
         d = dict(src_dict)
         login = d.pop("login")
 
-        send_password_reset_email_body = cls(
-            login=login,
-        )
+        send_password_reset_email_body = cls.__new__(cls)
+        send_password_reset_email_body.login = login
 
         send_password_reset_email_body.additional_properties = d
         return send_password_reset_email_body

@@ -46,10 +46,9 @@ class SendPasswordResetEmailResponse200:
 
         user_found = d.pop("user_found", UNSET)
 
-        send_password_reset_email_response_200 = cls(
-            success=success,
-            user_found=user_found,
-        )
+        send_password_reset_email_response_200 = cls.__new__(cls)
+        send_password_reset_email_response_200.success = success
+        send_password_reset_email_response_200.user_found = user_found
 
         send_password_reset_email_response_200.additional_properties = d
         return send_password_reset_email_response_200

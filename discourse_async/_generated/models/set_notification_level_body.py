@@ -43,9 +43,8 @@ class SetNotificationLevelBody:
         d = dict(src_dict)
         notification_level = check_set_notification_level_body_notification_level(d.pop("notification_level"))
 
-        set_notification_level_body = cls(
-            notification_level=notification_level,
-        )
+        set_notification_level_body = cls.__new__(cls)
+        set_notification_level_body.notification_level = notification_level
 
         set_notification_level_body.additional_properties = d
         return set_notification_level_body

@@ -38,9 +38,8 @@ class SetNotificationLevelResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        set_notification_level_response_200 = cls(
-            success=success,
-        )
+        set_notification_level_response_200 = cls.__new__(cls)
+        set_notification_level_response_200.success = success
 
         set_notification_level_response_200.additional_properties = d
         return set_notification_level_response_200

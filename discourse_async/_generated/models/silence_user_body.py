@@ -63,12 +63,11 @@ class SilenceUserBody:
 
         post_action = d.pop("post_action", UNSET)
 
-        silence_user_body = cls(
-            silenced_till=silenced_till,
-            reason=reason,
-            message=message,
-            post_action=post_action,
-        )
+        silence_user_body = cls.__new__(cls)
+        silence_user_body.silenced_till = silenced_till
+        silence_user_body.reason = reason
+        silence_user_body.message = message
+        silence_user_body.post_action = post_action
 
         silence_user_body.additional_properties = d
         return silence_user_body

@@ -41,7 +41,9 @@ class SilenceUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.silence_user_response_200_silence import SilenceUserResponse200Silence  # noqa: PLC0415
+        global SilenceUserResponse200Silence
+        if SilenceUserResponse200Silence is None:
+            from ..models.silence_user_response_200_silence import SilenceUserResponse200Silence
 
         d = dict(src_dict)
         _silence = d.pop("silence", UNSET)
@@ -51,9 +53,8 @@ class SilenceUserResponse200:
         else:
             silence = SilenceUserResponse200Silence.from_dict(_silence)
 
-        silence_user_response_200 = cls(
-            silence=silence,
-        )
+        silence_user_response_200 = cls.__new__(cls)
+        silence_user_response_200.silence = silence
 
         silence_user_response_200.additional_properties = d
         return silence_user_response_200
@@ -73,3 +74,5 @@ class SilenceUserResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SilenceUserResponse200Silence: Any = None  # imported on first use, see from_dict/to_dict

@@ -71,7 +71,9 @@ class SilenceUserResponse200Silence:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.silence_user_response_200_silence_silenced_by import SilenceUserResponse200SilenceSilencedBy  # noqa: PLC0415
+        global SilenceUserResponse200SilenceSilencedBy
+        if SilenceUserResponse200SilenceSilencedBy is None:
+            from ..models.silence_user_response_200_silence_silenced_by import SilenceUserResponse200SilenceSilencedBy
 
         d = dict(src_dict)
         silenced = d.pop("silenced", UNSET)
@@ -91,14 +93,13 @@ class SilenceUserResponse200Silence:
         else:
             silenced_by = SilenceUserResponse200SilenceSilencedBy.from_dict(_silenced_by)
 
-        silence_user_response_200_silence = cls(
-            silenced=silenced,
-            silence_reason=silence_reason,
-            full_silence_reason=full_silence_reason,
-            silenced_till=silenced_till,
-            silenced_at=silenced_at,
-            silenced_by=silenced_by,
-        )
+        silence_user_response_200_silence = cls.__new__(cls)
+        silence_user_response_200_silence.silenced = silenced
+        silence_user_response_200_silence.silence_reason = silence_reason
+        silence_user_response_200_silence.full_silence_reason = full_silence_reason
+        silence_user_response_200_silence.silenced_till = silenced_till
+        silence_user_response_200_silence.silenced_at = silenced_at
+        silence_user_response_200_silence.silenced_by = silenced_by
 
         silence_user_response_200_silence.additional_properties = d
         return silence_user_response_200_silence
@@ -118,3 +119,5 @@ class SilenceUserResponse200Silence:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SilenceUserResponse200SilenceSilencedBy: Any = None  # imported on first use, see from_dict/to_dict

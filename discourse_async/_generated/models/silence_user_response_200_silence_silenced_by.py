@@ -62,12 +62,11 @@ class SilenceUserResponse200SilenceSilencedBy:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        silence_user_response_200_silence_silenced_by = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        silence_user_response_200_silence_silenced_by = cls.__new__(cls)
+        silence_user_response_200_silence_silenced_by.id = id
+        silence_user_response_200_silence_silenced_by.username = username
+        silence_user_response_200_silence_silenced_by.name = name
+        silence_user_response_200_silence_silenced_by.avatar_template = avatar_template
 
         silence_user_response_200_silence_silenced_by.additional_properties = d
         return silence_user_response_200_silence_silenced_by

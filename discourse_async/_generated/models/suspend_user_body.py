@@ -63,12 +63,11 @@ class SuspendUserBody:
 
         post_action = d.pop("post_action", UNSET)
 
-        suspend_user_body = cls(
-            suspend_until=suspend_until,
-            reason=reason,
-            message=message,
-            post_action=post_action,
-        )
+        suspend_user_body = cls.__new__(cls)
+        suspend_user_body.suspend_until = suspend_until
+        suspend_user_body.reason = reason
+        suspend_user_body.message = message
+        suspend_user_body.post_action = post_action
 
         suspend_user_body.additional_properties = d
         return suspend_user_body

@@ -41,7 +41,9 @@ class SuspendUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.suspend_user_response_200_suspension import SuspendUserResponse200Suspension  # noqa: PLC0415
+        global SuspendUserResponse200Suspension
+        if SuspendUserResponse200Suspension is None:
+            from ..models.suspend_user_response_200_suspension import SuspendUserResponse200Suspension
 
         d = dict(src_dict)
         _suspension = d.pop("suspension", UNSET)
@@ -51,9 +53,8 @@ class SuspendUserResponse200:
         else:
             suspension = SuspendUserResponse200Suspension.from_dict(_suspension)
 
-        suspend_user_response_200 = cls(
-            suspension=suspension,
-        )
+        suspend_user_response_200 = cls.__new__(cls)
+        suspend_user_response_200.suspension = suspension
 
         suspend_user_response_200.additional_properties = d
         return suspend_user_response_200
@@ -73,3 +74,5 @@ class SuspendUserResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SuspendUserResponse200Suspension: Any = None  # imported on first use, see from_dict/to_dict

@@ -65,9 +65,9 @@ class SuspendUserResponse200Suspension:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.suspend_user_response_200_suspension_suspended_by import (
-            SuspendUserResponse200SuspensionSuspendedBy,  # noqa: PLC0415
-        )
+        global SuspendUserResponse200SuspensionSuspendedBy
+        if SuspendUserResponse200SuspensionSuspendedBy is None:
+            from ..models.suspend_user_response_200_suspension_suspended_by import SuspendUserResponse200SuspensionSuspendedBy
 
         d = dict(src_dict)
         suspend_reason = d.pop("suspend_reason", UNSET)
@@ -85,13 +85,12 @@ class SuspendUserResponse200Suspension:
         else:
             suspended_by = SuspendUserResponse200SuspensionSuspendedBy.from_dict(_suspended_by)
 
-        suspend_user_response_200_suspension = cls(
-            suspend_reason=suspend_reason,
-            full_suspend_reason=full_suspend_reason,
-            suspended_till=suspended_till,
-            suspended_at=suspended_at,
-            suspended_by=suspended_by,
-        )
+        suspend_user_response_200_suspension = cls.__new__(cls)
+        suspend_user_response_200_suspension.suspend_reason = suspend_reason
+        suspend_user_response_200_suspension.full_suspend_reason = full_suspend_reason
+        suspend_user_response_200_suspension.suspended_till = suspended_till
+        suspend_user_response_200_suspension.suspended_at = suspended_at
+        suspend_user_response_200_suspension.suspended_by = suspended_by
 
         suspend_user_response_200_suspension.additional_properties = d
         return suspend_user_response_200_suspension
@@ -111,3 +110,5 @@ class SuspendUserResponse200Suspension:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+SuspendUserResponse200SuspensionSuspendedBy: Any = None  # imported on first use, see from_dict/to_dict

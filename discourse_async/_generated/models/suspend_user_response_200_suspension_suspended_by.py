@@ -62,12 +62,11 @@ class SuspendUserResponse200SuspensionSuspendedBy:
 
         avatar_template = d.pop("avatar_template", UNSET)
 
-        suspend_user_response_200_suspension_suspended_by = cls(
-            id=id,
-            username=username,
-            name=name,
-            avatar_template=avatar_template,
-        )
+        suspend_user_response_200_suspension_suspended_by = cls.__new__(cls)
+        suspend_user_response_200_suspension_suspended_by.id = id
+        suspend_user_response_200_suspension_suspended_by.username = username
+        suspend_user_response_200_suspension_suspended_by.name = name
+        suspend_user_response_200_suspension_suspended_by.avatar_template = avatar_template
 
         suspend_user_response_200_suspension_suspended_by.additional_properties = d
         return suspend_user_response_200_suspension_suspended_by

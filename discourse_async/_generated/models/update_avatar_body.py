@@ -47,10 +47,9 @@ class UpdateAvatarBody:
 
         type_ = check_update_avatar_body_type(d.pop("type"))
 
-        update_avatar_body = cls(
-            upload_id=upload_id,
-            type_=type_,
-        )
+        update_avatar_body = cls.__new__(cls)
+        update_avatar_body.upload_id = upload_id
+        update_avatar_body.type_ = type_
 
         update_avatar_body.additional_properties = d
         return update_avatar_body

@@ -38,9 +38,8 @@ class UpdateAvatarResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        update_avatar_response_200 = cls(
-            success=success,
-        )
+        update_avatar_response_200 = cls.__new__(cls)
+        update_avatar_response_200.success = success
 
         update_avatar_response_200.additional_properties = d
         return update_avatar_response_200

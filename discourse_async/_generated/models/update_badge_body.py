@@ -45,10 +45,9 @@ class UpdateBadgeBody:
 
         badge_type_id = d.pop("badge_type_id")
 
-        update_badge_body = cls(
-            name=name,
-            badge_type_id=badge_type_id,
-        )
+        update_badge_body = cls.__new__(cls)
+        update_badge_body.name = name
+        update_badge_body.badge_type_id = badge_type_id
 
         update_badge_body.additional_properties = d
         return update_badge_body

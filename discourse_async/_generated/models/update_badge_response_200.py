@@ -53,8 +53,12 @@ class UpdateBadgeResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_badge_response_200_badge import UpdateBadgeResponse200Badge  # noqa: PLC0415
-        from ..models.update_badge_response_200_badge_types_item import UpdateBadgeResponse200BadgeTypesItem  # noqa: PLC0415
+        global UpdateBadgeResponse200Badge
+        if UpdateBadgeResponse200Badge is None:
+            from ..models.update_badge_response_200_badge import UpdateBadgeResponse200Badge
+        global UpdateBadgeResponse200BadgeTypesItem
+        if UpdateBadgeResponse200BadgeTypesItem is None:
+            from ..models.update_badge_response_200_badge_types_item import UpdateBadgeResponse200BadgeTypesItem
 
         d = dict(src_dict)
         _badge_types = d.pop("badge_types", UNSET)
@@ -73,10 +77,9 @@ class UpdateBadgeResponse200:
         else:
             badge = UpdateBadgeResponse200Badge.from_dict(_badge)
 
-        update_badge_response_200 = cls(
-            badge_types=badge_types,
-            badge=badge,
-        )
+        update_badge_response_200 = cls.__new__(cls)
+        update_badge_response_200.badge_types = badge_types
+        update_badge_response_200.badge = badge
 
         update_badge_response_200.additional_properties = d
         return update_badge_response_200
@@ -96,3 +99,6 @@ class UpdateBadgeResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateBadgeResponse200Badge: Any = None  # imported on first use, see from_dict/to_dict
+UpdateBadgeResponse200BadgeTypesItem: Any = None  # imported on first use, see from_dict/to_dict

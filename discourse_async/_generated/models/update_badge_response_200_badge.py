@@ -230,31 +230,30 @@ class UpdateBadgeResponse200Badge:
 
         show_in_post_header = d.pop("show_in_post_header", UNSET)
 
-        update_badge_response_200_badge = cls(
-            id=id,
-            name=name,
-            description=description,
-            grant_count=grant_count,
-            allow_title=allow_title,
-            multiple_grant=multiple_grant,
-            icon=icon,
-            image_url=image_url,
-            image_upload_id=image_upload_id,
-            listable=listable,
-            enabled=enabled,
-            badge_grouping_id=badge_grouping_id,
-            system=system,
-            long_description=long_description,
-            slug=slug,
-            manually_grantable=manually_grantable,
-            query=query,
-            trigger=trigger,
-            target_posts=target_posts,
-            auto_revoke=auto_revoke,
-            show_posts=show_posts,
-            badge_type_id=badge_type_id,
-            show_in_post_header=show_in_post_header,
-        )
+        update_badge_response_200_badge = cls.__new__(cls)
+        update_badge_response_200_badge.id = id
+        update_badge_response_200_badge.name = name
+        update_badge_response_200_badge.description = description
+        update_badge_response_200_badge.grant_count = grant_count
+        update_badge_response_200_badge.allow_title = allow_title
+        update_badge_response_200_badge.multiple_grant = multiple_grant
+        update_badge_response_200_badge.icon = icon
+        update_badge_response_200_badge.image_url = image_url
+        update_badge_response_200_badge.image_upload_id = image_upload_id
+        update_badge_response_200_badge.listable = listable
+        update_badge_response_200_badge.enabled = enabled
+        update_badge_response_200_badge.badge_grouping_id = badge_grouping_id
+        update_badge_response_200_badge.system = system
+        update_badge_response_200_badge.long_description = long_description
+        update_badge_response_200_badge.slug = slug
+        update_badge_response_200_badge.manually_grantable = manually_grantable
+        update_badge_response_200_badge.query = query
+        update_badge_response_200_badge.trigger = trigger
+        update_badge_response_200_badge.target_posts = target_posts
+        update_badge_response_200_badge.auto_revoke = auto_revoke
+        update_badge_response_200_badge.show_posts = show_posts
+        update_badge_response_200_badge.badge_type_id = badge_type_id
+        update_badge_response_200_badge.show_in_post_header = show_in_post_header
 
         update_badge_response_200_badge.additional_properties = d
         return update_badge_response_200_badge

@@ -54,11 +54,10 @@ class UpdateBadgeResponse200BadgeTypesItem:
 
         sort_order = d.pop("sort_order", UNSET)
 
-        update_badge_response_200_badge_types_item = cls(
-            id=id,
-            name=name,
-            sort_order=sort_order,
-        )
+        update_badge_response_200_badge_types_item = cls.__new__(cls)
+        update_badge_response_200_badge_types_item.id = id
+        update_badge_response_200_badge_types_item.name = name
+        update_badge_response_200_badge_types_item.sort_order = sort_order
 
         update_badge_response_200_badge_types_item.additional_properties = d
         return update_badge_response_200_badge_types_item

@@ -129,10 +129,12 @@ class UpdateCategoryBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_category_body_category_localizations_item import (
-            UpdateCategoryBodyCategoryLocalizationsItem,  # noqa: PLC0415
-        )
-        from ..models.update_category_body_permissions import UpdateCategoryBodyPermissions  # noqa: PLC0415
+        global UpdateCategoryBodyCategoryLocalizationsItem
+        if UpdateCategoryBodyCategoryLocalizationsItem is None:
+            from ..models.update_category_body_category_localizations_item import UpdateCategoryBodyCategoryLocalizationsItem
+        global UpdateCategoryBodyPermissions
+        if UpdateCategoryBodyPermissions is None:
+            from ..models.update_category_body_permissions import UpdateCategoryBodyPermissions
 
         d = dict(src_dict)
         name = d.pop("name")
@@ -177,22 +179,21 @@ class UpdateCategoryBody:
 
                 category_localizations.append(category_localizations_item)
 
-        update_category_body = cls(
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            parent_category_id=parent_category_id,
-            allow_badges=allow_badges,
-            slug=slug,
-            topic_featured_links_allowed=topic_featured_links_allowed,
-            permissions=permissions,
-            search_priority=search_priority,
-            form_template_ids=form_template_ids,
-            category_localizations=category_localizations,
-        )
+        update_category_body = cls.__new__(cls)
+        update_category_body.name = name
+        update_category_body.color = color
+        update_category_body.text_color = text_color
+        update_category_body.style_type = style_type
+        update_category_body.emoji = emoji
+        update_category_body.icon = icon
+        update_category_body.parent_category_id = parent_category_id
+        update_category_body.allow_badges = allow_badges
+        update_category_body.slug = slug
+        update_category_body.topic_featured_links_allowed = topic_featured_links_allowed
+        update_category_body.permissions = permissions
+        update_category_body.search_priority = search_priority
+        update_category_body.form_template_ids = form_template_ids
+        update_category_body.category_localizations = category_localizations
 
         update_category_body.additional_properties = d
         return update_category_body
@@ -212,3 +213,6 @@ class UpdateCategoryBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateCategoryBodyCategoryLocalizationsItem: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryBodyPermissions: Any = None  # imported on first use, see from_dict/to_dict

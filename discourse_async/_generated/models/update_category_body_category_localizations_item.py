@@ -63,12 +63,11 @@ class UpdateCategoryBodyCategoryLocalizationsItem:
 
         description = d.pop("description", UNSET)
 
-        update_category_body_category_localizations_item = cls(
-            locale=locale,
-            name=name,
-            id=id,
-            description=description,
-        )
+        update_category_body_category_localizations_item = cls.__new__(cls)
+        update_category_body_category_localizations_item.locale = locale
+        update_category_body_category_localizations_item.name = name
+        update_category_body_category_localizations_item.id = id
+        update_category_body_category_localizations_item.description = description
 
         update_category_body_category_localizations_item.additional_properties = d
         return update_category_body_category_localizations_item

@@ -46,10 +46,9 @@ class UpdateCategoryBodyPermissions:
 
         staff = d.pop("staff", UNSET)
 
-        update_category_body_permissions = cls(
-            everyone=everyone,
-            staff=staff,
-        )
+        update_category_body_permissions = cls.__new__(cls)
+        update_category_body_permissions.everyone = everyone
+        update_category_body_permissions.staff = staff
 
         update_category_body_permissions.additional_properties = d
         return update_category_body_permissions

@@ -47,7 +47,9 @@ class UpdateCategoryResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_category_response_200_category import UpdateCategoryResponse200Category  # noqa: PLC0415
+        global UpdateCategoryResponse200Category
+        if UpdateCategoryResponse200Category is None:
+            from ..models.update_category_response_200_category import UpdateCategoryResponse200Category
 
         d = dict(src_dict)
         success = d.pop("success", UNSET)
@@ -59,10 +61,9 @@ class UpdateCategoryResponse200:
         else:
             category = UpdateCategoryResponse200Category.from_dict(_category)
 
-        update_category_response_200 = cls(
-            success=success,
-            category=category,
-        )
+        update_category_response_200 = cls.__new__(cls)
+        update_category_response_200.success = success
+        update_category_response_200.category = category
 
         update_category_response_200.additional_properties = d
         return update_category_response_200
@@ -82,3 +83,5 @@ class UpdateCategoryResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateCategoryResponse200Category: Any = None  # imported on first use, see from_dict/to_dict

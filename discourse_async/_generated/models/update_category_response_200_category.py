@@ -578,27 +578,27 @@ class UpdateCategoryResponse200Category:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_category_response_200_category_available_category_types_item import (
-            UpdateCategoryResponse200CategoryAvailableCategoryTypesItem,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_category_setting import (
-            UpdateCategoryResponse200CategoryCategorySetting,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_category_type_settings import (
-            UpdateCategoryResponse200CategoryCategoryTypeSettings,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_category_types import (
-            UpdateCategoryResponse200CategoryCategoryTypes,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_custom_fields import (
-            UpdateCategoryResponse200CategoryCustomFields,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_group_permissions_item import (
-            UpdateCategoryResponse200CategoryGroupPermissionsItem,  # noqa: PLC0415
-        )
-        from ..models.update_category_response_200_category_required_tag_groups_item import (
-            UpdateCategoryResponse200CategoryRequiredTagGroupsItem,  # noqa: PLC0415
-        )
+        global UpdateCategoryResponse200CategoryAvailableCategoryTypesItem
+        if UpdateCategoryResponse200CategoryAvailableCategoryTypesItem is None:
+            from ..models.update_category_response_200_category_available_category_types_item import UpdateCategoryResponse200CategoryAvailableCategoryTypesItem
+        global UpdateCategoryResponse200CategoryCategorySetting
+        if UpdateCategoryResponse200CategoryCategorySetting is None:
+            from ..models.update_category_response_200_category_category_setting import UpdateCategoryResponse200CategoryCategorySetting
+        global UpdateCategoryResponse200CategoryCategoryTypeSettings
+        if UpdateCategoryResponse200CategoryCategoryTypeSettings is None:
+            from ..models.update_category_response_200_category_category_type_settings import UpdateCategoryResponse200CategoryCategoryTypeSettings
+        global UpdateCategoryResponse200CategoryCategoryTypes
+        if UpdateCategoryResponse200CategoryCategoryTypes is None:
+            from ..models.update_category_response_200_category_category_types import UpdateCategoryResponse200CategoryCategoryTypes
+        global UpdateCategoryResponse200CategoryCustomFields
+        if UpdateCategoryResponse200CategoryCustomFields is None:
+            from ..models.update_category_response_200_category_custom_fields import UpdateCategoryResponse200CategoryCustomFields
+        global UpdateCategoryResponse200CategoryGroupPermissionsItem
+        if UpdateCategoryResponse200CategoryGroupPermissionsItem is None:
+            from ..models.update_category_response_200_category_group_permissions_item import UpdateCategoryResponse200CategoryGroupPermissionsItem
+        global UpdateCategoryResponse200CategoryRequiredTagGroupsItem
+        if UpdateCategoryResponse200CategoryRequiredTagGroupsItem is None:
+            from ..models.update_category_response_200_category_required_tag_groups_item import UpdateCategoryResponse200CategoryRequiredTagGroupsItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -782,74 +782,73 @@ class UpdateCategoryResponse200Category:
 
                 available_category_types.append(available_category_types_item)
 
-        update_category_response_200_category = cls(
-            id=id,
-            name=name,
-            color=color,
-            text_color=text_color,
-            style_type=style_type,
-            emoji=emoji,
-            icon=icon,
-            slug=slug,
-            locale=locale,
-            topic_count=topic_count,
-            post_count=post_count,
-            position=position,
-            description=description,
-            description_text=description_text,
-            description_excerpt=description_excerpt,
-            topic_url=topic_url,
-            read_restricted=read_restricted,
-            permission=permission,
-            notification_level=notification_level,
-            can_edit=can_edit,
-            topic_template=topic_template,
-            topic_title_placeholder=topic_title_placeholder,
-            form_template_ids=form_template_ids,
-            has_children=has_children,
-            subcategory_count=subcategory_count,
-            sort_order=sort_order,
-            sort_ascending=sort_ascending,
-            show_subcategory_list=show_subcategory_list,
-            num_featured_topics=num_featured_topics,
-            default_view=default_view,
-            subcategory_list_style=subcategory_list_style,
-            default_top_period=default_top_period,
-            default_list_filter=default_list_filter,
-            minimum_required_tags=minimum_required_tags,
-            navigate_to_first_post_after_read=navigate_to_first_post_after_read,
-            custom_fields=custom_fields,
-            allowed_tags=allowed_tags,
-            allowed_tag_groups=allowed_tag_groups,
-            allow_global_tags=allow_global_tags,
-            required_tag_groups=required_tag_groups,
-            category_setting=category_setting,
-            category_localizations=category_localizations,
-            read_only_banner=read_only_banner,
-            available_groups=available_groups,
-            auto_close_hours=auto_close_hours,
-            auto_close_based_on_last_post=auto_close_based_on_last_post,
-            allow_unlimited_owner_edits_on_first_post=allow_unlimited_owner_edits_on_first_post,
-            default_slow_mode_seconds=default_slow_mode_seconds,
-            group_permissions=group_permissions,
-            email_in=email_in,
-            email_in_allow_strangers=email_in_allow_strangers,
-            mailinglist_mirror=mailinglist_mirror,
-            all_topics_wiki=all_topics_wiki,
-            can_delete=can_delete,
-            allow_badges=allow_badges,
-            topic_featured_link_allowed=topic_featured_link_allowed,
-            search_priority=search_priority,
-            topic_posting_review_group_ids=topic_posting_review_group_ids,
-            reply_posting_review_group_ids=reply_posting_review_group_ids,
-            uploaded_logo=uploaded_logo,
-            uploaded_logo_dark=uploaded_logo_dark,
-            uploaded_background=uploaded_background,
-            uploaded_background_dark=uploaded_background_dark,
-            category_types=category_types,
-            category_type_settings=category_type_settings,
-            available_category_types=available_category_types,
-        )
+        update_category_response_200_category = cls.__new__(cls)
+        update_category_response_200_category.id = id
+        update_category_response_200_category.name = name
+        update_category_response_200_category.color = color
+        update_category_response_200_category.text_color = text_color
+        update_category_response_200_category.style_type = style_type
+        update_category_response_200_category.emoji = emoji
+        update_category_response_200_category.icon = icon
+        update_category_response_200_category.slug = slug
+        update_category_response_200_category.locale = locale
+        update_category_response_200_category.topic_count = topic_count
+        update_category_response_200_category.post_count = post_count
+        update_category_response_200_category.position = position
+        update_category_response_200_category.description = description
+        update_category_response_200_category.description_text = description_text
+        update_category_response_200_category.description_excerpt = description_excerpt
+        update_category_response_200_category.topic_url = topic_url
+        update_category_response_200_category.read_restricted = read_restricted
+        update_category_response_200_category.permission = permission
+        update_category_response_200_category.notification_level = notification_level
+        update_category_response_200_category.can_edit = can_edit
+        update_category_response_200_category.topic_template = topic_template
+        update_category_response_200_category.topic_title_placeholder = topic_title_placeholder
+        update_category_response_200_category.form_template_ids = form_template_ids
+        update_category_response_200_category.has_children = has_children
+        update_category_response_200_category.subcategory_count = subcategory_count
+        update_category_response_200_category.sort_order = sort_order
+        update_category_response_200_category.sort_ascending = sort_ascending
+        update_category_response_200_category.show_subcategory_list = show_subcategory_list
+        update_category_response_200_category.num_featured_topics = num_featured_topics
+        update_category_response_200_category.default_view = default_view
+        update_category_response_200_category.subcategory_list_style = subcategory_list_style
+        update_category_response_200_category.default_top_period = default_top_period
+        update_category_response_200_category.default_list_filter = default_list_filter
+        update_category_response_200_category.minimum_required_tags = minimum_required_tags
+        update_category_response_200_category.navigate_to_first_post_after_read = navigate_to_first_post_after_read
+        update_category_response_200_category.custom_fields = custom_fields
+        update_category_response_200_category.allowed_tags = allowed_tags
+        update_category_response_200_category.allowed_tag_groups = allowed_tag_groups
+        update_category_response_200_category.allow_global_tags = allow_global_tags
+        update_category_response_200_category.required_tag_groups = required_tag_groups
+        update_category_response_200_category.category_setting = category_setting
+        update_category_response_200_category.category_localizations = category_localizations
+        update_category_response_200_category.read_only_banner = read_only_banner
+        update_category_response_200_category.available_groups = available_groups
+        update_category_response_200_category.auto_close_hours = auto_close_hours
+        update_category_response_200_category.auto_close_based_on_last_post = auto_close_based_on_last_post
+        update_category_response_200_category.allow_unlimited_owner_edits_on_first_post = allow_unlimited_owner_edits_on_first_post
+        update_category_response_200_category.default_slow_mode_seconds = default_slow_mode_seconds
+        update_category_response_200_category.group_permissions = group_permissions
+        update_category_response_200_category.email_in = email_in
+        update_category_response_200_category.email_in_allow_strangers = email_in_allow_strangers
+        update_category_response_200_category.mailinglist_mirror = mailinglist_mirror
+        update_category_response_200_category.all_topics_wiki = all_topics_wiki
+        update_category_response_200_category.can_delete = can_delete
+        update_category_response_200_category.allow_badges = allow_badges
+        update_category_response_200_category.topic_featured_link_allowed = topic_featured_link_allowed
+        update_category_response_200_category.search_priority = search_priority
+        update_category_response_200_category.topic_posting_review_group_ids = topic_posting_review_group_ids
+        update_category_response_200_category.reply_posting_review_group_ids = reply_posting_review_group_ids
+        update_category_response_200_category.uploaded_logo = uploaded_logo
+        update_category_response_200_category.uploaded_logo_dark = uploaded_logo_dark
+        update_category_response_200_category.uploaded_background = uploaded_background
+        update_category_response_200_category.uploaded_background_dark = uploaded_background_dark
+        update_category_response_200_category.category_types = category_types
+        update_category_response_200_category.category_type_settings = category_type_settings
+        update_category_response_200_category.available_category_types = available_category_types
 
         update_category_response_200_category.additional_properties = d
         return update_category_response_200_category
@@ -869,3 +868,11 @@ class UpdateCategoryResponse200Category:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateCategoryResponse200CategoryAvailableCategoryTypesItem: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryCategorySetting: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryCategoryTypeSettings: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryCategoryTypes: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryCustomFields: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryGroupPermissionsItem: Any = None  # imported on first use, see from_dict/to_dict
+UpdateCategoryResponse200CategoryRequiredTagGroupsItem: Any = None  # imported on first use, see from_dict/to_dict

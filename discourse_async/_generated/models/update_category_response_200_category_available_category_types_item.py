@@ -85,9 +85,9 @@ class UpdateCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_category_response_200_category_available_category_types_item_configuration_schema import (
-            UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,  # noqa: PLC0415
-        )
+        global UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
+        if UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema is None:
+            from ..models.update_category_response_200_category_available_category_types_item_configuration_schema import UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -115,16 +115,15 @@ class UpdateCategoryResponse200CategoryAvailableCategoryTypesItem:
                 )
             )
 
-        update_category_response_200_category_available_category_types_item = cls(
-            id=id,
-            name=name,
-            title=title,
-            description=description,
-            icon=icon,
-            available=available,
-            visible=visible,
-            configuration_schema=configuration_schema,
-        )
+        update_category_response_200_category_available_category_types_item = cls.__new__(cls)
+        update_category_response_200_category_available_category_types_item.id = id
+        update_category_response_200_category_available_category_types_item.name = name
+        update_category_response_200_category_available_category_types_item.title = title
+        update_category_response_200_category_available_category_types_item.description = description
+        update_category_response_200_category_available_category_types_item.icon = icon
+        update_category_response_200_category_available_category_types_item.available = available
+        update_category_response_200_category_available_category_types_item.visible = visible
+        update_category_response_200_category_available_category_types_item.configuration_schema = configuration_schema
 
         update_category_response_200_category_available_category_types_item.additional_properties = d
         return update_category_response_200_category_available_category_types_item
@@ -144,3 +143,5 @@ class UpdateCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema: Any = None  # imported on first use, see from_dict/to_dict

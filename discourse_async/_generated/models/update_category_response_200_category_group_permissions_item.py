@@ -54,11 +54,10 @@ class UpdateCategoryResponse200CategoryGroupPermissionsItem:
 
         group_id = d.pop("group_id", UNSET)
 
-        update_category_response_200_category_group_permissions_item = cls(
-            permission_type=permission_type,
-            group_name=group_name,
-            group_id=group_id,
-        )
+        update_category_response_200_category_group_permissions_item = cls.__new__(cls)
+        update_category_response_200_category_group_permissions_item.permission_type = permission_type
+        update_category_response_200_category_group_permissions_item.group_name = group_name
+        update_category_response_200_category_group_permissions_item.group_id = group_id
 
         update_category_response_200_category_group_permissions_item.additional_properties = d
         return update_category_response_200_category_group_permissions_item

@@ -46,10 +46,9 @@ class UpdateCategoryResponse200CategoryRequiredTagGroupsItem:
 
         min_count = d.pop("min_count", UNSET)
 
-        update_category_response_200_category_required_tag_groups_item = cls(
-            name=name,
-            min_count=min_count,
-        )
+        update_category_response_200_category_required_tag_groups_item = cls.__new__(cls)
+        update_category_response_200_category_required_tag_groups_item.name = name
+        update_category_response_200_category_required_tag_groups_item.min_count = min_count
 
         update_category_response_200_category_required_tag_groups_item.additional_properties = d
         return update_category_response_200_category_required_tag_groups_item

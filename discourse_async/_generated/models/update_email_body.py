@@ -38,9 +38,8 @@ class UpdateEmailBody:
         d = dict(src_dict)
         email = d.pop("email")
 
-        update_email_body = cls(
-            email=email,
-        )
+        update_email_body = cls.__new__(cls)
+        update_email_body.email = email
 
         update_email_body.additional_properties = d
         return update_email_body

@@ -39,14 +39,15 @@ class UpdateGroupBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_group_body_group import UpdateGroupBodyGroup  # noqa: PLC0415
+        global UpdateGroupBodyGroup
+        if UpdateGroupBodyGroup is None:
+            from ..models.update_group_body_group import UpdateGroupBodyGroup
 
         d = dict(src_dict)
         group = UpdateGroupBodyGroup.from_dict(d.pop("group"))
 
-        update_group_body = cls(
-            group=group,
-        )
+        update_group_body = cls.__new__(cls)
+        update_group_body.group = group
 
         update_group_body.additional_properties = d
         return update_group_body
@@ -66,3 +67,5 @@ class UpdateGroupBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateGroupBodyGroup: Any = None  # imported on first use, see from_dict/to_dict

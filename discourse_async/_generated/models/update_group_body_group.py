@@ -194,27 +194,26 @@ class UpdateGroupBodyGroup:
 
         watching_first_post_category_ids = cast(list[int], d.pop("watching_first_post_category_ids", UNSET))
 
-        update_group_body_group = cls(
-            name=name,
-            full_name=full_name,
-            bio_raw=bio_raw,
-            usernames=usernames,
-            owner_usernames=owner_usernames,
-            automatic_membership_email_domains=automatic_membership_email_domains,
-            visibility_level=visibility_level,
-            primary_group=primary_group,
-            flair_icon=flair_icon,
-            flair_upload_id=flair_upload_id,
-            flair_bg_color=flair_bg_color,
-            public_admission=public_admission,
-            public_exit=public_exit,
-            default_notification_level=default_notification_level,
-            muted_category_ids=muted_category_ids,
-            regular_category_ids=regular_category_ids,
-            watching_category_ids=watching_category_ids,
-            tracking_category_ids=tracking_category_ids,
-            watching_first_post_category_ids=watching_first_post_category_ids,
-        )
+        update_group_body_group = cls.__new__(cls)
+        update_group_body_group.name = name
+        update_group_body_group.full_name = full_name
+        update_group_body_group.bio_raw = bio_raw
+        update_group_body_group.usernames = usernames
+        update_group_body_group.owner_usernames = owner_usernames
+        update_group_body_group.automatic_membership_email_domains = automatic_membership_email_domains
+        update_group_body_group.visibility_level = visibility_level
+        update_group_body_group.primary_group = primary_group
+        update_group_body_group.flair_icon = flair_icon
+        update_group_body_group.flair_upload_id = flair_upload_id
+        update_group_body_group.flair_bg_color = flair_bg_color
+        update_group_body_group.public_admission = public_admission
+        update_group_body_group.public_exit = public_exit
+        update_group_body_group.default_notification_level = default_notification_level
+        update_group_body_group.muted_category_ids = muted_category_ids
+        update_group_body_group.regular_category_ids = regular_category_ids
+        update_group_body_group.watching_category_ids = watching_category_ids
+        update_group_body_group.tracking_category_ids = tracking_category_ids
+        update_group_body_group.watching_first_post_category_ids = watching_first_post_category_ids
 
         update_group_body_group.additional_properties = d
         return update_group_body_group

@@ -47,7 +47,9 @@ class UpdatePostBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_post_body_post import UpdatePostBodyPost  # noqa: PLC0415
+        global UpdatePostBodyPost
+        if UpdatePostBodyPost is None:
+            from ..models.update_post_body_post import UpdatePostBodyPost
 
         d = dict(src_dict)
         _post = d.pop("post", UNSET)
@@ -59,10 +61,9 @@ class UpdatePostBody:
 
         bypass_bump = d.pop("bypass_bump", UNSET)
 
-        update_post_body = cls(
-            post=post,
-            bypass_bump=bypass_bump,
-        )
+        update_post_body = cls.__new__(cls)
+        update_post_body.post = post
+        update_post_body.bypass_bump = bypass_bump
 
         update_post_body.additional_properties = d
         return update_post_body
@@ -82,3 +83,5 @@ class UpdatePostBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdatePostBodyPost: Any = None  # imported on first use, see from_dict/to_dict

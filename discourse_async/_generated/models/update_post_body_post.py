@@ -48,10 +48,9 @@ class UpdatePostBodyPost:
 
         edit_reason = d.pop("edit_reason", UNSET)
 
-        update_post_body_post = cls(
-            raw=raw,
-            edit_reason=edit_reason,
-        )
+        update_post_body_post = cls.__new__(cls)
+        update_post_body_post.raw = raw
+        update_post_body_post.edit_reason = edit_reason
 
         update_post_body_post.additional_properties = d
         return update_post_body_post

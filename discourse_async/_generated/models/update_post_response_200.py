@@ -41,7 +41,9 @@ class UpdatePostResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_post_response_200_post import UpdatePostResponse200Post  # noqa: PLC0415
+        global UpdatePostResponse200Post
+        if UpdatePostResponse200Post is None:
+            from ..models.update_post_response_200_post import UpdatePostResponse200Post
 
         d = dict(src_dict)
         _post = d.pop("post", UNSET)
@@ -51,9 +53,8 @@ class UpdatePostResponse200:
         else:
             post = UpdatePostResponse200Post.from_dict(_post)
 
-        update_post_response_200 = cls(
-            post=post,
-        )
+        update_post_response_200 = cls.__new__(cls)
+        update_post_response_200.post = post
 
         update_post_response_200.additional_properties = d
         return update_post_response_200
@@ -73,3 +74,5 @@ class UpdatePostResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdatePostResponse200Post: Any = None  # imported on first use, see from_dict/to_dict

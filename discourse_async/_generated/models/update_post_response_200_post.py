@@ -436,9 +436,9 @@ class UpdatePostResponse200Post:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_post_response_200_post_actions_summary_item import (
-            UpdatePostResponse200PostActionsSummaryItem,  # noqa: PLC0415
-        )
+        global UpdatePostResponse200PostActionsSummaryItem
+        if UpdatePostResponse200PostActionsSummaryItem is None:
+            from ..models.update_post_response_200_post_actions_summary_item import UpdatePostResponse200PostActionsSummaryItem
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -560,64 +560,63 @@ class UpdatePostResponse200Post:
 
         display_username = d.pop("display_username", UNSET)
 
-        update_post_response_200_post = cls(
-            id=id,
-            username=username,
-            avatar_template=avatar_template,
-            created_at=created_at,
-            cooked=cooked,
-            post_number=post_number,
-            post_type=post_type,
-            posts_count=posts_count,
-            updated_at=updated_at,
-            reply_count=reply_count,
-            reply_to_post_number=reply_to_post_number,
-            quote_count=quote_count,
-            incoming_link_count=incoming_link_count,
-            reads=reads,
-            readers_count=readers_count,
-            score=score,
-            yours=yours,
-            topic_id=topic_id,
-            topic_slug=topic_slug,
-            primary_group_name=primary_group_name,
-            flair_name=flair_name,
-            flair_url=flair_url,
-            flair_bg_color=flair_bg_color,
-            flair_color=flair_color,
-            flair_group_id=flair_group_id,
-            badges_granted=badges_granted,
-            version=version,
-            can_edit=can_edit,
-            can_delete=can_delete,
-            can_recover=can_recover,
-            can_see_hidden_post=can_see_hidden_post,
-            can_wiki=can_wiki,
-            user_title=user_title,
-            bookmarked=bookmarked,
-            raw=raw,
-            actions_summary=actions_summary,
-            moderator=moderator,
-            admin=admin,
-            staff=staff,
-            user_id=user_id,
-            draft_sequence=draft_sequence,
-            hidden=hidden,
-            trust_level=trust_level,
-            deleted_at=deleted_at,
-            user_deleted=user_deleted,
-            edit_reason=edit_reason,
-            can_view_edit_history=can_view_edit_history,
-            wiki=wiki,
-            reviewable_id=reviewable_id,
-            reviewable_score_count=reviewable_score_count,
-            reviewable_score_pending_count=reviewable_score_pending_count,
-            post_url=post_url,
-            post_localizations=post_localizations,
-            mentioned_users=mentioned_users,
-            name=name,
-            display_username=display_username,
-        )
+        update_post_response_200_post = cls.__new__(cls)
+        update_post_response_200_post.id = id
+        update_post_response_200_post.username = username
+        update_post_response_200_post.avatar_template = avatar_template
+        update_post_response_200_post.created_at = created_at
+        update_post_response_200_post.cooked = cooked
+        update_post_response_200_post.post_number = post_number
+        update_post_response_200_post.post_type = post_type
+        update_post_response_200_post.posts_count = posts_count
+        update_post_response_200_post.updated_at = updated_at
+        update_post_response_200_post.reply_count = reply_count
+        update_post_response_200_post.reply_to_post_number = reply_to_post_number
+        update_post_response_200_post.quote_count = quote_count
+        update_post_response_200_post.incoming_link_count = incoming_link_count
+        update_post_response_200_post.reads = reads
+        update_post_response_200_post.readers_count = readers_count
+        update_post_response_200_post.score = score
+        update_post_response_200_post.yours = yours
+        update_post_response_200_post.topic_id = topic_id
+        update_post_response_200_post.topic_slug = topic_slug
+        update_post_response_200_post.primary_group_name = primary_group_name
+        update_post_response_200_post.flair_name = flair_name
+        update_post_response_200_post.flair_url = flair_url
+        update_post_response_200_post.flair_bg_color = flair_bg_color
+        update_post_response_200_post.flair_color = flair_color
+        update_post_response_200_post.flair_group_id = flair_group_id
+        update_post_response_200_post.badges_granted = badges_granted
+        update_post_response_200_post.version = version
+        update_post_response_200_post.can_edit = can_edit
+        update_post_response_200_post.can_delete = can_delete
+        update_post_response_200_post.can_recover = can_recover
+        update_post_response_200_post.can_see_hidden_post = can_see_hidden_post
+        update_post_response_200_post.can_wiki = can_wiki
+        update_post_response_200_post.user_title = user_title
+        update_post_response_200_post.bookmarked = bookmarked
+        update_post_response_200_post.raw = raw
+        update_post_response_200_post.actions_summary = actions_summary
+        update_post_response_200_post.moderator = moderator
+        update_post_response_200_post.admin = admin
+        update_post_response_200_post.staff = staff
+        update_post_response_200_post.user_id = user_id
+        update_post_response_200_post.draft_sequence = draft_sequence
+        update_post_response_200_post.hidden = hidden
+        update_post_response_200_post.trust_level = trust_level
+        update_post_response_200_post.deleted_at = deleted_at
+        update_post_response_200_post.user_deleted = user_deleted
+        update_post_response_200_post.edit_reason = edit_reason
+        update_post_response_200_post.can_view_edit_history = can_view_edit_history
+        update_post_response_200_post.wiki = wiki
+        update_post_response_200_post.reviewable_id = reviewable_id
+        update_post_response_200_post.reviewable_score_count = reviewable_score_count
+        update_post_response_200_post.reviewable_score_pending_count = reviewable_score_pending_count
+        update_post_response_200_post.post_url = post_url
+        update_post_response_200_post.post_localizations = post_localizations
+        update_post_response_200_post.mentioned_users = mentioned_users
+        update_post_response_200_post.name = name
+        update_post_response_200_post.display_username = display_username
 
         update_post_response_200_post.additional_properties = d
         return update_post_response_200_post
@@ -637,3 +636,5 @@ class UpdatePostResponse200Post:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdatePostResponse200PostActionsSummaryItem: Any = None  # imported on first use, see from_dict/to_dict

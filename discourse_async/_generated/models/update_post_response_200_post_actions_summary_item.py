@@ -50,10 +50,9 @@ class UpdatePostResponse200PostActionsSummaryItem:
 
         can_act = d.pop("can_act", UNSET)
 
-        update_post_response_200_post_actions_summary_item = cls(
-            id=id,
-            can_act=can_act,
-        )
+        update_post_response_200_post_actions_summary_item = cls.__new__(cls)
+        update_post_response_200_post_actions_summary_item.id = id
+        update_post_response_200_post_actions_summary_item.can_act = can_act
 
         update_post_response_200_post_actions_summary_item.additional_properties = d
         return update_post_response_200_post_actions_summary_item

@@ -38,9 +38,8 @@ class UpdateTagGroupBody:
         d = dict(src_dict)
         name = d.pop("name", UNSET)
 
-        update_tag_group_body = cls(
-            name=name,
-        )
+        update_tag_group_body = cls.__new__(cls)
+        update_tag_group_body.name = name
 
         update_tag_group_body.additional_properties = d
         return update_tag_group_body

@@ -47,7 +47,9 @@ class UpdateTagGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_tag_group_response_200_tag_group import UpdateTagGroupResponse200TagGroup  # noqa: PLC0415
+        global UpdateTagGroupResponse200TagGroup
+        if UpdateTagGroupResponse200TagGroup is None:
+            from ..models.update_tag_group_response_200_tag_group import UpdateTagGroupResponse200TagGroup
 
         d = dict(src_dict)
         success = d.pop("success", UNSET)
@@ -59,10 +61,9 @@ class UpdateTagGroupResponse200:
         else:
             tag_group = UpdateTagGroupResponse200TagGroup.from_dict(_tag_group)
 
-        update_tag_group_response_200 = cls(
-            success=success,
-            tag_group=tag_group,
-        )
+        update_tag_group_response_200 = cls.__new__(cls)
+        update_tag_group_response_200.success = success
+        update_tag_group_response_200.tag_group = tag_group
 
         update_tag_group_response_200.additional_properties = d
         return update_tag_group_response_200
@@ -82,3 +83,5 @@ class UpdateTagGroupResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateTagGroupResponse200TagGroup: Any = None  # imported on first use, see from_dict/to_dict

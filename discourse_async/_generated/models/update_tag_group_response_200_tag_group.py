@@ -77,9 +77,9 @@ class UpdateTagGroupResponse200TagGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_tag_group_response_200_tag_group_permissions import (
-            UpdateTagGroupResponse200TagGroupPermissions,  # noqa: PLC0415
-        )
+        global UpdateTagGroupResponse200TagGroupPermissions
+        if UpdateTagGroupResponse200TagGroupPermissions is None:
+            from ..models.update_tag_group_response_200_tag_group_permissions import UpdateTagGroupResponse200TagGroupPermissions
 
         d = dict(src_dict)
         id = d.pop("id", UNSET)
@@ -99,14 +99,13 @@ class UpdateTagGroupResponse200TagGroup:
         else:
             permissions = UpdateTagGroupResponse200TagGroupPermissions.from_dict(_permissions)
 
-        update_tag_group_response_200_tag_group = cls(
-            id=id,
-            name=name,
-            tag_names=tag_names,
-            parent_tag_name=parent_tag_name,
-            one_per_topic=one_per_topic,
-            permissions=permissions,
-        )
+        update_tag_group_response_200_tag_group = cls.__new__(cls)
+        update_tag_group_response_200_tag_group.id = id
+        update_tag_group_response_200_tag_group.name = name
+        update_tag_group_response_200_tag_group.tag_names = tag_names
+        update_tag_group_response_200_tag_group.parent_tag_name = parent_tag_name
+        update_tag_group_response_200_tag_group.one_per_topic = one_per_topic
+        update_tag_group_response_200_tag_group.permissions = permissions
 
         update_tag_group_response_200_tag_group.additional_properties = d
         return update_tag_group_response_200_tag_group
@@ -126,3 +125,5 @@ class UpdateTagGroupResponse200TagGroup:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateTagGroupResponse200TagGroupPermissions: Any = None  # imported on first use, see from_dict/to_dict

@@ -38,9 +38,8 @@ class UpdateTagGroupResponse200TagGroupPermissions:
         d = dict(src_dict)
         everyone = d.pop("everyone", UNSET)
 
-        update_tag_group_response_200_tag_group_permissions = cls(
-            everyone=everyone,
-        )
+        update_tag_group_response_200_tag_group_permissions = cls.__new__(cls)
+        update_tag_group_response_200_tag_group_permissions.everyone = everyone
 
         update_tag_group_response_200_tag_group_permissions.additional_properties = d
         return update_tag_group_response_200_tag_group_permissions

@@ -41,7 +41,9 @@ class UpdateTopicBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_topic_body_topic import UpdateTopicBodyTopic  # noqa: PLC0415
+        global UpdateTopicBodyTopic
+        if UpdateTopicBodyTopic is None:
+            from ..models.update_topic_body_topic import UpdateTopicBodyTopic
 
         d = dict(src_dict)
         _topic = d.pop("topic", UNSET)
@@ -51,9 +53,8 @@ class UpdateTopicBody:
         else:
             topic = UpdateTopicBodyTopic.from_dict(_topic)
 
-        update_topic_body = cls(
-            topic=topic,
-        )
+        update_topic_body = cls.__new__(cls)
+        update_topic_body.topic = topic
 
         update_topic_body.additional_properties = d
         return update_topic_body
@@ -73,3 +74,5 @@ class UpdateTopicBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateTopicBodyTopic: Any = None  # imported on first use, see from_dict/to_dict

@@ -46,10 +46,9 @@ class UpdateTopicBodyTopic:
 
         category_id = d.pop("category_id", UNSET)
 
-        update_topic_body_topic = cls(
-            title=title,
-            category_id=category_id,
-        )
+        update_topic_body_topic = cls.__new__(cls)
+        update_topic_body_topic.title = title
+        update_topic_body_topic.category_id = category_id
 
         update_topic_body_topic.additional_properties = d
         return update_topic_body_topic

@@ -41,7 +41,9 @@ class UpdateTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_topic_response_200_basic_topic import UpdateTopicResponse200BasicTopic  # noqa: PLC0415
+        global UpdateTopicResponse200BasicTopic
+        if UpdateTopicResponse200BasicTopic is None:
+            from ..models.update_topic_response_200_basic_topic import UpdateTopicResponse200BasicTopic
 
         d = dict(src_dict)
         _basic_topic = d.pop("basic_topic", UNSET)
@@ -51,9 +53,8 @@ class UpdateTopicResponse200:
         else:
             basic_topic = UpdateTopicResponse200BasicTopic.from_dict(_basic_topic)
 
-        update_topic_response_200 = cls(
-            basic_topic=basic_topic,
-        )
+        update_topic_response_200 = cls.__new__(cls)
+        update_topic_response_200.basic_topic = basic_topic
 
         update_topic_response_200.additional_properties = d
         return update_topic_response_200
@@ -73,3 +74,5 @@ class UpdateTopicResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateTopicResponse200BasicTopic: Any = None  # imported on first use, see from_dict/to_dict

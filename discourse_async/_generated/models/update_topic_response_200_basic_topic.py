@@ -70,13 +70,12 @@ class UpdateTopicResponse200BasicTopic:
 
         posts_count = d.pop("posts_count", UNSET)
 
-        update_topic_response_200_basic_topic = cls(
-            id=id,
-            title=title,
-            fancy_title=fancy_title,
-            slug=slug,
-            posts_count=posts_count,
-        )
+        update_topic_response_200_basic_topic = cls.__new__(cls)
+        update_topic_response_200_basic_topic.id = id
+        update_topic_response_200_basic_topic.title = title
+        update_topic_response_200_basic_topic.fancy_title = fancy_title
+        update_topic_response_200_basic_topic.slug = slug
+        update_topic_response_200_basic_topic.posts_count = posts_count
 
         update_topic_response_200_basic_topic.additional_properties = d
         return update_topic_response_200_basic_topic

@@ -60,11 +60,10 @@ class UpdateTopicStatusBody:
 
         until = d.pop("until", UNSET)
 
-        update_topic_status_body = cls(
-            status=status,
-            enabled=enabled,
-            until=until,
-        )
+        update_topic_status_body = cls.__new__(cls)
+        update_topic_status_body.status = status
+        update_topic_status_body.enabled = enabled
+        update_topic_status_body.until = until
 
         update_topic_status_body.additional_properties = d
         return update_topic_status_body

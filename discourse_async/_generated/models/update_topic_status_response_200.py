@@ -50,10 +50,9 @@ class UpdateTopicStatusResponse200:
 
         topic_status_update = d.pop("topic_status_update", UNSET)
 
-        update_topic_status_response_200 = cls(
-            success=success,
-            topic_status_update=topic_status_update,
-        )
+        update_topic_status_response_200 = cls.__new__(cls)
+        update_topic_status_response_200.success = success
+        update_topic_status_response_200.topic_status_update = topic_status_update
 
         update_topic_status_response_200.additional_properties = d
         return update_topic_status_response_200

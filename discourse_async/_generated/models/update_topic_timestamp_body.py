@@ -38,9 +38,8 @@ class UpdateTopicTimestampBody:
         d = dict(src_dict)
         timestamp = d.pop("timestamp")
 
-        update_topic_timestamp_body = cls(
-            timestamp=timestamp,
-        )
+        update_topic_timestamp_body = cls.__new__(cls)
+        update_topic_timestamp_body.timestamp = timestamp
 
         update_topic_timestamp_body.additional_properties = d
         return update_topic_timestamp_body

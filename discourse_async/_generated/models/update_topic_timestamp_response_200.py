@@ -38,9 +38,8 @@ class UpdateTopicTimestampResponse200:
         d = dict(src_dict)
         success = d.pop("success", UNSET)
 
-        update_topic_timestamp_response_200 = cls(
-            success=success,
-        )
+        update_topic_timestamp_response_200 = cls.__new__(cls)
+        update_topic_timestamp_response_200.success = success
 
         update_topic_timestamp_response_200.additional_properties = d
         return update_topic_timestamp_response_200

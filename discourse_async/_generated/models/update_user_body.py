@@ -47,7 +47,9 @@ class UpdateUserBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_user_body_external_ids import UpdateUserBodyExternalIds  # noqa: PLC0415
+        global UpdateUserBodyExternalIds
+        if UpdateUserBodyExternalIds is None:
+            from ..models.update_user_body_external_ids import UpdateUserBodyExternalIds
 
         d = dict(src_dict)
         name = d.pop("name", UNSET)
@@ -59,10 +61,9 @@ class UpdateUserBody:
         else:
             external_ids = UpdateUserBodyExternalIds.from_dict(_external_ids)
 
-        update_user_body = cls(
-            name=name,
-            external_ids=external_ids,
-        )
+        update_user_body = cls.__new__(cls)
+        update_user_body.name = name
+        update_user_body.external_ids = external_ids
 
         update_user_body.additional_properties = d
         return update_user_body
@@ -82,3 +83,5 @@ class UpdateUserBody:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateUserBodyExternalIds: Any = None  # imported on first use, see from_dict/to_dict

@@ -47,7 +47,9 @@ class UpdateUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
-        from ..models.update_user_response_200_user import UpdateUserResponse200User  # noqa: PLC0415
+        global UpdateUserResponse200User
+        if UpdateUserResponse200User is None:
+            from ..models.update_user_response_200_user import UpdateUserResponse200User
 
         d = dict(src_dict)
         success = d.pop("success", UNSET)
@@ -59,10 +61,9 @@ class UpdateUserResponse200:
         else:
             user = UpdateUserResponse200User.from_dict(_user)
 
-        update_user_response_200 = cls(
-            success=success,
-            user=user,
-        )
+        update_user_response_200 = cls.__new__(cls)
+        update_user_response_200.success = success
+        update_user_response_200.user = user
 
         update_user_response_200.additional_properties = d
         return update_user_response_200
@@ -82,3 +83,5 @@ class UpdateUserResponse200:
 
     def __contains__(self, key: str) -> bool:
         return key in self.additional_properties
+
+UpdateUserResponse200User: Any = None  # imported on first use, see from_dict/to_dict

@@ -38,9 +38,8 @@ class UpdateUsernameBody:
         d = dict(src_dict)
         new_username = d.pop("new_username")
 
-        update_username_body = cls(
-            new_username=new_username,
-        )
+        update_username_body = cls.__new__(cls)
+        update_username_body.new_username = new_username
 
         update_username_body.additional_properties = d
         return update_username_body

@@ -1,0 +1,28 @@
+"""Hand-written additions to the generated namespaces: the ``iter_*`` pagination methods.
+
+One module per tag: each subclass adds iterators to the generated namespace of its tag, and
+``Discourse`` exposes it under the same attribute (``dc.topics``, ``dc.groups``, ...), imported on
+first use so that a bot touching two namespaces loads two.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discourse_async._generated.types import Unset
+from discourse_async.pagination import Page
+
+#: How many post ids Discourse serves per /t/{id}/posts.json request (its own chunk size).
+POST_CHUNK = 20
+
+
+def _list(value: Any) -> list[Any]:
+    return [] if isinstance(value, Unset) or value is None else list(value)
+
+
+def _topic_page(response: Any, page: int) -> Page[Any, Any]:
+    """Topic lists: 30 per page; ``more_topics_url`` is present only when another page may follow."""
+    topic_list = response.topic_list
+    if isinstance(topic_list, Unset):
+        return Page(response, [])
+    return Page(response, _list(topic_list.topics), page + 1 if topic_list.more_topics_url else None)

@@ -1,0 +1,29 @@
+"""``dc.categories``: the generated categories operations plus iterators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._generated.api.categories import Categories as _Categories
+from discourse_async._namespaces import _topic_page
+from discourse_async.pagination import Page, Paginator
+
+if TYPE_CHECKING:
+    from discourse_async._generated.models import (
+        ListCategoryTopicsResponse200,
+        ListCategoryTopicsResponse200TopicListTopicsItem,
+    )
+
+
+class Categories(_Categories):
+    """Category operations, plus an iterator over a category's topics."""
+
+    def iter_topics(
+        self, slug: str, id: int | str, *, max_items: int | None = None, prefetch: int = 0
+    ) -> Paginator[ListCategoryTopicsResponse200TopicListTopicsItem, ListCategoryTopicsResponse200]:
+        """Every topic of a category (``/c/{slug}/{id}.json``)."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.list_category_topics(slug=slug, id=int(id), page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

@@ -1,0 +1,41 @@
+"""``dc.private_messages``: the generated private_messages operations plus iterators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._generated.api.private_messages import PrivateMessages as _PrivateMessages
+from discourse_async._namespaces import _topic_page
+from discourse_async.pagination import Page, Paginator
+
+if TYPE_CHECKING:
+    from discourse_async._generated.models import (
+        GetUserSentPrivateMessagesResponse200,
+        GetUserSentPrivateMessagesResponse200TopicListTopicsItem,
+        ListUserPrivateMessagesResponse200,
+        ListUserPrivateMessagesResponse200TopicListTopicsItem,
+    )
+
+
+class PrivateMessages(_PrivateMessages):
+    """Private message operations, plus iterators over a user's inbox and sent messages."""
+
+    def iter_inbox(
+        self, username: str, *, max_items: int | None = None, prefetch: int = 0
+    ) -> Paginator[ListUserPrivateMessagesResponse200TopicListTopicsItem, ListUserPrivateMessagesResponse200]:
+        """Every message topic in a user's inbox."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.list_user_private_messages(username=username, page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+
+    def iter_sent(
+        self, username: str, *, max_items: int | None = None, prefetch: int = 0
+    ) -> Paginator[GetUserSentPrivateMessagesResponse200TopicListTopicsItem, GetUserSentPrivateMessagesResponse200]:
+        """Every message topic a user has sent."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.get_user_sent_private_messages(username=username, page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

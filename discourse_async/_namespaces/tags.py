@@ -1,0 +1,29 @@
+"""``dc.tags``: the generated tags operations plus iterators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._generated.api.tags import Tags as _Tags
+from discourse_async._namespaces import _topic_page
+from discourse_async.pagination import Page, Paginator
+
+if TYPE_CHECKING:
+    from discourse_async._generated.models import (
+        GetTagResponse200,
+        GetTagResponse200TopicListTopicsItem,
+    )
+
+
+class Tags(_Tags):
+    """Tag operations, plus an iterator over a tag's topics."""
+
+    def iter_topics(
+        self, name: str, *, max_items: int | None = None, prefetch: int = 0
+    ) -> Paginator[GetTagResponse200TopicListTopicsItem, GetTagResponse200]:
+        """Every topic carrying a tag (``/tag/{name}.json``)."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.get_tag(name=name, page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

@@ -1,0 +1,104 @@
+"""``dc.topics``: the generated topics operations plus iterators."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._generated.api.topics import Topics as _Topics
+from discourse_async._generated.types import UNSET, Unset
+from discourse_async._namespaces import POST_CHUNK, _list, _topic_page
+from discourse_async.pagination import Page, Paginator
+
+if TYPE_CHECKING:
+    from discourse_async._generated.models import (
+        GetSpecificPostsFromTopicResponse200,
+        GetSpecificPostsFromTopicResponse200PostStreamPostsItem,
+        ListLatestTopicsResponse200,
+        ListLatestTopicsResponse200TopicListTopicsItem,
+        ListTopTopicsResponse200,
+        ListTopTopicsResponse200TopicListTopicsItem,
+    )
+
+
+class Topics(_Topics):
+    """Topic operations, plus iterators over topic lists and a topic's posts."""
+
+    def iter_latest(
+        self,
+        *,
+        order: str | Unset = UNSET,
+        ascending: str | Unset = UNSET,
+        max_items: int | None = None,
+        prefetch: int = 0,
+    ) -> Paginator[ListLatestTopicsResponse200TopicListTopicsItem, ListLatestTopicsResponse200]:
+        """Every topic of ``/latest.json``, page after page (``order="created"`` etc.)."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.list_latest_topics(order=order, ascending=ascending, page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+
+    def iter_top(
+        self,
+        *,
+        period: str | Unset = UNSET,
+        max_items: int | None = None,
+        prefetch: int = 0,
+    ) -> Paginator[ListTopTopicsResponse200TopicListTopicsItem, ListTopTopicsResponse200]:
+        """Every topic of ``/top.json`` for a period (``daily`` ... ``all``)."""
+
+        async def fetch(page: int) -> Page[Any, Any]:
+            return _topic_page(await self.list_top_topics(period=period, page=page), page)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+
+    def iter_posts(
+        self,
+        topic_id: int | str,
+        *,
+        max_items: int | None = None,
+        prefetch: int = 0,
+    ) -> Paginator[GetSpecificPostsFromTopicResponse200PostStreamPostsItem, GetSpecificPostsFromTopicResponse200]:
+        """Every post of a topic, in order, however long the topic.
+
+        ``/t/{id}.json`` gives the first 20 posts and the ids of all of them (``post_stream.stream``);
+        the rest are fetched in chunks of 20 ids. Memory holds the id list and one chunk.
+        """
+        from discourse_async._generated.models import (
+            GetSpecificPostsFromTopicResponse200,
+            GetSpecificPostsFromTopicResponse200PostStream,
+        )
+
+        state: dict[str, list[int]] = {}
+
+        async def fetch(offset: int) -> Page[Any, Any]:
+            if offset == 0:
+                topic = await self.get_topic(id=str(topic_id))
+                stream = topic.post_stream
+                if isinstance(stream, Unset):
+                    return Page(topic, [])
+                state["ids"] = ids = [int(i) for i in _list(stream.stream)]
+                first = {p.id: p for p in _list(stream.posts)}
+                # Use one item type for the whole walk: rebuild the first chunk as the chunk model.
+                chunk_ids = ids[:POST_CHUNK]
+                if all(i in first for i in chunk_ids):
+                    body = {"post_stream": {"posts": [first[i].to_dict() for i in chunk_ids]}, "id": topic.id}
+                    response = GetSpecificPostsFromTopicResponse200.from_dict(body)
+                    posts = _list(response.post_stream.posts)  # type: ignore[union-attr]
+                    return Page(response, posts, len(chunk_ids) if len(ids) > len(chunk_ids) else None)
+            ids = state["ids"]
+            chunk_ids = ids[offset : offset + POST_CHUNK]
+            response = await self.get_specific_posts_from_topic(id=str(topic_id), post_ids=chunk_ids)
+            stream_model = response.post_stream
+            posts = (
+                _list(stream_model.posts)
+                if isinstance(stream_model, GetSpecificPostsFromTopicResponse200PostStream)
+                else []
+            )
+            by_id = {p.id: p for p in posts}
+            # Discourse answers in its own order and leaves out posts deleted meanwhile: keep stream order.
+            ordered = [by_id[i] for i in chunk_ids if i in by_id]
+            end = offset + POST_CHUNK
+            return Page(response, ordered or posts, end if end < len(ids) else None)
+
+        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
