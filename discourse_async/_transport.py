@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import AsyncIterable, Mapping
-from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -213,12 +212,14 @@ class RequestPath:
 
     async def _attempt(self, request: Request, operation: str) -> RawResponse:
         taken_at = await self.limiter.wait_for_turn()
-        gate: AbstractAsyncContextManager[Any] = self.limiter.semaphore or nullcontext()
         try:
-            async with gate:
+            if self.limiter.semaphore is None:
+                return await self._send_following_redirects(request, operation)
+            async with self.limiter.semaphore:
                 return await self._send_following_redirects(request, operation)
         finally:
-            await self.limiter.done(taken_at)
+            if taken_at is not None:
+                await self.limiter.done(taken_at)
 
     async def _send_following_redirects(self, request: Request, operation: str) -> RawResponse:
         # Credentials go to the base origin only. Once a redirect chain leaves that origin, nothing
