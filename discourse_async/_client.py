@@ -28,7 +28,7 @@ from discourse_async._limits import (
     SystemClock,
     bucket_name,
 )
-from discourse_async._response import APIResponse
+from discourse_async._response import APIResponse, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath
@@ -392,6 +392,11 @@ class Discourse(Namespaces):
         return Uploads(self)
 
     # ------------------------------------------------------------------ the request path
+
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+        """Send a generated operation's request and return its typed result (the hot path)."""
+        response, _ = await self._path.send(operation=operation, **kwargs)
+        return parse_or_raise(response, parse, operation)
 
     async def _call_operation(
         self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]

@@ -6,19 +6,17 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from discourse_async._generated.types import Unset
-from discourse_async._response import parse_or_raise
 
 if TYPE_CHECKING:
     import httpx
 
     from discourse_async._response import APIResponse
-    from discourse_async._transport import RequestPath
 
 T = TypeVar("T")
 
 
 class _Caller(Protocol):
-    _path: RequestPath
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T: ...
 
     async def _call_operation(
         self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
@@ -39,9 +37,7 @@ class Namespace:
         return await self._client._call_operation(operation, kwargs, parse)
 
     async def _call(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
-        # The hot path: straight to the request path and the parser, no raw-response wrapper.
-        response, _ = await self._client._path.send(operation=operation, **kwargs)
-        return parse_or_raise(response, parse, operation)
+        return await self._client._call_parsed(operation, kwargs, parse)
 
     @staticmethod
     def _body(model: Any, body: Any) -> Any:

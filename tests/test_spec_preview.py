@@ -234,6 +234,9 @@ class _Client:
     async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Any) -> _Response:
         return _Response((operation, kwargs["url"]))
 
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Any) -> Any:
+        return (await self._call_operation(operation, kwargs, parse)).parse()
+
 
 @pytest.fixture
 def groups(workspace: Workspace) -> Iterator[Any]:

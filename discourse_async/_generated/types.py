@@ -2,7 +2,7 @@
 """Shared types of the generated package: the UNSET marker, files, and path parameter encoding."""
 
 from collections.abc import Mapping
-from typing import IO, BinaryIO, Literal
+from typing import IO, Any, BinaryIO, Literal
 from urllib.parse import quote
 
 from attrs import define
@@ -38,6 +38,16 @@ class File:
         return self.file_name, self.payload, self.mime_type
 
 
+def owned_copy(value: Any) -> Any:
+    """A copy of a JSON-like value's dicts and lists (other values are shared), for parsing that
+    takes fields out of the dicts it is given."""
+    if isinstance(value, Mapping):
+        return {key: owned_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [owned_copy(item) for item in value]
+    return value
+
+
 class PathParameterError(ValueError):
     """A path parameter value that would move the request to another endpoint."""
 
@@ -55,4 +65,4 @@ def path_param(name: str, value: object) -> str:
     return quote(text, safe="")
 
 
-__all__ = ["UNSET", "File", "FileTypes", "PathParameterError", "RequestFiles", "Unset", "path_param"]
+__all__ = ["UNSET", "File", "FileTypes", "PathParameterError", "RequestFiles", "Unset", "owned_copy", "path_param"]

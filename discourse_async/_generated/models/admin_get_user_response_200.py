@@ -574,6 +574,15 @@ class AdminGetUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global AdminGetUserResponse200ApprovedByType0
         if AdminGetUserResponse200ApprovedByType0 is None:
             from ..models.admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0
@@ -596,7 +605,7 @@ class AdminGetUserResponse200:
         if AdminGetUserResponse200UpcomingChangesStatsItem is None:
             from ..models.admin_get_user_response_200_upcoming_changes_stats_item import AdminGetUserResponse200UpcomingChangesStatsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         username = d.pop("username", UNSET)
@@ -758,7 +767,7 @@ class AdminGetUserResponse200:
         if isinstance(_penalty_counts, Unset):
             penalty_counts = UNSET
         else:
-            penalty_counts = AdminGetUserResponse200PenaltyCounts.from_dict(_penalty_counts)
+            penalty_counts = AdminGetUserResponse200PenaltyCounts._from_owned(_penalty_counts)
 
         next_penalty = d.pop("next_penalty", UNSET)
 
@@ -767,14 +776,14 @@ class AdminGetUserResponse200:
         if isinstance(_tl3_requirements, Unset):
             tl3_requirements = UNSET
         else:
-            tl3_requirements = AdminGetUserResponse200Tl3Requirements.from_dict(_tl3_requirements)
+            tl3_requirements = AdminGetUserResponse200Tl3Requirements._from_owned(_tl3_requirements)
 
         _groups = d.pop("groups", UNSET)
         groups: list[AdminGetUserResponse200GroupsItem] | Unset = UNSET
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = AdminGetUserResponse200GroupsItem.from_dict(groups_item_data)
+                groups_item = AdminGetUserResponse200GroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 
@@ -783,7 +792,7 @@ class AdminGetUserResponse200:
         if isinstance(_external_ids, Unset):
             external_ids = UNSET
         else:
-            external_ids = AdminGetUserResponse200ExternalIds.from_dict(_external_ids)
+            external_ids = AdminGetUserResponse200ExternalIds._from_owned(_external_ids)
 
         include_ip = d.pop("include_ip", UNSET)
 
@@ -792,7 +801,7 @@ class AdminGetUserResponse200:
         if _upcoming_changes_stats is not UNSET:
             upcoming_changes_stats = []
             for upcoming_changes_stats_item_data in _upcoming_changes_stats:
-                upcoming_changes_stats_item = AdminGetUserResponse200UpcomingChangesStatsItem.from_dict(
+                upcoming_changes_stats_item = AdminGetUserResponse200UpcomingChangesStatsItem._from_owned(
                     upcoming_changes_stats_item_data
                 )
 

@@ -217,11 +217,20 @@ class AdminGetUserResponse200Tl3Requirements:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global AdminGetUserResponse200Tl3RequirementsPenaltyCounts
         if AdminGetUserResponse200Tl3RequirementsPenaltyCounts is None:
             from ..models.admin_get_user_response_200_tl_3_requirements_penalty_counts import AdminGetUserResponse200Tl3RequirementsPenaltyCounts
 
-        d = dict(src_dict)
+        d = src_dict
         time_period = d.pop("time_period", UNSET)
 
         requirements_met = d.pop("requirements_met", UNSET)
@@ -285,7 +294,7 @@ class AdminGetUserResponse200Tl3Requirements:
         if isinstance(_penalty_counts, Unset):
             penalty_counts = UNSET
         else:
-            penalty_counts = AdminGetUserResponse200Tl3RequirementsPenaltyCounts.from_dict(_penalty_counts)
+            penalty_counts = AdminGetUserResponse200Tl3RequirementsPenaltyCounts._from_owned(_penalty_counts)
 
         admin_get_user_response_200_tl_3_requirements = cls.__new__(cls)
         admin_get_user_response_200_tl_3_requirements.time_period = time_period

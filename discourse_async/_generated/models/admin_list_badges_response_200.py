@@ -79,6 +79,15 @@ class AdminListBadgesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global AdminListBadgesResponse200AdminBadges
         if AdminListBadgesResponse200AdminBadges is None:
             from ..models.admin_list_badges_response_200_admin_badges import AdminListBadgesResponse200AdminBadges
@@ -92,13 +101,13 @@ class AdminListBadgesResponse200:
         if AdminListBadgesResponse200BadgesItem is None:
             from ..models.admin_list_badges_response_200_badges_item import AdminListBadgesResponse200BadgesItem
 
-        d = dict(src_dict)
+        d = src_dict
         _badges = d.pop("badges", UNSET)
         badges: list[AdminListBadgesResponse200BadgesItem] | Unset = UNSET
         if _badges is not UNSET:
             badges = []
             for badges_item_data in _badges:
-                badges_item = AdminListBadgesResponse200BadgesItem.from_dict(badges_item_data)
+                badges_item = AdminListBadgesResponse200BadgesItem._from_owned(badges_item_data)
 
                 badges.append(badges_item)
 
@@ -107,7 +116,7 @@ class AdminListBadgesResponse200:
         if _badge_types is not UNSET:
             badge_types = []
             for badge_types_item_data in _badge_types:
-                badge_types_item = AdminListBadgesResponse200BadgeTypesItem.from_dict(badge_types_item_data)
+                badge_types_item = AdminListBadgesResponse200BadgeTypesItem._from_owned(badge_types_item_data)
 
                 badge_types.append(badge_types_item)
 
@@ -116,7 +125,7 @@ class AdminListBadgesResponse200:
         if _badge_groupings is not UNSET:
             badge_groupings = []
             for badge_groupings_item_data in _badge_groupings:
-                badge_groupings_item = AdminListBadgesResponse200BadgeGroupingsItem.from_dict(badge_groupings_item_data)
+                badge_groupings_item = AdminListBadgesResponse200BadgeGroupingsItem._from_owned(badge_groupings_item_data)
 
                 badge_groupings.append(badge_groupings_item)
 
@@ -125,7 +134,7 @@ class AdminListBadgesResponse200:
         if isinstance(_admin_badges, Unset):
             admin_badges = UNSET
         else:
-            admin_badges = AdminListBadgesResponse200AdminBadges.from_dict(_admin_badges)
+            admin_badges = AdminListBadgesResponse200AdminBadges._from_owned(_admin_badges)
 
         admin_list_badges_response_200 = cls.__new__(cls)
         admin_list_badges_response_200.badges = badges

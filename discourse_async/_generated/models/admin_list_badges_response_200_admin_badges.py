@@ -75,11 +75,20 @@ class AdminListBadgesResponse200AdminBadges:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global AdminListBadgesResponse200AdminBadgesTriggers
         if AdminListBadgesResponse200AdminBadgesTriggers is None:
             from ..models.admin_list_badges_response_200_admin_badges_triggers import AdminListBadgesResponse200AdminBadgesTriggers
 
-        d = dict(src_dict)
+        d = src_dict
         protected_system_fields = cast(list[Any], d.pop("protected_system_fields", UNSET))
 
         _triggers = d.pop("triggers", UNSET)
@@ -87,7 +96,7 @@ class AdminListBadgesResponse200AdminBadges:
         if isinstance(_triggers, Unset):
             triggers = UNSET
         else:
-            triggers = AdminListBadgesResponse200AdminBadgesTriggers.from_dict(_triggers)
+            triggers = AdminListBadgesResponse200AdminBadgesTriggers._from_owned(_triggers)
 
         badge_ids = cast(list[Any], d.pop("badge_ids", UNSET))
 

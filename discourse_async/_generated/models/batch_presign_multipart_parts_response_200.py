@@ -43,17 +43,26 @@ class BatchPresignMultipartPartsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global BatchPresignMultipartPartsResponse200PresignedUrls
         if BatchPresignMultipartPartsResponse200PresignedUrls is None:
             from ..models.batch_presign_multipart_parts_response_200_presigned_urls import BatchPresignMultipartPartsResponse200PresignedUrls
 
-        d = dict(src_dict)
+        d = src_dict
         _presigned_urls = d.pop("presigned_urls", UNSET)
         presigned_urls: BatchPresignMultipartPartsResponse200PresignedUrls | Unset
         if isinstance(_presigned_urls, Unset):
             presigned_urls = UNSET
         else:
-            presigned_urls = BatchPresignMultipartPartsResponse200PresignedUrls.from_dict(_presigned_urls)
+            presigned_urls = BatchPresignMultipartPartsResponse200PresignedUrls._from_owned(_presigned_urls)
 
         batch_presign_multipart_parts_response_200 = cls.__new__(cls)
         batch_presign_multipart_parts_response_200.presigned_urls = presigned_urls

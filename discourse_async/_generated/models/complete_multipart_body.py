@@ -47,17 +47,26 @@ class CompleteMultipartBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CompleteMultipartBodyPartsItem
         if CompleteMultipartBodyPartsItem is None:
             from ..models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
 
-        d = dict(src_dict)
+        d = src_dict
         unique_identifier = d.pop("unique_identifier")
 
         parts = []
         _parts = d.pop("parts")
         for parts_item_data in _parts:
-            parts_item = CompleteMultipartBodyPartsItem.from_dict(parts_item_data)
+            parts_item = CompleteMultipartBodyPartsItem._from_owned(parts_item_data)
 
             parts.append(parts_item)
 

@@ -53,6 +53,15 @@ class CreateBadgeResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateBadgeResponse200Badge
         if CreateBadgeResponse200Badge is None:
             from ..models.create_badge_response_200_badge import CreateBadgeResponse200Badge
@@ -60,13 +69,13 @@ class CreateBadgeResponse200:
         if CreateBadgeResponse200BadgeTypesItem is None:
             from ..models.create_badge_response_200_badge_types_item import CreateBadgeResponse200BadgeTypesItem
 
-        d = dict(src_dict)
+        d = src_dict
         _badge_types = d.pop("badge_types", UNSET)
         badge_types: list[CreateBadgeResponse200BadgeTypesItem] | Unset = UNSET
         if _badge_types is not UNSET:
             badge_types = []
             for badge_types_item_data in _badge_types:
-                badge_types_item = CreateBadgeResponse200BadgeTypesItem.from_dict(badge_types_item_data)
+                badge_types_item = CreateBadgeResponse200BadgeTypesItem._from_owned(badge_types_item_data)
 
                 badge_types.append(badge_types_item)
 
@@ -75,7 +84,7 @@ class CreateBadgeResponse200:
         if isinstance(_badge, Unset):
             badge = UNSET
         else:
-            badge = CreateBadgeResponse200Badge.from_dict(_badge)
+            badge = CreateBadgeResponse200Badge._from_owned(_badge)
 
         create_badge_response_200 = cls.__new__(cls)
         create_badge_response_200.badge_types = badge_types

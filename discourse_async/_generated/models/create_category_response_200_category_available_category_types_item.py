@@ -85,11 +85,20 @@ class CreateCategoryResponse200CategoryAvailableCategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
         if CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema is None:
             from ..models.create_category_response_200_category_available_category_types_item_configuration_schema import CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -110,7 +119,7 @@ class CreateCategoryResponse200CategoryAvailableCategoryTypesItem:
             configuration_schema = UNSET
         else:
             configuration_schema = (
-                CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema.from_dict(
+                CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema._from_owned(
                     _configuration_schema
                 )
             )

@@ -41,17 +41,26 @@ class CreateGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateGroupResponse200BasicGroup
         if CreateGroupResponse200BasicGroup is None:
             from ..models.create_group_response_200_basic_group import CreateGroupResponse200BasicGroup
 
-        d = dict(src_dict)
+        d = src_dict
         _basic_group = d.pop("basic_group", UNSET)
         basic_group: CreateGroupResponse200BasicGroup | Unset
         if isinstance(_basic_group, Unset):
             basic_group = UNSET
         else:
-            basic_group = CreateGroupResponse200BasicGroup.from_dict(_basic_group)
+            basic_group = CreateGroupResponse200BasicGroup._from_owned(_basic_group)
 
         create_group_response_200 = cls.__new__(cls)
         create_group_response_200.basic_group = basic_group

@@ -158,6 +158,15 @@ class CreateInviteResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateInviteResponse200GroupsItem
         if CreateInviteResponse200GroupsItem is None:
             from ..models.create_invite_response_200_groups_item import CreateInviteResponse200GroupsItem
@@ -165,7 +174,7 @@ class CreateInviteResponse200:
         if CreateInviteResponse200TopicsItem is None:
             from ..models.create_invite_response_200_topics_item import CreateInviteResponse200TopicsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         invite_key = d.pop("invite_key", UNSET)
@@ -201,7 +210,7 @@ class CreateInviteResponse200:
         if _topics is not UNSET:
             topics = []
             for topics_item_data in _topics:
-                topics_item = CreateInviteResponse200TopicsItem.from_dict(topics_item_data)
+                topics_item = CreateInviteResponse200TopicsItem._from_owned(topics_item_data)
 
                 topics.append(topics_item)
 
@@ -210,7 +219,7 @@ class CreateInviteResponse200:
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = CreateInviteResponse200GroupsItem.from_dict(groups_item_data)
+                groups_item = CreateInviteResponse200GroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 

@@ -63,11 +63,20 @@ class CreateMultipartUploadBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateMultipartUploadBodyMetadata
         if CreateMultipartUploadBodyMetadata is None:
             from ..models.create_multipart_upload_body_metadata import CreateMultipartUploadBodyMetadata
 
-        d = dict(src_dict)
+        d = src_dict
         upload_type = check_create_multipart_upload_body_upload_type(d.pop("upload_type"))
 
         file_name = d.pop("file_name")
@@ -79,7 +88,7 @@ class CreateMultipartUploadBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = CreateMultipartUploadBodyMetadata.from_dict(_metadata)
+            metadata = CreateMultipartUploadBodyMetadata._from_owned(_metadata)
 
         create_multipart_upload_body = cls.__new__(cls)
         create_multipart_upload_body.upload_type = upload_type

@@ -66,11 +66,20 @@ class CreateMultipleInvitesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateMultipleInvitesResponse200SuccessfulInvitationsItem
         if CreateMultipleInvitesResponse200SuccessfulInvitationsItem is None:
             from ..models.create_multiple_invites_response_200_successful_invitations_item import CreateMultipleInvitesResponse200SuccessfulInvitationsItem
 
-        d = dict(src_dict)
+        d = src_dict
         num_successfully_created_invitations = d.pop("num_successfully_created_invitations", UNSET)
 
         num_failed_invitations = d.pop("num_failed_invitations", UNSET)
@@ -82,7 +91,7 @@ class CreateMultipleInvitesResponse200:
         if _successful_invitations is not UNSET:
             successful_invitations = []
             for successful_invitations_item_data in _successful_invitations:
-                successful_invitations_item = CreateMultipleInvitesResponse200SuccessfulInvitationsItem.from_dict(
+                successful_invitations_item = CreateMultipleInvitesResponse200SuccessfulInvitationsItem._from_owned(
                     successful_invitations_item_data
                 )
 

@@ -87,6 +87,15 @@ class CreateTagGroupResponse200TagGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateTagGroupResponse200TagGroupParentTagItem
         if CreateTagGroupResponse200TagGroupParentTagItem is None:
             from ..models.create_tag_group_response_200_tag_group_parent_tag_item import CreateTagGroupResponse200TagGroupParentTagItem
@@ -97,7 +106,7 @@ class CreateTagGroupResponse200TagGroup:
         if CreateTagGroupResponse200TagGroupTagsItem is None:
             from ..models.create_tag_group_response_200_tag_group_tags_item import CreateTagGroupResponse200TagGroupTagsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -107,7 +116,7 @@ class CreateTagGroupResponse200TagGroup:
         if _tags is not UNSET:
             tags = []
             for tags_item_data in _tags:
-                tags_item = CreateTagGroupResponse200TagGroupTagsItem.from_dict(tags_item_data)
+                tags_item = CreateTagGroupResponse200TagGroupTagsItem._from_owned(tags_item_data)
 
                 tags.append(tags_item)
 
@@ -116,7 +125,7 @@ class CreateTagGroupResponse200TagGroup:
         if _parent_tag is not UNSET:
             parent_tag = []
             for parent_tag_item_data in _parent_tag:
-                parent_tag_item = CreateTagGroupResponse200TagGroupParentTagItem.from_dict(parent_tag_item_data)
+                parent_tag_item = CreateTagGroupResponse200TagGroupParentTagItem._from_owned(parent_tag_item_data)
 
                 parent_tag.append(parent_tag_item)
 
@@ -127,7 +136,7 @@ class CreateTagGroupResponse200TagGroup:
         if isinstance(_permissions, Unset):
             permissions = UNSET
         else:
-            permissions = CreateTagGroupResponse200TagGroupPermissions.from_dict(_permissions)
+            permissions = CreateTagGroupResponse200TagGroupPermissions._from_owned(_permissions)
 
         create_tag_group_response_200_tag_group = cls.__new__(cls)
         create_tag_group_response_200_tag_group.id = id

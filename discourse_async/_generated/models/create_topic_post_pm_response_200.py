@@ -438,11 +438,20 @@ class CreateTopicPostPmResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateTopicPostPmResponse200ActionsSummaryItem
         if CreateTopicPostPmResponse200ActionsSummaryItem is None:
             from ..models.create_topic_post_pm_response_200_actions_summary_item import CreateTopicPostPmResponse200ActionsSummaryItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -522,7 +531,7 @@ class CreateTopicPostPmResponse200:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = CreateTopicPostPmResponse200ActionsSummaryItem.from_dict(
+                actions_summary_item = CreateTopicPostPmResponse200ActionsSummaryItem._from_owned(
                     actions_summary_item_data
                 )
 

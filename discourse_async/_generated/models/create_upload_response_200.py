@@ -157,6 +157,15 @@ class CreateUploadResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateUploadResponse200OptimizedVideoType0
         if CreateUploadResponse200OptimizedVideoType0 is None:
             from ..models.create_upload_response_200_optimized_video_type_0 import CreateUploadResponse200OptimizedVideoType0
@@ -164,7 +173,7 @@ class CreateUploadResponse200:
         if CreateUploadResponse200ThumbnailType0 is None:
             from ..models.create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         url = d.pop("url", UNSET)

@@ -85,6 +85,15 @@ class CreateUserBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global CreateUserBodyExternalIds
         if CreateUserBodyExternalIds is None:
             from ..models.create_user_body_external_ids import CreateUserBodyExternalIds
@@ -92,7 +101,7 @@ class CreateUserBody:
         if CreateUserBodyUserFields is None:
             from ..models.create_user_body_user_fields import CreateUserBodyUserFields
 
-        d = dict(src_dict)
+        d = src_dict
         name = d.pop("name")
 
         email = d.pop("email")
@@ -110,14 +119,14 @@ class CreateUserBody:
         if isinstance(_user_fields, Unset):
             user_fields = UNSET
         else:
-            user_fields = CreateUserBodyUserFields.from_dict(_user_fields)
+            user_fields = CreateUserBodyUserFields._from_owned(_user_fields)
 
         _external_ids = d.pop("external_ids", UNSET)
         external_ids: CreateUserBodyExternalIds | Unset
         if isinstance(_external_ids, Unset):
             external_ids = UNSET
         else:
-            external_ids = CreateUserBodyExternalIds.from_dict(_external_ids)
+            external_ids = CreateUserBodyExternalIds._from_owned(_external_ids)
 
         create_user_body = cls.__new__(cls)
         create_user_body.name = name

@@ -63,11 +63,20 @@ class GeneratePresignedPutBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GeneratePresignedPutBodyMetadata
         if GeneratePresignedPutBodyMetadata is None:
             from ..models.generate_presigned_put_body_metadata import GeneratePresignedPutBodyMetadata
 
-        d = dict(src_dict)
+        d = src_dict
         type_ = check_generate_presigned_put_body_type(d.pop("type"))
 
         file_name = d.pop("file_name")
@@ -79,7 +88,7 @@ class GeneratePresignedPutBody:
         if isinstance(_metadata, Unset):
             metadata = UNSET
         else:
-            metadata = GeneratePresignedPutBodyMetadata.from_dict(_metadata)
+            metadata = GeneratePresignedPutBodyMetadata._from_owned(_metadata)
 
         generate_presigned_put_body = cls.__new__(cls)
         generate_presigned_put_body.type_ = type_

@@ -59,11 +59,20 @@ class GeneratePresignedPutResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GeneratePresignedPutResponse200SignedHeaders
         if GeneratePresignedPutResponse200SignedHeaders is None:
             from ..models.generate_presigned_put_response_200_signed_headers import GeneratePresignedPutResponse200SignedHeaders
 
-        d = dict(src_dict)
+        d = src_dict
         key = d.pop("key", UNSET)
 
         url = d.pop("url", UNSET)
@@ -73,7 +82,7 @@ class GeneratePresignedPutResponse200:
         if isinstance(_signed_headers, Unset):
             signed_headers = UNSET
         else:
-            signed_headers = GeneratePresignedPutResponse200SignedHeaders.from_dict(_signed_headers)
+            signed_headers = GeneratePresignedPutResponse200SignedHeaders._from_owned(_signed_headers)
 
         unique_identifier = d.pop("unique_identifier", UNSET)
 

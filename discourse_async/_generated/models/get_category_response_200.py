@@ -41,17 +41,26 @@ class GetCategoryResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetCategoryResponse200Category
         if GetCategoryResponse200Category is None:
             from ..models.get_category_response_200_category import GetCategoryResponse200Category
 
-        d = dict(src_dict)
+        d = src_dict
         _category = d.pop("category", UNSET)
         category: GetCategoryResponse200Category | Unset
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            category = GetCategoryResponse200Category.from_dict(_category)
+            category = GetCategoryResponse200Category._from_owned(_category)
 
         get_category_response_200 = cls.__new__(cls)
         get_category_response_200.category = category

@@ -574,6 +574,15 @@ class GetCategoryResponse200Category:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetCategoryResponse200CategoryAvailableCategoryTypesItem
         if GetCategoryResponse200CategoryAvailableCategoryTypesItem is None:
             from ..models.get_category_response_200_category_available_category_types_item import GetCategoryResponse200CategoryAvailableCategoryTypesItem
@@ -596,7 +605,7 @@ class GetCategoryResponse200Category:
         if GetCategoryResponse200CategoryRequiredTagGroupsItem is None:
             from ..models.get_category_response_200_category_required_tag_groups_item import GetCategoryResponse200CategoryRequiredTagGroupsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -672,7 +681,7 @@ class GetCategoryResponse200Category:
         if isinstance(_custom_fields, Unset):
             custom_fields = UNSET
         else:
-            custom_fields = GetCategoryResponse200CategoryCustomFields.from_dict(_custom_fields)
+            custom_fields = GetCategoryResponse200CategoryCustomFields._from_owned(_custom_fields)
 
         allowed_tags = cast(list[Any], d.pop("allowed_tags", UNSET))
 
@@ -685,7 +694,7 @@ class GetCategoryResponse200Category:
         if _required_tag_groups is not UNSET:
             required_tag_groups = []
             for required_tag_groups_item_data in _required_tag_groups:
-                required_tag_groups_item = GetCategoryResponse200CategoryRequiredTagGroupsItem.from_dict(
+                required_tag_groups_item = GetCategoryResponse200CategoryRequiredTagGroupsItem._from_owned(
                     required_tag_groups_item_data
                 )
 
@@ -696,7 +705,7 @@ class GetCategoryResponse200Category:
         if isinstance(_category_setting, Unset):
             category_setting = UNSET
         else:
-            category_setting = GetCategoryResponse200CategoryCategorySetting.from_dict(_category_setting)
+            category_setting = GetCategoryResponse200CategoryCategorySetting._from_owned(_category_setting)
 
         category_localizations = cast(list[Any], d.pop("category_localizations", UNSET))
 
@@ -717,7 +726,7 @@ class GetCategoryResponse200Category:
         if _group_permissions is not UNSET:
             group_permissions = []
             for group_permissions_item_data in _group_permissions:
-                group_permissions_item = GetCategoryResponse200CategoryGroupPermissionsItem.from_dict(
+                group_permissions_item = GetCategoryResponse200CategoryGroupPermissionsItem._from_owned(
                     group_permissions_item_data
                 )
 
@@ -756,14 +765,14 @@ class GetCategoryResponse200Category:
         if isinstance(_category_types, Unset):
             category_types = UNSET
         else:
-            category_types = GetCategoryResponse200CategoryCategoryTypes.from_dict(_category_types)
+            category_types = GetCategoryResponse200CategoryCategoryTypes._from_owned(_category_types)
 
         _category_type_settings = d.pop("category_type_settings", UNSET)
         category_type_settings: GetCategoryResponse200CategoryCategoryTypeSettings | Unset
         if isinstance(_category_type_settings, Unset):
             category_type_settings = UNSET
         else:
-            category_type_settings = GetCategoryResponse200CategoryCategoryTypeSettings.from_dict(
+            category_type_settings = GetCategoryResponse200CategoryCategoryTypeSettings._from_owned(
                 _category_type_settings
             )
 
@@ -772,7 +781,7 @@ class GetCategoryResponse200Category:
         if _available_category_types is not UNSET:
             available_category_types = []
             for available_category_types_item_data in _available_category_types:
-                available_category_types_item = GetCategoryResponse200CategoryAvailableCategoryTypesItem.from_dict(
+                available_category_types_item = GetCategoryResponse200CategoryAvailableCategoryTypesItem._from_owned(
                     available_category_types_item_data
                 )
 

@@ -479,11 +479,20 @@ class GetGroupByIdResponse200Group:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetGroupByIdResponse200GroupSmtpUpdatedByType0
         if GetGroupByIdResponse200GroupSmtpUpdatedByType0 is None:
             from ..models.get_group_by_id_response_200_group_smtp_updated_by_type_0 import GetGroupByIdResponse200GroupSmtpUpdatedByType0
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         automatic = d.pop("automatic", UNSET)

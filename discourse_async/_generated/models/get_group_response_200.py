@@ -50,6 +50,15 @@ class GetGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetGroupResponse200Extras
         if GetGroupResponse200Extras is None:
             from ..models.get_group_response_200_extras import GetGroupResponse200Extras
@@ -57,20 +66,20 @@ class GetGroupResponse200:
         if GetGroupResponse200Group is None:
             from ..models.get_group_response_200_group import GetGroupResponse200Group
 
-        d = dict(src_dict)
+        d = src_dict
         _group = d.pop("group", UNSET)
         group: GetGroupResponse200Group | Unset
         if isinstance(_group, Unset):
             group = UNSET
         else:
-            group = GetGroupResponse200Group.from_dict(_group)
+            group = GetGroupResponse200Group._from_owned(_group)
 
         _extras = d.pop("extras", UNSET)
         extras: GetGroupResponse200Extras | Unset
         if isinstance(_extras, Unset):
             extras = UNSET
         else:
-            extras = GetGroupResponse200Extras.from_dict(_extras)
+            extras = GetGroupResponse200Extras._from_owned(_extras)
 
         get_group_response_200 = cls.__new__(cls)
         get_group_response_200.group = group

@@ -62,17 +62,26 @@ class GetNotificationsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetNotificationsResponse200NotificationsItem
         if GetNotificationsResponse200NotificationsItem is None:
             from ..models.get_notifications_response_200_notifications_item import GetNotificationsResponse200NotificationsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _notifications = d.pop("notifications", UNSET)
         notifications: list[GetNotificationsResponse200NotificationsItem] | Unset = UNSET
         if _notifications is not UNSET:
             notifications = []
             for notifications_item_data in _notifications:
-                notifications_item = GetNotificationsResponse200NotificationsItem.from_dict(notifications_item_data)
+                notifications_item = GetNotificationsResponse200NotificationsItem._from_owned(notifications_item_data)
 
                 notifications.append(notifications_item)
 

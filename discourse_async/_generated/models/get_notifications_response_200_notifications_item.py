@@ -103,11 +103,20 @@ class GetNotificationsResponse200NotificationsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetNotificationsResponse200NotificationsItemData
         if GetNotificationsResponse200NotificationsItemData is None:
             from ..models.get_notifications_response_200_notifications_item_data import GetNotificationsResponse200NotificationsItemData
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         user_id = d.pop("user_id", UNSET)
@@ -129,7 +138,7 @@ class GetNotificationsResponse200NotificationsItem:
         if isinstance(_data, Unset):
             data = UNSET
         else:
-            data = GetNotificationsResponse200NotificationsItemData.from_dict(_data)
+            data = GetNotificationsResponse200NotificationsItemData._from_owned(_data)
 
         get_notifications_response_200_notifications_item = cls.__new__(cls)
         get_notifications_response_200_notifications_item.id = id

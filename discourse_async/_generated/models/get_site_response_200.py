@@ -490,6 +490,15 @@ class GetSiteResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSiteResponse200AccessControl
         if GetSiteResponse200AccessControl is None:
             from ..models.get_site_response_200_access_control import GetSiteResponse200AccessControl
@@ -554,7 +563,7 @@ class GetSiteResponse200:
         if GetSiteResponse200UserTips is None:
             from ..models.get_site_response_200_user_tips import GetSiteResponse200UserTips
 
-        d = dict(src_dict)
+        d = src_dict
         default_archetype = d.pop("default_archetype", UNSET)
 
         _notification_types = d.pop("notification_types", UNSET)
@@ -562,35 +571,35 @@ class GetSiteResponse200:
         if isinstance(_notification_types, Unset):
             notification_types = UNSET
         else:
-            notification_types = GetSiteResponse200NotificationTypes.from_dict(_notification_types)
+            notification_types = GetSiteResponse200NotificationTypes._from_owned(_notification_types)
 
         _post_types = d.pop("post_types", UNSET)
         post_types: GetSiteResponse200PostTypes | Unset
         if isinstance(_post_types, Unset):
             post_types = UNSET
         else:
-            post_types = GetSiteResponse200PostTypes.from_dict(_post_types)
+            post_types = GetSiteResponse200PostTypes._from_owned(_post_types)
 
         _trust_levels = d.pop("trust_levels", UNSET)
         trust_levels: GetSiteResponse200TrustLevels | Unset
         if isinstance(_trust_levels, Unset):
             trust_levels = UNSET
         else:
-            trust_levels = GetSiteResponse200TrustLevels.from_dict(_trust_levels)
+            trust_levels = GetSiteResponse200TrustLevels._from_owned(_trust_levels)
 
         _user_tips = d.pop("user_tips", UNSET)
         user_tips: GetSiteResponse200UserTips | Unset
         if isinstance(_user_tips, Unset):
             user_tips = UNSET
         else:
-            user_tips = GetSiteResponse200UserTips.from_dict(_user_tips)
+            user_tips = GetSiteResponse200UserTips._from_owned(_user_tips)
 
         _groups = d.pop("groups", UNSET)
         groups: list[GetSiteResponse200GroupsItem] | Unset = UNSET
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = GetSiteResponse200GroupsItem.from_dict(groups_item_data)
+                groups_item = GetSiteResponse200GroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 
@@ -613,7 +622,7 @@ class GetSiteResponse200:
         if _post_action_types is not UNSET:
             post_action_types = []
             for post_action_types_item_data in _post_action_types:
-                post_action_types_item = GetSiteResponse200PostActionTypesItem.from_dict(post_action_types_item_data)
+                post_action_types_item = GetSiteResponse200PostActionTypesItem._from_owned(post_action_types_item_data)
 
                 post_action_types.append(post_action_types_item)
 
@@ -622,7 +631,7 @@ class GetSiteResponse200:
         if _topic_flag_types is not UNSET:
             topic_flag_types = []
             for topic_flag_types_item_data in _topic_flag_types:
-                topic_flag_types_item = GetSiteResponse200TopicFlagTypesItem.from_dict(topic_flag_types_item_data)
+                topic_flag_types_item = GetSiteResponse200TopicFlagTypesItem._from_owned(topic_flag_types_item_data)
 
                 topic_flag_types.append(topic_flag_types_item)
 
@@ -639,7 +648,7 @@ class GetSiteResponse200:
         if _top_tags is not UNSET:
             top_tags = []
             for top_tags_item_data in _top_tags:
-                top_tags_item = GetSiteResponse200TopTagsItem.from_dict(top_tags_item_data)
+                top_tags_item = GetSiteResponse200TopTagsItem._from_owned(top_tags_item_data)
 
                 top_tags.append(top_tags_item)
 
@@ -660,7 +669,7 @@ class GetSiteResponse200:
         if _user_themes is not UNSET:
             user_themes = []
             for user_themes_item_data in _user_themes:
-                user_themes_item = GetSiteResponse200UserThemesItem.from_dict(user_themes_item_data)
+                user_themes_item = GetSiteResponse200UserThemesItem._from_owned(user_themes_item_data)
 
                 user_themes.append(user_themes_item)
 
@@ -669,7 +678,7 @@ class GetSiteResponse200:
         if _user_color_schemes is not UNSET:
             user_color_schemes = []
             for user_color_schemes_item_data in _user_color_schemes:
-                user_color_schemes_item = GetSiteResponse200UserColorSchemesItem.from_dict(user_color_schemes_item_data)
+                user_color_schemes_item = GetSiteResponse200UserColorSchemesItem._from_owned(user_color_schemes_item_data)
 
                 user_color_schemes.append(user_color_schemes_item)
 
@@ -683,7 +692,7 @@ class GetSiteResponse200:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                default_light_color_scheme_type_0 = GetSiteResponse200DefaultLightColorSchemeType0.from_dict(data)
+                default_light_color_scheme_type_0 = GetSiteResponse200DefaultLightColorSchemeType0._from_owned(data)
 
                 return default_light_color_scheme_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -702,7 +711,7 @@ class GetSiteResponse200:
             try:
                 if not isinstance(data, dict):
                     raise TypeError()
-                default_dark_color_scheme_type_0 = GetSiteResponse200DefaultDarkColorSchemeType0.from_dict(data)
+                default_dark_color_scheme_type_0 = GetSiteResponse200DefaultDarkColorSchemeType0._from_owned(data)
 
                 return default_dark_color_scheme_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
@@ -716,7 +725,7 @@ class GetSiteResponse200:
         if _censored_regexp is not UNSET:
             censored_regexp = []
             for censored_regexp_item_data in _censored_regexp:
-                censored_regexp_item = GetSiteResponse200CensoredRegexpItem.from_dict(censored_regexp_item_data)
+                censored_regexp_item = GetSiteResponse200CensoredRegexpItem._from_owned(censored_regexp_item_data)
 
                 censored_regexp.append(censored_regexp_item)
 
@@ -725,7 +734,7 @@ class GetSiteResponse200:
         if isinstance(_custom_emoji_translation, Unset):
             custom_emoji_translation = UNSET
         else:
-            custom_emoji_translation = GetSiteResponse200CustomEmojiTranslation.from_dict(_custom_emoji_translation)
+            custom_emoji_translation = GetSiteResponse200CustomEmojiTranslation._from_owned(_custom_emoji_translation)
 
         watched_words_replace = d.pop("watched_words_replace", UNSET)
 
@@ -736,7 +745,7 @@ class GetSiteResponse200:
         if isinstance(_markdown_additional_options, Unset):
             markdown_additional_options = UNSET
         else:
-            markdown_additional_options = GetSiteResponse200MarkdownAdditionalOptions.from_dict(
+            markdown_additional_options = GetSiteResponse200MarkdownAdditionalOptions._from_owned(
                 _markdown_additional_options
             )
 
@@ -745,14 +754,14 @@ class GetSiteResponse200:
         if isinstance(_hashtag_configurations, Unset):
             hashtag_configurations = UNSET
         else:
-            hashtag_configurations = GetSiteResponse200HashtagConfigurations.from_dict(_hashtag_configurations)
+            hashtag_configurations = GetSiteResponse200HashtagConfigurations._from_owned(_hashtag_configurations)
 
         _hashtag_icons = d.pop("hashtag_icons", UNSET)
         hashtag_icons: GetSiteResponse200HashtagIcons | Unset
         if isinstance(_hashtag_icons, Unset):
             hashtag_icons = UNSET
         else:
-            hashtag_icons = GetSiteResponse200HashtagIcons.from_dict(_hashtag_icons)
+            hashtag_icons = GetSiteResponse200HashtagIcons._from_owned(_hashtag_icons)
 
         displayed_about_plugin_stat_groups = cast(list[str], d.pop("displayed_about_plugin_stat_groups", UNSET))
 
@@ -761,7 +770,7 @@ class GetSiteResponse200:
         if _categories is not UNSET:
             categories = []
             for categories_item_data in _categories:
-                categories_item = GetSiteResponse200CategoriesItem.from_dict(categories_item_data)
+                categories_item = GetSiteResponse200CategoriesItem._from_owned(categories_item_data)
 
                 categories.append(categories_item)
 
@@ -770,7 +779,7 @@ class GetSiteResponse200:
         if _archetypes is not UNSET:
             archetypes = []
             for archetypes_item_data in _archetypes:
-                archetypes_item = GetSiteResponse200ArchetypesItem.from_dict(archetypes_item_data)
+                archetypes_item = GetSiteResponse200ArchetypesItem._from_owned(archetypes_item_data)
 
                 archetypes.append(archetypes_item)
 
@@ -797,7 +806,7 @@ class GetSiteResponse200:
         if isinstance(_access_control, Unset):
             access_control = UNSET
         else:
-            access_control = GetSiteResponse200AccessControl.from_dict(_access_control)
+            access_control = GetSiteResponse200AccessControl._from_owned(_access_control)
 
         permanent_upcoming_change_names = cast(list[str], d.pop("permanent_upcoming_change_names", UNSET))
 
@@ -806,7 +815,7 @@ class GetSiteResponse200:
         if _category_types is not UNSET:
             category_types = []
             for category_types_item_data in _category_types:
-                category_types_item = GetSiteResponse200CategoryTypesItem.from_dict(category_types_item_data)
+                category_types_item = GetSiteResponse200CategoryTypesItem._from_owned(category_types_item_data)
 
                 category_types.append(category_types_item)
 

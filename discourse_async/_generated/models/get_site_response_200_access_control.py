@@ -50,6 +50,15 @@ class GetSiteResponse200AccessControl:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSiteResponse200AccessControlBannedAcl
         if GetSiteResponse200AccessControlBannedAcl is None:
             from ..models.get_site_response_200_access_control_banned_acl import GetSiteResponse200AccessControlBannedAcl
@@ -57,20 +66,20 @@ class GetSiteResponse200AccessControl:
         if GetSiteResponse200AccessControlMandatoryAcl is None:
             from ..models.get_site_response_200_access_control_mandatory_acl import GetSiteResponse200AccessControlMandatoryAcl
 
-        d = dict(src_dict)
+        d = src_dict
         _mandatory_acl = d.pop("mandatory_acl", UNSET)
         mandatory_acl: GetSiteResponse200AccessControlMandatoryAcl | Unset
         if isinstance(_mandatory_acl, Unset):
             mandatory_acl = UNSET
         else:
-            mandatory_acl = GetSiteResponse200AccessControlMandatoryAcl.from_dict(_mandatory_acl)
+            mandatory_acl = GetSiteResponse200AccessControlMandatoryAcl._from_owned(_mandatory_acl)
 
         _banned_acl = d.pop("banned_acl", UNSET)
         banned_acl: GetSiteResponse200AccessControlBannedAcl | Unset
         if isinstance(_banned_acl, Unset):
             banned_acl = UNSET
         else:
-            banned_acl = GetSiteResponse200AccessControlBannedAcl.from_dict(_banned_acl)
+            banned_acl = GetSiteResponse200AccessControlBannedAcl._from_owned(_banned_acl)
 
         get_site_response_200_access_control = cls.__new__(cls)
         get_site_response_200_access_control.mandatory_acl = mandatory_acl

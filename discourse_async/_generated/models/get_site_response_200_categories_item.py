@@ -392,6 +392,15 @@ class GetSiteResponse200CategoriesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSiteResponse200CategoriesItemCategoryTypes
         if GetSiteResponse200CategoriesItemCategoryTypes is None:
             from ..models.get_site_response_200_categories_item_category_types import GetSiteResponse200CategoriesItemCategoryTypes
@@ -402,7 +411,7 @@ class GetSiteResponse200CategoriesItem:
         if GetSiteResponse200CategoriesItemRequiredTagGroupsItem is None:
             from ..models.get_site_response_200_categories_item_required_tag_groups_item import GetSiteResponse200CategoriesItemRequiredTagGroupsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -474,7 +483,7 @@ class GetSiteResponse200CategoriesItem:
         if _required_tag_groups is not UNSET:
             required_tag_groups = []
             for required_tag_groups_item_data in _required_tag_groups:
-                required_tag_groups_item = GetSiteResponse200CategoriesItemRequiredTagGroupsItem.from_dict(
+                required_tag_groups_item = GetSiteResponse200CategoriesItemRequiredTagGroupsItem._from_owned(
                     required_tag_groups_item_data
                 )
 
@@ -518,7 +527,7 @@ class GetSiteResponse200CategoriesItem:
         if isinstance(_category_types, Unset):
             category_types = UNSET
         else:
-            category_types = GetSiteResponse200CategoriesItemCategoryTypes.from_dict(_category_types)
+            category_types = GetSiteResponse200CategoriesItemCategoryTypes._from_owned(_category_types)
 
         get_site_response_200_categories_item = cls.__new__(cls)
         get_site_response_200_categories_item.id = id

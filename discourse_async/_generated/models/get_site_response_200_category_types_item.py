@@ -85,11 +85,20 @@ class GetSiteResponse200CategoryTypesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSiteResponse200CategoryTypesItemConfigurationSchema
         if GetSiteResponse200CategoryTypesItemConfigurationSchema is None:
             from ..models.get_site_response_200_category_types_item_configuration_schema import GetSiteResponse200CategoryTypesItemConfigurationSchema
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -109,7 +118,7 @@ class GetSiteResponse200CategoryTypesItem:
         if isinstance(_configuration_schema, Unset):
             configuration_schema = UNSET
         else:
-            configuration_schema = GetSiteResponse200CategoryTypesItemConfigurationSchema.from_dict(
+            configuration_schema = GetSiteResponse200CategoryTypesItemConfigurationSchema._from_owned(
                 _configuration_schema
             )
 

@@ -74,11 +74,20 @@ class GetSiteResponse200UserColorSchemesItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSiteResponse200UserColorSchemesItemColorsItem
         if GetSiteResponse200UserColorSchemesItemColorsItem is None:
             from ..models.get_site_response_200_user_color_schemes_item_colors_item import GetSiteResponse200UserColorSchemesItemColorsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -92,7 +101,7 @@ class GetSiteResponse200UserColorSchemesItem:
         if _colors is not UNSET:
             colors = []
             for colors_item_data in _colors:
-                colors_item = GetSiteResponse200UserColorSchemesItemColorsItem.from_dict(colors_item_data)
+                colors_item = GetSiteResponse200UserColorSchemesItemColorsItem._from_owned(colors_item_data)
 
                 colors.append(colors_item)
 

@@ -49,17 +49,26 @@ class GetSpecificPostsFromTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSpecificPostsFromTopicResponse200PostStream
         if GetSpecificPostsFromTopicResponse200PostStream is None:
             from ..models.get_specific_posts_from_topic_response_200_post_stream import GetSpecificPostsFromTopicResponse200PostStream
 
-        d = dict(src_dict)
+        d = src_dict
         _post_stream = d.pop("post_stream", UNSET)
         post_stream: GetSpecificPostsFromTopicResponse200PostStream | Unset
         if isinstance(_post_stream, Unset):
             post_stream = UNSET
         else:
-            post_stream = GetSpecificPostsFromTopicResponse200PostStream.from_dict(_post_stream)
+            post_stream = GetSpecificPostsFromTopicResponse200PostStream._from_owned(_post_stream)
 
         id = d.pop("id", UNSET)
 

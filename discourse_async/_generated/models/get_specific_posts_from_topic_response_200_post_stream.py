@@ -46,17 +46,26 @@ class GetSpecificPostsFromTopicResponse200PostStream:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSpecificPostsFromTopicResponse200PostStreamPostsItem
         if GetSpecificPostsFromTopicResponse200PostStreamPostsItem is None:
             from ..models.get_specific_posts_from_topic_response_200_post_stream_posts_item import GetSpecificPostsFromTopicResponse200PostStreamPostsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _posts = d.pop("posts", UNSET)
         posts: list[GetSpecificPostsFromTopicResponse200PostStreamPostsItem] | Unset = UNSET
         if _posts is not UNSET:
             posts = []
             for posts_item_data in _posts:
-                posts_item = GetSpecificPostsFromTopicResponse200PostStreamPostsItem.from_dict(posts_item_data)
+                posts_item = GetSpecificPostsFromTopicResponse200PostStreamPostsItem._from_owned(posts_item_data)
 
                 posts.append(posts_item)
 

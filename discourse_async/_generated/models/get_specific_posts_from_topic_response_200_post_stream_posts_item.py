@@ -418,11 +418,20 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem
         if GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem is None:
             from ..models.get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item import GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -493,7 +502,7 @@ class GetSpecificPostsFromTopicResponse200PostStreamPostsItem:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
                 actions_summary_item = (
-                    GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem.from_dict(
+                    GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem._from_owned(
                         actions_summary_item_data
                     )
                 )

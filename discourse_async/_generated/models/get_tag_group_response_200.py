@@ -41,17 +41,26 @@ class GetTagGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTagGroupResponse200TagGroup
         if GetTagGroupResponse200TagGroup is None:
             from ..models.get_tag_group_response_200_tag_group import GetTagGroupResponse200TagGroup
 
-        d = dict(src_dict)
+        d = src_dict
         _tag_group = d.pop("tag_group", UNSET)
         tag_group: GetTagGroupResponse200TagGroup | Unset
         if isinstance(_tag_group, Unset):
             tag_group = UNSET
         else:
-            tag_group = GetTagGroupResponse200TagGroup.from_dict(_tag_group)
+            tag_group = GetTagGroupResponse200TagGroup._from_owned(_tag_group)
 
         get_tag_group_response_200 = cls.__new__(cls)
         get_tag_group_response_200.tag_group = tag_group

@@ -61,6 +61,15 @@ class GetTagResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTagResponse200TopicList
         if GetTagResponse200TopicList is None:
             from ..models.get_tag_response_200_topic_list import GetTagResponse200TopicList
@@ -68,13 +77,13 @@ class GetTagResponse200:
         if GetTagResponse200UsersItem is None:
             from ..models.get_tag_response_200_users_item import GetTagResponse200UsersItem
 
-        d = dict(src_dict)
+        d = src_dict
         _users = d.pop("users", UNSET)
         users: list[GetTagResponse200UsersItem] | Unset = UNSET
         if _users is not UNSET:
             users = []
             for users_item_data in _users:
-                users_item = GetTagResponse200UsersItem.from_dict(users_item_data)
+                users_item = GetTagResponse200UsersItem._from_owned(users_item_data)
 
                 users.append(users_item)
 
@@ -85,7 +94,7 @@ class GetTagResponse200:
         if isinstance(_topic_list, Unset):
             topic_list = UNSET
         else:
-            topic_list = GetTagResponse200TopicList.from_dict(_topic_list)
+            topic_list = GetTagResponse200TopicList._from_owned(_topic_list)
 
         get_tag_response_200 = cls.__new__(cls)
         get_tag_response_200.users = users

@@ -100,6 +100,15 @@ class GetTagResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTagResponse200TopicListTagsItem
         if GetTagResponse200TopicListTagsItem is None:
             from ..models.get_tag_response_200_topic_list_tags_item import GetTagResponse200TopicListTagsItem
@@ -107,7 +116,7 @@ class GetTagResponse200TopicList:
         if GetTagResponse200TopicListTopicsItem is None:
             from ..models.get_tag_response_200_topic_list_topics_item import GetTagResponse200TopicListTopicsItem
 
-        d = dict(src_dict)
+        d = src_dict
         can_create_topic = d.pop("can_create_topic", UNSET)
 
         draft = d.pop("draft", UNSET)
@@ -123,7 +132,7 @@ class GetTagResponse200TopicList:
         if _tags is not UNSET:
             tags = []
             for tags_item_data in _tags:
-                tags_item = GetTagResponse200TopicListTagsItem.from_dict(tags_item_data)
+                tags_item = GetTagResponse200TopicListTagsItem._from_owned(tags_item_data)
 
                 tags.append(tags_item)
 
@@ -132,7 +141,7 @@ class GetTagResponse200TopicList:
         if _topics is not UNSET:
             topics = []
             for topics_item_data in _topics:
-                topics_item = GetTagResponse200TopicListTopicsItem.from_dict(topics_item_data)
+                topics_item = GetTagResponse200TopicListTopicsItem._from_owned(topics_item_data)
 
                 topics.append(topics_item)
 

@@ -437,6 +437,15 @@ class GetTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTopicResponse200ActionsSummaryItem
         if GetTopicResponse200ActionsSummaryItem is None:
             from ..models.get_topic_response_200_actions_summary_item import GetTopicResponse200ActionsSummaryItem
@@ -459,13 +468,13 @@ class GetTopicResponse200:
         if GetTopicResponse200TopicTimerType0 is None:
             from ..models.get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
 
-        d = dict(src_dict)
+        d = src_dict
         _post_stream = d.pop("post_stream", UNSET)
         post_stream: GetTopicResponse200PostStream | Unset
         if isinstance(_post_stream, Unset):
             post_stream = UNSET
         else:
-            post_stream = GetTopicResponse200PostStream.from_dict(_post_stream)
+            post_stream = GetTopicResponse200PostStream._from_owned(_post_stream)
 
         timeline_lookup = cast(list[Any], d.pop("timeline_lookup", UNSET))
 
@@ -474,7 +483,7 @@ class GetTopicResponse200:
         if _suggested_topics is not UNSET:
             suggested_topics = []
             for suggested_topics_item_data in _suggested_topics:
-                suggested_topics_item = GetTopicResponse200SuggestedTopicsItem.from_dict(suggested_topics_item_data)
+                suggested_topics_item = GetTopicResponse200SuggestedTopicsItem._from_owned(suggested_topics_item_data)
 
                 suggested_topics.append(suggested_topics_item)
 
@@ -504,7 +513,7 @@ class GetTopicResponse200:
         if isinstance(_tags_descriptions, Unset):
             tags_descriptions = UNSET
         else:
-            tags_descriptions = GetTopicResponse200TagsDescriptions.from_dict(_tags_descriptions)
+            tags_descriptions = GetTopicResponse200TagsDescriptions._from_owned(_tags_descriptions)
 
         id = d.pop("id", UNSET)
 
@@ -579,7 +588,7 @@ class GetTopicResponse200:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = GetTopicResponse200ActionsSummaryItem.from_dict(actions_summary_item_data)
+                actions_summary_item = GetTopicResponse200ActionsSummaryItem._from_owned(actions_summary_item_data)
 
                 actions_summary.append(actions_summary_item)
 
@@ -621,7 +630,7 @@ class GetTopicResponse200:
         if isinstance(_details, Unset):
             details = UNSET
         else:
-            details = GetTopicResponse200Details.from_dict(_details)
+            details = GetTopicResponse200Details._from_owned(_details)
 
         get_topic_response_200 = cls.__new__(cls)
         get_topic_response_200.post_stream = post_stream

@@ -188,6 +188,15 @@ class GetTopicResponse200Details:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTopicResponse200DetailsCreatedBy
         if GetTopicResponse200DetailsCreatedBy is None:
             from ..models.get_topic_response_200_details_created_by import GetTopicResponse200DetailsCreatedBy
@@ -198,7 +207,7 @@ class GetTopicResponse200Details:
         if GetTopicResponse200DetailsParticipantsItem is None:
             from ..models.get_topic_response_200_details_participants_item import GetTopicResponse200DetailsParticipantsItem
 
-        d = dict(src_dict)
+        d = src_dict
         can_edit = d.pop("can_edit", UNSET)
 
         notification_level = d.pop("notification_level", UNSET)
@@ -246,7 +255,7 @@ class GetTopicResponse200Details:
         if _participants is not UNSET:
             participants = []
             for participants_item_data in _participants:
-                participants_item = GetTopicResponse200DetailsParticipantsItem.from_dict(participants_item_data)
+                participants_item = GetTopicResponse200DetailsParticipantsItem._from_owned(participants_item_data)
 
                 participants.append(participants_item)
 
@@ -255,14 +264,14 @@ class GetTopicResponse200Details:
         if isinstance(_created_by, Unset):
             created_by = UNSET
         else:
-            created_by = GetTopicResponse200DetailsCreatedBy.from_dict(_created_by)
+            created_by = GetTopicResponse200DetailsCreatedBy._from_owned(_created_by)
 
         _last_poster = d.pop("last_poster", UNSET)
         last_poster: GetTopicResponse200DetailsLastPoster | Unset
         if isinstance(_last_poster, Unset):
             last_poster = UNSET
         else:
-            last_poster = GetTopicResponse200DetailsLastPoster.from_dict(_last_poster)
+            last_poster = GetTopicResponse200DetailsLastPoster._from_owned(_last_poster)
 
         get_topic_response_200_details = cls.__new__(cls)
         get_topic_response_200_details.can_edit = can_edit

@@ -444,6 +444,15 @@ class GetTopicResponse200PostStreamPostsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTopicResponse200PostStreamPostsItemActionsSummaryItem
         if GetTopicResponse200PostStreamPostsItemActionsSummaryItem is None:
             from ..models.get_topic_response_200_post_stream_posts_item_actions_summary_item import GetTopicResponse200PostStreamPostsItemActionsSummaryItem
@@ -451,7 +460,7 @@ class GetTopicResponse200PostStreamPostsItem:
         if GetTopicResponse200PostStreamPostsItemLinkCountsItem is None:
             from ..models.get_topic_response_200_post_stream_posts_item_link_counts_item import GetTopicResponse200PostStreamPostsItemLinkCountsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -519,7 +528,7 @@ class GetTopicResponse200PostStreamPostsItem:
         if _link_counts is not UNSET:
             link_counts = []
             for link_counts_item_data in _link_counts:
-                link_counts_item = GetTopicResponse200PostStreamPostsItemLinkCountsItem.from_dict(link_counts_item_data)
+                link_counts_item = GetTopicResponse200PostStreamPostsItemLinkCountsItem._from_owned(link_counts_item_data)
 
                 link_counts.append(link_counts_item)
 
@@ -534,7 +543,7 @@ class GetTopicResponse200PostStreamPostsItem:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = GetTopicResponse200PostStreamPostsItemActionsSummaryItem.from_dict(
+                actions_summary_item = GetTopicResponse200PostStreamPostsItemActionsSummaryItem._from_owned(
                     actions_summary_item_data
                 )
 

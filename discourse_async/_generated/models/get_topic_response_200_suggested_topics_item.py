@@ -263,6 +263,15 @@ class GetTopicResponse200SuggestedTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTopicResponse200SuggestedTopicsItemPostersItem
         if GetTopicResponse200SuggestedTopicsItemPostersItem is None:
             from ..models.get_topic_response_200_suggested_topics_item_posters_item import GetTopicResponse200SuggestedTopicsItemPostersItem
@@ -273,7 +282,7 @@ class GetTopicResponse200SuggestedTopicsItem:
         if GetTopicResponse200SuggestedTopicsItemTagsItemType1 is None:
             from ..models.get_topic_response_200_suggested_topics_item_tags_item_type_1 import GetTopicResponse200SuggestedTopicsItemTagsItemType1
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         title = d.pop("title", UNSET)
@@ -344,7 +353,7 @@ class GetTopicResponse200SuggestedTopicsItem:
         if isinstance(_tags_descriptions, Unset):
             tags_descriptions = UNSET
         else:
-            tags_descriptions = GetTopicResponse200SuggestedTopicsItemTagsDescriptions.from_dict(_tags_descriptions)
+            tags_descriptions = GetTopicResponse200SuggestedTopicsItemTagsDescriptions._from_owned(_tags_descriptions)
 
         like_count = d.pop("like_count", UNSET)
 
@@ -359,7 +368,7 @@ class GetTopicResponse200SuggestedTopicsItem:
         if _posters is not UNSET:
             posters = []
             for posters_item_data in _posters:
-                posters_item = GetTopicResponse200SuggestedTopicsItemPostersItem.from_dict(posters_item_data)
+                posters_item = GetTopicResponse200SuggestedTopicsItemPostersItem._from_owned(posters_item_data)
 
                 posters.append(posters_item)
 

@@ -59,11 +59,20 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetTopicResponse200SuggestedTopicsItemPostersItemUser
         if GetTopicResponse200SuggestedTopicsItemPostersItemUser is None:
             from ..models.get_topic_response_200_suggested_topics_item_posters_item_user import GetTopicResponse200SuggestedTopicsItemPostersItemUser
 
-        d = dict(src_dict)
+        d = src_dict
         extras = d.pop("extras", UNSET)
 
         description = d.pop("description", UNSET)
@@ -73,7 +82,7 @@ class GetTopicResponse200SuggestedTopicsItemPostersItem:
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            user = GetTopicResponse200SuggestedTopicsItemPostersItemUser.from_dict(_user)
+            user = GetTopicResponse200SuggestedTopicsItemPostersItemUser._from_owned(_user)
 
         get_topic_response_200_suggested_topics_item_posters_item = cls.__new__(cls)
         get_topic_response_200_suggested_topics_item_posters_item.extras = extras

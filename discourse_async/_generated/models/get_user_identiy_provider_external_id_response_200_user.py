@@ -689,6 +689,15 @@ class GetUserIdentiyProviderExternalIdResponse200User:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetUserIdentiyProviderExternalIdResponse200UserCustomFields
         if GetUserIdentiyProviderExternalIdResponse200UserCustomFields is None:
             from ..models.get_user_identiy_provider_external_id_response_200_user_custom_fields import GetUserIdentiyProviderExternalIdResponse200UserCustomFields
@@ -720,7 +729,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem is None:
             from ..models.get_user_identiy_provider_external_id_response_200_user_user_passkeys_item import GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         username = d.pop("username", UNSET)
@@ -768,14 +777,14 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if isinstance(_user_fields, Unset):
             user_fields = UNSET
         else:
-            user_fields = GetUserIdentiyProviderExternalIdResponse200UserUserFields.from_dict(_user_fields)
+            user_fields = GetUserIdentiyProviderExternalIdResponse200UserUserFields._from_owned(_user_fields)
 
         _custom_fields = d.pop("custom_fields", UNSET)
         custom_fields: GetUserIdentiyProviderExternalIdResponse200UserCustomFields | Unset
         if isinstance(_custom_fields, Unset):
             custom_fields = UNSET
         else:
-            custom_fields = GetUserIdentiyProviderExternalIdResponse200UserCustomFields.from_dict(_custom_fields)
+            custom_fields = GetUserIdentiyProviderExternalIdResponse200UserCustomFields._from_owned(_custom_fields)
 
         time_read = d.pop("time_read", UNSET)
 
@@ -800,7 +809,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if isinstance(_featured_topic, Unset):
             featured_topic = UNSET
         else:
-            featured_topic = GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic.from_dict(_featured_topic)
+            featured_topic = GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic._from_owned(_featured_topic)
 
         staged = d.pop("staged", UNSET)
 
@@ -883,7 +892,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if _user_passkeys is not UNSET:
             user_passkeys = []
             for user_passkeys_item_data in _user_passkeys:
-                user_passkeys_item = GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem.from_dict(
+                user_passkeys_item = GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem._from_owned(
                     user_passkeys_item_data
                 )
 
@@ -894,7 +903,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if _sidebar_tags is not UNSET:
             sidebar_tags = []
             for sidebar_tags_item_data in _sidebar_tags:
-                sidebar_tags_item = GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem.from_dict(
+                sidebar_tags_item = GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem._from_owned(
                     sidebar_tags_item_data
                 )
 
@@ -911,7 +920,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if _user_auth_tokens is not UNSET:
             user_auth_tokens = []
             for user_auth_tokens_item_data in _user_auth_tokens:
-                user_auth_tokens_item = GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem.from_dict(
+                user_auth_tokens_item = GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem._from_owned(
                     user_auth_tokens_item_data
                 )
 
@@ -923,7 +932,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
             user_notification_schedule = UNSET
         else:
             user_notification_schedule = (
-                GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule.from_dict(
+                GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule._from_owned(
                     _user_notification_schedule
                 )
             )
@@ -939,7 +948,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = GetUserIdentiyProviderExternalIdResponse200UserGroupsItem.from_dict(groups_item_data)
+                groups_item = GetUserIdentiyProviderExternalIdResponse200UserGroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 
@@ -948,7 +957,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if _group_users is not UNSET:
             group_users = []
             for group_users_item_data in _group_users:
-                group_users_item = GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem.from_dict(
+                group_users_item = GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem._from_owned(
                     group_users_item_data
                 )
 
@@ -959,7 +968,7 @@ class GetUserIdentiyProviderExternalIdResponse200User:
         if isinstance(_user_option, Unset):
             user_option = UNSET
         else:
-            user_option = GetUserIdentiyProviderExternalIdResponse200UserUserOption.from_dict(_user_option)
+            user_option = GetUserIdentiyProviderExternalIdResponse200UserUserOption._from_owned(_user_option)
 
         get_user_identiy_provider_external_id_response_200_user = cls.__new__(cls)
         get_user_identiy_provider_external_id_response_200_user.id = id

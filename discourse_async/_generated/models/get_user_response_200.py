@@ -49,11 +49,20 @@ class GetUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetUserResponse200User
         if GetUserResponse200User is None:
             from ..models.get_user_response_200_user import GetUserResponse200User
 
-        d = dict(src_dict)
+        d = src_dict
         user_badges = cast(list[Any], d.pop("user_badges", UNSET))
 
         _user = d.pop("user", UNSET)
@@ -61,7 +70,7 @@ class GetUserResponse200:
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            user = GetUserResponse200User.from_dict(_user)
+            user = GetUserResponse200User._from_owned(_user)
 
         get_user_response_200 = cls.__new__(cls)
         get_user_response_200.user_badges = user_badges

@@ -671,6 +671,15 @@ class GetUserResponse200User:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetUserResponse200UserCustomFields
         if GetUserResponse200UserCustomFields is None:
             from ..models.get_user_response_200_user_custom_fields import GetUserResponse200UserCustomFields
@@ -702,7 +711,7 @@ class GetUserResponse200User:
         if GetUserResponse200UserUserPasskeysItem is None:
             from ..models.get_user_response_200_user_user_passkeys_item import GetUserResponse200UserUserPasskeysItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         username = d.pop("username", UNSET)
@@ -750,14 +759,14 @@ class GetUserResponse200User:
         if isinstance(_user_fields, Unset):
             user_fields = UNSET
         else:
-            user_fields = GetUserResponse200UserUserFields.from_dict(_user_fields)
+            user_fields = GetUserResponse200UserUserFields._from_owned(_user_fields)
 
         _custom_fields = d.pop("custom_fields", UNSET)
         custom_fields: GetUserResponse200UserCustomFields | Unset
         if isinstance(_custom_fields, Unset):
             custom_fields = UNSET
         else:
-            custom_fields = GetUserResponse200UserCustomFields.from_dict(_custom_fields)
+            custom_fields = GetUserResponse200UserCustomFields._from_owned(_custom_fields)
 
         time_read = d.pop("time_read", UNSET)
 
@@ -782,7 +791,7 @@ class GetUserResponse200User:
         if isinstance(_featured_topic, Unset):
             featured_topic = UNSET
         else:
-            featured_topic = GetUserResponse200UserFeaturedTopic.from_dict(_featured_topic)
+            featured_topic = GetUserResponse200UserFeaturedTopic._from_owned(_featured_topic)
 
         staged = d.pop("staged", UNSET)
 
@@ -865,7 +874,7 @@ class GetUserResponse200User:
         if _user_passkeys is not UNSET:
             user_passkeys = []
             for user_passkeys_item_data in _user_passkeys:
-                user_passkeys_item = GetUserResponse200UserUserPasskeysItem.from_dict(user_passkeys_item_data)
+                user_passkeys_item = GetUserResponse200UserUserPasskeysItem._from_owned(user_passkeys_item_data)
 
                 user_passkeys.append(user_passkeys_item)
 
@@ -874,7 +883,7 @@ class GetUserResponse200User:
         if _sidebar_tags is not UNSET:
             sidebar_tags = []
             for sidebar_tags_item_data in _sidebar_tags:
-                sidebar_tags_item = GetUserResponse200UserSidebarTagsItem.from_dict(sidebar_tags_item_data)
+                sidebar_tags_item = GetUserResponse200UserSidebarTagsItem._from_owned(sidebar_tags_item_data)
 
                 sidebar_tags.append(sidebar_tags_item)
 
@@ -889,7 +898,7 @@ class GetUserResponse200User:
         if _user_auth_tokens is not UNSET:
             user_auth_tokens = []
             for user_auth_tokens_item_data in _user_auth_tokens:
-                user_auth_tokens_item = GetUserResponse200UserUserAuthTokensItem.from_dict(user_auth_tokens_item_data)
+                user_auth_tokens_item = GetUserResponse200UserUserAuthTokensItem._from_owned(user_auth_tokens_item_data)
 
                 user_auth_tokens.append(user_auth_tokens_item)
 
@@ -898,7 +907,7 @@ class GetUserResponse200User:
         if isinstance(_user_notification_schedule, Unset):
             user_notification_schedule = UNSET
         else:
-            user_notification_schedule = GetUserResponse200UserUserNotificationSchedule.from_dict(
+            user_notification_schedule = GetUserResponse200UserUserNotificationSchedule._from_owned(
                 _user_notification_schedule
             )
 
@@ -913,7 +922,7 @@ class GetUserResponse200User:
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = GetUserResponse200UserGroupsItem.from_dict(groups_item_data)
+                groups_item = GetUserResponse200UserGroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 
@@ -922,7 +931,7 @@ class GetUserResponse200User:
         if _group_users is not UNSET:
             group_users = []
             for group_users_item_data in _group_users:
-                group_users_item = GetUserResponse200UserGroupUsersItem.from_dict(group_users_item_data)
+                group_users_item = GetUserResponse200UserGroupUsersItem._from_owned(group_users_item_data)
 
                 group_users.append(group_users_item)
 
@@ -931,7 +940,7 @@ class GetUserResponse200User:
         if isinstance(_user_option, Unset):
             user_option = UNSET
         else:
-            user_option = GetUserResponse200UserUserOption.from_dict(_user_option)
+            user_option = GetUserResponse200UserUserOption._from_owned(_user_option)
 
         get_user_response_200_user = cls.__new__(cls)
         get_user_response_200_user.id = id

@@ -65,6 +65,15 @@ class GetUserSentPrivateMessagesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetUserSentPrivateMessagesResponse200TopicList
         if GetUserSentPrivateMessagesResponse200TopicList is None:
             from ..models.get_user_sent_private_messages_response_200_topic_list import GetUserSentPrivateMessagesResponse200TopicList
@@ -72,13 +81,13 @@ class GetUserSentPrivateMessagesResponse200:
         if GetUserSentPrivateMessagesResponse200UsersItem is None:
             from ..models.get_user_sent_private_messages_response_200_users_item import GetUserSentPrivateMessagesResponse200UsersItem
 
-        d = dict(src_dict)
+        d = src_dict
         _users = d.pop("users", UNSET)
         users: list[GetUserSentPrivateMessagesResponse200UsersItem] | Unset = UNSET
         if _users is not UNSET:
             users = []
             for users_item_data in _users:
-                users_item = GetUserSentPrivateMessagesResponse200UsersItem.from_dict(users_item_data)
+                users_item = GetUserSentPrivateMessagesResponse200UsersItem._from_owned(users_item_data)
 
                 users.append(users_item)
 
@@ -89,7 +98,7 @@ class GetUserSentPrivateMessagesResponse200:
         if isinstance(_topic_list, Unset):
             topic_list = UNSET
         else:
-            topic_list = GetUserSentPrivateMessagesResponse200TopicList.from_dict(_topic_list)
+            topic_list = GetUserSentPrivateMessagesResponse200TopicList._from_owned(_topic_list)
 
         get_user_sent_private_messages_response_200 = cls.__new__(cls)
         get_user_sent_private_messages_response_200.users = users

@@ -270,11 +270,20 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem
         if GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem is None:
             from ..models.get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item import GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         title = d.pop("title", UNSET)
@@ -344,7 +353,7 @@ class GetUserSentPrivateMessagesResponse200TopicListTopicsItem:
         if _posters is not UNSET:
             posters = []
             for posters_item_data in _posters:
-                posters_item = GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem.from_dict(
+                posters_item = GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem._from_owned(
                     posters_item_data
                 )
 

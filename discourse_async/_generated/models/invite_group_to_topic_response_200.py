@@ -41,17 +41,26 @@ class InviteGroupToTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global InviteGroupToTopicResponse200Group
         if InviteGroupToTopicResponse200Group is None:
             from ..models.invite_group_to_topic_response_200_group import InviteGroupToTopicResponse200Group
 
-        d = dict(src_dict)
+        d = src_dict
         _group = d.pop("group", UNSET)
         group: InviteGroupToTopicResponse200Group | Unset
         if isinstance(_group, Unset):
             group = UNSET
         else:
-            group = InviteGroupToTopicResponse200Group.from_dict(_group)
+            group = InviteGroupToTopicResponse200Group._from_owned(_group)
 
         invite_group_to_topic_response_200 = cls.__new__(cls)
         invite_group_to_topic_response_200.group = group

@@ -41,17 +41,26 @@ class InviteToTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global InviteToTopicResponse200User
         if InviteToTopicResponse200User is None:
             from ..models.invite_to_topic_response_200_user import InviteToTopicResponse200User
 
-        d = dict(src_dict)
+        d = src_dict
         _user = d.pop("user", UNSET)
         user: InviteToTopicResponse200User | Unset
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            user = InviteToTopicResponse200User.from_dict(_user)
+            user = InviteToTopicResponse200User._from_owned(_user)
 
         invite_to_topic_response_200 = cls.__new__(cls)
         invite_to_topic_response_200.user = user

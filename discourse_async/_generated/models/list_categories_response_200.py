@@ -41,17 +41,26 @@ class ListCategoriesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListCategoriesResponse200CategoryList
         if ListCategoriesResponse200CategoryList is None:
             from ..models.list_categories_response_200_category_list import ListCategoriesResponse200CategoryList
 
-        d = dict(src_dict)
+        d = src_dict
         _category_list = d.pop("category_list", UNSET)
         category_list: ListCategoriesResponse200CategoryList | Unset
         if isinstance(_category_list, Unset):
             category_list = UNSET
         else:
-            category_list = ListCategoriesResponse200CategoryList.from_dict(_category_list)
+            category_list = ListCategoriesResponse200CategoryList._from_owned(_category_list)
 
         list_categories_response_200 = cls.__new__(cls)
         list_categories_response_200.category_list = category_list

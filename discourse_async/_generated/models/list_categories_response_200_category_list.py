@@ -58,11 +58,20 @@ class ListCategoriesResponse200CategoryList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListCategoriesResponse200CategoryListCategoriesItem
         if ListCategoriesResponse200CategoryListCategoriesItem is None:
             from ..models.list_categories_response_200_category_list_categories_item import ListCategoriesResponse200CategoryListCategoriesItem
 
-        d = dict(src_dict)
+        d = src_dict
         can_create_category = d.pop("can_create_category", UNSET)
 
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -72,7 +81,7 @@ class ListCategoriesResponse200CategoryList:
         if _categories is not UNSET:
             categories = []
             for categories_item_data in _categories:
-                categories_item = ListCategoriesResponse200CategoryListCategoriesItem.from_dict(categories_item_data)
+                categories_item = ListCategoriesResponse200CategoryListCategoriesItem._from_owned(categories_item_data)
 
                 categories.append(categories_item)
 

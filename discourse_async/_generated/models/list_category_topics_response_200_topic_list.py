@@ -84,6 +84,15 @@ class ListCategoryTopicsResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListCategoryTopicsResponse200TopicListTopTagsItem
         if ListCategoryTopicsResponse200TopicListTopTagsItem is None:
             from ..models.list_category_topics_response_200_topic_list_top_tags_item import ListCategoryTopicsResponse200TopicListTopTagsItem
@@ -91,7 +100,7 @@ class ListCategoryTopicsResponse200TopicList:
         if ListCategoryTopicsResponse200TopicListTopicsItem is None:
             from ..models.list_category_topics_response_200_topic_list_topics_item import ListCategoryTopicsResponse200TopicListTopicsItem
 
-        d = dict(src_dict)
+        d = src_dict
         filter_ = d.pop("filter", UNSET)
 
         can_create_topic = d.pop("can_create_topic", UNSET)
@@ -103,7 +112,7 @@ class ListCategoryTopicsResponse200TopicList:
         if _top_tags is not UNSET:
             top_tags = []
             for top_tags_item_data in _top_tags:
-                top_tags_item = ListCategoryTopicsResponse200TopicListTopTagsItem.from_dict(top_tags_item_data)
+                top_tags_item = ListCategoryTopicsResponse200TopicListTopTagsItem._from_owned(top_tags_item_data)
 
                 top_tags.append(top_tags_item)
 
@@ -112,7 +121,7 @@ class ListCategoryTopicsResponse200TopicList:
         if _topics is not UNSET:
             topics = []
             for topics_item_data in _topics:
-                topics_item = ListCategoryTopicsResponse200TopicListTopicsItem.from_dict(topics_item_data)
+                topics_item = ListCategoryTopicsResponse200TopicListTopicsItem._from_owned(topics_item_data)
 
                 topics.append(topics_item)
 

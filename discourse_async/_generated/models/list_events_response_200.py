@@ -44,17 +44,26 @@ class ListEventsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListEventsResponse200EventsItem
         if ListEventsResponse200EventsItem is None:
             from ..models.list_events_response_200_events_item import ListEventsResponse200EventsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _events = d.pop("events", UNSET)
         events: list[ListEventsResponse200EventsItem] | Unset = UNSET
         if _events is not UNSET:
             events = []
             for events_item_data in _events:
-                events_item = ListEventsResponse200EventsItem.from_dict(events_item_data)
+                events_item = ListEventsResponse200EventsItem._from_owned(events_item_data)
 
                 events.append(events_item)
 

@@ -453,6 +453,15 @@ class ListEventsResponse200EventsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListEventsResponse200EventsItemChannel
         if ListEventsResponse200EventsItemChannel is None:
             from ..models.list_events_response_200_events_item_channel import ListEventsResponse200EventsItemChannel
@@ -484,7 +493,7 @@ class ListEventsResponse200EventsItem:
         if ListEventsResponse200EventsItemWatchingInviteeType0 is None:
             from ..models.list_events_response_200_events_item_watching_invitee_type_0 import ListEventsResponse200EventsItemWatchingInviteeType0
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         category_id = d.pop("category_id", UNSET)
@@ -576,14 +585,14 @@ class ListEventsResponse200EventsItem:
         if isinstance(_post, Unset):
             post = UNSET
         else:
-            post = ListEventsResponse200EventsItemPost.from_dict(_post)
+            post = ListEventsResponse200EventsItemPost._from_owned(_post)
 
         _occurrences = d.pop("occurrences", UNSET)
         occurrences: list[ListEventsResponse200EventsItemOccurrencesItem] | Unset = UNSET
         if _occurrences is not UNSET:
             occurrences = []
             for occurrences_item_data in _occurrences:
-                occurrences_item = ListEventsResponse200EventsItemOccurrencesItem.from_dict(occurrences_item_data)
+                occurrences_item = ListEventsResponse200EventsItemOccurrencesItem._from_owned(occurrences_item_data)
 
                 occurrences.append(occurrences_item)
 
@@ -596,7 +605,7 @@ class ListEventsResponse200EventsItem:
         if isinstance(_creator, Unset):
             creator = UNSET
         else:
-            creator = ListEventsResponse200EventsItemCreator.from_dict(_creator)
+            creator = ListEventsResponse200EventsItemCreator._from_owned(_creator)
 
         is_closed = d.pop("is_closed", UNSET)
 
@@ -634,7 +643,7 @@ class ListEventsResponse200EventsItem:
         if _reminders is not UNSET:
             reminders = []
             for reminders_item_data in _reminders:
-                reminders_item = ListEventsResponse200EventsItemRemindersItem.from_dict(reminders_item_data)
+                reminders_item = ListEventsResponse200EventsItemRemindersItem._from_owned(reminders_item_data)
 
                 reminders.append(reminders_item)
 
@@ -643,7 +652,7 @@ class ListEventsResponse200EventsItem:
         if _sample_invitees is not UNSET:
             sample_invitees = []
             for sample_invitees_item_data in _sample_invitees:
-                sample_invitees_item = ListEventsResponse200EventsItemSampleInviteesItem.from_dict(
+                sample_invitees_item = ListEventsResponse200EventsItemSampleInviteesItem._from_owned(
                     sample_invitees_item_data
                 )
 
@@ -656,7 +665,7 @@ class ListEventsResponse200EventsItem:
         if isinstance(_stats, Unset):
             stats = UNSET
         else:
-            stats = ListEventsResponse200EventsItemStats.from_dict(_stats)
+            stats = ListEventsResponse200EventsItemStats._from_owned(_stats)
 
         status = d.pop("status", UNSET)
 
@@ -694,7 +703,7 @@ class ListEventsResponse200EventsItem:
         if isinstance(_channel, Unset):
             channel = UNSET
         else:
-            channel = ListEventsResponse200EventsItemChannel.from_dict(_channel)
+            channel = ListEventsResponse200EventsItemChannel._from_owned(_channel)
 
         livestream = d.pop("livestream", UNSET)
 

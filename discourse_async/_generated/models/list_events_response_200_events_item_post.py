@@ -65,11 +65,20 @@ class ListEventsResponse200EventsItemPost:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListEventsResponse200EventsItemPostTopic
         if ListEventsResponse200EventsItemPostTopic is None:
             from ..models.list_events_response_200_events_item_post_topic import ListEventsResponse200EventsItemPostTopic
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         post_number = d.pop("post_number", UNSET)
@@ -83,7 +92,7 @@ class ListEventsResponse200EventsItemPost:
         if isinstance(_topic, Unset):
             topic = UNSET
         else:
-            topic = ListEventsResponse200EventsItemPostTopic.from_dict(_topic)
+            topic = ListEventsResponse200EventsItemPostTopic._from_owned(_topic)
 
         list_events_response_200_events_item_post = cls.__new__(cls)
         list_events_response_200_events_item_post.id = id

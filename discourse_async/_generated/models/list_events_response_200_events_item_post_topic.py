@@ -69,11 +69,20 @@ class ListEventsResponse200EventsItemPostTopic:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListEventsResponse200EventsItemPostTopicTagsDescriptions
         if ListEventsResponse200EventsItemPostTopicTagsDescriptions is None:
             from ..models.list_events_response_200_events_item_post_topic_tags_descriptions import ListEventsResponse200EventsItemPostTopicTagsDescriptions
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         title = d.pop("title", UNSET)
@@ -85,7 +94,7 @@ class ListEventsResponse200EventsItemPostTopic:
         if isinstance(_tags_descriptions, Unset):
             tags_descriptions = UNSET
         else:
-            tags_descriptions = ListEventsResponse200EventsItemPostTopicTagsDescriptions.from_dict(_tags_descriptions)
+            tags_descriptions = ListEventsResponse200EventsItemPostTopicTagsDescriptions._from_owned(_tags_descriptions)
 
         slug = d.pop("slug", UNSET)
 

@@ -65,6 +65,15 @@ class ListGroupMembersResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListGroupMembersResponse200MembersItem
         if ListGroupMembersResponse200MembersItem is None:
             from ..models.list_group_members_response_200_members_item import ListGroupMembersResponse200MembersItem
@@ -75,13 +84,13 @@ class ListGroupMembersResponse200:
         if ListGroupMembersResponse200OwnersItem is None:
             from ..models.list_group_members_response_200_owners_item import ListGroupMembersResponse200OwnersItem
 
-        d = dict(src_dict)
+        d = src_dict
         _members = d.pop("members", UNSET)
         members: list[ListGroupMembersResponse200MembersItem] | Unset = UNSET
         if _members is not UNSET:
             members = []
             for members_item_data in _members:
-                members_item = ListGroupMembersResponse200MembersItem.from_dict(members_item_data)
+                members_item = ListGroupMembersResponse200MembersItem._from_owned(members_item_data)
 
                 members.append(members_item)
 
@@ -90,7 +99,7 @@ class ListGroupMembersResponse200:
         if _owners is not UNSET:
             owners = []
             for owners_item_data in _owners:
-                owners_item = ListGroupMembersResponse200OwnersItem.from_dict(owners_item_data)
+                owners_item = ListGroupMembersResponse200OwnersItem._from_owned(owners_item_data)
 
                 owners.append(owners_item)
 
@@ -99,7 +108,7 @@ class ListGroupMembersResponse200:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = ListGroupMembersResponse200Meta.from_dict(_meta)
+            meta = ListGroupMembersResponse200Meta._from_owned(_meta)
 
         list_group_members_response_200 = cls.__new__(cls)
         list_group_members_response_200.members = members

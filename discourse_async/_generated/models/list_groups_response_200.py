@@ -65,6 +65,15 @@ class ListGroupsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListGroupsResponse200Extras
         if ListGroupsResponse200Extras is None:
             from ..models.list_groups_response_200_extras import ListGroupsResponse200Extras
@@ -72,13 +81,13 @@ class ListGroupsResponse200:
         if ListGroupsResponse200GroupsItem is None:
             from ..models.list_groups_response_200_groups_item import ListGroupsResponse200GroupsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _groups = d.pop("groups", UNSET)
         groups: list[ListGroupsResponse200GroupsItem] | Unset = UNSET
         if _groups is not UNSET:
             groups = []
             for groups_item_data in _groups:
-                groups_item = ListGroupsResponse200GroupsItem.from_dict(groups_item_data)
+                groups_item = ListGroupsResponse200GroupsItem._from_owned(groups_item_data)
 
                 groups.append(groups_item)
 
@@ -87,7 +96,7 @@ class ListGroupsResponse200:
         if isinstance(_extras, Unset):
             extras = UNSET
         else:
-            extras = ListGroupsResponse200Extras.from_dict(_extras)
+            extras = ListGroupsResponse200Extras._from_owned(_extras)
 
         total_rows_groups = d.pop("total_rows_groups", UNSET)
 

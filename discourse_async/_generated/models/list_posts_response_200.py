@@ -44,17 +44,26 @@ class ListPostsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListPostsResponse200LatestPostsItem
         if ListPostsResponse200LatestPostsItem is None:
             from ..models.list_posts_response_200_latest_posts_item import ListPostsResponse200LatestPostsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _latest_posts = d.pop("latest_posts", UNSET)
         latest_posts: list[ListPostsResponse200LatestPostsItem] | Unset = UNSET
         if _latest_posts is not UNSET:
             latest_posts = []
             for latest_posts_item_data in _latest_posts:
-                latest_posts_item = ListPostsResponse200LatestPostsItem.from_dict(latest_posts_item_data)
+                latest_posts_item = ListPostsResponse200LatestPostsItem._from_owned(latest_posts_item_data)
 
                 latest_posts.append(latest_posts_item)
 

@@ -446,11 +446,20 @@ class ListPostsResponse200LatestPostsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListPostsResponse200LatestPostsItemActionsSummaryItem
         if ListPostsResponse200LatestPostsItemActionsSummaryItem is None:
             from ..models.list_posts_response_200_latest_posts_item_actions_summary_item import ListPostsResponse200LatestPostsItemActionsSummaryItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -536,7 +545,7 @@ class ListPostsResponse200LatestPostsItem:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = ListPostsResponse200LatestPostsItemActionsSummaryItem.from_dict(
+                actions_summary_item = ListPostsResponse200LatestPostsItemActionsSummaryItem._from_owned(
                     actions_summary_item_data
                 )
 

@@ -44,17 +44,26 @@ class ListTagGroupsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListTagGroupsResponse200TagGroupsItem
         if ListTagGroupsResponse200TagGroupsItem is None:
             from ..models.list_tag_groups_response_200_tag_groups_item import ListTagGroupsResponse200TagGroupsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _tag_groups = d.pop("tag_groups", UNSET)
         tag_groups: list[ListTagGroupsResponse200TagGroupsItem] | Unset = UNSET
         if _tag_groups is not UNSET:
             tag_groups = []
             for tag_groups_item_data in _tag_groups:
-                tag_groups_item = ListTagGroupsResponse200TagGroupsItem.from_dict(tag_groups_item_data)
+                tag_groups_item = ListTagGroupsResponse200TagGroupsItem._from_owned(tag_groups_item_data)
 
                 tag_groups.append(tag_groups_item)
 

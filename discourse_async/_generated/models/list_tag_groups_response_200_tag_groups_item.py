@@ -89,6 +89,15 @@ class ListTagGroupsResponse200TagGroupsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListTagGroupsResponse200TagGroupsItemParentTagItem
         if ListTagGroupsResponse200TagGroupsItemParentTagItem is None:
             from ..models.list_tag_groups_response_200_tag_groups_item_parent_tag_item import ListTagGroupsResponse200TagGroupsItemParentTagItem
@@ -99,7 +108,7 @@ class ListTagGroupsResponse200TagGroupsItem:
         if ListTagGroupsResponse200TagGroupsItemTagsItem is None:
             from ..models.list_tag_groups_response_200_tag_groups_item_tags_item import ListTagGroupsResponse200TagGroupsItemTagsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -109,7 +118,7 @@ class ListTagGroupsResponse200TagGroupsItem:
         if _tags is not UNSET:
             tags = []
             for tags_item_data in _tags:
-                tags_item = ListTagGroupsResponse200TagGroupsItemTagsItem.from_dict(tags_item_data)
+                tags_item = ListTagGroupsResponse200TagGroupsItemTagsItem._from_owned(tags_item_data)
 
                 tags.append(tags_item)
 
@@ -118,7 +127,7 @@ class ListTagGroupsResponse200TagGroupsItem:
         if _parent_tag is not UNSET:
             parent_tag = []
             for parent_tag_item_data in _parent_tag:
-                parent_tag_item = ListTagGroupsResponse200TagGroupsItemParentTagItem.from_dict(parent_tag_item_data)
+                parent_tag_item = ListTagGroupsResponse200TagGroupsItemParentTagItem._from_owned(parent_tag_item_data)
 
                 parent_tag.append(parent_tag_item)
 
@@ -129,7 +138,7 @@ class ListTagGroupsResponse200TagGroupsItem:
         if isinstance(_permissions, Unset):
             permissions = UNSET
         else:
-            permissions = ListTagGroupsResponse200TagGroupsItemPermissions.from_dict(_permissions)
+            permissions = ListTagGroupsResponse200TagGroupsItemPermissions._from_owned(_permissions)
 
         list_tag_groups_response_200_tag_groups_item = cls.__new__(cls)
         list_tag_groups_response_200_tag_groups_item.id = id

@@ -53,6 +53,15 @@ class ListTagsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListTagsResponse200Extras
         if ListTagsResponse200Extras is None:
             from ..models.list_tags_response_200_extras import ListTagsResponse200Extras
@@ -60,13 +69,13 @@ class ListTagsResponse200:
         if ListTagsResponse200TagsItem is None:
             from ..models.list_tags_response_200_tags_item import ListTagsResponse200TagsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _tags = d.pop("tags", UNSET)
         tags: list[ListTagsResponse200TagsItem] | Unset = UNSET
         if _tags is not UNSET:
             tags = []
             for tags_item_data in _tags:
-                tags_item = ListTagsResponse200TagsItem.from_dict(tags_item_data)
+                tags_item = ListTagsResponse200TagsItem._from_owned(tags_item_data)
 
                 tags.append(tags_item)
 
@@ -75,7 +84,7 @@ class ListTagsResponse200:
         if isinstance(_extras, Unset):
             extras = UNSET
         else:
-            extras = ListTagsResponse200Extras.from_dict(_extras)
+            extras = ListTagsResponse200Extras._from_owned(_extras)
 
         list_tags_response_200 = cls.__new__(cls)
         list_tags_response_200.tags = tags

@@ -61,6 +61,15 @@ class ListTopTopicsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListTopTopicsResponse200TopicList
         if ListTopTopicsResponse200TopicList is None:
             from ..models.list_top_topics_response_200_topic_list import ListTopTopicsResponse200TopicList
@@ -68,13 +77,13 @@ class ListTopTopicsResponse200:
         if ListTopTopicsResponse200UsersItem is None:
             from ..models.list_top_topics_response_200_users_item import ListTopTopicsResponse200UsersItem
 
-        d = dict(src_dict)
+        d = src_dict
         _users = d.pop("users", UNSET)
         users: list[ListTopTopicsResponse200UsersItem] | Unset = UNSET
         if _users is not UNSET:
             users = []
             for users_item_data in _users:
-                users_item = ListTopTopicsResponse200UsersItem.from_dict(users_item_data)
+                users_item = ListTopTopicsResponse200UsersItem._from_owned(users_item_data)
 
                 users.append(users_item)
 
@@ -85,7 +94,7 @@ class ListTopTopicsResponse200:
         if isinstance(_topic_list, Unset):
             topic_list = UNSET
         else:
-            topic_list = ListTopTopicsResponse200TopicList.from_dict(_topic_list)
+            topic_list = ListTopTopicsResponse200TopicList._from_owned(_topic_list)
 
         list_top_topics_response_200 = cls.__new__(cls)
         list_top_topics_response_200.users = users

@@ -258,11 +258,20 @@ class ListTopTopicsResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListTopTopicsResponse200TopicListTopicsItemPostersItem
         if ListTopTopicsResponse200TopicListTopicsItemPostersItem is None:
             from ..models.list_top_topics_response_200_topic_list_topics_item_posters_item import ListTopTopicsResponse200TopicListTopicsItemPostersItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         title = d.pop("title", UNSET)
@@ -332,7 +341,7 @@ class ListTopTopicsResponse200TopicListTopicsItem:
         if _posters is not UNSET:
             posters = []
             for posters_item_data in _posters:
-                posters_item = ListTopTopicsResponse200TopicListTopicsItemPostersItem.from_dict(posters_item_data)
+                posters_item = ListTopTopicsResponse200TopicListTopicsItemPostersItem._from_owned(posters_item_data)
 
                 posters.append(posters_item)
 

@@ -44,17 +44,26 @@ class ListUserActionsResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUserActionsResponse200UserActionsItem
         if ListUserActionsResponse200UserActionsItem is None:
             from ..models.list_user_actions_response_200_user_actions_item import ListUserActionsResponse200UserActionsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _user_actions = d.pop("user_actions", UNSET)
         user_actions: list[ListUserActionsResponse200UserActionsItem] | Unset = UNSET
         if _user_actions is not UNSET:
             user_actions = []
             for user_actions_item_data in _user_actions:
-                user_actions_item = ListUserActionsResponse200UserActionsItem.from_dict(user_actions_item_data)
+                user_actions_item = ListUserActionsResponse200UserActionsItem._from_owned(user_actions_item_data)
 
                 user_actions.append(user_actions_item)
 

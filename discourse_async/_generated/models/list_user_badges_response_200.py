@@ -80,6 +80,15 @@ class ListUserBadgesResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUserBadgesResponse200BadgeTypesItem
         if ListUserBadgesResponse200BadgeTypesItem is None:
             from ..models.list_user_badges_response_200_badge_types_item import ListUserBadgesResponse200BadgeTypesItem
@@ -93,13 +102,13 @@ class ListUserBadgesResponse200:
         if ListUserBadgesResponse200UserBadgesItem is None:
             from ..models.list_user_badges_response_200_user_badges_item import ListUserBadgesResponse200UserBadgesItem
 
-        d = dict(src_dict)
+        d = src_dict
         _badges = d.pop("badges", UNSET)
         badges: list[ListUserBadgesResponse200BadgesItem] | Unset = UNSET
         if _badges is not UNSET:
             badges = []
             for badges_item_data in _badges:
-                badges_item = ListUserBadgesResponse200BadgesItem.from_dict(badges_item_data)
+                badges_item = ListUserBadgesResponse200BadgesItem._from_owned(badges_item_data)
 
                 badges.append(badges_item)
 
@@ -108,7 +117,7 @@ class ListUserBadgesResponse200:
         if _badge_types is not UNSET:
             badge_types = []
             for badge_types_item_data in _badge_types:
-                badge_types_item = ListUserBadgesResponse200BadgeTypesItem.from_dict(badge_types_item_data)
+                badge_types_item = ListUserBadgesResponse200BadgeTypesItem._from_owned(badge_types_item_data)
 
                 badge_types.append(badge_types_item)
 
@@ -117,7 +126,7 @@ class ListUserBadgesResponse200:
         if _granted_bies is not UNSET:
             granted_bies = []
             for granted_bies_item_data in _granted_bies:
-                granted_bies_item = ListUserBadgesResponse200GrantedBiesItem.from_dict(granted_bies_item_data)
+                granted_bies_item = ListUserBadgesResponse200GrantedBiesItem._from_owned(granted_bies_item_data)
 
                 granted_bies.append(granted_bies_item)
 
@@ -126,7 +135,7 @@ class ListUserBadgesResponse200:
         if _user_badges is not UNSET:
             user_badges = []
             for user_badges_item_data in _user_badges:
-                user_badges_item = ListUserBadgesResponse200UserBadgesItem.from_dict(user_badges_item_data)
+                user_badges_item = ListUserBadgesResponse200UserBadgesItem._from_owned(user_badges_item_data)
 
                 user_badges.append(user_badges_item)
 

@@ -90,11 +90,20 @@ class ListUserPrivateMessagesResponse200TopicList:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUserPrivateMessagesResponse200TopicListTopicsItem
         if ListUserPrivateMessagesResponse200TopicListTopicsItem is None:
             from ..models.list_user_private_messages_response_200_topic_list_topics_item import ListUserPrivateMessagesResponse200TopicListTopicsItem
 
-        d = dict(src_dict)
+        d = src_dict
         can_create_topic = d.pop("can_create_topic", UNSET)
 
         draft = d.pop("draft", UNSET)
@@ -110,7 +119,7 @@ class ListUserPrivateMessagesResponse200TopicList:
         if _topics is not UNSET:
             topics = []
             for topics_item_data in _topics:
-                topics_item = ListUserPrivateMessagesResponse200TopicListTopicsItem.from_dict(topics_item_data)
+                topics_item = ListUserPrivateMessagesResponse200TopicListTopicsItem._from_owned(topics_item_data)
 
                 topics.append(topics_item)
 

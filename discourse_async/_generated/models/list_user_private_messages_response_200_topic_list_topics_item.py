@@ -276,6 +276,15 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem
         if ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem is None:
             from ..models.list_user_private_messages_response_200_topic_list_topics_item_participants_item import ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem
@@ -283,7 +292,7 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
         if ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem is None:
             from ..models.list_user_private_messages_response_200_topic_list_topics_item_posters_item import ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         title = d.pop("title", UNSET)
@@ -353,7 +362,7 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
         if _posters is not UNSET:
             posters = []
             for posters_item_data in _posters:
-                posters_item = ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem.from_dict(
+                posters_item = ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem._from_owned(
                     posters_item_data
                 )
 
@@ -364,7 +373,7 @@ class ListUserPrivateMessagesResponse200TopicListTopicsItem:
         if _participants is not UNSET:
             participants = []
             for participants_item_data in _participants:
-                participants_item = ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem.from_dict(
+                participants_item = ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem._from_owned(
                     participants_item_data
                 )
 

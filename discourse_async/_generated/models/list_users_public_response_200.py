@@ -55,6 +55,15 @@ class ListUsersPublicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUsersPublicResponse200DirectoryItemsItem
         if ListUsersPublicResponse200DirectoryItemsItem is None:
             from ..models.list_users_public_response_200_directory_items_item import ListUsersPublicResponse200DirectoryItemsItem
@@ -62,13 +71,13 @@ class ListUsersPublicResponse200:
         if ListUsersPublicResponse200Meta is None:
             from ..models.list_users_public_response_200_meta import ListUsersPublicResponse200Meta
 
-        d = dict(src_dict)
+        d = src_dict
         _directory_items = d.pop("directory_items", UNSET)
         directory_items: list[ListUsersPublicResponse200DirectoryItemsItem] | Unset = UNSET
         if _directory_items is not UNSET:
             directory_items = []
             for directory_items_item_data in _directory_items:
-                directory_items_item = ListUsersPublicResponse200DirectoryItemsItem.from_dict(directory_items_item_data)
+                directory_items_item = ListUsersPublicResponse200DirectoryItemsItem._from_owned(directory_items_item_data)
 
                 directory_items.append(directory_items_item)
 
@@ -77,7 +86,7 @@ class ListUsersPublicResponse200:
         if isinstance(_meta, Unset):
             meta = UNSET
         else:
-            meta = ListUsersPublicResponse200Meta.from_dict(_meta)
+            meta = ListUsersPublicResponse200Meta._from_owned(_meta)
 
         list_users_public_response_200 = cls.__new__(cls)
         list_users_public_response_200.directory_items = directory_items

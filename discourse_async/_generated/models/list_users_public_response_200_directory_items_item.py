@@ -91,11 +91,20 @@ class ListUsersPublicResponse200DirectoryItemsItem:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global ListUsersPublicResponse200DirectoryItemsItemUser
         if ListUsersPublicResponse200DirectoryItemsItemUser is None:
             from ..models.list_users_public_response_200_directory_items_item_user import ListUsersPublicResponse200DirectoryItemsItemUser
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         likes_received = d.pop("likes_received", UNSET)
@@ -117,7 +126,7 @@ class ListUsersPublicResponse200DirectoryItemsItem:
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            user = ListUsersPublicResponse200DirectoryItemsItemUser.from_dict(_user)
+            user = ListUsersPublicResponse200DirectoryItemsItemUser._from_owned(_user)
 
         list_users_public_response_200_directory_items_item = cls.__new__(cls)
         list_users_public_response_200_directory_items_item.id = id

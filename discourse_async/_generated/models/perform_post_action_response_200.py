@@ -398,11 +398,20 @@ class PerformPostActionResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global PerformPostActionResponse200ActionsSummaryItem
         if PerformPostActionResponse200ActionsSummaryItem is None:
             from ..models.perform_post_action_response_200_actions_summary_item import PerformPostActionResponse200ActionsSummaryItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -480,7 +489,7 @@ class PerformPostActionResponse200:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = PerformPostActionResponse200ActionsSummaryItem.from_dict(
+                actions_summary_item = PerformPostActionResponse200ActionsSummaryItem._from_owned(
                     actions_summary_item_data
                 )
 

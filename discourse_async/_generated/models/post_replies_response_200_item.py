@@ -407,6 +407,15 @@ class PostRepliesResponse200Item:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global PostRepliesResponse200ItemActionsSummaryItem
         if PostRepliesResponse200ItemActionsSummaryItem is None:
             from ..models.post_replies_response_200_item_actions_summary_item import PostRepliesResponse200ItemActionsSummaryItem
@@ -414,7 +423,7 @@ class PostRepliesResponse200Item:
         if PostRepliesResponse200ItemReplyToUser is None:
             from ..models.post_replies_response_200_item_reply_to_user import PostRepliesResponse200ItemReplyToUser
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -488,7 +497,7 @@ class PostRepliesResponse200Item:
         if isinstance(_reply_to_user, Unset):
             reply_to_user = UNSET
         else:
-            reply_to_user = PostRepliesResponse200ItemReplyToUser.from_dict(_reply_to_user)
+            reply_to_user = PostRepliesResponse200ItemReplyToUser._from_owned(_reply_to_user)
 
         bookmarked = d.pop("bookmarked", UNSET)
 
@@ -497,7 +506,7 @@ class PostRepliesResponse200Item:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = PostRepliesResponse200ItemActionsSummaryItem.from_dict(actions_summary_item_data)
+                actions_summary_item = PostRepliesResponse200ItemActionsSummaryItem._from_owned(actions_summary_item_data)
 
                 actions_summary.append(actions_summary_item)
 

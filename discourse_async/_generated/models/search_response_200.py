@@ -89,6 +89,15 @@ class SearchResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SearchResponse200GroupedSearchResult
         if SearchResponse200GroupedSearchResult is None:
             from ..models.search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult
@@ -99,13 +108,13 @@ class SearchResponse200:
         if SearchResponse200TagsItem is None:
             from ..models.search_response_200_tags_item import SearchResponse200TagsItem
 
-        d = dict(src_dict)
+        d = src_dict
         _posts = d.pop("posts", UNSET)
         posts: list[SearchResponse200PostsItem] | Unset = UNSET
         if _posts is not UNSET:
             posts = []
             for posts_item_data in _posts:
-                posts_item = SearchResponse200PostsItem.from_dict(posts_item_data)
+                posts_item = SearchResponse200PostsItem._from_owned(posts_item_data)
 
                 posts.append(posts_item)
 
@@ -118,7 +127,7 @@ class SearchResponse200:
         if _tags is not UNSET:
             tags = []
             for tags_item_data in _tags:
-                tags_item = SearchResponse200TagsItem.from_dict(tags_item_data)
+                tags_item = SearchResponse200TagsItem._from_owned(tags_item_data)
 
                 tags.append(tags_item)
 
@@ -129,7 +138,7 @@ class SearchResponse200:
         if isinstance(_grouped_search_result, Unset):
             grouped_search_result = UNSET
         else:
-            grouped_search_result = SearchResponse200GroupedSearchResult.from_dict(_grouped_search_result)
+            grouped_search_result = SearchResponse200GroupedSearchResult._from_owned(_grouped_search_result)
 
         search_response_200 = cls.__new__(cls)
         search_response_200.posts = posts

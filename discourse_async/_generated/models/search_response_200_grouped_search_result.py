@@ -149,11 +149,20 @@ class SearchResponse200GroupedSearchResult:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SearchResponse200GroupedSearchResultExtra
         if SearchResponse200GroupedSearchResultExtra is None:
             from ..models.search_response_200_grouped_search_result_extra import SearchResponse200GroupedSearchResultExtra
 
-        d = dict(src_dict)
+        d = src_dict
         more_posts = d.pop("more_posts", UNSET)
 
         more_users = d.pop("more_users", UNSET)
@@ -175,7 +184,7 @@ class SearchResponse200GroupedSearchResult:
         if isinstance(_extra, Unset):
             extra = UNSET
         else:
-            extra = SearchResponse200GroupedSearchResultExtra.from_dict(_extra)
+            extra = SearchResponse200GroupedSearchResultExtra._from_owned(_extra)
 
         post_ids = cast(list[Any], d.pop("post_ids", UNSET))
 

@@ -51,11 +51,20 @@ class SearchResponse200GroupedSearchResultExtra:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SearchResponse200GroupedSearchResultExtraCategoriesType0Item
         if SearchResponse200GroupedSearchResultExtraCategoriesType0Item is None:
             from ..models.search_response_200_grouped_search_result_extra_categories_type_0_item import SearchResponse200GroupedSearchResultExtraCategoriesType0Item
 
-        d = dict(src_dict)
+        d = src_dict
 
         def _parse_categories(
             data: object,
@@ -70,7 +79,7 @@ class SearchResponse200GroupedSearchResultExtra:
                 categories_type_0 = []
                 _categories_type_0 = data
                 for categories_type_0_item_data in _categories_type_0:
-                    categories_type_0_item = SearchResponse200GroupedSearchResultExtraCategoriesType0Item.from_dict(
+                    categories_type_0_item = SearchResponse200GroupedSearchResultExtraCategoriesType0Item._from_owned(
                         categories_type_0_item_data
                     )
 

@@ -41,17 +41,26 @@ class SilenceUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SilenceUserResponse200Silence
         if SilenceUserResponse200Silence is None:
             from ..models.silence_user_response_200_silence import SilenceUserResponse200Silence
 
-        d = dict(src_dict)
+        d = src_dict
         _silence = d.pop("silence", UNSET)
         silence: SilenceUserResponse200Silence | Unset
         if isinstance(_silence, Unset):
             silence = UNSET
         else:
-            silence = SilenceUserResponse200Silence.from_dict(_silence)
+            silence = SilenceUserResponse200Silence._from_owned(_silence)
 
         silence_user_response_200 = cls.__new__(cls)
         silence_user_response_200.silence = silence

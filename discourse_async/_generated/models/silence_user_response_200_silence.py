@@ -71,11 +71,20 @@ class SilenceUserResponse200Silence:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SilenceUserResponse200SilenceSilencedBy
         if SilenceUserResponse200SilenceSilencedBy is None:
             from ..models.silence_user_response_200_silence_silenced_by import SilenceUserResponse200SilenceSilencedBy
 
-        d = dict(src_dict)
+        d = src_dict
         silenced = d.pop("silenced", UNSET)
 
         silence_reason = d.pop("silence_reason", UNSET)
@@ -91,7 +100,7 @@ class SilenceUserResponse200Silence:
         if isinstance(_silenced_by, Unset):
             silenced_by = UNSET
         else:
-            silenced_by = SilenceUserResponse200SilenceSilencedBy.from_dict(_silenced_by)
+            silenced_by = SilenceUserResponse200SilenceSilencedBy._from_owned(_silenced_by)
 
         silence_user_response_200_silence = cls.__new__(cls)
         silence_user_response_200_silence.silenced = silenced

@@ -41,17 +41,26 @@ class SuspendUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SuspendUserResponse200Suspension
         if SuspendUserResponse200Suspension is None:
             from ..models.suspend_user_response_200_suspension import SuspendUserResponse200Suspension
 
-        d = dict(src_dict)
+        d = src_dict
         _suspension = d.pop("suspension", UNSET)
         suspension: SuspendUserResponse200Suspension | Unset
         if isinstance(_suspension, Unset):
             suspension = UNSET
         else:
-            suspension = SuspendUserResponse200Suspension.from_dict(_suspension)
+            suspension = SuspendUserResponse200Suspension._from_owned(_suspension)
 
         suspend_user_response_200 = cls.__new__(cls)
         suspend_user_response_200.suspension = suspension

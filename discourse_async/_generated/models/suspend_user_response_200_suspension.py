@@ -65,11 +65,20 @@ class SuspendUserResponse200Suspension:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global SuspendUserResponse200SuspensionSuspendedBy
         if SuspendUserResponse200SuspensionSuspendedBy is None:
             from ..models.suspend_user_response_200_suspension_suspended_by import SuspendUserResponse200SuspensionSuspendedBy
 
-        d = dict(src_dict)
+        d = src_dict
         suspend_reason = d.pop("suspend_reason", UNSET)
 
         full_suspend_reason = d.pop("full_suspend_reason", UNSET)
@@ -83,7 +92,7 @@ class SuspendUserResponse200Suspension:
         if isinstance(_suspended_by, Unset):
             suspended_by = UNSET
         else:
-            suspended_by = SuspendUserResponse200SuspensionSuspendedBy.from_dict(_suspended_by)
+            suspended_by = SuspendUserResponse200SuspensionSuspendedBy._from_owned(_suspended_by)
 
         suspend_user_response_200_suspension = cls.__new__(cls)
         suspend_user_response_200_suspension.suspend_reason = suspend_reason

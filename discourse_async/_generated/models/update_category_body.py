@@ -129,6 +129,15 @@ class UpdateCategoryBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateCategoryBodyCategoryLocalizationsItem
         if UpdateCategoryBodyCategoryLocalizationsItem is None:
             from ..models.update_category_body_category_localizations_item import UpdateCategoryBodyCategoryLocalizationsItem
@@ -136,7 +145,7 @@ class UpdateCategoryBody:
         if UpdateCategoryBodyPermissions is None:
             from ..models.update_category_body_permissions import UpdateCategoryBodyPermissions
 
-        d = dict(src_dict)
+        d = src_dict
         name = d.pop("name")
 
         color = d.pop("color", UNSET)
@@ -162,7 +171,7 @@ class UpdateCategoryBody:
         if isinstance(_permissions, Unset):
             permissions = UNSET
         else:
-            permissions = UpdateCategoryBodyPermissions.from_dict(_permissions)
+            permissions = UpdateCategoryBodyPermissions._from_owned(_permissions)
 
         search_priority = d.pop("search_priority", UNSET)
 
@@ -173,7 +182,7 @@ class UpdateCategoryBody:
         if _category_localizations is not UNSET:
             category_localizations = []
             for category_localizations_item_data in _category_localizations:
-                category_localizations_item = UpdateCategoryBodyCategoryLocalizationsItem.from_dict(
+                category_localizations_item = UpdateCategoryBodyCategoryLocalizationsItem._from_owned(
                     category_localizations_item_data
                 )
 

@@ -47,11 +47,20 @@ class UpdateCategoryResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateCategoryResponse200Category
         if UpdateCategoryResponse200Category is None:
             from ..models.update_category_response_200_category import UpdateCategoryResponse200Category
 
-        d = dict(src_dict)
+        d = src_dict
         success = d.pop("success", UNSET)
 
         _category = d.pop("category", UNSET)
@@ -59,7 +68,7 @@ class UpdateCategoryResponse200:
         if isinstance(_category, Unset):
             category = UNSET
         else:
-            category = UpdateCategoryResponse200Category.from_dict(_category)
+            category = UpdateCategoryResponse200Category._from_owned(_category)
 
         update_category_response_200 = cls.__new__(cls)
         update_category_response_200.success = success

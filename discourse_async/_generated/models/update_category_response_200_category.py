@@ -578,6 +578,15 @@ class UpdateCategoryResponse200Category:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateCategoryResponse200CategoryAvailableCategoryTypesItem
         if UpdateCategoryResponse200CategoryAvailableCategoryTypesItem is None:
             from ..models.update_category_response_200_category_available_category_types_item import UpdateCategoryResponse200CategoryAvailableCategoryTypesItem
@@ -600,7 +609,7 @@ class UpdateCategoryResponse200Category:
         if UpdateCategoryResponse200CategoryRequiredTagGroupsItem is None:
             from ..models.update_category_response_200_category_required_tag_groups_item import UpdateCategoryResponse200CategoryRequiredTagGroupsItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -676,7 +685,7 @@ class UpdateCategoryResponse200Category:
         if isinstance(_custom_fields, Unset):
             custom_fields = UNSET
         else:
-            custom_fields = UpdateCategoryResponse200CategoryCustomFields.from_dict(_custom_fields)
+            custom_fields = UpdateCategoryResponse200CategoryCustomFields._from_owned(_custom_fields)
 
         allowed_tags = cast(list[Any], d.pop("allowed_tags", UNSET))
 
@@ -689,7 +698,7 @@ class UpdateCategoryResponse200Category:
         if _required_tag_groups is not UNSET:
             required_tag_groups = []
             for required_tag_groups_item_data in _required_tag_groups:
-                required_tag_groups_item = UpdateCategoryResponse200CategoryRequiredTagGroupsItem.from_dict(
+                required_tag_groups_item = UpdateCategoryResponse200CategoryRequiredTagGroupsItem._from_owned(
                     required_tag_groups_item_data
                 )
 
@@ -700,7 +709,7 @@ class UpdateCategoryResponse200Category:
         if isinstance(_category_setting, Unset):
             category_setting = UNSET
         else:
-            category_setting = UpdateCategoryResponse200CategoryCategorySetting.from_dict(_category_setting)
+            category_setting = UpdateCategoryResponse200CategoryCategorySetting._from_owned(_category_setting)
 
         category_localizations = cast(list[Any], d.pop("category_localizations", UNSET))
 
@@ -721,7 +730,7 @@ class UpdateCategoryResponse200Category:
         if _group_permissions is not UNSET:
             group_permissions = []
             for group_permissions_item_data in _group_permissions:
-                group_permissions_item = UpdateCategoryResponse200CategoryGroupPermissionsItem.from_dict(
+                group_permissions_item = UpdateCategoryResponse200CategoryGroupPermissionsItem._from_owned(
                     group_permissions_item_data
                 )
 
@@ -760,14 +769,14 @@ class UpdateCategoryResponse200Category:
         if isinstance(_category_types, Unset):
             category_types = UNSET
         else:
-            category_types = UpdateCategoryResponse200CategoryCategoryTypes.from_dict(_category_types)
+            category_types = UpdateCategoryResponse200CategoryCategoryTypes._from_owned(_category_types)
 
         _category_type_settings = d.pop("category_type_settings", UNSET)
         category_type_settings: UpdateCategoryResponse200CategoryCategoryTypeSettings | Unset
         if isinstance(_category_type_settings, Unset):
             category_type_settings = UNSET
         else:
-            category_type_settings = UpdateCategoryResponse200CategoryCategoryTypeSettings.from_dict(
+            category_type_settings = UpdateCategoryResponse200CategoryCategoryTypeSettings._from_owned(
                 _category_type_settings
             )
 
@@ -776,7 +785,7 @@ class UpdateCategoryResponse200Category:
         if _available_category_types is not UNSET:
             available_category_types = []
             for available_category_types_item_data in _available_category_types:
-                available_category_types_item = UpdateCategoryResponse200CategoryAvailableCategoryTypesItem.from_dict(
+                available_category_types_item = UpdateCategoryResponse200CategoryAvailableCategoryTypesItem._from_owned(
                     available_category_types_item_data
                 )
 

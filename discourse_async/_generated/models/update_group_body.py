@@ -39,12 +39,21 @@ class UpdateGroupBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateGroupBodyGroup
         if UpdateGroupBodyGroup is None:
             from ..models.update_group_body_group import UpdateGroupBodyGroup
 
-        d = dict(src_dict)
-        group = UpdateGroupBodyGroup.from_dict(d.pop("group"))
+        d = src_dict
+        group = UpdateGroupBodyGroup._from_owned(d.pop("group"))
 
         update_group_body = cls.__new__(cls)
         update_group_body.group = group

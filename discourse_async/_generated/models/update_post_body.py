@@ -47,17 +47,26 @@ class UpdatePostBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdatePostBodyPost
         if UpdatePostBodyPost is None:
             from ..models.update_post_body_post import UpdatePostBodyPost
 
-        d = dict(src_dict)
+        d = src_dict
         _post = d.pop("post", UNSET)
         post: UpdatePostBodyPost | Unset
         if isinstance(_post, Unset):
             post = UNSET
         else:
-            post = UpdatePostBodyPost.from_dict(_post)
+            post = UpdatePostBodyPost._from_owned(_post)
 
         bypass_bump = d.pop("bypass_bump", UNSET)
 

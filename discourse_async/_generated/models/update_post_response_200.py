@@ -41,17 +41,26 @@ class UpdatePostResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdatePostResponse200Post
         if UpdatePostResponse200Post is None:
             from ..models.update_post_response_200_post import UpdatePostResponse200Post
 
-        d = dict(src_dict)
+        d = src_dict
         _post = d.pop("post", UNSET)
         post: UpdatePostResponse200Post | Unset
         if isinstance(_post, Unset):
             post = UNSET
         else:
-            post = UpdatePostResponse200Post.from_dict(_post)
+            post = UpdatePostResponse200Post._from_owned(_post)
 
         update_post_response_200 = cls.__new__(cls)
         update_post_response_200.post = post

@@ -436,11 +436,20 @@ class UpdatePostResponse200Post:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdatePostResponse200PostActionsSummaryItem
         if UpdatePostResponse200PostActionsSummaryItem is None:
             from ..models.update_post_response_200_post_actions_summary_item import UpdatePostResponse200PostActionsSummaryItem
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         username = d.pop("username", UNSET)
@@ -516,7 +525,7 @@ class UpdatePostResponse200Post:
         if _actions_summary is not UNSET:
             actions_summary = []
             for actions_summary_item_data in _actions_summary:
-                actions_summary_item = UpdatePostResponse200PostActionsSummaryItem.from_dict(actions_summary_item_data)
+                actions_summary_item = UpdatePostResponse200PostActionsSummaryItem._from_owned(actions_summary_item_data)
 
                 actions_summary.append(actions_summary_item)
 

@@ -47,11 +47,20 @@ class UpdateTagGroupResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateTagGroupResponse200TagGroup
         if UpdateTagGroupResponse200TagGroup is None:
             from ..models.update_tag_group_response_200_tag_group import UpdateTagGroupResponse200TagGroup
 
-        d = dict(src_dict)
+        d = src_dict
         success = d.pop("success", UNSET)
 
         _tag_group = d.pop("tag_group", UNSET)
@@ -59,7 +68,7 @@ class UpdateTagGroupResponse200:
         if isinstance(_tag_group, Unset):
             tag_group = UNSET
         else:
-            tag_group = UpdateTagGroupResponse200TagGroup.from_dict(_tag_group)
+            tag_group = UpdateTagGroupResponse200TagGroup._from_owned(_tag_group)
 
         update_tag_group_response_200 = cls.__new__(cls)
         update_tag_group_response_200.success = success

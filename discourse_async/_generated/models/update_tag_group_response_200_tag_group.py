@@ -77,11 +77,20 @@ class UpdateTagGroupResponse200TagGroup:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateTagGroupResponse200TagGroupPermissions
         if UpdateTagGroupResponse200TagGroupPermissions is None:
             from ..models.update_tag_group_response_200_tag_group_permissions import UpdateTagGroupResponse200TagGroupPermissions
 
-        d = dict(src_dict)
+        d = src_dict
         id = d.pop("id", UNSET)
 
         name = d.pop("name", UNSET)
@@ -97,7 +106,7 @@ class UpdateTagGroupResponse200TagGroup:
         if isinstance(_permissions, Unset):
             permissions = UNSET
         else:
-            permissions = UpdateTagGroupResponse200TagGroupPermissions.from_dict(_permissions)
+            permissions = UpdateTagGroupResponse200TagGroupPermissions._from_owned(_permissions)
 
         update_tag_group_response_200_tag_group = cls.__new__(cls)
         update_tag_group_response_200_tag_group.id = id

@@ -41,17 +41,26 @@ class UpdateTopicBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateTopicBodyTopic
         if UpdateTopicBodyTopic is None:
             from ..models.update_topic_body_topic import UpdateTopicBodyTopic
 
-        d = dict(src_dict)
+        d = src_dict
         _topic = d.pop("topic", UNSET)
         topic: UpdateTopicBodyTopic | Unset
         if isinstance(_topic, Unset):
             topic = UNSET
         else:
-            topic = UpdateTopicBodyTopic.from_dict(_topic)
+            topic = UpdateTopicBodyTopic._from_owned(_topic)
 
         update_topic_body = cls.__new__(cls)
         update_topic_body.topic = topic

@@ -41,17 +41,26 @@ class UpdateTopicResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateTopicResponse200BasicTopic
         if UpdateTopicResponse200BasicTopic is None:
             from ..models.update_topic_response_200_basic_topic import UpdateTopicResponse200BasicTopic
 
-        d = dict(src_dict)
+        d = src_dict
         _basic_topic = d.pop("basic_topic", UNSET)
         basic_topic: UpdateTopicResponse200BasicTopic | Unset
         if isinstance(_basic_topic, Unset):
             basic_topic = UNSET
         else:
-            basic_topic = UpdateTopicResponse200BasicTopic.from_dict(_basic_topic)
+            basic_topic = UpdateTopicResponse200BasicTopic._from_owned(_basic_topic)
 
         update_topic_response_200 = cls.__new__(cls)
         update_topic_response_200.basic_topic = basic_topic

@@ -47,11 +47,20 @@ class UpdateUserBody:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateUserBodyExternalIds
         if UpdateUserBodyExternalIds is None:
             from ..models.update_user_body_external_ids import UpdateUserBodyExternalIds
 
-        d = dict(src_dict)
+        d = src_dict
         name = d.pop("name", UNSET)
 
         _external_ids = d.pop("external_ids", UNSET)
@@ -59,7 +68,7 @@ class UpdateUserBody:
         if isinstance(_external_ids, Unset):
             external_ids = UNSET
         else:
-            external_ids = UpdateUserBodyExternalIds.from_dict(_external_ids)
+            external_ids = UpdateUserBodyExternalIds._from_owned(_external_ids)
 
         update_user_body = cls.__new__(cls)
         update_user_body.name = name

@@ -47,11 +47,20 @@ class UpdateUserResponse200:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        """Build the model from a mapping, which is left as it is (nested ones too)."""
+        from ..types import owned_copy
+
+        return cls._from_owned(owned_copy(src_dict))
+
+    @classmethod
+    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:
+        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for
+        # dicts nobody else holds, such as JSON just decoded from a response.
         global UpdateUserResponse200User
         if UpdateUserResponse200User is None:
             from ..models.update_user_response_200_user import UpdateUserResponse200User
 
-        d = dict(src_dict)
+        d = src_dict
         success = d.pop("success", UNSET)
 
         _user = d.pop("user", UNSET)
@@ -59,7 +68,7 @@ class UpdateUserResponse200:
         if isinstance(_user, Unset):
             user = UNSET
         else:
-            user = UpdateUserResponse200User.from_dict(_user)
+            user = UpdateUserResponse200User._from_owned(_user)
 
         update_user_response_200 = cls.__new__(cls)
         update_user_response_200.success = success

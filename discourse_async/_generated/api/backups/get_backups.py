@@ -30,7 +30,7 @@ def _parse_response(response: httpx.Response) -> list[GetBackupsResponse200Item]
     response_200 = []
     _response_200 = response.json()
     for response_200_item_data in _response_200:
-        response_200_item = GetBackupsResponse200Item.from_dict(response_200_item_data)
+        response_200_item = GetBackupsResponse200Item._from_owned(response_200_item_data)
 
         response_200.append(response_200_item)
 

@@ -32,6 +32,6 @@ def _get_kwargs(
 
 def _parse_response(response: httpx.Response) -> GetPostResponse200:
     """Build the typed result from a successful (2xx) response."""
-    response_200 = GetPostResponse200.from_dict(response.json())
+    response_200 = GetPostResponse200._from_owned(response.json())
 
     return response_200

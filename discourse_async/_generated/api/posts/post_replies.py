@@ -35,7 +35,7 @@ def _parse_response(response: httpx.Response) -> list[PostRepliesResponse200Item
     response_200 = []
     _response_200 = response.json()
     for response_200_item_data in _response_200:
-        response_200_item = PostRepliesResponse200Item.from_dict(response_200_item_data)
+        response_200_item = PostRepliesResponse200Item._from_owned(response_200_item_data)
 
         response_200.append(response_200_item)
 

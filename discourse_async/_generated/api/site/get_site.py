@@ -27,6 +27,6 @@ def _get_kwargs() -> dict[str, Any]:
 
 def _parse_response(response: httpx.Response) -> GetSiteResponse200:
     """Build the typed result from a successful (2xx) response."""
-    response_200 = GetSiteResponse200.from_dict(response.json())
+    response_200 = GetSiteResponse200._from_owned(response.json())
 
     return response_200

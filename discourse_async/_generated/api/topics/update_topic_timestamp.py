@@ -42,6 +42,6 @@ def _get_kwargs(
 
 def _parse_response(response: httpx.Response) -> UpdateTopicTimestampResponse200:
     """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateTopicTimestampResponse200.from_dict(response.json())
+    response_200 = UpdateTopicTimestampResponse200._from_owned(response.json())
 
     return response_200

@@ -39,6 +39,6 @@ def _get_kwargs(
 
 def _parse_response(response: httpx.Response) -> GeneratePresignedPutResponse200:
     """Build the typed result from a successful (2xx) response."""
-    response_200 = GeneratePresignedPutResponse200.from_dict(response.json())
+    response_200 = GeneratePresignedPutResponse200._from_owned(response.json())
 
     return response_200
