@@ -12,14 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from upload import start_fake  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -56,24 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--topics", type=int, default=100_000)
     args = parser.parse_args()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "discourse_async.testing", "--port", "0", "--seed-topics", str(args.topics)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-    )
+    proc, url, key = start_fake("--seed-topics", str(args.topics))
     try:
-        assert proc.stdout is not None
-        url = key = ""
-        while not (url and key):
-            line = proc.stdout.readline()
-            if not line:
-                raise RuntimeError("the fake Discourse did not start")
-            if match := re.match(r"Fake Discourse at (\S+)", line):
-                url = match.group(1)
-            if match := re.match(r"Admin API key: (\S+)", line):
-                key = match.group(1)
         print(json.dumps(asyncio.run(iterate(url, key, args.topics))))
     finally:
         proc.kill()

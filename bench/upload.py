@@ -66,9 +66,10 @@ class PeakRSS:
         self._thread.join()
 
 
-def start_fake() -> tuple[subprocess.Popen[str], str, str]:
+def start_fake(*options: str) -> tuple[subprocess.Popen[str], str, str]:
+    """The fake Discourse in its own process: (process, URL, admin key)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "discourse_async.testing", "--port", "0", "--s3"],
+        [sys.executable, "-m", "discourse_async.testing", "--port", "0", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -164,7 +165,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     part = args.part_mib * MiB
-    proc, url, key = start_fake()
+    proc, url, key = start_fake("--s3")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "upload.bin"

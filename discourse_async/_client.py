@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, choose_engine
+from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, RawResponse, choose_engine
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
 from discourse_async._http import CREDENTIAL_HEADERS, origin_of
@@ -423,17 +423,7 @@ class Discourse(Namespaces):
         credentials, redirect rules and typed errors as every generated operation. An empty body
         gives None; a non-JSON body gives its text.
         """
-        response, _ = await self._path.send(
-            method.upper(),
-            path,
-            params=params,
-            json=json,
-            data=data,
-            files=files,
-            content=content,
-            headers=headers,
-            operation=f"{method.upper()} {path.split('?', 1)[0]}",
-        )
+        response = await self._raw_call(method, path, params, json, data, files, content, headers)
         if not response.content:
             return None
         if "json" in response.headers.get("content-type", "") or response.content[:1] in (b"{", b"["):
@@ -453,6 +443,20 @@ class Discourse(Namespaces):
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Like :meth:`request`, returning the response as an ``httpx.Response``."""
+        response = await self._raw_call(method, path, params, json, data, files, content, headers)
+        return response.to_httpx()
+
+    async def _raw_call(  # noqa: PLR0917 - private: request() and request_raw() pass their arguments on
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        files: Any,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> RawResponse:
         response, _ = await self._path.send(
             method.upper(),
             path,
@@ -464,4 +468,4 @@ class Discourse(Namespaces):
             headers=headers,
             operation=f"{method.upper()} {path.split('?', 1)[0]}",
         )
-        return response.to_httpx()
+        return response

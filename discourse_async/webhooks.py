@@ -25,9 +25,11 @@ import inspect
 import json
 import logging
 import re
+import types
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from discourse_async._exceptions import ConfigurationError, DiscourseError
 from discourse_async._secrets import Secret
@@ -153,13 +155,50 @@ def _required_id(obj: Mapping[str, Any], what: str) -> int:
     return int(value)
 
 
-def _extra(obj: Mapping[str, Any], known: Iterable[str]) -> dict[str, Any]:
-    names = set(known)
-    return {k: v for k, v in obj.items() if k not in names}
+class _Payload:
+    """Builds a payload dataclass from its JSON object, field by field, by the declared types."""
+
+    _what: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> Self:
+        """Build from the decoded JSON object; raise :class:`WebhookPayloadError` on wrong types."""
+        values: dict[str, Any] = {"id": _required_id(obj, cls._what)}
+        known = {"id"}
+        for name, kind in _field_types(cls).items():
+            if name not in ("id", "additional_properties"):
+                values[name] = cls._convert(name, _field(obj, name, kind, cls._what))
+                known.add(name)
+        extra = {k: v for k, v in obj.items() if k not in known}
+        return cls(**values, additional_properties=extra)  # type: ignore[call-arg] # the dataclass subclasses' fields
+
+    @classmethod
+    def _convert(cls, name: str, value: Any) -> Any:
+        return value
+
+
+_FIELD_TYPES: dict[type, dict[str, type]] = {}
+
+
+def _field_types(cls: type) -> dict[str, type]:
+    """Each dataclass field's type, without its ``| None`` (``str | None`` -> ``str``)."""
+    if cls in _FIELD_TYPES:
+        return _FIELD_TYPES[cls]
+    kinds: dict[str, type] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        if name.startswith("_"):
+            continue
+        declared = hint
+        if isinstance(declared, types.UnionType):  # `str | None`: the type is the member that is not None
+            declared = next(t for t in typing.get_args(declared) if t is not type(None))
+        kind = typing.get_origin(declared) or declared
+        kinds[name] = list if kind is tuple else kind  # JSON arrays arrive as lists
+    _FIELD_TYPES[cls] = kinds
+    return kinds
 
 
 @dataclass(frozen=True)
-class TopicPayload:
+class TopicPayload(_Payload):
     """The ``topic`` object of a topic event. Fields not named here are kept in ``additional_properties``."""
 
     id: int
@@ -176,49 +215,20 @@ class TopicPayload:
     tags: tuple[str, ...] = ()
     additional_properties: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "id",
-            "title",
-            "slug",
-            "category_id",
-            "user_id",
-            "archetype",
-            "created_at",
-            "posts_count",
-            "closed",
-            "archived",
-            "visible",
-            "tags",
-        }
-    )
+    _what: ClassVar[str] = "topic"
 
     @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> TopicPayload:
-        """Build from the decoded JSON object; raise :class:`WebhookPayloadError` on wrong types."""
-        what = "topic"
-        raw_tags = _field(obj, "tags", list, what) or []
+    def _convert(cls, name: str, value: Any) -> Any:
+        if name != "tags":
+            return value
         # Older sites send tag names; newer ones send {"id", "name", "slug"} objects.
-        tags = tuple(t if isinstance(t, str) else str(t.get("name", "")) for t in raw_tags if isinstance(t, str | dict))
-        return cls(
-            id=_required_id(obj, what),
-            title=_field(obj, "title", str, what),
-            slug=_field(obj, "slug", str, what),
-            category_id=_field(obj, "category_id", int, what),
-            user_id=_field(obj, "user_id", int, what),
-            archetype=_field(obj, "archetype", str, what),
-            created_at=_field(obj, "created_at", str, what),
-            posts_count=_field(obj, "posts_count", int, what),
-            closed=_field(obj, "closed", bool, what),
-            archived=_field(obj, "archived", bool, what),
-            visible=_field(obj, "visible", bool, what),
-            tags=tags,
-            additional_properties=_extra(obj, cls._KNOWN),
+        return tuple(
+            t if isinstance(t, str) else str(t.get("name", "")) for t in value or () if isinstance(t, str | dict)
         )
 
 
 @dataclass(frozen=True)
-class PostPayload:
+class PostPayload(_Payload):
     """The ``post`` object of a post event. ``raw`` is the post's Markdown, ``cooked`` its HTML."""
 
     id: int
@@ -237,50 +247,11 @@ class PostPayload:
     category_id: int | None = None
     additional_properties: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "id",
-            "topic_id",
-            "post_number",
-            "user_id",
-            "username",
-            "raw",
-            "cooked",
-            "created_at",
-            "updated_at",
-            "reply_to_post_number",
-            "post_type",
-            "topic_title",
-            "topic_slug",
-            "category_id",
-        }
-    )
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> PostPayload:
-        """Build from the decoded JSON object; raise :class:`WebhookPayloadError` on wrong types."""
-        what = "post"
-        return cls(
-            id=_required_id(obj, what),
-            topic_id=_field(obj, "topic_id", int, what),
-            post_number=_field(obj, "post_number", int, what),
-            user_id=_field(obj, "user_id", int, what),
-            username=_field(obj, "username", str, what),
-            raw=_field(obj, "raw", str, what),
-            cooked=_field(obj, "cooked", str, what),
-            created_at=_field(obj, "created_at", str, what),
-            updated_at=_field(obj, "updated_at", str, what),
-            reply_to_post_number=_field(obj, "reply_to_post_number", int, what),
-            post_type=_field(obj, "post_type", int, what),
-            topic_title=_field(obj, "topic_title", str, what),
-            topic_slug=_field(obj, "topic_slug", str, what),
-            category_id=_field(obj, "category_id", int, what),
-            additional_properties=_extra(obj, cls._KNOWN),
-        )
+    _what: ClassVar[str] = "post"
 
 
 @dataclass(frozen=True)
-class UserPayload:
+class UserPayload(_Payload):
     """The ``user`` object of a user event. ``email`` is present only when Discourse includes it."""
 
     id: int
@@ -295,38 +266,7 @@ class UserPayload:
     avatar_template: str | None = None
     additional_properties: dict[str, Any] = field(default_factory=dict, repr=False)
 
-    _KNOWN: ClassVar[frozenset[str]] = frozenset(
-        {
-            "id",
-            "username",
-            "name",
-            "email",
-            "trust_level",
-            "admin",
-            "moderator",
-            "created_at",
-            "last_seen_at",
-            "avatar_template",
-        }
-    )
-
-    @classmethod
-    def from_dict(cls, obj: Mapping[str, Any]) -> UserPayload:
-        """Build from the decoded JSON object; raise :class:`WebhookPayloadError` on wrong types."""
-        what = "user"
-        return cls(
-            id=_required_id(obj, what),
-            username=_field(obj, "username", str, what),
-            name=_field(obj, "name", str, what),
-            email=_field(obj, "email", str, what),
-            trust_level=_field(obj, "trust_level", int, what),
-            admin=_field(obj, "admin", bool, what),
-            moderator=_field(obj, "moderator", bool, what),
-            created_at=_field(obj, "created_at", str, what),
-            last_seen_at=_field(obj, "last_seen_at", str, what),
-            avatar_template=_field(obj, "avatar_template", str, what),
-            additional_properties=_extra(obj, cls._KNOWN),
-        )
+    _what: ClassVar[str] = "user"
 
 
 @dataclass(frozen=True)
