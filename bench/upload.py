@@ -109,7 +109,7 @@ async def raw(url: str, key: str, path: Path, size: int, part: int, concurrency:
     """
     parts = -(-size // part)
     headers = {"Api-Key": key, "Api-Username": "system"}
-    async with httpx.AsyncClient(base_url=url, headers=headers) as site, httpx.AsyncClient() as s3:
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300) as site, httpx.AsyncClient() as s3:
         created = (
             await site.post(
                 "/uploads/create-multipart.json",
