@@ -287,6 +287,7 @@ class _Presigner:
         self._parts = parts
         self._urls: dict[int, str] = {}
         self._lock = asyncio.Lock()
+        self._next = 1  # the lowest part number never presigned
 
     async def __call__(self, number: int, *, fresh: bool = False) -> str:
         """The URL of part ``number`` (``fresh``: the last one expired, ask again)."""
@@ -294,10 +295,15 @@ class _Presigner:
             if fresh:
                 self._urls.pop(number, None)
             if number not in self._urls:
-                last = min(number + PRESIGN_BATCH, self._parts + 1)
-                wanted = [n for n in range(number, last) if n not in self._urls]
+                # The part asked for, then the next parts never presigned: workers ask in any
+                # order, and one batch should serve them all.
+                wanted = {number}
+                while len(wanted) < PRESIGN_BATCH and self._next <= self._parts:
+                    if self._next not in self._urls:
+                        wanted.add(self._next)
+                    self._next += 1
                 answer = await self._uploads.batch_presign_multipart_parts(
-                    body={"part_numbers": wanted, "unique_identifier": self._identifier}
+                    body={"part_numbers": sorted(wanted), "unique_identifier": self._identifier}
                 )
                 for key, value in _props(answer.presigned_urls).items():
                     self._urls[int(key)] = str(value)
