@@ -15,7 +15,7 @@ import httpx
 from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, RawResponse, choose_engine
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
-from discourse_async._http import CREDENTIAL_HEADERS, origin_of
+from discourse_async._http import CREDENTIAL_HEADERS
 from discourse_async._limits import (
     ADMIN_LIMITS,
     ANONYMOUS_LIMITS,
@@ -31,7 +31,7 @@ from discourse_async._limits import (
 from discourse_async._response import APIResponse, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
-from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath
+from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath, origin_of_url
 from discourse_async._version import __version__
 
 if TYPE_CHECKING:
@@ -224,7 +224,7 @@ class Discourse(Namespaces):
             )
         else:
             sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
-        origin = origin_of(url)
+        origin = origin_of_url(str(url))
         clock = clock or SystemClock()
         limiter = Limiter(
             rate_limit_store or MemoryStore(clock),

@@ -30,14 +30,6 @@ CREDENTIAL_HEADERS = frozenset(
 
 Origin = tuple[str, str, int]
 
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin_of(url: httpx.URL) -> Origin:
-    """(scheme, host, port) with default ports filled in, per RFC 6454."""
-    scheme = url.scheme.lower()
-    return scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme, 0)
-
 
 def safe_url(url: httpx.URL | str) -> str:
     """The URL without user info, query or fragment: safe for messages and logs.
