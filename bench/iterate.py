@@ -20,15 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from upload import start_fake  # noqa: E402
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+from upload import rss_mib, start_fake  # noqa: E402
 
 
 async def iterate(url: str, key: str, expected: int) -> dict[str, object]:

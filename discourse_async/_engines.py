@@ -105,7 +105,17 @@ class RawResponse:
         return loads(self.content)
 
     def to_httpx(self) -> httpx.Response:
-        """The same response as an ``httpx.Response`` (built once, on demand)."""
+        """The same response as an ``httpx.Response`` (built once, on demand), never holding a credential."""
+        if self._httpx is not None and any(n.lower() in CREDENTIAL_HEADERS for n in self._httpx.request.headers):
+            # httpx's response keeps the request it answered: swap in a copy without credentials,
+            # so an exception carrying the response (or a tracker recording it) cannot show a key.
+            # Done here, on the way out, not for every response.
+            sent = self._httpx.request
+            self._httpx.request = httpx.Request(
+                sent.method,
+                sent.url,
+                headers=[(k, v) for k, v in sent.headers.multi_items() if k.lower() not in CREDENTIAL_HEADERS],
+            )
         if self._httpx is None:
             self._httpx = httpx.Response(
                 self.status_code,
@@ -160,14 +170,6 @@ class HttpxEngine:
             response = await self.client.send(built)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NotSent(str(exc)) from exc
-        # The response keeps its request: give it a copy without credentials, so an exception that
-        # carries the response (or a tracker recording it) cannot show a key.
-        sent = response.request
-        response.request = httpx.Request(
-            sent.method,
-            sent.url,
-            headers=[(k, v) for k, v in sent.headers.multi_items() if k.lower() not in CREDENTIAL_HEADERS],
-        )
         return RawResponse(
             response.status_code,
             response.headers,

@@ -68,9 +68,6 @@ class Credentials:
                 return self._headers[name].reveal()
         return None
 
-    def __bool__(self) -> bool:
-        return bool(self._headers)
-
     def __repr__(self) -> str:
         return f"<Credentials {self.kind}>"
 
