@@ -15,6 +15,7 @@ import httpx
 from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, RawResponse, choose_engine
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
+from discourse_async._h1 import BuiltinEngine
 from discourse_async._http import CREDENTIAL_HEADERS
 from discourse_async._limits import (
     ADMIN_LIMITS,
@@ -163,8 +164,10 @@ class Discourse(Namespaces):
         headers: extra headers for every request (not credentials: use the arguments above).
         transport: any ``httpx.AsyncBaseTransport`` (a mock, ``httpx.ASGITransport``, another engine);
             requests then go through httpx.
-        engine: ``"aiohttp"`` (the default: fast under concurrency) or ``"httpx"``. httpx is used
-            automatically when ``transport`` is given or httpx is being mocked (pytest-httpx).
+        engine: ``"builtin"`` (the default: HTTP/1.1 on asyncio, fast under concurrency),
+            ``"httpx"`` or ``"aiohttp"`` (with the ``aiohttp`` extra). httpx is used automatically
+            when ``transport`` is given, httpx is being mocked (pytest-httpx) or proxy variables
+            (``HTTPS_PROXY``...) are set.
         max_redirects: how many same-request redirects to follow.
         max_retries: retries after the first attempt (see the README's retry rules).
         max_retry_after: a server-asked wait longer than this raises ``RateLimitError`` at once.
@@ -212,7 +215,8 @@ class Discourse(Namespaces):
         default_headers = {"User-Agent": f"discourse-async/{__version__}", "Accept": "application/json"}
         default_headers.update(headers or {})
         sender: Engine
-        if choose_engine(engine, transport) == "httpx":
+        chosen = choose_engine(engine, transport)
+        if chosen == "httpx":
             sender = HttpxEngine(
                 httpx.AsyncClient(
                     transport=transport,
@@ -222,8 +226,10 @@ class Discourse(Namespaces):
                     trust_env=transport is None,
                 )
             )
-        else:
+        elif chosen == "aiohttp":
             sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
+        else:
+            sender = BuiltinEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
         origin = origin_of_url(str(url))
         clock = clock or SystemClock()
         limiter = Limiter(
@@ -261,7 +267,7 @@ class Discourse(Namespaces):
 
     @property
     def engine(self) -> str:
-        """The engine sending requests: ``"aiohttp"`` or ``"httpx"``."""
+        """The engine sending requests: ``"builtin"``, ``"httpx"`` or ``"aiohttp"``."""
         return self._path.engine.name
 
     @property

@@ -1,12 +1,14 @@
 """The engines that put bytes on the wire, behind one small interface.
 
-``AiohttpEngine`` is the default: httpx's own connection pool slows down as concurrency rises
-(measured in bench/: 3,000+ req/s through aiohttp against a few hundred through httpx at 64 calls
-in flight), and the bots this client is for run hundreds of calls at once. ``HttpxEngine`` is used
-whenever a ``transport=`` is given (mocks, ``httpx.ASGITransport``, custom engines), when httpx is
-being mocked (pytest-httpx), or on request; it keeps the whole httpx interface.
+The built-in engine (``_h1.BuiltinEngine``) is the default: httpx's own connection pool slows down
+as concurrency rises (measured in bench/: a few hundred requests/s at 64 calls in flight), and
+the bots this client is for run hundreds of calls at once; aiohttp holds up but spends most of
+the client's time per request (see ``_h1``). ``HttpxEngine`` is used whenever a ``transport=`` is
+given (mocks, ``httpx.ASGITransport``, custom engines), when httpx is being mocked (pytest-httpx),
+when proxy variables are set, or on request; it keeps the whole httpx interface.
+``AiohttpEngine`` is there on request (``pip install discourse-async[aiohttp]``).
 
-Both take a :class:`Request` and give a :class:`RawResponse`; neither follows redirects, adds
+All take a :class:`Request` and give a :class:`RawResponse`; none follows redirects, adds
 credentials or retries: that is the request path's job, written once in ``_transport.py``.
 """
 
@@ -117,9 +119,11 @@ class RawResponse:
                 headers=[(k, v) for k, v in sent.headers.multi_items() if k.lower() not in CREDENTIAL_HEADERS],
             )
         if self._httpx is None:
+            items = self.headers.multi_items() if hasattr(self.headers, "multi_items") else self.headers.items()
             self._httpx = httpx.Response(
                 self.status_code,
-                headers=list(self.headers.items()),
+                # The body is already decoded: a Content-Encoding header would make httpx decode it again.
+                headers=[(k, v) for k, v in items if k.lower() != "content-encoding"],
                 content=self.content,
                 request=httpx.Request(self.method, self.url),
             )
@@ -277,25 +281,23 @@ def httpx_is_mocked() -> bool:
     return getattr(method, "__module__", "").split(".")[0] != "httpx"
 
 
+ENGINES = ("builtin", "aiohttp", "httpx")
+
+
 def choose_engine(engine: str | None, transport: httpx.AsyncBaseTransport | None) -> str:
     """The engine to use.
 
-    The one asked for; else httpx when a transport is given or httpx is mocked; else aiohttp when
-    installed. ``DISCOURSE_ASYNC_ENGINE`` overrides the automatic choice.
+    The one asked for; else httpx when a transport is given, httpx is mocked, or proxy variables
+    are set (the built-in engine does not use proxies); else the built-in engine.
+    ``DISCOURSE_ASYNC_ENGINE`` overrides the automatic choice.
     """
     choice = engine or os.environ.get("DISCOURSE_ASYNC_ENGINE") or "auto"
-    if choice not in ("auto", "aiohttp", "httpx"):
-        raise ValueError(f"unknown engine {choice!r}: use 'aiohttp' or 'httpx'")
+    if choice != "auto" and choice not in ENGINES:
+        raise ValueError(f"unknown engine {choice!r}: use one of {', '.join(ENGINES)}")
     if transport is not None:
-        if choice == "aiohttp" and engine == "aiohttp":
+        if engine not in (None, "httpx"):
             raise ValueError("transport= is an httpx transport: it needs engine='httpx'")
         return "httpx"
     if choice == "auto":
-        if httpx_is_mocked():
-            return "httpx"
-        try:
-            import aiohttp  # noqa: F401
-        except ImportError:  # pragma: no cover - aiohttp is a dependency
-            return "httpx"
-        return "aiohttp"
+        return "httpx" if httpx_is_mocked() or _proxy_configured() else "builtin"
     return choice

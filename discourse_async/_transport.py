@@ -270,23 +270,29 @@ class RequestPath:
             cause = exc.__cause__
             cls = APITimeoutError if isinstance(cause, httpx.TimeoutException) else APIConnectionError
             raise cls(
-                f"{operation}: could not connect to {safe_url(request.url)} ({type(cause or exc).__name__})",
+                f"{operation}: could not connect to {safe_url(request.url)} ({_why(cause or exc, request.url)})",
                 method=request.method,
                 url=safe_url(request.url),
                 request_sent=False,
             ) from exc
         except httpx.TimeoutException as exc:
             raise APITimeoutError(
-                f"{operation}: no answer from {safe_url(request.url)} in time ({type(exc).__name__})",
+                f"{operation}: no answer from {safe_url(request.url)} in time ({_why(exc, request.url)})",
                 method=request.method,
                 url=safe_url(request.url),
             ) from exc
         except httpx.TransportError as exc:
             raise APIConnectionError(
-                f"{operation}: {type(exc).__name__} talking to {safe_url(request.url)}",
+                f"{operation}: {_why(exc, request.url)} talking to {safe_url(request.url)}",
                 method=request.method,
                 url=safe_url(request.url),
             ) from exc
         if log.isEnabledFor(logging.DEBUG):  # safe_url parses the URL: only when someone listens
             log.debug("%s %s %s -> %s", operation, request.method, safe_url(request.url), response.status_code)
         return response
+
+
+def _why(exc: BaseException, url: str) -> str:
+    """An engine error's type and message for our error text, the URL in it made safe to show."""
+    detail = str(exc).replace(url, safe_url(url))[:300]
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

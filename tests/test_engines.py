@@ -25,7 +25,7 @@ from discourse_async import (
 from discourse_async._engines import choose_engine
 
 KEY = "engine-test-admin-key"
-ENGINES = ["aiohttp", "httpx"]
+ENGINES = ["builtin", "aiohttp", "httpx"]
 CREDENTIALS = {"api-key", "api-username", "user-api-key", "user-api-client-id"}
 
 
@@ -106,7 +106,7 @@ def client(url: str, engine: str, **kwargs: object) -> Discourse:
 
 
 def test_engine_choice() -> None:
-    assert choose_engine(None, None) == "aiohttp"
+    assert choose_engine(None, None) == "builtin"
     assert choose_engine(None, httpx.MockTransport(lambda r: httpx.Response(200))) == "httpx"
     assert choose_engine("httpx", None) == "httpx"
     with pytest.raises(ValueError, match="unknown engine"):

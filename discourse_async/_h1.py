@@ -1,0 +1,528 @@
+"""The built-in engine: HTTP/1.1 on asyncio's transports, responses parsed by httptools (llhttp).
+
+Why our own: under load the client's time goes to the HTTP library, not to our code. Measured
+with callgrind against bench/server.py (instructions per ``dc.topics.list_latest_topics()`` at 64
+in flight, typed parsing included): ~630k through aiohttp, ~360k through this engine, of which
+~220k are JSON decoding and model building. The work an HTTP/1.1 exchange with a JSON API
+needs is small: write one buffer, feed what arrives to a C parser, keep the connection.
+
+What it does: keep-alive pools per origin with one bound on open connections, TLS with
+certificate checks (certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set),
+gzip/deflate, chunked and read-until-close bodies, streamed request bodies with back-pressure,
+httpx's four timeouts, and errors mapped onto httpx's exceptions. What it leaves out: proxies
+(the automatic engine choice takes httpx when proxy variables are set), HTTP/2, cookies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import ssl
+import zlib
+from collections import deque
+from collections.abc import AsyncIterable, Iterator, Mapping
+
+import httptools
+import httpx
+
+from discourse_async._engines import NotSent, RawResponse, Request
+
+_Key = tuple[str, str, int]
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Request bodies up to this size go out with the head in one write; larger ones in pieces.
+_ONE_WRITE = 64 * 1024
+_PIECE = 256 * 1024
+
+
+class ResponseHeaders(Mapping[str, str]):
+    """Response headers as received; looked up case-insensitively (and only decoded when asked)."""
+
+    __slots__ = ("_map", "_raw")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._map: dict[str, str] | None = None
+
+    def _lookup(self) -> dict[str, str]:
+        if self._map is None:
+            merged: dict[str, str] = {}
+            for name, value in self._raw:
+                key = name.decode("latin-1").lower()
+                text = value.decode("latin-1")
+                merged[key] = f"{merged[key]}, {text}" if key in merged else text
+            self._map = merged
+        return self._map
+
+    def __getitem__(self, name: str) -> str:
+        return self._lookup()[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._lookup())
+
+    def __len__(self) -> int:
+        return len(self._lookup())
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        """Every header line, repeated names included, in the order received."""
+        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw]
+
+    def __repr__(self) -> str:
+        return f"ResponseHeaders({self.multi_items()!r})"
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection: writes requests, parses responses, reports the end of each."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: _Key, generation: int) -> None:
+        self.loop = loop
+        self.key = key
+        self.generation = generation
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.closed = False
+        self.idle_since = 0.0
+        self.last_activity = 0.0
+        self.waiter: asyncio.Future[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.drain: asyncio.Future[None] | None = None
+        self.paused = False
+        self.head_only = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.encoding = b""
+        self.framed = False  # Content-Length or chunked: the body's end is known without EOF
+        self.headers_done = False
+        self.keep_alive = False
+
+    # -- asyncio callbacks
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.last_activity = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.fail(httpx.RemoteProtocolError(f"invalid HTTP response: {exc}"))
+            self.close()
+
+    def eof_received(self) -> bool:
+        return False  # close our side too: connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            if self.headers_done and not self.framed and not self.head_only:
+                waiter.set_result(None)  # a body that ends when the connection does
+            else:
+                where = "mid-response" if self.headers_done else "before answering"
+                waiter.set_exception(httpx.RemoteProtocolError(f"the server closed the connection {where}"))
+        if self.drain is not None and not self.drain.done():
+            self.drain.set_exception(httpx.WriteError("the connection closed while sending the request"))
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.drain is not None and not self.drain.done():
+            self.drain.set_result(None)
+
+    # -- httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+        self.body = []
+        self.encoding = b""
+        self.framed = False
+        self.headers_done = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+        if len(name) == 16 and name.lower() == b"content-encoding":
+            self.encoding = value.strip().lower()
+        elif (len(name) == 14 and name.lower() == b"content-length") or (
+            len(name) == 17 and name.lower() == b"transfer-encoding"
+        ):
+            self.framed = True
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        if self.status >= 200:
+            self.headers_done = True
+            if self.head_only:
+                # llhttp cannot be told the request was HEAD and would wait for the announced body.
+                self.keep_alive = False
+                self._finish()
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.status >= 200:  # an interim 1xx answer is followed by the real one
+            self.framed = True
+            self._finish()
+
+    # -- helpers
+
+    def _finish(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the exchange in progress with ``exc``."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def close(self) -> None:
+        """Close the connection (not reused)."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def check_read(self, read_timeout: float) -> None:
+        """The read timer fired: fail if nothing arrived for ``read_timeout`` seconds, else re-arm."""
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        quiet = self.loop.time() - self.last_activity
+        if quiet >= read_timeout:
+            waiter.set_exception(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
+            self.close()
+        else:
+            self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """Verify as httpx does: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context()
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _split(url: str) -> tuple[_Key, str, str]:
+    """(scheme, host, port), the Host header and the request target of an absolute URL."""
+    scheme, sep, rest = url.partition("://")
+    scheme = scheme.lower()
+    if not sep or scheme not in _DEFAULT_PORTS:
+        raise httpx.UnsupportedProtocol(f"the built-in engine sends http:// and https:// URLs, not {url[:40]!r}")
+    slash = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if 0 <= found < slash:
+            slash = found
+    authority, target = rest[:slash], rest[slash:]
+    authority = authority.rpartition("@")[2]  # credentials in URLs are not sent
+    target = target.partition("#")[0]
+    if not target.startswith("/"):
+        target = "/" + target
+    if authority.startswith("["):  # [IPv6]:port
+        host, _, tail = authority[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else ""
+    else:
+        host, _, port_text = authority.partition(":")
+    if not host:
+        raise httpx.UnsupportedProtocol(f"no host in {url[:40]!r}")
+    try:
+        port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise httpx.UnsupportedProtocol(f"bad port in {url[:60]!r}") from None
+    return (scheme, host.lower(), port), authority, target
+
+
+def _decode(body: bytes, encoding: bytes) -> bytes:
+    try:
+        if encoding in (b"gzip", b"x-gzip"):
+            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        if encoding == b"deflate":
+            try:
+                return zlib.decompress(body)
+            except zlib.error:
+                return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
+    except zlib.error as exc:
+        raise httpx.DecodingError(f"could not decode the {encoding.decode()} body: {exc}") from exc
+    return body  # identity, or an encoding we did not ask for: as received
+
+
+class BuiltinEngine:
+    """Sends requests over pooled HTTP/1.1 connections (see the module docstring)."""
+
+    name = "builtin"
+
+    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+        self._max = max_connections
+        self._expiry = keepalive_expiry
+        self._idle: dict[_Key, list[_Connection]] = {}
+        self._open = 0  # connections open or being opened, idle ones included
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._generation = 0  # bumped by aclose(): connections of an earlier one are not kept
+
+    # -- the pool
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # Connections belong to the loop that opened them: a client reused under a new loop
+            # (one loop per test, say) starts with an empty pool.
+            for conns in self._idle.values():
+                for conn in conns:
+                    if self._loop is not None and not self._loop.is_closed():
+                        conn.close()
+            self._idle.clear()
+            self._open = 0
+            self._waiters.clear()
+            self._loop = loop
+        return loop
+
+    async def _acquire(self, key: _Key, timeout: httpx.Timeout) -> _Connection:
+        loop = self._bind()
+        while True:
+            idle = self._idle.get(key)
+            now = loop.time()
+            while idle:
+                conn = idle.pop()
+                if conn.closed or now - conn.idle_since > self._expiry:
+                    self._discard(conn)
+                    continue
+                return conn
+            if self._open < self._max:
+                break
+            if self._close_one_idle():
+                continue
+            await self._wait_for_room(loop, timeout.pool)
+        self._open += 1
+        try:
+            return await self._connect(loop, key, timeout.connect)
+        except BaseException:
+            self._open -= 1
+            self._wake()
+            raise
+
+    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop, pool_timeout: float | None) -> None:
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(pool_timeout):
+                await waiter
+        except TimeoutError:
+            raise NotSent("no connection free") from httpx.PoolTimeout(
+                f"no connection free in the pool within {pool_timeout:g}s"
+            )
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._wake()  # pass on the room this waiter was given
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _close_one_idle(self) -> bool:
+        """Make room for another origin by closing the longest-idle connection of any origin."""
+        oldest: _Connection | None = None
+        for conns in self._idle.values():
+            if conns and (oldest is None or conns[0].idle_since < oldest.idle_since):
+                oldest = conns[0]
+        if oldest is None:
+            return False
+        self._idle[oldest.key].remove(oldest)
+        self._discard(oldest)
+        return True
+
+    def _discard(self, conn: _Connection) -> None:
+        conn.close()
+        self._open -= 1
+        self._wake()
+
+    def _release(self, conn: _Connection, reusable: bool) -> None:
+        conn.waiter = None
+        if reusable and not conn.closed and conn.generation == self._generation and conn.loop is self._loop:
+            conn.idle_since = conn.loop.time()
+            self._idle.setdefault(conn.key, []).append(conn)
+            self._wake()
+        elif conn.loop is self._loop:
+            self._discard(conn)
+        else:
+            conn.close()
+
+    async def _connect(self, loop: asyncio.AbstractEventLoop, key: _Key, connect_timeout: float | None) -> _Connection:
+        scheme, host, port = key
+        context = None
+        if scheme == "https":
+            if self._ssl is None:
+                self._ssl = _ssl_context()
+            context = self._ssl
+        try:
+            async with asyncio.timeout(connect_timeout):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(loop, key, self._generation),
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=host if context is not None else None,
+                )
+        except TimeoutError:
+            message = f"could not connect to {host}:{port} within {connect_timeout:g}s"
+            raise NotSent(message) from httpx.ConnectTimeout(message)
+        except OSError as exc:  # refused, unreachable, DNS, TLS certificate (ssl.SSLError is an OSError)
+            message = f"could not connect to {host}:{port}: {exc}"
+            raise NotSent(message) from httpx.ConnectError(message)
+        return conn
+
+    async def aclose(self) -> None:
+        """Close every idle connection; those in use close when their exchange ends.
+
+        Like the other engines, a later request opens new connections.
+        """
+        self._generation += 1
+        for conns in self._idle.values():
+            for conn in conns:
+                conn.close()
+                self._open -= 1
+        self._idle.clear()
+        await asyncio.sleep(0)  # let the transports finish closing
+
+    # -- one exchange
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
+        """Send ``request`` on a pooled connection and read the whole response."""
+        key, authority, target = _split(request.url)
+        head, body, chunked = _head(request, authority, target)
+        while True:
+            conn = await self._acquire(key, timeout)
+            if not conn.closed:
+                break
+            self._release(conn, reusable=False)  # closed while idle: nothing was sent on it
+        reusable = False
+        try:
+            await self._exchange(conn, request, head=head, body=body, chunked=chunked, timeout=timeout)
+            reusable = conn.keep_alive
+            content = conn.body[0] if len(conn.body) == 1 else b"".join(conn.body)
+            if conn.encoding and conn.encoding != b"identity":
+                content = _decode(content, conn.encoding)
+            return RawResponse(
+                conn.status, ResponseHeaders(conn.headers), content, method=request.method, url=request.url
+            )
+        finally:
+            # On any failure, cancellation included, the connection's state is unknown: close it.
+            self._release(conn, reusable)
+
+    async def _exchange(
+        self,
+        conn: _Connection,
+        request: Request,
+        *,
+        head: bytes,
+        body: bytes | AsyncIterable[bytes] | None,
+        chunked: bool,
+        timeout: httpx.Timeout,
+    ) -> None:
+        assert conn.transport is not None
+        loop = conn.loop
+        conn.waiter = waiter = loop.create_future()
+        conn.head_only = request.method == "HEAD"
+        conn.headers_done = False
+        conn.last_activity = loop.time()
+        if timeout.read is not None:
+            conn.timer = loop.call_later(timeout.read, conn.check_read, timeout.read)
+        try:
+            if body is None:
+                conn.transport.write(head)
+            elif isinstance(body, bytes) and len(body) <= _ONE_WRITE:
+                conn.transport.write(head + body)
+            else:
+                conn.transport.write(head)
+                await self._write_body(conn, body, chunked, timeout.write)
+                conn.last_activity = loop.time()  # the read timeout counts from the end of the body
+            await waiter
+        finally:
+            if conn.timer is not None:
+                conn.timer.cancel()
+                conn.timer = None
+
+    @staticmethod
+    async def _write_body(
+        conn: _Connection, body: bytes | AsyncIterable[bytes], chunked: bool, write_timeout: float | None
+    ) -> None:
+        if isinstance(body, bytes):
+            # Pieces, not one write: asyncio copies what the socket does not take at once.
+            view = memoryview(body)
+            for start in range(0, len(view), _PIECE):
+                await _write(conn, view[start : start + _PIECE], write_timeout)
+            return
+        async for piece in body:
+            if chunked:
+                if piece:
+                    await _write(conn, b"%x\r\n%b\r\n" % (len(piece), piece), write_timeout)
+            else:
+                await _write(conn, piece, write_timeout)
+        if chunked:
+            await _write(conn, b"0\r\n\r\n", write_timeout)
+
+
+async def _write(conn: _Connection, data: bytes | memoryview, write_timeout: float | None) -> None:
+    """Write, then wait while the transport's buffer is over its high-water mark."""
+    if conn.closed or conn.transport is None:
+        raise httpx.WriteError("the connection closed while sending the request")
+    conn.transport.write(data)
+    if conn.paused:
+        conn.drain = conn.loop.create_future()
+        try:
+            async with asyncio.timeout(write_timeout):
+                await conn.drain
+        except TimeoutError:
+            raise httpx.WriteTimeout(f"could not send the request body within {write_timeout:g}s") from None
+        finally:
+            conn.drain = None
+
+
+def _head(request: Request, authority: str, target: str) -> tuple[bytes, bytes | AsyncIterable[bytes] | None, bool]:
+    """The request line and headers as bytes, the body to send after them, and whether it is chunked."""
+    lines = [f"{request.method} {target} HTTP/1.1\r\nHost: {authority}\r\n"]
+    names = set()
+    for name, value in request.headers.items():
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            # A programming error, not a network one: no retry, and never a second header smuggled in.
+            raise ValueError(f"invalid character in the {name!r} header")
+        lower = name.lower()
+        if lower == "host":
+            continue
+        names.add(lower)
+        lines.append(f"{name}: {value}\r\n")
+    if " " in target or "\r" in target or "\n" in target:
+        raise ValueError("invalid character in the request target")
+    if "accept-encoding" not in names:
+        lines.append("Accept-Encoding: gzip, deflate\r\n")
+    body = request.content
+    chunked = False
+    if isinstance(body, bytes | bytearray | memoryview):
+        body = body if isinstance(body, bytes) else bytes(body)
+        if "content-length" not in names:
+            lines.append(f"Content-Length: {len(body)}\r\n")
+    elif body is None:
+        if request.method in ("POST", "PUT", "PATCH") and "content-length" not in names:
+            lines.append("Content-Length: 0\r\n")
+    elif "content-length" not in names:
+        chunked = True
+        lines.append("Transfer-Encoding: chunked\r\n")
+    lines.append("\r\n")
+    return "".join(lines).encode(), body, chunked
