@@ -92,7 +92,7 @@ async def ours(url: str, key: str, path: Path, size: int, part: int, concurrency
     from discourse_async import Discourse
 
     async with Discourse(url, api_key=key, api_username="system", rate_limits=None) as dc:
-        # Load what the first call loads (aiohttp, models) before the baseline is taken.
+        # Load what the first call loads (the engine, models) before the baseline is taken.
         await dc.uploads.upload(b"warm-up", filename="warm.txt")
         with PeakRSS() as peak:
             base = rss_mib()

@@ -120,7 +120,10 @@ async def test_killing_redis_mid_run_keeps_the_workers_going(site: tuple[FakeDis
     redis = RedisProcess()
     redis.start()
     procs, out = start_workers(url, fake.admin_api_key, redis.url)
-    await asyncio.sleep(1.2)  # the fleet is mid-run: a window or so done
+    # Kill it mid-run: once a window's worth is served (however long the workers took to start).
+    deadline = time.monotonic() + 60
+    while len(fake.requests) < BUDGET and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
     redis.stop()
     killed_at = time.time()
     results = await collect(procs, out)
