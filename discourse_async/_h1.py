@@ -22,6 +22,7 @@ import ssl
 import zlib
 from collections import deque
 from collections.abc import AsyncIterable, Iterator, Mapping
+from typing import Any
 
 import httptools
 import httpx
@@ -200,6 +201,11 @@ class _Connection(asyncio.Protocol):
             self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
 
 
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 def _ssl_context() -> ssl.SSLContext:
     """Verify as httpx does: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle."""
     if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
@@ -263,7 +269,7 @@ class BuiltinEngine:
         self._expiry = keepalive_expiry
         self._idle: dict[_Key, list[_Connection]] = {}
         self._open = 0  # connections open or being opened, idle ones included
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[tuple[_Key, asyncio.Future[_Connection | None]]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ssl: ssl.SSLContext | None = None
         self._generation = 0  # bumped by aclose(): connections of an earlier one are not kept
@@ -300,7 +306,11 @@ class BuiltinEngine:
                 break
             if self._close_one_idle():
                 continue
-            await self._wait_for_room(loop, timeout.pool)
+            handed = await self._wait_for_room(loop, key, timeout.pool)
+            if handed is not None:
+                if not handed.closed:
+                    return handed
+                self._discard(handed)
         self._open += 1
         try:
             return await self._connect(loop, key, timeout.connect)
@@ -309,32 +319,53 @@ class BuiltinEngine:
             self._wake()
             raise
 
-    async def _wait_for_room(self, loop: asyncio.AbstractEventLoop, pool_timeout: float | None) -> None:
-        waiter: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(waiter)
+    async def _wait_for_room(
+        self, loop: asyncio.AbstractEventLoop, key: _Key, pool_timeout: float | None
+    ) -> _Connection | None:
+        """Wait for a connection of ``key`` handed over by a finished exchange, or for room to open one."""
+        waiter: asyncio.Future[_Connection | None] = loop.create_future()
+        self._waiters.append((key, waiter))
+        # A timer rather than asyncio.timeout(): at hundreds of calls in flight most of them wait here.
+        expiry = None if pool_timeout is None else loop.call_later(pool_timeout, _expire, waiter)
         try:
-            async with asyncio.timeout(pool_timeout):
-                await waiter
+            return await waiter
         except TimeoutError:
             raise NotSent("no connection free") from httpx.PoolTimeout(
                 f"no connection free in the pool within {pool_timeout:g}s"
             )
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
-                self._wake()  # pass on the room this waiter was given
+                handed = waiter.result()
+                if handed is not None:
+                    self._release(handed, reusable=True)  # pass the connection on
+                else:
+                    self._wake()  # pass on the room
             raise
         finally:
+            if expiry is not None:
+                expiry.cancel()
             if not waiter.done():
                 waiter.cancel()
                 with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
+                    self._waiters.remove((key, waiter))
 
     def _wake(self) -> None:
+        """Tell the first waiter there is room for one more connection."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            _, waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
+
+    def _hand_over(self, conn: _Connection) -> bool:
+        """Give a free connection straight to a call waiting for its origin."""
+        for entry in self._waiters:
+            key, waiter = entry
+            if key == conn.key and not waiter.done():
+                self._waiters.remove(entry)
+                waiter.set_result(conn)
+                return True
+        return False
 
     def _close_one_idle(self) -> bool:
         """Make room for another origin by closing the longest-idle connection of any origin."""
@@ -356,9 +387,11 @@ class BuiltinEngine:
     def _release(self, conn: _Connection, reusable: bool) -> None:
         conn.waiter = None
         if reusable and not conn.closed and conn.generation == self._generation and conn.loop is self._loop:
+            if self._waiters and self._hand_over(conn):
+                return
             conn.idle_since = conn.loop.time()
             self._idle.setdefault(conn.key, []).append(conn)
-            self._wake()
+            self._wake()  # a waiter for another origin may close it to open its own
         elif conn.loop is self._loop:
             self._discard(conn)
         else:
