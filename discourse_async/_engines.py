@@ -14,6 +14,7 @@ credentials or retries: that is the request path's job, written once in ``_trans
 
 from __future__ import annotations
 
+import importlib.util
 import json as _json
 import os
 from collections.abc import AsyncIterable, Mapping
@@ -300,4 +301,6 @@ def choose_engine(engine: str | None, transport: httpx.AsyncBaseTransport | None
         return "httpx"
     if choice == "auto":
         return "httpx" if httpx_is_mocked() or _proxy_configured() else "builtin"
+    if choice == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
+        raise ImportError('engine="aiohttp" needs aiohttp: pip install "discourse-async[aiohttp]"')
     return choice

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import ssl
 import zlib
 from collections import deque
 from collections.abc import AsyncIterable, Iterator, Mapping
-from typing import Any
 
 import httptools
 import httpx
@@ -194,16 +194,13 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         quiet = self.loop.time() - self.last_activity
+        if self.drain is not None:  # still sending the body: the write timeout governs that
+            quiet = 0.0
         if quiet >= read_timeout:
             waiter.set_exception(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
             self.close()
         else:
             self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
-
-
-def _expire(waiter: asyncio.Future[Any]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 def _ssl_context() -> ssl.SSLContext:
@@ -269,7 +266,9 @@ class BuiltinEngine:
         self._expiry = keepalive_expiry
         self._idle: dict[_Key, list[_Connection]] = {}
         self._open = 0  # connections open or being opened, idle ones included
-        self._waiters: deque[tuple[_Key, asyncio.Future[_Connection | None]]] = deque()
+        self._waiters: deque[tuple[_Key, asyncio.Future[_Connection | None], float]] = deque()
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweep_at = math.inf
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ssl: ssl.SSLContext | None = None
         self._generation = 0  # bumped by aclose(): connections of an earlier one are not kept
@@ -288,6 +287,7 @@ class BuiltinEngine:
             self._idle.clear()
             self._open = 0
             self._waiters.clear()
+            self._sweeper, self._sweep_at = None, math.inf
             self._loop = loop
         return loop
 
@@ -324,9 +324,10 @@ class BuiltinEngine:
     ) -> _Connection | None:
         """Wait for a connection of ``key`` handed over by a finished exchange, or for room to open one."""
         waiter: asyncio.Future[_Connection | None] = loop.create_future()
-        self._waiters.append((key, waiter))
-        # A timer rather than asyncio.timeout(): at hundreds of calls in flight most of them wait here.
-        expiry = None if pool_timeout is None else loop.call_later(pool_timeout, _expire, waiter)
+        deadline = math.inf if pool_timeout is None else loop.time() + pool_timeout
+        self._waiters.append((key, waiter, deadline))
+        if deadline < self._sweep_at:
+            self._arm_sweeper(loop, deadline)
         try:
             return await waiter
         except TimeoutError:
@@ -342,17 +343,42 @@ class BuiltinEngine:
                     self._wake()  # pass on the room
             raise
         finally:
-            if expiry is not None:
-                expiry.cancel()
             if not waiter.done():
                 waiter.cancel()
                 with contextlib.suppress(ValueError):
-                    self._waiters.remove((key, waiter))
+                    self._waiters.remove((key, waiter, deadline))
+
+    def _arm_sweeper(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        # One timer for every waiter's pool timeout, not one each: at hundreds of calls in flight
+        # most calls wait here, and a timer per wait is a good share of a request's cost.
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        self._sweep_at = when
+        self._sweeper = loop.call_at(when, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fail the waiters whose pool timeout has passed; re-arm for the next deadline."""
+        self._sweeper, self._sweep_at = None, math.inf
+        now = loop.time()
+        waiting: deque[tuple[_Key, asyncio.Future[_Connection | None], float]] = deque()
+        for entry in self._waiters:
+            waiter, deadline = entry[1], entry[2]
+            if waiter.done():
+                continue
+            if deadline <= now:
+                waiter.set_exception(TimeoutError())
+            else:
+                waiting.append(entry)
+        self._waiters = waiting
+        if waiting:
+            next_at = min(entry[2] for entry in waiting)
+            if next_at < math.inf:
+                self._arm_sweeper(loop, next_at)
 
     def _wake(self) -> None:
         """Tell the first waiter there is room for one more connection."""
         while self._waiters:
-            _, waiter = self._waiters.popleft()
+            _, waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -360,7 +386,7 @@ class BuiltinEngine:
     def _hand_over(self, conn: _Connection) -> bool:
         """Give a free connection straight to a call waiting for its origin."""
         for entry in self._waiters:
-            key, waiter = entry
+            key, waiter, _ = entry
             if key == conn.key and not waiter.done():
                 self._waiters.remove(entry)
                 waiter.set_result(conn)
@@ -485,7 +511,6 @@ class BuiltinEngine:
             else:
                 conn.transport.write(head)
                 await self._write_body(conn, body, chunked, timeout.write)
-                conn.last_activity = loop.time()  # the read timeout counts from the end of the body
             await waiter
         finally:
             if conn.timer is not None:
@@ -517,6 +542,7 @@ async def _write(conn: _Connection, data: bytes | memoryview, write_timeout: flo
     if conn.closed or conn.transport is None:
         raise httpx.WriteError("the connection closed while sending the request")
     conn.transport.write(data)
+    conn.last_activity = conn.loop.time()  # a long upload is not a silent server
     if conn.paused:
         conn.drain = conn.loop.create_future()
         try:

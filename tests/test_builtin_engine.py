@@ -363,3 +363,22 @@ def test_response_headers_and_urls() -> None:
     assert _split("http://[::1]:8080?x") == (("http", "::1", 8080), "[::1]:8080", "/?x")
     with pytest.raises(httpx.UnsupportedProtocol):
         _split("ftp://example.com/")
+
+
+async def test_a_slow_upload_is_not_a_read_timeout(serve: Callable[..., Awaitable[tuple[RawServer, str]]]) -> None:
+    async def reply(seen: Seen) -> bytes:
+        return response(json.dumps({"n": len(seen.body)}).encode())
+
+    _, url = await serve(reply)
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            await asyncio.sleep(0.05)  # 0.4 s of sending in all, twice the read timeout
+            yield b"y" * 10_000
+
+    engine = BuiltinEngine()
+    try:
+        sent = await engine.send(Request("PUT", f"{url}/slow", {}, slowly()), httpx.Timeout(5.0, read=0.2))
+        assert sent.json() == {"n": 80_000}
+    finally:
+        await engine.aclose()

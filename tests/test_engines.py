@@ -105,7 +105,10 @@ def client(url: str, engine: str, **kwargs: object) -> Discourse:
     return Discourse(url, api_key=KEY, api_username="system", engine=engine, **kwargs)  # type: ignore[arg-type]
 
 
-def test_engine_choice() -> None:
+def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISCOURSE_ASYNC_ENGINE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
     assert choose_engine(None, None) == "builtin"
     assert choose_engine(None, httpx.MockTransport(lambda r: httpx.Response(200))) == "httpx"
     assert choose_engine("httpx", None) == "httpx"
@@ -113,6 +116,21 @@ def test_engine_choice() -> None:
         choose_engine("curl", None)
     with pytest.raises(ValueError, match="needs engine='httpx'"):
         choose_engine("aiohttp", httpx.MockTransport(lambda r: httpx.Response(200)))
+
+
+def test_proxy_variables_choose_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert choose_engine(None, None) == "httpx"  # the built-in engine does not use proxies
+    assert choose_engine("builtin", None) == "builtin"
+
+
+def test_aiohttp_engine_without_aiohttp_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "aiohttp" else real(name, *a))
+    with pytest.raises(ImportError, match=r"discourse-async\[aiohttp\]"):
+        choose_engine("aiohttp", None)
 
 
 def test_pytest_httpx_switches_to_httpx(httpx_mock: object) -> None:
