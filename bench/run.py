@@ -433,7 +433,7 @@ def main() -> None:
         args.rounds, args.total, args.topics, args.upload_mib = 1, 600, 300, 32
     results = asyncio.run(main_async(args))
     print("cold start ...", flush=True)
-    results["coldstart"] = coldstart(5 if args.quick else 15)
+    results["coldstart"] = coldstart(5 if args.quick else 25)
     if not args.skip_upload:
         print("upload ...", flush=True)
         results["upload"] = upload_scenario(args.upload_mib)

@@ -288,19 +288,20 @@ ENGINES = ("builtin", "aiohttp", "httpx")
 def choose_engine(engine: str | None, transport: httpx.AsyncBaseTransport | None) -> str:
     """The engine to use.
 
-    The one asked for; else httpx when a transport is given, httpx is mocked, or proxy variables
+    The one asked for; else httpx when a transport is given or httpx is mocked (a test's mock must
+    see the requests); else ``DISCOURSE_ASYNC_ENGINE`` when set; else httpx when proxy variables
     are set (the built-in engine does not use proxies); else the built-in engine.
-    ``DISCOURSE_ASYNC_ENGINE`` overrides the automatic choice.
     """
-    choice = engine or os.environ.get("DISCOURSE_ASYNC_ENGINE") or "auto"
-    if choice != "auto" and choice not in ENGINES:
-        raise ValueError(f"unknown engine {choice!r}: use one of {', '.join(ENGINES)}")
+    for choice in (engine, os.environ.get("DISCOURSE_ASYNC_ENGINE")):
+        if choice and choice not in ENGINES:
+            raise ValueError(f"unknown engine {choice!r}: use one of {', '.join(ENGINES)}")
     if transport is not None:
         if engine not in (None, "httpx"):
             raise ValueError("transport= is an httpx transport: it needs engine='httpx'")
         return "httpx"
-    if choice == "auto":
-        return "httpx" if httpx_is_mocked() or _proxy_configured() else "builtin"
+    choice = engine or ("httpx" if httpx_is_mocked() else os.environ.get("DISCOURSE_ASYNC_ENGINE"))
+    if not choice:
+        return "httpx" if _proxy_configured() else "builtin"
     if choice == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
         raise ImportError('engine="aiohttp" needs aiohttp: pip install "discourse-async[aiohttp]"')
     return choice

@@ -111,6 +111,7 @@ class MemoryStore:
         self._clock = clock or SystemClock()
         # Sorted timestamps of the requests inside each window (at most `requests` of them).
         self._logs: dict[tuple[str, RateLimit], list[float]] = {}
+        self._in_flight: dict[tuple[str, RateLimit], int] = {}
         self._paused_until: dict[str, float] = {}
 
     async def take(self, bucket: str, limits: Sequence[RateLimit]) -> tuple[float, float]:
@@ -124,31 +125,38 @@ class MemoryStore:
         if paused > 0:
             return paused, 0.0
         wait = 0.0
-        logs = []
         for limit in limits:
-            log = self._logs.setdefault((bucket, limit), [])
+            key = (bucket, limit)
+            log = self._logs.setdefault(key, [])
             expired = bisect.bisect_right(log, now - limit.per)
             del log[:expired]
-            if len(log) >= limit.requests:
-                wait = max(wait, log[0] + limit.per - now)
-            logs.append(log)
+            in_flight = self._in_flight.get(key, 0)
+            if len(log) + in_flight >= limit.requests:
+                if len(log) + in_flight - 1 < limit.requests and log:
+                    wait = max(wait, log[0] + limit.per - now)  # the oldest finished one leaves the window
+                else:
+                    # Held by requests still in flight: look again after one slot's share of the window.
+                    wait = max(wait, limit.per / limit.requests)
         if wait > 0:
             return wait, 0.0
-        for log in logs:
-            bisect.insort(log, now)
+        for limit in limits:
+            key = (bucket, limit)
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
         return 0.0, now
 
     async def settle(self, bucket: str, limits: Sequence[RateLimit], taken_at: float) -> None:
-        """See :meth:`RateLimitStore.settle`."""
+        """See :meth:`RateLimitStore.settle`.
+
+        Here a slot is not in the window's log while its request is in flight (it counts apart, and
+        cannot expire while the request still waits for a connection); it enters the log, stamped
+        now, when the request finishes.
+        """
         now = self._clock.now()
         for limit in limits:
-            log = self._logs.get((bucket, limit))
-            if not log:
-                continue
-            index = bisect.bisect_left(log, taken_at)
-            if index < len(log) and log[index] == taken_at:
-                del log[index]
-                bisect.insort(log, now)
+            key = (bucket, limit)
+            if self._in_flight.get(key, 0) > 0:
+                self._in_flight[key] -= 1
+            bisect.insort(self._logs.setdefault(key, []), now)
 
     async def pause(self, bucket: str, seconds: float) -> None:
         """See :meth:`RateLimitStore.pause`."""

@@ -119,6 +119,7 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_proxy_variables_choose_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCOURSE_ASYNC_ENGINE", raising=False)
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     assert choose_engine(None, None) == "httpx"  # the built-in engine does not use proxies
     assert choose_engine("builtin", None) == "builtin"
@@ -133,8 +134,20 @@ def test_aiohttp_engine_without_aiohttp_says_what_to_install(monkeypatch: pytest
         choose_engine("aiohttp", None)
 
 
-def test_pytest_httpx_switches_to_httpx(httpx_mock: object) -> None:
+def test_pytest_httpx_switches_to_httpx(httpx_mock: object, monkeypatch: pytest.MonkeyPatch) -> None:
     assert choose_engine(None, None) == "httpx"
+    # A mock must see the requests, whatever engine the environment asks for.
+    monkeypatch.setenv("DISCOURSE_ASYNC_ENGINE", "builtin")
+    assert choose_engine(None, None) == "httpx"
+
+
+def test_environment_sets_the_default_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCOURSE_ASYNC_ENGINE", "aiohttp")
+    assert choose_engine(None, None) == "aiohttp"
+    assert choose_engine("builtin", None) == "builtin"
+    monkeypatch.setenv("DISCOURSE_ASYNC_ENGINE", "curl")
+    with pytest.raises(ValueError, match="unknown engine 'curl'"):
+        choose_engine(None, None)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -352,18 +352,41 @@ async def test_memory_store_takes_all_limits_or_none() -> None:
     clock = FakeClock()
     store = MemoryStore(clock)
     limits = [RateLimit(2, 10.0), RateLimit(3, 100.0)]
-    assert (await store.take("b", limits))[0] == 0
-    assert (await store.take("b", limits))[0] == 0
-    wait, _ = await store.take("b", limits)
-    assert wait == pytest.approx(10.0)
+
+    async def call() -> float:
+        wait, stamp = await store.take("b", limits)
+        if wait == 0:
+            await store.settle("b", limits, stamp)  # the request finished at once
+        return wait
+
+    assert await call() == 0
+    assert await call() == 0
+    assert await call() == pytest.approx(10.0)
     clock.t += 10.0
-    assert (await store.take("b", limits))[0] == 0  # the 10 s window freed one
+    assert await call() == 0  # the 10 s window freed one
     clock.t += 10.0
-    wait, _ = await store.take("b", limits)  # the 100 s window is full (3 taken)
+    wait = await call()  # the 100 s window is full (3 taken)
     assert 70 < wait <= 80
     await store.pause("b", 5)
     assert await store.paused_for("b") == pytest.approx(5)
     assert await store.paused_for("other") == 0
+
+
+async def test_a_slot_does_not_expire_while_its_request_is_in_flight() -> None:
+    # A request that waits long for a connection must still count: the server has not seen it yet.
+    clock = FakeClock()
+    store = MemoryStore(clock)
+    limits = [RateLimit(2, 1.0)]
+    first = await store.take("b", limits)
+    second = await store.take("b", limits)
+    clock.t += 5.0  # five windows later, both still in flight
+    wait, _ = await store.take("b", limits)
+    assert wait > 0
+    await store.settle("b", limits, first[1])
+    await store.settle("b", limits, second[1])
+    assert (await store.take("b", limits))[0] == pytest.approx(1.0)  # they count from when they finished
+    clock.t += 1.0
+    assert (await store.take("b", limits))[0] == 0
 
 
 async def test_default_budgets_follow_the_credential() -> None:
