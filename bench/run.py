@@ -158,7 +158,27 @@ def pydiscourse_topic_rate(base: str, total: int) -> float:
 # ------------------------------------------------------------------------------------ scenarios
 
 
-async def throughput(base: str, rounds: int, total: int) -> dict[str, dict[int, float]]:
+async def run_for(call: Call, seconds: float, concurrency: int) -> float:
+    """Requests per second over ``seconds`` of calls with ``concurrency`` in flight.
+
+    The same time for every contender, not the same count: a fast one is measured over many
+    requests (less noise), a slow one does not take minutes.
+    """
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        while time.perf_counter() < deadline:
+            await call()
+            done += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done / (time.perf_counter() - start)
+
+
+async def throughput(base: str, rounds: int, seconds: float) -> dict[str, dict[int, float]]:
     """Median requests/s per contender and concurrency."""
     samples: dict[str, dict[int, list[float]]] = {}
     async with Contenders(base) as contenders:
@@ -169,11 +189,11 @@ async def throughput(base: str, rounds: int, total: int) -> dict[str, dict[int, 
             order = names if round_no % 2 == 0 else names[::-1]
             for concurrency in CONCURRENCY:
                 for name in order:
-                    rate = await run_calls(contenders.calls[name], total, concurrency)
+                    rate = await run_for(contenders.calls[name], seconds, concurrency)
                     samples.setdefault(name, {}).setdefault(concurrency, []).append(rate)
     for round_no in range(rounds):
         for threads, label in ((1, "pydiscourse (sequential)"), (16, "pydiscourse (16 threads)")):
-            rate = await asyncio.to_thread(pydiscourse_rate, base, max(total // 3, 300), threads)
+            rate = await asyncio.to_thread(pydiscourse_rate, base, 300, threads)
             for concurrency in CONCURRENCY:
                 # pydiscourse has no concurrency of its own: its figure is the same at every level.
                 samples.setdefault(label, {}).setdefault(concurrency, []).append(rate)
@@ -301,7 +321,7 @@ def write_report(results: dict[str, Any], out: Path) -> str:
         "",
         f"Machine: {results['machine']}.",
         f"Run: `make bench` on {results['date']}, {results['rounds']} rounds, medians; "
-        f"{results['total']} requests per measurement.",
+        f"{results['seconds']:g} s of calls per measurement.",
         "",
         "## Requests per second (loopback server, 3.4 KB /latest.json, typed parsing included)",
         "",
@@ -407,12 +427,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "rounds": args.rounds,
-        "total": args.total,
+        "seconds": args.seconds,
         "latency_topics": args.topics,
     }
     with server() as base:
         print("throughput ...", flush=True)
-        results["throughput"] = await throughput(base, args.rounds, args.total)
+        results["throughput"] = await throughput(base, args.rounds, args.seconds)
     print("20 ms latency ...", flush=True)
     results["latency"] = await latency_scenario(max(1, args.rounds - 1), args.topics)
     print("parse ...", flush=True)
@@ -423,14 +443,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--total", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=2.0, help="length of each throughput measurement")
     parser.add_argument("--topics", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (a smoke run)")
     parser.add_argument("--skip-upload", action="store_true")
     parser.add_argument("--upload-mib", type=int, default=256)
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.total, args.topics, args.upload_mib = 1, 600, 300, 32
+        args.rounds, args.seconds, args.topics, args.upload_mib = 1, 0.5, 300, 32
     results = asyncio.run(main_async(args))
     print("cold start ...", flush=True)
     results["coldstart"] = coldstart(5 if args.quick else 25)
