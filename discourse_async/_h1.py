@@ -28,9 +28,9 @@ import httptools
 import httpx
 
 from discourse_async._engines import NotSent, RawResponse, Request
+from discourse_async._transport import DEFAULT_PORTS
 
 _Key = tuple[str, str, int]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Request bodies up to this size go out with the head in one write; larger ones in pieces.
 _ONE_WRITE = 64 * 1024
 _PIECE = 256 * 1024
@@ -216,7 +216,7 @@ def _split(url: str) -> tuple[_Key, str, str]:
     """(scheme, host, port), the Host header and the request target of an absolute URL."""
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
-    if not sep or scheme not in _DEFAULT_PORTS:
+    if not sep or scheme not in DEFAULT_PORTS:
         raise httpx.UnsupportedProtocol(f"the built-in engine sends http:// and https:// URLs, not {url[:40]!r}")
     slash = len(rest)
     for mark in "/?#":
@@ -236,7 +236,7 @@ def _split(url: str) -> tuple[_Key, str, str]:
     if not host:
         raise httpx.UnsupportedProtocol(f"no host in {url[:40]!r}")
     try:
-        port = int(port_text) if port_text else _DEFAULT_PORTS[scheme]
+        port = int(port_text) if port_text else DEFAULT_PORTS[scheme]
     except ValueError:
         raise httpx.UnsupportedProtocol(f"bad port in {url[:60]!r}") from None
     return (scheme, host.lower(), port), authority, target
