@@ -7,10 +7,11 @@ first use so that a bot touching two namespaces loads two.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from discourse_async._generated.types import Unset
-from discourse_async.pagination import Page
+from discourse_async.pagination import Page, Paginator
 
 #: How many post ids Discourse serves per /t/{id}/posts.json request (its own chunk size).
 POST_CHUNK = 20
@@ -26,3 +27,12 @@ def _topic_page(response: Any, page: int) -> Page[Any, Any]:
     if isinstance(topic_list, Unset):
         return Page(response, [])
     return Page(response, _list(topic_list.topics), page + 1 if topic_list.more_topics_url else None)
+
+
+def _topic_pages(call: Callable[[int], Awaitable[Any]], max_items: int | None, prefetch: int) -> Paginator[Any, Any]:
+    """An iterator over a page-numbered topic list; ``call(page)`` fetches one page (from 0)."""
+
+    async def fetch(page: int) -> Page[Any, Any]:
+        return _topic_page(await call(page), page)
+
+    return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from discourse_async._generated.api.categories import Categories as _Categories
-from discourse_async._namespaces import _topic_page
-from discourse_async.pagination import Page, Paginator
+from discourse_async._namespaces import _topic_pages
+from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
@@ -22,8 +22,6 @@ class Categories(_Categories):
         self, slug: str, id: int | str, *, max_items: int | None = None, prefetch: int = 0
     ) -> Paginator[ListCategoryTopicsResponse200TopicListTopicsItem, ListCategoryTopicsResponse200]:
         """Every topic of a category (``/c/{slug}/{id}.json``)."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.list_category_topics(slug=slug, id=int(id), page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(
+            lambda page: self.list_category_topics(slug=slug, id=int(id), page=page), max_items, prefetch
+        )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from discourse_async._generated.api.private_messages import PrivateMessages as _PrivateMessages
-from discourse_async._namespaces import _topic_page
-from discourse_async.pagination import Page, Paginator
+from discourse_async._namespaces import _topic_pages
+from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
@@ -24,18 +24,14 @@ class PrivateMessages(_PrivateMessages):
         self, username: str, *, max_items: int | None = None, prefetch: int = 0
     ) -> Paginator[ListUserPrivateMessagesResponse200TopicListTopicsItem, ListUserPrivateMessagesResponse200]:
         """Every message topic in a user's inbox."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.list_user_private_messages(username=username, page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(
+            lambda page: self.list_user_private_messages(username=username, page=page), max_items, prefetch
+        )
 
     def iter_sent(
         self, username: str, *, max_items: int | None = None, prefetch: int = 0
     ) -> Paginator[GetUserSentPrivateMessagesResponse200TopicListTopicsItem, GetUserSentPrivateMessagesResponse200]:
         """Every message topic a user has sent."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.get_user_sent_private_messages(username=username, page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(
+            lambda page: self.get_user_sent_private_messages(username=username, page=page), max_items, prefetch
+        )

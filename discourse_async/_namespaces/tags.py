@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from discourse_async._generated.api.tags import Tags as _Tags
-from discourse_async._namespaces import _topic_page
-from discourse_async.pagination import Page, Paginator
+from discourse_async._namespaces import _topic_pages
+from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
@@ -22,8 +22,4 @@ class Tags(_Tags):
         self, name: str, *, max_items: int | None = None, prefetch: int = 0
     ) -> Paginator[GetTagResponse200TopicListTopicsItem, GetTagResponse200]:
         """Every topic carrying a tag (``/tag/{name}.json``)."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.get_tag(name=name, page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(lambda page: self.get_tag(name=name, page=page), max_items, prefetch)

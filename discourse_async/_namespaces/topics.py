@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from discourse_async._generated.api.topics import Topics as _Topics
 from discourse_async._generated.types import UNSET, Unset
-from discourse_async._namespaces import POST_CHUNK, _list, _topic_page
+from discourse_async._namespaces import POST_CHUNK, _list, _topic_pages
 from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
@@ -32,11 +32,9 @@ class Topics(_Topics):
         prefetch: int = 0,
     ) -> Paginator[ListLatestTopicsResponse200TopicListTopicsItem, ListLatestTopicsResponse200]:
         """Every topic of ``/latest.json``, page after page (``order="created"`` etc.)."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.list_latest_topics(order=order, ascending=ascending, page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(
+            lambda page: self.list_latest_topics(order=order, ascending=ascending, page=page), max_items, prefetch
+        )
 
     def iter_top(
         self,
@@ -46,11 +44,7 @@ class Topics(_Topics):
         prefetch: int = 0,
     ) -> Paginator[ListTopTopicsResponse200TopicListTopicsItem, ListTopTopicsResponse200]:
         """Every topic of ``/top.json`` for a period (``daily`` ... ``all``)."""
-
-        async def fetch(page: int) -> Page[Any, Any]:
-            return _topic_page(await self.list_top_topics(period=period, page=page), page)
-
-        return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
+        return _topic_pages(lambda page: self.list_top_topics(period=period, page=page), max_items, prefetch)
 
     def iter_posts(
         self,
