@@ -11,6 +11,8 @@ workers that each keep their own budget overrun it together. With this store the
 
 * each budget is a sliding-window log in a Redis sorted set, checked and taken in one Lua script
   (one round trip, atomic), with time from Redis (``TIME``) so skewed machines agree;
+* as with the in-memory store, a request's slot counts while it is in flight (however long it
+  waits for a connection) and for a window after it finished, as the server counts it;
 * a global pause (a 429 for the whole site) is a key with an expiry that every worker checks in
   the same round trip;
 * if Redis cannot be reached, the store falls back to an in-memory budget with a logged warning
@@ -37,8 +39,10 @@ __all__ = ["RedisStore"]
 log = logging.getLogger("discourse_async")
 
 # KEYS[1] = pause key, KEYS[2..] = one sorted set per limit.
-# ARGV[1] = member suffix, then pairs (requests, window in microseconds).
-# Returns {wait_us, stamp_us}: wait 0 means taken, stamped at stamp_us (Redis time).
+# ARGV[1] = member suffix, ARGV[2] = in-flight lease (us), then pairs (requests, window in us).
+# Returns {wait_us, stamp_us}: wait 0 means taken, the slot scored stamp_us until it is settled.
+# A slot in flight is scored in the future (now + lease), so it cannot leave the window while its
+# request still waits for a connection; settling scores it at the time the request finished.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -46,14 +50,16 @@ local paused = redis.call('PTTL', KEYS[1])
 if paused > 0 then
   return {paused * 1000, 0}
 end
+local lease = tonumber(ARGV[2])
 local wait = 0
 for i = 2, #KEYS do
-  local requests = tonumber(ARGV[2 * i - 2])
-  local window = tonumber(ARGV[2 * i - 1])
+  local requests = tonumber(ARGV[2 * i - 1])
+  local window = tonumber(ARGV[2 * i])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
   if redis.call('ZCARD', KEYS[i]) >= requests then
     local oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
-    local w = oldest + window - now
+    -- a finished slot leaves a window after it finished; one in flight, a window after it settles
+    local w = math.min(oldest + window - now, window)
     if w > wait then wait = w end
   end
 end
@@ -61,19 +67,22 @@ if wait > 0 then
   return {wait, 0}
 end
 for i = 2, #KEYS do
-  local window = tonumber(ARGV[2 * i - 1])
-  redis.call('ZADD', KEYS[i], now, now .. ':' .. ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], math.ceil(window / 1000) + 1000)
+  local window = tonumber(ARGV[2 * i])
+  redis.call('ZADD', KEYS[i], now + lease, now .. ':' .. ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], math.ceil((lease + window) / 1000) + 1000)
 end
-return {0, now}
+return {0, now + lease}
 """
 
 # KEYS = one sorted set per limit; ARGV[1] = the stamp (us) of the slot to move to now.
+# The stamp went through a float in Python, so it is matched within 1 us; slots taken that close
+# together are in flight alike, and settling either of them is the same.
 _SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local stamp = tonumber(ARGV[1])
 for i = 1, #KEYS do
-  local members = redis.call('ZRANGEBYSCORE', KEYS[i], ARGV[1], ARGV[1], 'LIMIT', 0, 1)
+  local members = redis.call('ZRANGEBYSCORE', KEYS[i], stamp - 1, stamp + 1, 'LIMIT', 0, 1)
   if #members > 0 then
     redis.call('ZADD', KEYS[i], now, members[1])
   end
@@ -100,6 +109,9 @@ class RedisStore:
         prefix: prefix of every key this store writes.
         retry_after: seconds between attempts to reach Redis again after it failed.
         socket_timeout: how long one Redis call may take before the local budget is used.
+        in_flight_lease: how long a request's slot may stay in flight before it is counted as if
+            it had finished when taken. It bounds what a worker that dies mid-request holds back:
+            its slots come free a window after the lease ends.
     """
 
     def __init__(
@@ -110,7 +122,10 @@ class RedisStore:
         prefix: str = "discourse-async:",
         retry_after: float = 2.0,
         socket_timeout: float = 0.5,
+        in_flight_lease: float = 120.0,
     ) -> None:
+        if in_flight_lease < 0:
+            raise ValueError("in_flight_lease must be >= 0")
         try:
             from redis.asyncio import Redis
         except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -120,6 +135,7 @@ class RedisStore:
         )
         self._prefix = prefix
         self._retry_after = retry_after
+        self._lease_us = round(in_flight_lease * 1_000_000)
         self._fallback = MemoryStore()
         self._down_since: float | None = None
         self._next_try = 0.0
@@ -166,7 +182,7 @@ class RedisStore:
         if self._redis_allowed():
             self._counter += 1
             keys = [f"{self._prefix}{bucket}|pause", *self._keys(bucket, limits)]
-            args: list[Any] = [f"{self._member}:{self._counter}"]
+            args: list[Any] = [f"{self._member}:{self._counter}", self._lease_us]
             for lim in limits:
                 args += [lim.requests, int(lim.per * 1_000_000)]
             try:

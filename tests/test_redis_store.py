@@ -54,13 +54,44 @@ async def test_all_limits_or_none(server: RedisProcess) -> None:
 async def test_the_window_slides(server: RedisProcess) -> None:
     store = RedisStore(server.url)
     limits = [RateLimit(2, 0.3)]
-    assert (await store.take("b", limits))[0] == 0
-    assert (await store.take("b", limits))[0] == 0
+    stamps = [(await store.take("b", limits))[1] for _ in range(2)]
+    for stamp in stamps:
+        await store.settle("b", limits, stamp)
     wait, _ = await store.take("b", limits)
     assert 0 < wait <= 0.3
     await asyncio.sleep(wait + 0.02)
     assert (await store.take("b", limits))[0] == 0
     await store.aclose()
+
+
+async def test_a_slot_in_flight_does_not_leave_the_window(server: RedisProcess) -> None:
+    """A request waiting longer than a window (for a connection, say) still holds its slot."""
+    store = RedisStore(server.url)
+    limits = [RateLimit(1, 0.3)]
+    wait, stamp = await store.take("b", limits)
+    assert wait == 0
+    await asyncio.sleep(0.4)
+    wait, _ = await store.take("b", limits)
+    assert wait == pytest.approx(0.3)  # at the soonest, a window after it finishes
+    await store.settle("b", limits, stamp)
+    wait, _ = await store.take("b", limits)
+    assert 0.2 < wait <= 0.3
+    await asyncio.sleep(wait + 0.02)
+    assert (await store.take("b", limits))[0] == 0
+    await store.aclose()
+
+
+async def test_the_lease_bounds_what_a_dead_worker_holds(server: RedisProcess) -> None:
+    dead, alive = RedisStore(server.url, in_flight_lease=0.2), RedisStore(server.url)
+    limits = [RateLimit(1, 0.3)]
+    assert (await dead.take("b", limits))[0] == 0  # and it never settles
+    assert (await alive.take("b", limits))[0] > 0
+    await asyncio.sleep(0.2 + 0.3 + 0.05)
+    assert (await alive.take("b", limits))[0] == 0
+    with pytest.raises(ValueError, match="in_flight_lease"):
+        RedisStore(server.url, in_flight_lease=-1)
+    await dead.aclose()
+    await alive.aclose()
 
 
 async def test_settle_moves_a_slot_to_when_its_request_finished(server: RedisProcess) -> None:
