@@ -28,7 +28,7 @@ from discourse_async._exceptions import (
     RateLimitError,
     RedirectError,
 )
-from discourse_async._http import CREDENTIAL_HEADERS, Origin, parse_retry_after, safe_url, status_error
+from discourse_async._http import CREDENTIAL_HEADERS, Origin, retry_after_of, safe_url, status_error
 from discourse_async._limits import Clock, Limiter
 from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
@@ -192,7 +192,7 @@ class RequestPath:
         """
         asked = error.retry_after if isinstance(error, RateLimitError) else None
         if asked is None and error.status_code == 503:
-            asked = parse_retry_after(error.response.headers.get("retry-after"))
+            asked = retry_after_of(error.response, error.body)
         wait = asked if asked is not None else self.retry.backoff(retries, self.rng)
         if isinstance(error, RateLimitError):
             code = error.response.headers.get("discourse-rate-limit-error-code")

@@ -247,6 +247,23 @@ def test_retry_after_http_date_in_the_future() -> None:
     assert wait is not None and 29 <= wait <= 31
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, text="down", headers={"Retry-After": "7"}),
+        httpx.Response(503, json={"errors": ["read only"], "extras": {"wait_seconds": 7}}),
+        httpx.Response(503, text="Under maintenance, retry in 7 seconds"),
+    ],
+)
+async def test_a_503_waits_as_long_as_it_asks(answer: httpx.Response) -> None:
+    handler, seen = scripted(answer, httpx.Response(200, json=topic()))
+    clock = FakeClock()
+    async with make(handler, clock) as dc:
+        await dc.topics.get_topic(id="1")
+    assert len(seen) == 2
+    assert clock.sleeps == [7.0]
+
+
 @pytest.mark.parametrize("header", ["0", "-1", "garbage", "Wed, 21 Oct 2015 07:28:00 GMT"])
 async def test_odd_retry_after_headers_still_retry(header: str) -> None:
     handler, seen = scripted(
