@@ -291,6 +291,10 @@ class _Presigner:
 
     async def __call__(self, number: int, *, fresh: bool = False) -> str:
         """The URL of part ``number`` (``fresh``: the last one expired, ask again)."""
+        url = None if fresh else self._urls.get(number)
+        if url is not None:
+            # Known already: do not queue behind another worker's batch request for it.
+            return url
         async with self._lock:
             if fresh:
                 self._urls.pop(number, None)
