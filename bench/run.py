@@ -3,7 +3,8 @@
     python bench/run.py [--quick] [--skip-upload]
 
 Contenders, alternated within each round (medians over the rounds, ratios against peers of the
-same run, never absolute thresholds):
+same run, never absolute thresholds). For requests/s each async contender runs in a process of
+its own, kept for the whole run and told when to measure, so none runs on a heap another one grew:
 
 * raw aiohttp: the ceiling, what this machine can do;
 * raw httpx (default transport): what the generated code does alone;
@@ -28,7 +29,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -84,50 +85,93 @@ async def run_calls(call: Call, total: int, concurrency: int) -> float:
     return total / (time.perf_counter() - start)
 
 
-class Contenders:
-    """Opens each async client once and gives a call per contender."""
+ASYNC_CONTENDERS = (
+    "raw aiohttp",
+    "raw httpx",
+    "discourse-async (builtin)",
+    "discourse-async (aiohttp)",
+    "discourse-async (httpx)",
+)
 
-    def __init__(self, base: str, path: str = "/latest.json") -> None:
-        self.base = base
-        self.path = path
-        self.stack = contextlib.AsyncExitStack()
-        self.calls: dict[str, Call] = {}
 
-    async def __aenter__(self) -> Contenders:
+@contextlib.asynccontextmanager
+async def open_contender(name: str, base: str) -> AsyncIterator[Call]:
+    """The client of one contender, opened; yields its call (GET /latest.json)."""
+    url = base + "/latest.json"
+    if name == "raw aiohttp":
         import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+
+            async def raw_aiohttp() -> object:
+                async with session.get(url) as response:
+                    return await response.read()
+
+            yield raw_aiohttp
+    elif name == "raw httpx":
         import httpx
 
+        async with httpx.AsyncClient() as client:
+
+            async def raw_httpx() -> object:
+                return (await client.get(url)).content
+
+            yield raw_httpx
+    else:
         from discourse_async import Discourse
 
-        url = self.base + self.path
-        session = await self.stack.enter_async_context(aiohttp.ClientSession())
-        client = await self.stack.enter_async_context(httpx.AsyncClient())
+        engine = name.split("(")[1].rstrip(")")
+        # A site that raised its limits: the client-side budget would otherwise (rightly) hold
+        # this loop to Discourse's default 60 requests a minute.
+        async with Discourse(base, api_key="bench-key", api_username="system", engine=engine, rate_limits=None) as dc:
+            yield dc.topics.list_latest_topics
 
-        async def raw_aiohttp() -> object:
-            async with session.get(url) as response:
-                return await response.read()
 
-        async def raw_httpx() -> object:
-            return (await client.get(url)).content
+def serve_contender(name: str, base: str) -> None:
+    """The body of one contender's process: measure on each command line read from stdin.
 
-        self.calls["raw aiohttp"] = raw_aiohttp
-        self.calls["raw httpx"] = raw_httpx
-        for engine in ("builtin", "aiohttp", "httpx"):
-            dc = await self.stack.enter_async_context(
-                # A site that raised its limits: the client-side budget would otherwise (rightly)
-                # hold this loop to Discourse's default 60 requests a minute.
-                Discourse(self.base, api_key="bench-key", api_username="system", engine=engine, rate_limits=None)
-            )
-            self.calls[f"discourse-async ({engine})"] = self._typed(dc)
-        return self
+    Each contender has a process of its own, so no contender runs on a heap another one has
+    grown and fragmented, and each imports only its own libraries.
+    """
 
-    def _typed(self, dc: Any) -> Call:
-        if self.path.startswith("/t/"):
-            return lambda: dc.topics.get_topic(id=self.path.split("/")[2].split(".")[0])
-        return dc.topics.list_latest_topics
+    async def main() -> None:
+        async with open_contender(name, base) as call:
+            await run_calls(call, 200, 16)  # warm connections and imports
+            print("READY", flush=True)
+            while line := await asyncio.to_thread(sys.stdin.readline):
+                concurrency, seconds = line.split()
+                print(await run_for(call, float(seconds), int(concurrency)), flush=True)
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stack.aclose()
+    asyncio.run(main())
+
+
+class Contender:
+    """A contender's process, driven one measurement at a time."""
+
+    def __init__(self, name: str, base: str) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--contender", name, "--base", base],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        if self.proc.stdout.readline().strip() != "READY":
+            raise RuntimeError(f"{name} did not start")
+
+    def measure(self, concurrency: int, seconds: float) -> float:
+        """Requests per second at ``concurrency`` over ``seconds`` (see :func:`run_for`)."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(f"{concurrency} {seconds}\n")
+        self.proc.stdin.flush()
+        return float(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
 
 
 def pydiscourse_rate(base: str, total: int, threads: int) -> float:
@@ -158,47 +202,55 @@ def pydiscourse_topic_rate(base: str, total: int) -> float:
 # ------------------------------------------------------------------------------------ scenarios
 
 
-async def run_for(call: Call, seconds: float, concurrency: int) -> float:
+async def run_for(call: Call, seconds: float, concurrency: int, warmup: float = 0.2) -> float:
     """Requests per second over ``seconds`` of calls with ``concurrency`` in flight.
 
     The same time for every contender, not the same count: a fast one is measured over many
-    requests (less noise), a slow one does not take minutes.
+    requests (less noise), a slow one does not take minutes. The first ``warmup`` seconds are not
+    counted: pools grow to this level there (connections idle since the last measurement at it
+    have expired), so the figure is the steady rate, not the cost of opening connections.
     """
     done = 0
-    deadline = time.perf_counter() + seconds
+    start = time.perf_counter() + warmup
+    deadline = start + seconds
 
     async def worker() -> None:
         nonlocal done
         while time.perf_counter() < deadline:
             await call()
-            done += 1
+            if time.perf_counter() >= start:
+                done += 1
 
-    start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done / (time.perf_counter() - start)
 
 
-async def throughput(base: str, rounds: int, seconds: float) -> dict[str, dict[int, float]]:
-    """Median requests/s per contender and concurrency."""
+def throughput(base: str, rounds: int, seconds: float) -> dict[str, dict[int, list[float]]]:
+    """Requests/s per contender and concurrency, one sample per round."""
     samples: dict[str, dict[int, list[float]]] = {}
-    async with Contenders(base) as contenders:
-        names = list(contenders.calls)
-        for name in names:  # warm connections and imports
-            await run_calls(contenders.calls[name], 200, 16)
+    contenders = [Contender(name, base) for name in ASYNC_CONTENDERS]
+    try:
         for round_no in range(rounds):
-            order = names if round_no % 2 == 0 else names[::-1]
-            for concurrency in CONCURRENCY:
-                for name in order:
-                    rate = await run_for(contenders.calls[name], seconds, concurrency)
-                    samples.setdefault(name, {}).setdefault(concurrency, []).append(rate)
+            # Alternate the order of contenders and of levels: this machine's speed drifts by tens
+            # of percent over seconds, and a fixed order would hand that drift to one contender or
+            # one level every round.
+            order = contenders if round_no % 2 == 0 else contenders[::-1]
+            levels = CONCURRENCY if round_no % 2 == 0 else CONCURRENCY[::-1]
+            for concurrency in levels:
+                for contender in order:
+                    rate = contender.measure(concurrency, seconds)
+                    samples.setdefault(contender.name, {}).setdefault(concurrency, []).append(rate)
+    finally:
+        for contender in contenders:
+            contender.close()
     for round_no in range(rounds):
         for threads, label in ((1, "pydiscourse (sequential)"), (16, "pydiscourse (16 threads)")):
-            rate = await asyncio.to_thread(pydiscourse_rate, base, 300, threads)
+            rate = pydiscourse_rate(base, 300, threads)
             for concurrency in CONCURRENCY:
                 # pydiscourse has no concurrency of its own: its figure is the same at every level.
                 samples.setdefault(label, {}).setdefault(concurrency, []).append(rate)
         del round_no
-    return {name: {c: statistics.median(v) for c, v in by_c.items()} for name, by_c in samples.items()}
+    return samples
 
 
 STREAMED = "discourse-async, each topic read as it arrives (256 in flight)"
@@ -277,10 +329,10 @@ def coldstart(rounds: int) -> dict[str, Any]:
     return measure(rounds)
 
 
-def upload_scenario(size_mib: int) -> dict[str, Any] | None:
+def upload_scenario(size_mib: int, rounds: int) -> dict[str, Any] | None:
     """Multipart upload through the fake Discourse to a moto S3 server (bench/upload.py)."""
     proc = subprocess.run(
-        [sys.executable, str(HERE / "upload.py"), "--size-mib", str(size_mib)],
+        [sys.executable, str(HERE / "upload.py"), "--size-mib", str(size_mib), "--rounds", str(rounds)],
         capture_output=True,
         text=True,
         check=False,
@@ -321,7 +373,7 @@ def write_report(results: dict[str, Any], out: Path) -> str:
         "",
         f"Machine: {results['machine']}.",
         f"Run: `make bench` on {results['date']}, {results['rounds']} rounds, medians; "
-        f"{results['seconds']:g} s of calls per measurement.",
+        f"{results['seconds']:g} s of calls per measurement after 0.2 s of warm-up at its level.",
         "",
         "## Requests per second (loopback server, 3.4 KB /latest.json, typed parsing included)",
         "",
@@ -389,8 +441,9 @@ def write_report(results: dict[str, Any], out: Path) -> str:
             f"| raw presigned PUTs of the same parts, same concurrency | {upload['raw_mib_s']:.1f} | - |",
             f"| dc.uploads.upload() | {upload['ours_mib_s']:.1f} | {upload['ours_peak_mib']:.0f} |",
             "",
-            f"Ratio: {upload['ours_mib_s'] / upload['raw_mib_s']:.2f}x; "
-            f"memory bound part size x concurrency + 64 MiB = {upload['bound_mib']:.0f} MiB.",
+            f"Ratio: {upload['ours_mib_s'] / upload['raw_mib_s']:.2f}x (medians of {upload['rounds']} rounds); "
+            f"memory bound part size x concurrency + 64 MiB = {upload['bound_mib']:.0f} MiB. "
+            "Ours includes hashing the file for its SHA-1 checksum, which raw is handed.",
             "",
         ]
     lines += ["![throughput vs concurrency](results.png)", ""]
@@ -432,9 +485,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     }
     with server() as base:
         print("throughput ...", flush=True)
-        results["throughput"] = await throughput(base, args.rounds, args.seconds)
+        samples = throughput(base, args.rounds, args.seconds)
+    results["throughput"] = {name: {c: statistics.median(v) for c, v in by_c.items()} for name, by_c in samples.items()}
+    results["throughput_samples"] = samples
     print("20 ms latency ...", flush=True)
-    results["latency"] = await latency_scenario(max(1, args.rounds - 1), args.topics)
+    results["latency"] = await latency_scenario(1 if args.quick else 5, args.topics)
     print("parse ...", flush=True)
     results["parse"] = parse_cost(5)
     return results
@@ -442,13 +497,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--seconds", type=float, default=2.0, help="length of each throughput measurement")
+    # Many short measurements rather than a few long ones: the median of 10 one-second samples
+    # shrugs off the machine's slow swings better than the median of 5 two-second ones.
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of each throughput measurement")
     parser.add_argument("--topics", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and requests (a smoke run)")
     parser.add_argument("--skip-upload", action="store_true")
     parser.add_argument("--upload-mib", type=int, default=256)
+    # Internal: run one contender's process (see serve_contender).
+    parser.add_argument("--contender", help=argparse.SUPPRESS)
+    parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.contender:
+        serve_contender(args.contender, args.base)
+        return
     if args.quick:
         args.rounds, args.seconds, args.topics, args.upload_mib = 1, 0.5, 300, 32
     results = asyncio.run(main_async(args))
@@ -456,7 +519,7 @@ def main() -> None:
     results["coldstart"] = coldstart(5 if args.quick else 25)
     if not args.skip_upload:
         print("upload ...", flush=True)
-        results["upload"] = upload_scenario(args.upload_mib)
+        results["upload"] = upload_scenario(args.upload_mib, 1 if args.quick else 5)
     (HERE / "results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
     chart(results["throughput"], HERE / "results.png")
     print(write_report(results, HERE / "results.md"))

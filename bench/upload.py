@@ -193,6 +193,7 @@ def main() -> None:
         "size_mib": args.size_mib,
         "part_mib": args.part_mib,
         "concurrency": args.concurrency,
+        "rounds": args.rounds,
         "ours_mib_s": statistics.median(ours_rates),
         "raw_mib_s": statistics.median(raw_rates),
         "ours_peak_mib": max(peaks),
