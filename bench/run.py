@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from payloads import topic_json  # noqa: E402
 
 CONCURRENCY = (1, 8, 64, 256)
+WARMUP = 0.2  # seconds of calls before each throughput measurement that are not counted
 OURS = "discourse-async (builtin)"  # the default engine: what `Discourse(url, api_key=...)` runs
 
 
@@ -202,7 +203,7 @@ def pydiscourse_topic_rate(base: str, total: int) -> float:
 # ------------------------------------------------------------------------------------ scenarios
 
 
-async def run_for(call: Call, seconds: float, concurrency: int, warmup: float = 0.2) -> float:
+async def run_for(call: Call, seconds: float, concurrency: int, warmup: float = WARMUP) -> float:
     """Requests per second over ``seconds`` of calls with ``concurrency`` in flight.
 
     The same time for every contender, not the same count: a fast one is measured over many
@@ -373,7 +374,7 @@ def write_report(results: dict[str, Any], out: Path) -> str:
         "",
         f"Machine: {results['machine']}.",
         f"Run: `make bench` on {results['date']}, {results['rounds']} rounds, medians; "
-        f"{results['seconds']:g} s of calls per measurement after 0.2 s of warm-up at its level.",
+        f"{results['seconds']:g} s of calls per measurement after {WARMUP:g} s of warm-up at its level.",
         "",
         "## Requests per second (loopback server, 3.4 KB /latest.json, typed parsing included)",
         "",
