@@ -130,13 +130,10 @@ class MemoryStore:
             log = self._logs.setdefault(key, [])
             expired = bisect.bisect_right(log, now - limit.per)
             del log[:expired]
-            in_flight = self._in_flight.get(key, 0)
-            if len(log) + in_flight >= limit.requests:
-                if len(log) + in_flight - 1 < limit.requests and log:
-                    wait = max(wait, log[0] + limit.per - now)  # the oldest finished one leaves the window
-                else:
-                    # Held by requests still in flight: look again after one slot's share of the window.
-                    wait = max(wait, limit.per / limit.requests)
+            if len(log) + self._in_flight.get(key, 0) >= limit.requests:
+                # A finished slot leaves the window `per` after it finished; one in flight, `per`
+                # after it finishes at the soonest. Look again then (RedisStore waits the same).
+                wait = max(wait, log[0] + limit.per - now if log else limit.per)
         if wait > 0:
             return wait, 0.0
         for limit in limits:
