@@ -109,9 +109,9 @@ class RedisStore:
         prefix: prefix of every key this store writes.
         retry_after: seconds between attempts to reach Redis again after it failed.
         socket_timeout: how long one Redis call may take before the local budget is used.
-        in_flight_lease: how long a request's slot may stay in flight before it is counted as if
-            it had finished when taken. It bounds what a worker that dies mid-request holds back:
-            its slots come free a window after the lease ends.
+        in_flight_lease: how long a request's slot may stay in flight; after that it counts as if
+            the request had finished then, and leaves the window one window later. It bounds
+            what a worker that dies mid-request holds back: its slots, for the lease plus a window.
     """
 
     def __init__(
