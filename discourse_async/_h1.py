@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import ssl
 import zlib
 from collections import deque
@@ -201,15 +200,6 @@ class _Connection(asyncio.Protocol):
             self.close()
         else:
             self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
-
-
-def _ssl_context() -> ssl.SSLContext:
-    """Verify as httpx does: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi's bundle."""
-    if os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context()
-    import certifi
-
-    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _split(url: str) -> tuple[_Key, str, str]:
@@ -428,7 +418,8 @@ class BuiltinEngine:
         context = None
         if scheme == "https":
             if self._ssl is None:
-                self._ssl = _ssl_context()
+                # Verified as httpx verifies: SSL_CERT_FILE / SSL_CERT_DIR when set, else certifi.
+                self._ssl = httpx.create_ssl_context()
             context = self._ssl
         try:
             async with asyncio.timeout(connect_timeout):
