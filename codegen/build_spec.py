@@ -9,13 +9,15 @@ Given a document other than the pin, the build adopts it: codegen/pin.yaml recor
 commit, URL or path, sha256), CHANGES-API.md gets the preview report (old pin -> new document) as a
 dated section, and codegen/deprecations.yaml gets the aliases that keep renamed names working.
 
-Three steps, always in this order so the output is a pure function of the input:
+Four steps, always in this order so the output is a pure function of the input:
 
 1. apply ``codegen/corrections.yaml`` (an OpenAPI Overlay 1.0 document): the facts that make the
    published document true to what real Discourse sites send and accept;
 2. drop every piece of upstream prose (descriptions, summaries, titles, examples) and put in our own
    one-line summaries from ``codegen/summaries.yaml``;
-3. dump YAML with a fixed layout, so the same input gives byte-identical output.
+3. give the shapes of answers names (``codegen/models.yaml``, see ``codegen/models.py``): shared
+   models in ``components/schemas``, the fields always sent, timestamps;
+4. dump YAML with a fixed layout, so the same input gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -399,6 +401,7 @@ class BuildResult:
     doc: dict[str, Any]
     report: OverlayReport
     placeholders: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def text(self) -> str:
@@ -411,7 +414,10 @@ def build_from(raw: bytes, origin: dict[str, str]) -> BuildResult:
     doc = parse_document(raw)
     report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
     placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
-    return BuildResult(doc, report, placeholders)
+    from codegen.models import name_shapes  # it builds on this module
+
+    notes = name_shapes(doc)
+    return BuildResult(doc, report, placeholders, notes)
 
 
 def build(source: str | None = None) -> BuildResult:
@@ -454,13 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=OUTPUT_FILE)
     parser.add_argument("--url", help="where a local SPEC file was downloaded from (recorded in the pin)")
     args = parser.parse_args(argv)
+    from codegen.models import ModelsTableError
+
     try:
         raw, pin = read_source(args.source, args.url)
         result = build_from(raw, pin_origin(pin))
         # Adopting rewrites the pin, so only a build of our own openapi.yaml does it (not --output elsewhere).
         if pin["sha256"] != read_pin()["sha256"] and args.output.resolve() == OUTPUT_FILE.resolve():
             adopt(result, pin)
-    except (SpecError, OSError) as exc:
+    except (SpecError, ModelsTableError, OSError) as exc:
         print(f"spec build failed: {exc}", file=sys.stderr)
         return 1
     args.output.write_text(result.text, encoding="utf-8")
@@ -472,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  correction {r.index} matches nothing (target gone?): {r.target}")
     for r in result.report.unchanged:
         print(f"  correction {r.index} changes nothing (fixed upstream?): {r.target}")
+    for note in result.notes:
+        print(f"  {note}")
     if result.placeholders:
         print(f"  {len(result.placeholders)} operations need a summary in codegen/summaries.yaml:")
         for op_id in result.placeholders:

@@ -13,7 +13,6 @@ as generated.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
@@ -65,113 +64,6 @@ def run_generator(config: Config, deprecations: dict[str, Any]) -> list[Generato
     return list(project.build())
 
 
-# `name = cls(\n    a=a,\n    b=b,\n)` as ruff formats it, ending a model's from_dict.
-_CONSTRUCT = re.compile(
-    r"^(?P<indent> +)(?P<name>\w+) = cls\(\n(?P<args>(?:(?P=indent) {4}\w+=\w+,\n)*)(?P=indent)\)\n", re.M
-)
-_ARG = re.compile(r"^ +(\w+)=(\w+),$", re.M)
-
-
-def build_without_init(source: str) -> str:
-    """Post-step: from_dict fills a new instance's slots directly instead of calling ``cls(...)``.
-
-    Every field is set either way (additional_properties right after, by the generated code), but
-    packing some fifty keyword arguments and running attrs' ``__init__`` made parsing a post a
-    third slower (14 us against 10 us). Applies only to the exact shape ruff gives that call.
-    """
-
-    def rewrite(match: re.Match[str]) -> str:
-        indent, name = match.group("indent"), match.group("name")
-        lines = [f"{indent}{name} = cls.__new__(cls)\n"]
-        lines += [f"{indent}{name}.{field} = {value}\n" for field, value in _ARG.findall(match.group("args"))]
-        return "".join(lines)
-
-    return _CONSTRUCT.sub(rewrite, source)
-
-
-# A model import inside a method, in the two shapes ruff gives it.
-_LOCAL_IMPORT = re.compile(
-    r"^ {8}from \.\.models\.(?P<module>\w+) import (?:\(\n {12}(?P<wrapped>\w+),  # noqa: PLC0415\n {8}\)"
-    r"|(?P<plain>\w+)  # noqa: PLC0415)\n",
-    re.M,
-)
-
-
-def hoist_model_imports(source: str) -> str:
-    """Post-step: a model's nested models are imported once, on first use, not on every call.
-
-    The generator imports them inside to_dict/from_dict so that modules which refer to each other
-    can load, and so that a model loads only what it needs; but that import statement then runs
-    on every parse (a third of a post's parse time). Here the first call imports into a module
-    global and later calls find it there: still lazy, now cheap.
-    """
-    found: set[tuple[str, str]] = set()
-
-    def once(match: re.Match[str]) -> str:
-        module, name = match.group("module"), match.group("wrapped") or match.group("plain")
-        found.add((module, name))
-        return f"        global {name}\n        if {name} is None:\n            from ..models.{module} import {name}\n"
-
-    source = _LOCAL_IMPORT.sub(once, source)
-    if not found:
-        return source
-    names = sorted({name for _, name in found})
-    tail = "".join(f"{name}: Any = None  # imported on first use, see from_dict/to_dict\n" for name in names)
-    return source.rstrip("\n") + "\n\n" + tail
-
-
-_FROM_DICT = "    @classmethod\n    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:\n"
-_OWNED = (
-    "    @classmethod\n"
-    "    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:\n"
-    '        """Build the model from a mapping, which is left as it is (nested ones too)."""\n'
-    "        from ..types import owned_copy\n"
-    "\n"
-    "        return cls._from_owned(owned_copy(src_dict))\n"
-    "\n"
-    "    @classmethod\n"
-    "    def _from_owned(cls: type[T], src_dict: dict[str, Any]) -> T:\n"
-    "        # Takes the fields out of src_dict, whose rest becomes additional_properties: only for\n"
-    "        # dicts nobody else holds, such as JSON just decoded from a response.\n"
-)
-
-
-def _own_nested_calls(source: str) -> str:
-    """``X.from_dict(data)`` -> ``X._from_owned(data)``, except inside union helpers.
-
-    A union helper tries one model after another on the same data: a failed attempt must not
-    have taken fields out of it, so those keep the copying ``from_dict``.
-    """
-    lines = source.split("\n")
-    helper_indent: int | None = None
-    for i, line in enumerate(lines):
-        indent = len(line) - len(line.lstrip())
-        if helper_indent is not None and line.strip() and indent <= helper_indent:
-            helper_indent = None
-        if line.lstrip().startswith("def _parse_") and indent >= 8:
-            helper_indent = indent
-        elif helper_indent is None and ".from_dict(" in line:
-            lines[i] = line.replace(".from_dict(", "._from_owned(")
-    return "\n".join(lines)
-
-
-def parse_owned_dicts(source: str) -> str:
-    """Post-step: parse a response without copying each of its JSON objects first.
-
-    ``from_dict`` copies its input (``d = dict(src_dict)``) so a caller's dict is left alone. For
-    a response just decoded that copy only doubles the objects made per parse, and the garbage
-    collector's work with them: fetching 2,000 topics 256 at a time took 2.9 s with the copies
-    and 1.9 s without. Each model now has ``_from_owned`` that takes the fields out of the dict it
-    is given; ``from_dict`` copies once and calls it; responses and nested objects use it directly.
-    """
-    if _FROM_DICT not in source:
-        return source
-    source = source.replace(_FROM_DICT, _OWNED, 1)
-    source = source.replace("        d = dict(src_dict)\n", "        d = src_dict\n", 1)
-    head, _, body = source.partition("    def _from_owned(")
-    return head + "    def _from_owned(" + _own_nested_calls(body)
-
-
 def generate_into(out: Path) -> int:
     """Generate the package into ``out`` (which must not exist); return the operation count."""
     config = Config.from_sources(
@@ -193,12 +85,6 @@ def generate_into(out: Path) -> int:
         raise GenerationError(f"{len(errors)} generator warning(s); fix openapi.yaml or codegen/:\n\n{details}")
     ruff("check", *RUFF_OPTIONS, "--select", "F401,I,UP", "--fix-only", "--exit-zero", ".", cwd=out)
     ruff("format", *RUFF_OPTIONS, ".", cwd=out)
-    for path in sorted((out / "models").glob("*.py")):
-        source = path.read_text(encoding="utf-8")
-        source = parse_owned_dicts(hoist_model_imports(build_without_init(source)))
-        path.write_text(source, encoding="utf-8")
-    for path in sorted((out / "api").glob("*/*.py")):
-        path.write_text(_own_nested_calls(path.read_text(encoding="utf-8")), encoding="utf-8")
     for path in sorted(out.rglob("*.py")):
         path.write_text(HEADER + path.read_text(encoding="utf-8"), encoding="utf-8")
     for cache in [*out.rglob("__pycache__"), out / ".ruff_cache"]:

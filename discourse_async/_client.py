@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from http.cookiejar import Cookie, CookieJar
@@ -29,7 +29,7 @@ from discourse_async._limits import (
     SystemClock,
     bucket_name,
 )
-from discourse_async._response import APIResponse, parse_or_raise
+from discourse_async._response import APIResponse, Parser, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath, origin_of_url
@@ -177,6 +177,9 @@ class Discourse(Namespaces):
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
+        strict: raise ``APIResponseValidationError`` (naming the JSON path and the expected type)
+            when an answer does not fit the document, instead of keeping what does not fit as
+            received; for catching document drift in CI.
     """
 
     def __init__(
@@ -201,6 +204,7 @@ class Discourse(Namespaces):
         max_concurrency: int | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        strict: bool = False,
     ) -> None:
         url = _base_url(base_url)
         for name in headers or {}:
@@ -252,11 +256,12 @@ class Discourse(Namespaces):
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
         )
-        self._init(owns_engine=True, path=path)
+        self._init(owns_engine=True, path=path, strict=strict)
 
-    def _init(self, *, owns_engine: bool, path: RequestPath) -> None:
+    def _init(self, *, owns_engine: bool, path: RequestPath, strict: bool) -> None:
         self._owns_engine = owns_engine
         self._path = path
+        self._strict = strict
 
     # ------------------------------------------------------------------ options and lifetime
 
@@ -287,6 +292,7 @@ class Discourse(Namespaces):
         max_retries: int = _NOT_GIVEN,
         max_retry_after: float = _NOT_GIVEN,
         max_redirects: int = _NOT_GIVEN,
+        strict: bool = _NOT_GIVEN,
     ) -> Self:
         """A copy with other options, sharing the connection pool, credentials and rate budget.
 
@@ -305,7 +311,7 @@ class Discourse(Namespaces):
             max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
         )
         copy = object.__new__(type(self))
-        copy._init(owns_engine=False, path=path)
+        copy._init(owns_engine=False, path=path, strict=self._strict if strict is _NOT_GIVEN else strict)
         return copy
 
     async def aclose(self) -> None:
@@ -399,17 +405,15 @@ class Discourse(Namespaces):
 
     # ------------------------------------------------------------------ the request path
 
-    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> T:
         """Send a generated operation's request and return its typed result (the hot path)."""
         response, _ = await self._path.send(operation=operation, **kwargs)
-        return parse_or_raise(response, parse, operation)
+        return parse_or_raise(response, parse, operation, self._strict)
 
-    async def _call_operation(
-        self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
-    ) -> APIResponse[T]:
+    async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> APIResponse[T]:
         """Send a generated operation's request; the typed result is built by ``.parse()``."""
         response, retries = await self._path.send(operation=operation, **kwargs)
-        return APIResponse(response, parse, operation=operation, retries_taken=retries)
+        return APIResponse(response, parse, operation=operation, retries_taken=retries, strict=self._strict)
 
     async def request(
         self,

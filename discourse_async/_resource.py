@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from discourse_async._generated.types import Unset
 
 if TYPE_CHECKING:
-    import httpx
-
-    from discourse_async._response import APIResponse
+    from discourse_async._response import APIResponse, Parser
 
 T = TypeVar("T")
 
 
 class _Caller(Protocol):
-    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T: ...
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> T: ...
 
-    async def _call_operation(
-        self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
-    ) -> APIResponse[T]: ...
+    async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> APIResponse[T]: ...
 
 
 class Namespace:
@@ -31,12 +27,10 @@ class Namespace:
     def __init__(self, client: Any) -> None:
         self._client: _Caller = client
 
-    async def _request(
-        self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
-    ) -> APIResponse[T]:
+    async def _request(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> APIResponse[T]:
         return await self._client._call_operation(operation, kwargs, parse)
 
-    async def _call(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+    async def _call(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> T:
         return await self._client._call_parsed(operation, kwargs, parse)
 
     @staticmethod
@@ -44,7 +38,8 @@ class Namespace:
         """Accept a request body as the generated model or as a plain mapping with the same keys."""
         if isinstance(body, Unset) or not isinstance(body, Mapping):
             return body
-        try:
-            return model.from_dict(body)
-        except KeyError as exc:
-            raise TypeError(f"{model.__name__}: the body is missing the required field {exc.args[0]!r}") from None
+        # A required field left out is a mistake the caller can fix before anything is sent.
+        missing = [f.key for f in model._fields.values() if f.required and f.key not in body]
+        if missing:
+            raise TypeError(f"{model.__name__}: the body is missing the required field {missing[0]!r}")
+        return model.from_dict(body)

@@ -41,7 +41,7 @@ from discourse_async._generated.types import UNSET, File, Unset
 from discourse_async._http import safe_url
 
 if TYPE_CHECKING:
-    from discourse_async._generated.models import CreateUploadResponse200
+    from discourse_async._generated.models import Upload
 
 __all__ = ["MiB", "Source", "UploadError", "Uploads", "progress_bar"]
 
@@ -335,7 +335,7 @@ class Uploads(_Uploads):
         multipart_threshold: int = MULTIPART_THRESHOLD,
         simple_max: int = SIMPLE_MAX,
         s3_client: httpx.AsyncClient | None = None,
-    ) -> CreateUploadResponse200:
+    ) -> Upload:
         """Upload ``source`` and return the upload record (``id``, ``url``, ``short_url``, ...).
 
         Args:
@@ -390,7 +390,7 @@ class Uploads(_Uploads):
             return "simple"
         return "multipart" if size >= max(multipart_threshold, S3_MIN_PART) else "presigned"
 
-    async def _simple(self, plan: _Plan, user_id: int | Unset) -> CreateUploadResponse200:
+    async def _simple(self, plan: _Plan, user_id: int | Unset) -> Upload:
         from discourse_async._generated.models import CreateUploadBody
 
         reader = plan.reader
@@ -403,13 +403,14 @@ class Uploads(_Uploads):
             upload_type=plan.upload_type,  # type: ignore[arg-type]
             file=File(payload=payload, file_name=plan.filename, mime_type=plan.content_type),
             synchronous=True,
-            user_id=user_id,
         )
+        if not isinstance(user_id, Unset):
+            body.user_id = user_id
         result = await self.create_upload(body=body)
         plan.progress(reader.size)
         return result
 
-    async def _presigned(self, plan: _Plan) -> CreateUploadResponse200:
+    async def _presigned(self, plan: _Plan) -> Upload:
         reader = plan.reader
         metadata = await self._metadata(reader)
         presign = await self.generate_presigned_put(
@@ -437,7 +438,7 @@ class Uploads(_Uploads):
         checksum = await reader.sha1()
         return {"metadata": {"sha1-checksum": checksum}} if checksum else {}
 
-    async def _multipart(self, plan: _Plan, wanted_part_size: int, concurrency: int) -> CreateUploadResponse200:
+    async def _multipart(self, plan: _Plan, wanted_part_size: int, concurrency: int) -> Upload:
         reader = plan.reader
         if reader.size == 0:
             raise ValueError("an empty file cannot be sent as an S3 multipart upload; use route='simple'")
@@ -587,18 +588,18 @@ async def _slices(data: bytes | memoryview, plan: _Plan) -> AsyncIterator[bytes]
             plan.progress(-sent)
 
 
-def _as_upload(model: Any) -> CreateUploadResponse200:
-    """The three routes answer with the same upload record; give it one type."""
-    from discourse_async._generated.models import CreateUploadResponse200
+def _as_upload(model: Any) -> Upload:
+    """The three routes answer with the same upload record (one model); a checked cast."""
+    from discourse_async._generated.models import Upload
 
-    if isinstance(model, CreateUploadResponse200):
+    if isinstance(model, Upload):
         return model
-    return CreateUploadResponse200.from_dict(model.to_dict())
+    return Upload.from_dict(model.to_dict() if hasattr(model, "to_dict") else model)
 
 
 def _props(value: Any) -> dict[str, Any]:
     """The fields of a generated model (known and additional), or a plain dict."""
-    if isinstance(value, Unset) or value is None:
+    if value is None or isinstance(value, Unset):
         return {}
     if isinstance(value, dict):
         return value

@@ -90,8 +90,16 @@ def _string(name: str, schema: dict[str, Any]) -> str:
     return f"{name or 'value'} text"
 
 
+def deref(schema: Any) -> Any:
+    """The schema a ``$ref`` points at (shared models live in components/schemas)."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
 def sample(schema: dict[str, Any] | None, name: str = "", *, depth: int = 0, response: bool = True) -> Any:
     """A value for ``schema``. In responses: nulls where nullable, plugin fields on objects."""
+    schema = deref(schema)
     if not schema:
         return "plugin value"
     if response and _nullable(schema) and depth > 0:
@@ -130,7 +138,7 @@ def response_schema(op: dict[str, Any]) -> dict[str, Any] | None:
         if str(status).startswith("2"):
             for media, content in (response.get("content") or {}).items():
                 if "json" in media:
-                    return dict(content.get("schema") or {})
+                    return dict(deref(content.get("schema")) or {})
     return None
 
 
@@ -139,4 +147,4 @@ def request_schema(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if not body:
         return None
     media, content = next(iter(body["content"].items()))
-    return media, content["schema"]
+    return media, deref(content["schema"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from discourse_async._generated.types import Unset
+from discourse_async._runtime import Model
 from discourse_async.pagination import Page, Paginator
 
 #: How many post ids Discourse serves per /t/{id}/posts.json request (its own chunk size).
@@ -18,13 +18,19 @@ POST_CHUNK = 20
 
 
 def _list(value: Any) -> list[Any]:
-    return [] if isinstance(value, Unset) or value is None else list(value)
+    # A value that is not a list (a site that sent something else) gives no items, not an error.
+    return list(value) if isinstance(value, list) else []
+
+
+def _is_model(value: Any) -> bool:
+    """Whether a field holds the model it documents (a site may send null or something else)."""
+    return isinstance(value, Model)
 
 
 def _topic_page(response: Any, page: int) -> Page[Any, Any]:
     """Topic lists: 30 per page; ``more_topics_url`` is present only when another page may follow."""
-    topic_list = response.topic_list
-    if isinstance(topic_list, Unset):
+    topic_list: Any = response.topic_list
+    if not _is_model(topic_list):
         return Page(response, [])
     return Page(response, _list(topic_list.topics), page + 1 if topic_list.more_topics_url else None)
 

@@ -10,8 +10,8 @@ from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        ListCategoryTopicsResponse200,
-        ListCategoryTopicsResponse200TopicListTopicsItem,
+        TopicListItem,
+        TopicListResponse,
     )
 
 
@@ -20,7 +20,7 @@ class Categories(_Categories):
 
     def iter_topics(
         self, slug: str, id: int | str, *, max_items: int | None = None, prefetch: int = 0
-    ) -> Paginator[ListCategoryTopicsResponse200TopicListTopicsItem, ListCategoryTopicsResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every topic of a category (``/c/{slug}/{id}.json``)."""
         return _topic_pages(
             lambda page: self.list_category_topics(slug=slug, id=int(id), page=page), max_items, prefetch

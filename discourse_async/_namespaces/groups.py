@@ -11,10 +11,10 @@ from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        ListGroupMembersResponse200,
-        ListGroupMembersResponse200MembersItem,
-        ListGroupsResponse200,
-        ListGroupsResponse200GroupsItem,
+        Group,
+        GroupList,
+        GroupMember,
+        GroupMemberList,
     )
 
 
@@ -28,7 +28,7 @@ class Groups(_Groups):
         type: str | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListGroupsResponse200GroupsItem, ListGroupsResponse200]:
+    ) -> Paginator[Group, GroupList]:
         """Every group visible to the caller.
 
         ``load_more_groups`` is present even on the last page, so the end is told by
@@ -41,7 +41,7 @@ class Groups(_Groups):
             groups = _list(response.groups)
             seen["count"] += len(groups)
             total = response.total_rows_groups
-            more = bool(groups) and (isinstance(total, Unset) or seen["count"] < total)
+            more = bool(groups) and (not isinstance(total, int) or seen["count"] < total)
             return Page(response, groups, page + 1 if more else None)
 
         return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
@@ -56,7 +56,7 @@ class Groups(_Groups):
         filter: str | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListGroupMembersResponse200MembersItem, ListGroupMembersResponse200]:
+    ) -> Paginator[GroupMember, GroupMemberList]:
         """Every member of a group, ``limit`` per request, until ``meta.total`` is reached."""
 
         async def fetch(offset: int) -> Page[Any, Any]:
@@ -65,7 +65,7 @@ class Groups(_Groups):
             )
             members = _list(response.members)
             meta = response.meta
-            total = None if isinstance(meta, Unset) or isinstance(meta.total, Unset) else meta.total
+            total = meta.total if meta is not None and isinstance(meta.total, int) else None
             end = offset + len(members)
             more = bool(members) and (total is None or end < total)
             return Page(response, members, end if more else None)

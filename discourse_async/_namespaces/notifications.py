@@ -11,8 +11,8 @@ from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        GetNotificationsResponse200,
-        GetNotificationsResponse200NotificationsItem,
+        Notification,
+        NotificationList,
     )
 
 
@@ -26,7 +26,7 @@ class Notifications(_Notifications):
         limit: int = 60,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[GetNotificationsResponse200NotificationsItem, GetNotificationsResponse200]:
+    ) -> Paginator[Notification, NotificationList]:
         """Every notification, newest first, ``limit`` per request until the total is reached."""
 
         async def fetch(offset: int) -> Page[Any, Any]:
@@ -34,7 +34,7 @@ class Notifications(_Notifications):
             items = _list(response.notifications)
             total = response.total_rows_notifications
             end = offset + len(items)
-            more = bool(items) and (isinstance(total, Unset) or end < total)
+            more = bool(items) and (not isinstance(total, int) or end < total)
             return Page(response, items, end if more else None)
 
         return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

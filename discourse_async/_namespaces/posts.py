@@ -11,17 +11,15 @@ from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        ListPostsResponse200,
-        ListPostsResponse200LatestPostsItem,
+        LatestPosts,
+        Post,
     )
 
 
 class Posts(_Posts):
     """Post operations, plus an iterator over the site's latest posts."""
 
-    def iter_latest(
-        self, *, max_items: int | None = None, prefetch: int = 0
-    ) -> Paginator[ListPostsResponse200LatestPostsItem, ListPostsResponse200]:
+    def iter_latest(self, *, max_items: int | None = None, prefetch: int = 0) -> Paginator[Post, LatestPosts]:
         """Every post of ``/posts.json``, newest first, walking back with ``before=<post id>``."""
 
         async def fetch(before: int | None) -> Page[Any, Any]:

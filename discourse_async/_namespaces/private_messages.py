@@ -10,10 +10,8 @@ from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        GetUserSentPrivateMessagesResponse200,
-        GetUserSentPrivateMessagesResponse200TopicListTopicsItem,
-        ListUserPrivateMessagesResponse200,
-        ListUserPrivateMessagesResponse200TopicListTopicsItem,
+        TopicListItem,
+        TopicListResponse,
     )
 
 
@@ -22,7 +20,7 @@ class PrivateMessages(_PrivateMessages):
 
     def iter_inbox(
         self, username: str, *, max_items: int | None = None, prefetch: int = 0
-    ) -> Paginator[ListUserPrivateMessagesResponse200TopicListTopicsItem, ListUserPrivateMessagesResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every message topic in a user's inbox."""
         return _topic_pages(
             lambda page: self.list_user_private_messages(username=username, page=page), max_items, prefetch
@@ -30,7 +28,7 @@ class PrivateMessages(_PrivateMessages):
 
     def iter_sent(
         self, username: str, *, max_items: int | None = None, prefetch: int = 0
-    ) -> Paginator[GetUserSentPrivateMessagesResponse200TopicListTopicsItem, GetUserSentPrivateMessagesResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every message topic a user has sent."""
         return _topic_pages(
             lambda page: self.get_user_sent_private_messages(username=username, page=page), max_items, prefetch

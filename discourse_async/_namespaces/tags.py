@@ -10,8 +10,8 @@ from discourse_async.pagination import Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        GetTagResponse200,
-        GetTagResponse200TopicListTopicsItem,
+        TopicListItem,
+        TopicListResponse,
     )
 
 
@@ -20,6 +20,6 @@ class Tags(_Tags):
 
     def iter_topics(
         self, name: str, *, max_items: int | None = None, prefetch: int = 0
-    ) -> Paginator[GetTagResponse200TopicListTopicsItem, GetTagResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every topic carrying a tag (``/tag/{name}.json``)."""
         return _topic_pages(lambda page: self.get_tag(name=name, page=page), max_items, prefetch)

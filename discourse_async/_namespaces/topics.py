@@ -6,17 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from discourse_async._generated.api.topics import Topics as _Topics
 from discourse_async._generated.types import UNSET, Unset
-from discourse_async._namespaces import POST_CHUNK, _list, _topic_pages
+from discourse_async._namespaces import POST_CHUNK, _is_model, _list, _topic_pages
 from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        GetSpecificPostsFromTopicResponse200,
-        GetSpecificPostsFromTopicResponse200PostStreamPostsItem,
-        ListLatestTopicsResponse200,
-        ListLatestTopicsResponse200TopicListTopicsItem,
-        ListTopTopicsResponse200,
-        ListTopTopicsResponse200TopicListTopicsItem,
+        Post,
+        Topic,
+        TopicListItem,
+        TopicListResponse,
+        TopicPosts,
     )
 
 
@@ -30,7 +29,7 @@ class Topics(_Topics):
         ascending: str | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListLatestTopicsResponse200TopicListTopicsItem, ListLatestTopicsResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every topic of ``/latest.json``, page after page (``order="created"`` etc.)."""
         return _topic_pages(
             lambda page: self.list_latest_topics(order=order, ascending=ascending, page=page), max_items, prefetch
@@ -42,7 +41,7 @@ class Topics(_Topics):
         period: str | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListTopTopicsResponse200TopicListTopicsItem, ListTopTopicsResponse200]:
+    ) -> Paginator[TopicListItem, TopicListResponse]:
         """Every topic of ``/top.json`` for a period (``daily`` ... ``all``)."""
         return _topic_pages(lambda page: self.list_top_topics(period=period, page=page), max_items, prefetch)
 
@@ -52,44 +51,32 @@ class Topics(_Topics):
         *,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[GetSpecificPostsFromTopicResponse200PostStreamPostsItem, GetSpecificPostsFromTopicResponse200]:
+    ) -> Paginator[Post, Topic | TopicPosts]:
         """Every post of a topic, in order, however long the topic.
 
         ``/t/{id}.json`` gives the first 20 posts and the ids of all of them (``post_stream.stream``);
         the rest are fetched in chunks of 20 ids. Memory holds the id list and one chunk.
         """
-        from discourse_async._generated.models import (
-            GetSpecificPostsFromTopicResponse200,
-            GetSpecificPostsFromTopicResponse200PostStream,
-        )
-
         state: dict[str, list[int]] = {}
 
         async def fetch(offset: int) -> Page[Any, Any]:
             if offset == 0:
                 topic = await self.get_topic(id=str(topic_id))
-                stream = topic.post_stream
-                if isinstance(stream, Unset):
+                stream: Any = topic.post_stream
+                if not _is_model(stream):
                     return Page(topic, [])
-                state["ids"] = ids = [int(i) for i in _list(stream.stream)]
-                first = {p.id: p for p in _list(stream.posts)}
-                # Use one item type for the whole walk: rebuild the first chunk as the chunk model.
+                state["ids"] = ids = [i for i in _list(stream.stream) if isinstance(i, int)]
+                first = {p.id: p for p in _list(stream.posts) if _is_model(p)}
                 chunk_ids = ids[:POST_CHUNK]
                 if all(i in first for i in chunk_ids):
-                    body = {"post_stream": {"posts": [first[i].to_dict() for i in chunk_ids]}, "id": topic.id}
-                    response = GetSpecificPostsFromTopicResponse200.from_dict(body)
-                    posts = _list(response.post_stream.posts)  # type: ignore[union-attr]
-                    return Page(response, posts, len(chunk_ids) if len(ids) > len(chunk_ids) else None)
+                    posts = [first[i] for i in chunk_ids]
+                    return Page(topic, posts, len(chunk_ids) if len(ids) > len(chunk_ids) else None)
             ids = state["ids"]
             chunk_ids = ids[offset : offset + POST_CHUNK]
             response = await self.get_specific_posts_from_topic(id=str(topic_id), post_ids=chunk_ids)
-            stream_model = response.post_stream
-            posts = (
-                _list(stream_model.posts)
-                if isinstance(stream_model, GetSpecificPostsFromTopicResponse200PostStream)
-                else []
-            )
-            by_id = {p.id: p for p in posts}
+            stream_model: Any = response.post_stream
+            posts = _list(stream_model.posts) if _is_model(stream_model) else []
+            by_id = {p.id: p for p in posts if _is_model(p)}
             # Discourse answers in its own order and leaves out posts deleted meanwhile: keep stream order.
             ordered = [by_id[i] for i in chunk_ids if i in by_id]
             end = offset + POST_CHUNK

@@ -11,11 +11,11 @@ from discourse_async.pagination import Page, Paginator
 
 if TYPE_CHECKING:
     from discourse_async._generated.models import (
-        AdminListUsersFlagResponse200Item,
-        ListUserActionsResponse200,
-        ListUserActionsResponse200UserActionsItem,
-        ListUsersPublicResponse200,
-        ListUsersPublicResponse200DirectoryItemsItem,
+        AdminUserListItem,
+        Directory,
+        DirectoryDirectoryItemsItem,
+        UserActionList,
+        UserActionListUserActionsItem,
     )
 
 
@@ -30,14 +30,14 @@ class Users(_Users):
         asc: str | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListUsersPublicResponse200DirectoryItemsItem, ListUsersPublicResponse200]:
+    ) -> Paginator[DirectoryDirectoryItemsItem, Directory]:
         """Every entry of the user directory (``/directory_items.json``) for a period and order."""
 
         async def fetch(page: int) -> Page[Any, Any]:
             response = await self.list_users_public(period=period, order=order, asc=asc, page=page)  # type: ignore[arg-type]
             items = _list(response.directory_items)
             meta = response.meta
-            more = not isinstance(meta, Unset) and bool(meta.load_more_directory_items)
+            more = meta is not None and bool(meta.load_more_directory_items)
             return Page(response, items, page + 1 if more else None)
 
         return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)
@@ -51,7 +51,7 @@ class Users(_Users):
         show_emails: bool | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[AdminListUsersFlagResponse200Item, list[AdminListUsersFlagResponse200Item]]:
+    ) -> Paginator[AdminUserListItem, list[AdminUserListItem]]:
         """Every user of an admin list (``active``, ``new``, ``staff``, ``suspended``, ...), 100 a page.
 
         The admin list numbers pages from 1 and has no marker: an empty page ends it.
@@ -76,7 +76,7 @@ class Users(_Users):
         filter: str | int = "4,5",
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[ListUserActionsResponse200UserActionsItem, ListUserActionsResponse200]:
+    ) -> Paginator[UserActionListUserActionsItem, UserActionList]:
         """Every action of a user (``filter``: action types, e.g. ``"4,5"`` topics and replies).
 
         ``/user_actions.json`` pages by ``offset``; an empty page ends the list. Discourse can shift

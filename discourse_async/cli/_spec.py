@@ -2,12 +2,13 @@
 
 Nothing here is written per operation: the operation table (``OPERATIONS``) names the commands, the
 generated ``_get_kwargs`` of each operation gives its path and query parameters with their types,
-the request body's attrs model gives the body fields, and the namespace classes give the
+the request body's model gives the body fields, and the namespace classes give the
 iterators. ``openapi.yaml`` is not needed (it is not in the wheel).
 """
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import inspect
 import re
@@ -18,10 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-import attrs
-
 from discourse_async._generated.api import OPERATIONS
-from discourse_async._generated.types import Unset
+from discourse_async._generated.types import File, Unset
 
 Where = Literal["path", "query", "body", "argument", "option"]
 
@@ -56,7 +55,7 @@ class Operation:
     method: str
     path: str
     params: tuple[Param, ...]
-    body_model: Any  # the attrs class of the request body, or None
+    body_model: Any  # the model class of the request body, or None
     body_fields: tuple[Param, ...]
     module: types.ModuleType
 
@@ -76,6 +75,8 @@ class _Models(dict[str, Any]):
     def __missing__(self, name: str) -> Any:
         from discourse_async._generated import models
 
+        if name in ("datetime", "Any", "File"):  # imported only under TYPE_CHECKING too
+            return {"datetime": datetime, "Any": Any, "File": File}[name]
         try:
             return getattr(models, name)
         except AttributeError:
@@ -134,19 +135,15 @@ def iterators(namespace: str) -> list[str]:
     return [name for name in dir(cls) if name.startswith("iter") and inspect.isfunction(getattr(cls, name))]
 
 
-# ``type_ = check_..._type(d.pop("type"))``: the generated ``from_dict`` names each field's JSON key.
-_POP = re.compile(r'^\s*_?(\w+)\s*(?::[^=]*)?=.*?\bd\.pop\("([^"]+)"', re.MULTILINE)
-
-
 def _body_fields(model: Any) -> tuple[Param, ...]:
-    keys = dict(_POP.findall(inspect.getsource(model.from_dict)))
+    # Each field is declared `name: Field[T] = field("key", ...)`: the key and whether it is
+    # required are on the field, the type inside the annotation.
     fields = []
-    for field in attrs.fields(model):
-        if not field.init:  # additional_properties
-            continue
-        tp, _ = strip_optional(resolve(field.type, model.__module__))
-        required = field.default is attrs.NOTHING
-        fields.append(Param(field.name, keys.get(field.name, field.name), "body", tp, required))
+    for name, f in model._fields.items():
+        annotation = model.__annotations__[name]
+        inner = annotation[len("Field[") : -1] if isinstance(annotation, str) else annotation
+        tp, _ = strip_optional(resolve(inner, model.__module__))
+        fields.append(Param(name, f.key, "body", tp, f.required))
     return tuple(fields)
 
 

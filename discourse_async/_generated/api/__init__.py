@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Awaitable, Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backups import Backups
@@ -231,45 +228,3 @@ class Namespaces:
         from .users import Users
 
         return Users(self)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def deprecated_alias(method: Callable[P, Awaitable[R]], old: str, since: str) -> Callable[P, Awaitable[R]]:
-    """An operation's old name (codegen/deprecations.yaml): warns, then forwards to the new one."""
-
-    @functools.wraps(method)
-    async def alias(*args: P.args, **kwargs: P.kwargs) -> R:
-        # stacklevel 2 is the caller's `await` line: the line to change.
-        message = f"{old}() is deprecated since {since} (Discourse renamed the operation): use {method.__name__}()"
-        warnings.warn(message, DeprecationWarning, stacklevel=2)
-        return await method(*args, **kwargs)
-
-    alias.__name__ = old
-    alias.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + old
-    return alias
-
-
-def renamed_parameters(
-    renamed: dict[str, tuple[str, str]],
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Accept the old keyword of each renamed parameter (old -> (new, since)): warn, then pass it as the new one."""
-
-    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-        @functools.wraps(method)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            for old, (new, since) in renamed.items():
-                if old not in kwargs:
-                    continue
-                if new in kwargs:
-                    raise TypeError(f"{method.__name__}() got both {old}= (deprecated) and {new}=")
-                message = f"{method.__name__}({old}=...) is deprecated since {since} (Discourse renamed it): use {new}="
-                warnings.warn(message, DeprecationWarning, stacklevel=2)
-                kwargs[new] = kwargs.pop(old)
-            return await method(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

@@ -11,11 +11,13 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
+    from ...models.backup import Backup
     from ...models.create_backup_body import CreateBackupBody
-    from ...models.create_backup_response_200 import CreateBackupResponse200
-    from ...models.get_backups_response_200_item import GetBackupsResponse200Item
+    from ...models.success_response import SuccessResponse
 
 
 class BackupsWithRawResponse(Namespace):
@@ -23,7 +25,7 @@ class BackupsWithRawResponse(Namespace):
 
     async def get_backups(
         self,
-    ) -> APIResponse[list[GetBackupsResponse200Item]]:
+    ) -> APIResponse[list[Backup]]:
         """List the backup archives stored on the site.
 
         ``GET /admin/backups.json``
@@ -44,7 +46,7 @@ class BackupsWithRawResponse(Namespace):
         self,
         *,
         body: CreateBackupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateBackupResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Start a new site backup.
 
         ``POST /admin/backups.json``
@@ -72,7 +74,7 @@ class BackupsWithRawResponse(Namespace):
         filename: str,
         *,
         token: str,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Download a backup archive using a token from the download email.
 
         ``GET /admin/backups/{filename}``
@@ -99,7 +101,7 @@ class BackupsWithRawResponse(Namespace):
     async def send_download_backup_email(
         self,
         filename: str,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Email the acting admin a link to download a backup archive.
 
         ``PUT /admin/backups/{filename}``
@@ -132,13 +134,13 @@ class Backups(Namespace):
 
     async def get_backups(
         self,
-    ) -> list[GetBackupsResponse200Item]:
+    ) -> list[Backup]:
         """List the backup archives stored on the site.
 
         ``GET /admin/backups.json``
 
         Returns:
-            list[GetBackupsResponse200Item]
+            list[Backup]
         """
 
         from . import get_backups as _op
@@ -153,7 +155,7 @@ class Backups(Namespace):
         self,
         *,
         body: CreateBackupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateBackupResponse200:
+    ) -> SuccessResponse:
         """Start a new site backup.
 
         ``POST /admin/backups.json``
@@ -163,7 +165,7 @@ class Backups(Namespace):
             body (CreateBackupBody | Unset):
 
         Returns:
-            CreateBackupResponse200
+            SuccessResponse
         """
 
         from . import create_backup as _op
@@ -181,7 +183,7 @@ class Backups(Namespace):
         filename: str,
         *,
         token: str,
-    ) -> None:
+    ) -> Any:
         """Download a backup archive using a token from the download email.
 
         ``GET /admin/backups/{filename}``
@@ -191,7 +193,7 @@ class Backups(Namespace):
             token (str):
 
         Returns:
-            None
+            Any
         """
 
         from . import download_backup as _op
@@ -208,7 +210,7 @@ class Backups(Namespace):
     async def send_download_backup_email(
         self,
         filename: str,
-    ) -> None:
+    ) -> Any:
         """Email the acting admin a link to download a backup archive.
 
         ``PUT /admin/backups/{filename}``
@@ -217,7 +219,7 @@ class Backups(Namespace):
             filename (str):
 
         Returns:
-            None
+            Any
         """
 
         from . import send_download_backup_email as _op

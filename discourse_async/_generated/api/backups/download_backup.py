@@ -4,11 +4,20 @@
 GET /admin/backups/{filename}
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...types import UNSET, path_param
+from discourse_async._runtime import (
+    decoded,
+    path_param,
+)
+
+from ...types import UNSET
+
+if TYPE_CHECKING:
+    import httpx
+
 
 OPERATION = "download_backup"
 METHOD = "GET"
@@ -38,6 +47,6 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> None:
-    """This operation documents no response body."""
-    return None
+def _parse_response(response: httpx.Response, strict: bool = False) -> Any:
+    """No schema is documented for this answer: the decoded body (JSON, text, or None when empty)."""
+    return decoded(response)

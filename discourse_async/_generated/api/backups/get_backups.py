@@ -4,11 +4,21 @@
 GET /admin/backups.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_backups_response_200_item import GetBackupsResponse200Item
+from discourse_async._runtime import (
+    lst,
+    parse,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.backup import Backup
 
 OPERATION = "get_backups"
 METHOD = "GET"
@@ -25,13 +35,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> list[GetBackupsResponse200Item]:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = []
-    _response_200 = response.json()
-    for response_200_item_data in _response_200:
-        response_200_item = GetBackupsResponse200Item._from_owned(response_200_item_data)
+RESULT = lst(ref("Backup"))
 
-        response_200.append(response_200_item)
 
-    return response_200
+def _parse_response(response: httpx.Response, strict: bool = False) -> list[Backup]:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

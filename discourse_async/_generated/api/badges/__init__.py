@@ -11,14 +11,14 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.admin_list_badges_response_200 import AdminListBadgesResponse200
-    from ...models.create_badge_body import CreateBadgeBody
-    from ...models.create_badge_response_200 import CreateBadgeResponse200
-    from ...models.list_user_badges_response_200 import ListUserBadgesResponse200
-    from ...models.update_badge_body import UpdateBadgeBody
-    from ...models.update_badge_response_200 import UpdateBadgeResponse200
+    from ...models.badge_input import BadgeInput
+    from ...models.badge_list import BadgeList
+    from ...models.badge_response import BadgeResponse
+    from ...models.user_badge_list import UserBadgeList
 
 
 class BadgesWithRawResponse(Namespace):
@@ -26,7 +26,7 @@ class BadgesWithRawResponse(Namespace):
 
     async def admin_list_badges(
         self,
-    ) -> APIResponse[AdminListBadgesResponse200]:
+    ) -> APIResponse[BadgeList]:
         """List every badge with its groupings and types (admin view).
 
         ``GET /admin/badges.json``
@@ -46,15 +46,15 @@ class BadgesWithRawResponse(Namespace):
     async def create_badge(
         self,
         *,
-        body: CreateBadgeBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateBadgeResponse200]:
+        body: BadgeInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[BadgeResponse]:
         """Create a badge.
 
         ``POST /admin/badges.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateBadgeBody | Unset):
+            body (BadgeInput | Unset): The fields of a badge to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -65,7 +65,7 @@ class BadgesWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateBadgeBody, body),
+                body=self._body(_op.BadgeInput, body),
             ),
             _op._parse_response,
         )
@@ -74,8 +74,8 @@ class BadgesWithRawResponse(Namespace):
         self,
         id: int,
         *,
-        body: UpdateBadgeBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateBadgeResponse200]:
+        body: BadgeInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[BadgeResponse]:
         """Change a badge.
 
         ``PUT /admin/badges/{id}.json``
@@ -83,7 +83,7 @@ class BadgesWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateBadgeBody | Unset):
+            body (BadgeInput | Unset): The fields of a badge to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -95,7 +95,7 @@ class BadgesWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateBadgeBody, body),
+                body=self._body(_op.BadgeInput, body),
             ),
             _op._parse_response,
         )
@@ -103,7 +103,7 @@ class BadgesWithRawResponse(Namespace):
     async def delete_badge(
         self,
         id: int,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Delete a badge.
 
         ``DELETE /admin/badges/{id}.json``
@@ -128,7 +128,7 @@ class BadgesWithRawResponse(Namespace):
     async def list_user_badges(
         self,
         username: str,
-    ) -> APIResponse[ListUserBadgesResponse200]:
+    ) -> APIResponse[UserBadgeList]:
         """List the badges granted to a user.
 
         ``GET /user-badges/{username}.json``
@@ -161,13 +161,13 @@ class Badges(Namespace):
 
     async def admin_list_badges(
         self,
-    ) -> AdminListBadgesResponse200:
+    ) -> BadgeList:
         """List every badge with its groupings and types (admin view).
 
         ``GET /admin/badges.json``
 
         Returns:
-            AdminListBadgesResponse200
+            BadgeList
         """
 
         from . import admin_list_badges as _op
@@ -181,18 +181,18 @@ class Badges(Namespace):
     async def create_badge(
         self,
         *,
-        body: CreateBadgeBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateBadgeResponse200:
+        body: BadgeInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> BadgeResponse:
         """Create a badge.
 
         ``POST /admin/badges.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateBadgeBody | Unset):
+            body (BadgeInput | Unset): The fields of a badge to create or change.
 
         Returns:
-            CreateBadgeResponse200
+            BadgeResponse
         """
 
         from . import create_badge as _op
@@ -200,7 +200,7 @@ class Badges(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateBadgeBody, body),
+                body=self._body(_op.BadgeInput, body),
             ),
             _op._parse_response,
         )
@@ -209,8 +209,8 @@ class Badges(Namespace):
         self,
         id: int,
         *,
-        body: UpdateBadgeBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateBadgeResponse200:
+        body: BadgeInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> BadgeResponse:
         """Change a badge.
 
         ``PUT /admin/badges/{id}.json``
@@ -218,10 +218,10 @@ class Badges(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateBadgeBody | Unset):
+            body (BadgeInput | Unset): The fields of a badge to create or change.
 
         Returns:
-            UpdateBadgeResponse200
+            BadgeResponse
         """
 
         from . import update_badge as _op
@@ -230,7 +230,7 @@ class Badges(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateBadgeBody, body),
+                body=self._body(_op.BadgeInput, body),
             ),
             _op._parse_response,
         )
@@ -238,7 +238,7 @@ class Badges(Namespace):
     async def delete_badge(
         self,
         id: int,
-    ) -> None:
+    ) -> Any:
         """Delete a badge.
 
         ``DELETE /admin/badges/{id}.json``
@@ -247,7 +247,7 @@ class Badges(Namespace):
             id (int):
 
         Returns:
-            None
+            Any
         """
 
         from . import delete_badge as _op
@@ -263,7 +263,7 @@ class Badges(Namespace):
     async def list_user_badges(
         self,
         username: str,
-    ) -> ListUserBadgesResponse200:
+    ) -> UserBadgeList:
         """List the badges granted to a user.
 
         ``GET /user-badges/{username}.json``
@@ -272,7 +272,7 @@ class Badges(Namespace):
             username (str):
 
         Returns:
-            ListUserBadgesResponse200
+            UserBadgeList
         """
 
         from . import list_user_badges as _op

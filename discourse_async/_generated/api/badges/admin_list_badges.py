@@ -4,11 +4,20 @@
 GET /admin/badges.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.admin_list_badges_response_200 import AdminListBadgesResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.badge_list import BadgeList
 
 OPERATION = "admin_list_badges"
 METHOD = "GET"
@@ -25,8 +34,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> AdminListBadgesResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = AdminListBadgesResponse200._from_owned(response.json())
+RESULT = ref("BadgeList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> BadgeList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

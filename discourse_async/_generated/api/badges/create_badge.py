@@ -4,12 +4,23 @@
 POST /admin/badges.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_badge_body import CreateBadgeBody
-from ...models.create_badge_response_200 import CreateBadgeResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.badge_input import BadgeInput
+from ...models.badge_response import BadgeResponse
 from ...types import UNSET, Unset
 
 OPERATION = "create_badge"
@@ -19,7 +30,7 @@ PATH = "/admin/badges.json"
 
 def _get_kwargs(
     *,
-    body: CreateBadgeBody | Unset = UNSET,
+    body: BadgeInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateBadgeResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateBadgeResponse200._from_owned(response.json())
+RESULT = ref("BadgeResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> BadgeResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /admin/badges/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.update_badge_body import UpdateBadgeBody
-from ...models.update_badge_response_200 import UpdateBadgeResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.badge_input import BadgeInput
+from ...models.badge_response import BadgeResponse
+from ...types import UNSET, Unset
 
 OPERATION = "update_badge"
 METHOD = "PUT"
@@ -20,7 +32,7 @@ PATH = "/admin/badges/{id}.json"
 def _get_kwargs(
     id: int,
     *,
-    body: UpdateBadgeBody | Unset = UNSET,
+    body: BadgeInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateBadgeResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateBadgeResponse200._from_owned(response.json())
+RESULT = ref("BadgeResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> BadgeResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

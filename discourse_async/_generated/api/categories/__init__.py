@@ -11,15 +11,14 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.create_category_body import CreateCategoryBody
-    from ...models.create_category_response_200 import CreateCategoryResponse200
-    from ...models.get_category_response_200 import GetCategoryResponse200
-    from ...models.list_categories_response_200 import ListCategoriesResponse200
-    from ...models.list_category_topics_response_200 import ListCategoryTopicsResponse200
-    from ...models.update_category_body import UpdateCategoryBody
-    from ...models.update_category_response_200 import UpdateCategoryResponse200
+    from ...models.category_input import CategoryInput
+    from ...models.category_list import CategoryList
+    from ...models.category_response import CategoryResponse
+    from ...models.topic_list_response import TopicListResponse
 
 
 class CategoriesWithRawResponse(Namespace):
@@ -29,7 +28,7 @@ class CategoriesWithRawResponse(Namespace):
         self,
         *,
         include_subcategories: bool | Unset = UNSET,
-    ) -> APIResponse[ListCategoriesResponse200]:
+    ) -> APIResponse[CategoryList]:
         """List the categories visible to the caller.
 
         ``GET /categories.json``
@@ -54,15 +53,15 @@ class CategoriesWithRawResponse(Namespace):
     async def create_category(
         self,
         *,
-        body: CreateCategoryBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateCategoryResponse200]:
+        body: CategoryInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[CategoryResponse]:
         """Create a category.
 
         ``POST /categories.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateCategoryBody | Unset):
+            body (CategoryInput | Unset): The settings of a category to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -73,7 +72,7 @@ class CategoriesWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateCategoryBody, body),
+                body=self._body(_op.CategoryInput, body),
             ),
             _op._parse_response,
         )
@@ -82,8 +81,8 @@ class CategoriesWithRawResponse(Namespace):
         self,
         id: int,
         *,
-        body: UpdateCategoryBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateCategoryResponse200]:
+        body: CategoryInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[CategoryResponse]:
         """Change a category's settings.
 
         ``PUT /categories/{id}.json``
@@ -91,7 +90,7 @@ class CategoriesWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateCategoryBody | Unset):
+            body (CategoryInput | Unset): The settings of a category to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -103,7 +102,7 @@ class CategoriesWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateCategoryBody, body),
+                body=self._body(_op.CategoryInput, body),
             ),
             _op._parse_response,
         )
@@ -114,7 +113,7 @@ class CategoriesWithRawResponse(Namespace):
         id: int,
         *,
         page: int | Unset = UNSET,
-    ) -> APIResponse[ListCategoryTopicsResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """List the topics of one category, a page at a time.
 
         ``GET /c/{slug}/{id}.json``
@@ -143,7 +142,7 @@ class CategoriesWithRawResponse(Namespace):
     async def get_category(
         self,
         id: int,
-    ) -> APIResponse[GetCategoryResponse200]:
+    ) -> APIResponse[CategoryResponse]:
         """Fetch one category by id.
 
         ``GET /c/{id}/show.json``
@@ -178,7 +177,7 @@ class Categories(Namespace):
         self,
         *,
         include_subcategories: bool | Unset = UNSET,
-    ) -> ListCategoriesResponse200:
+    ) -> CategoryList:
         """List the categories visible to the caller.
 
         ``GET /categories.json``
@@ -187,7 +186,7 @@ class Categories(Namespace):
             include_subcategories (bool | Unset):
 
         Returns:
-            ListCategoriesResponse200
+            CategoryList
         """
 
         from . import list_categories as _op
@@ -203,18 +202,18 @@ class Categories(Namespace):
     async def create_category(
         self,
         *,
-        body: CreateCategoryBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateCategoryResponse200:
+        body: CategoryInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> CategoryResponse:
         """Create a category.
 
         ``POST /categories.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateCategoryBody | Unset):
+            body (CategoryInput | Unset): The settings of a category to create or change.
 
         Returns:
-            CreateCategoryResponse200
+            CategoryResponse
         """
 
         from . import create_category as _op
@@ -222,7 +221,7 @@ class Categories(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateCategoryBody, body),
+                body=self._body(_op.CategoryInput, body),
             ),
             _op._parse_response,
         )
@@ -231,8 +230,8 @@ class Categories(Namespace):
         self,
         id: int,
         *,
-        body: UpdateCategoryBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateCategoryResponse200:
+        body: CategoryInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> CategoryResponse:
         """Change a category's settings.
 
         ``PUT /categories/{id}.json``
@@ -240,10 +239,10 @@ class Categories(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateCategoryBody | Unset):
+            body (CategoryInput | Unset): The settings of a category to create or change.
 
         Returns:
-            UpdateCategoryResponse200
+            CategoryResponse
         """
 
         from . import update_category as _op
@@ -252,7 +251,7 @@ class Categories(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateCategoryBody, body),
+                body=self._body(_op.CategoryInput, body),
             ),
             _op._parse_response,
         )
@@ -263,7 +262,7 @@ class Categories(Namespace):
         id: int,
         *,
         page: int | Unset = UNSET,
-    ) -> ListCategoryTopicsResponse200:
+    ) -> TopicListResponse:
         """List the topics of one category, a page at a time.
 
         ``GET /c/{slug}/{id}.json``
@@ -274,7 +273,7 @@ class Categories(Namespace):
             page (int | Unset):
 
         Returns:
-            ListCategoryTopicsResponse200
+            TopicListResponse
         """
 
         from . import list_category_topics as _op
@@ -292,7 +291,7 @@ class Categories(Namespace):
     async def get_category(
         self,
         id: int,
-    ) -> GetCategoryResponse200:
+    ) -> CategoryResponse:
         """Fetch one category by id.
 
         ``GET /c/{id}/show.json``
@@ -301,7 +300,7 @@ class Categories(Namespace):
             id (int):
 
         Returns:
-            GetCategoryResponse200
+            CategoryResponse
         """
 
         from . import get_category as _op

@@ -4,12 +4,23 @@
 POST /categories.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_category_body import CreateCategoryBody
-from ...models.create_category_response_200 import CreateCategoryResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.category_input import CategoryInput
+from ...models.category_response import CategoryResponse
 from ...types import UNSET, Unset
 
 OPERATION = "create_category"
@@ -19,7 +30,7 @@ PATH = "/categories.json"
 
 def _get_kwargs(
     *,
-    body: CreateCategoryBody | Unset = UNSET,
+    body: CategoryInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateCategoryResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateCategoryResponse200._from_owned(response.json())
+RESULT = ref("CategoryResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> CategoryResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,11 +4,22 @@
 GET /categories.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_categories_response_200 import ListCategoriesResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.category_list import CategoryList
 from ...types import UNSET, Unset
 
 OPERATION = "list_categories"
@@ -36,8 +47,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListCategoriesResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListCategoriesResponse200._from_owned(response.json())
+RESULT = ref("CategoryList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> CategoryList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,24 @@
 GET /c/{slug}/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_category_topics_response_200 import ListCategoryTopicsResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_list_response import TopicListResponse
+from ...types import UNSET, Unset
 
 OPERATION = "list_category_topics"
 METHOD = "GET"
@@ -41,8 +53,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListCategoryTopicsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListCategoryTopicsResponse200._from_owned(response.json())
+RESULT = ref("TopicListResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicListResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /categories/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.update_category_body import UpdateCategoryBody
-from ...models.update_category_response_200 import UpdateCategoryResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.category_input import CategoryInput
+from ...models.category_response import CategoryResponse
+from ...types import UNSET, Unset
 
 OPERATION = "update_category"
 METHOD = "PUT"
@@ -20,7 +32,7 @@ PATH = "/categories/{id}.json"
 def _get_kwargs(
     id: int,
     *,
-    body: UpdateCategoryBody | Unset = UNSET,
+    body: CategoryInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateCategoryResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateCategoryResponse200._from_owned(response.json())
+RESULT = ref("CategoryResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> CategoryResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

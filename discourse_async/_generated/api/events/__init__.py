@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from discourse_async._response import APIResponse
 
+    from ...models.event_list import EventList
     from ...models.export_events_ics_include_subcategories import (
         ExportEventsIcsIncludeSubcategories,
         check_export_events_ics_include_subcategories,
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
         check_list_events_include_subcategories,
     )
     from ...models.list_events_order import ListEventsOrder, check_list_events_order
-    from ...models.list_events_response_200 import ListEventsResponse200
 
 
 class EventsWithRawResponse(Namespace):
@@ -45,7 +45,7 @@ class EventsWithRawResponse(Namespace):
         after: datetime.datetime | Unset = UNSET,
         order: ListEventsOrder | Unset = UNSET,
         limit: int | Unset = UNSET,
-    ) -> APIResponse[ListEventsResponse200]:
+    ) -> APIResponse[EventList]:
         """Calendar events of the events plugin, filtered by category, attendee or date.
 
         ``GET /discourse-post-event/events.json``
@@ -148,7 +148,7 @@ class Events(Namespace):
         after: datetime.datetime | Unset = UNSET,
         order: ListEventsOrder | Unset = UNSET,
         limit: int | Unset = UNSET,
-    ) -> ListEventsResponse200:
+    ) -> EventList:
         """Calendar events of the events plugin, filtered by category, attendee or date.
 
         ``GET /discourse-post-event/events.json``
@@ -165,7 +165,7 @@ class Events(Namespace):
             limit (int | Unset):
 
         Returns:
-            ListEventsResponse200
+            EventList
         """
 
         from . import list_events as _op

@@ -4,15 +4,22 @@
 GET /discourse-post-event/events.ics
 """
 
+from __future__ import annotations
+
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+from ...types import UNSET, File, Unset
+
+if TYPE_CHECKING:
+    import datetime
+
+    import httpx
+
 import datetime
 from io import BytesIO
-from typing import Any
 
-import httpx
-
-from ...models.export_events_ics_include_subcategories import (
-    ExportEventsIcsIncludeSubcategories,
-)
+from ...models.export_events_ics_include_subcategories import ExportEventsIcsIncludeSubcategories
 from ...models.export_events_ics_order import ExportEventsIcsOrder
 from ...types import UNSET, File, Unset
 
@@ -73,6 +80,6 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> File:
-    """Build the typed result from a successful (2xx) response."""
+def _parse_response(response: httpx.Response, strict: bool = False) -> File:
+    """The body as a file (bytes whatever the media type)."""
     return File(payload=BytesIO(response.content))

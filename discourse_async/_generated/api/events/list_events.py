@@ -4,17 +4,30 @@
 GET /discourse-post-event/events.json
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import datetime
+
+    import httpx
+
 import datetime
-from typing import Any
 
-import httpx
-
+from ...models.event_list import EventList
 from ...models.list_events_include_details import ListEventsIncludeDetails
 from ...models.list_events_include_subcategories import (
     ListEventsIncludeSubcategories,
 )
 from ...models.list_events_order import ListEventsOrder
-from ...models.list_events_response_200 import ListEventsResponse200
 from ...types import UNSET, Unset
 
 OPERATION = "list_events"
@@ -84,8 +97,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListEventsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListEventsResponse200._from_owned(response.json())
+RESULT = ref("EventList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> EventList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,21 +11,19 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.add_group_members_body import AddGroupMembersBody
-    from ...models.add_group_members_response_200 import AddGroupMembersResponse200
-    from ...models.create_group_body import CreateGroupBody
-    from ...models.create_group_response_200 import CreateGroupResponse200
-    from ...models.delete_group_response_200 import DeleteGroupResponse200
-    from ...models.get_group_by_id_response_200 import GetGroupByIdResponse200
-    from ...models.get_group_response_200 import GetGroupResponse200
-    from ...models.list_group_members_response_200 import ListGroupMembersResponse200
-    from ...models.list_groups_response_200 import ListGroupsResponse200
-    from ...models.remove_group_members_body import RemoveGroupMembersBody
-    from ...models.remove_group_members_response_200 import RemoveGroupMembersResponse200
-    from ...models.update_group_body import UpdateGroupBody
-    from ...models.update_group_response_200 import UpdateGroupResponse200
+    from ...models.created_group import CreatedGroup
+    from ...models.group_input import GroupInput
+    from ...models.group_list import GroupList
+    from ...models.group_member_list import GroupMemberList
+    from ...models.group_members_added import GroupMembersAdded
+    from ...models.group_members_input import GroupMembersInput
+    from ...models.group_members_removed import GroupMembersRemoved
+    from ...models.group_response import GroupResponse
+    from ...models.success_response import SuccessResponse
 
 
 class GroupsWithRawResponse(Namespace):
@@ -34,15 +32,15 @@ class GroupsWithRawResponse(Namespace):
     async def create_group(
         self,
         *,
-        body: CreateGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateGroupResponse200]:
+        body: GroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[CreatedGroup]:
         """Make a new group.
 
         ``POST /admin/groups.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateGroupBody | Unset):
+            body (GroupInput | Unset): The settings of a group to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -53,7 +51,7 @@ class GroupsWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateGroupBody, body),
+                body=self._body(_op.GroupInput, body),
             ),
             _op._parse_response,
         )
@@ -61,7 +59,7 @@ class GroupsWithRawResponse(Namespace):
     async def delete_group(
         self,
         id: int,
-    ) -> APIResponse[DeleteGroupResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Remove a group for good.
 
         ``DELETE /admin/groups/{id}.json``
@@ -86,7 +84,7 @@ class GroupsWithRawResponse(Namespace):
     async def get_group(
         self,
         name: str,
-    ) -> APIResponse[GetGroupResponse200]:
+    ) -> APIResponse[GroupResponse]:
         """Fetch one group by its name.
 
         ``GET /groups/{name}.json``
@@ -112,8 +110,8 @@ class GroupsWithRawResponse(Namespace):
         self,
         id: int,
         *,
-        body: UpdateGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateGroupResponse200]:
+        body: GroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[SuccessResponse]:
         """Change a group's settings.
 
         ``PUT /groups/{id}.json``
@@ -121,7 +119,7 @@ class GroupsWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateGroupBody | Unset):
+            body (GroupInput | Unset): The settings of a group to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -133,7 +131,7 @@ class GroupsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateGroupBody, body),
+                body=self._body(_op.GroupInput, body),
             ),
             _op._parse_response,
         )
@@ -141,7 +139,7 @@ class GroupsWithRawResponse(Namespace):
     async def get_group_by_id(
         self,
         id: str,
-    ) -> APIResponse[GetGroupByIdResponse200]:
+    ) -> APIResponse[GroupResponse]:
         """Fetch one group by its numeric id.
 
         ``GET /groups/by-id/{id}.json``
@@ -172,7 +170,7 @@ class GroupsWithRawResponse(Namespace):
         order: str | Unset = UNSET,
         asc: bool | Unset = UNSET,
         filter_: str | Unset = UNSET,
-    ) -> APIResponse[ListGroupMembersResponse200]:
+    ) -> APIResponse[GroupMemberList]:
         """List a group's owners and members, a page at a time.
 
         ``GET /groups/{name}/members.json``
@@ -208,8 +206,8 @@ class GroupsWithRawResponse(Namespace):
         self,
         id: int,
         *,
-        body: AddGroupMembersBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[AddGroupMembersResponse200]:
+        body: GroupMembersInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[GroupMembersAdded]:
         """Add users to a group.
 
         ``PUT /groups/{id}/members.json``
@@ -217,7 +215,8 @@ class GroupsWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (AddGroupMembersBody | Unset):
+            body (GroupMembersInput | Unset): Users to add to or remove from a group, by username or
+                email.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -229,7 +228,7 @@ class GroupsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.AddGroupMembersBody, body),
+                body=self._body(_op.GroupMembersInput, body),
             ),
             _op._parse_response,
         )
@@ -238,8 +237,8 @@ class GroupsWithRawResponse(Namespace):
         self,
         id: int,
         *,
-        body: RemoveGroupMembersBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[RemoveGroupMembersResponse200]:
+        body: GroupMembersInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[GroupMembersRemoved]:
         """Remove users from a group.
 
         ``DELETE /groups/{id}/members.json``
@@ -247,7 +246,8 @@ class GroupsWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (RemoveGroupMembersBody | Unset):
+            body (GroupMembersInput | Unset): Users to add to or remove from a group, by username or
+                email.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -259,7 +259,7 @@ class GroupsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.RemoveGroupMembersBody, body),
+                body=self._body(_op.GroupMembersInput, body),
             ),
             _op._parse_response,
         )
@@ -270,7 +270,7 @@ class GroupsWithRawResponse(Namespace):
         page: int | Unset = UNSET,
         filter_: str | Unset = UNSET,
         type_: str | Unset = UNSET,
-    ) -> APIResponse[ListGroupsResponse200]:
+    ) -> APIResponse[GroupList]:
         """List the groups visible to the caller.
 
         ``GET /groups.json``
@@ -308,18 +308,18 @@ class Groups(Namespace):
     async def create_group(
         self,
         *,
-        body: CreateGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateGroupResponse200:
+        body: GroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> CreatedGroup:
         """Make a new group.
 
         ``POST /admin/groups.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateGroupBody | Unset):
+            body (GroupInput | Unset): The settings of a group to create or change.
 
         Returns:
-            CreateGroupResponse200
+            CreatedGroup
         """
 
         from . import create_group as _op
@@ -327,7 +327,7 @@ class Groups(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateGroupBody, body),
+                body=self._body(_op.GroupInput, body),
             ),
             _op._parse_response,
         )
@@ -335,7 +335,7 @@ class Groups(Namespace):
     async def delete_group(
         self,
         id: int,
-    ) -> DeleteGroupResponse200:
+    ) -> SuccessResponse:
         """Remove a group for good.
 
         ``DELETE /admin/groups/{id}.json``
@@ -344,7 +344,7 @@ class Groups(Namespace):
             id (int):
 
         Returns:
-            DeleteGroupResponse200
+            SuccessResponse
         """
 
         from . import delete_group as _op
@@ -360,7 +360,7 @@ class Groups(Namespace):
     async def get_group(
         self,
         name: str,
-    ) -> GetGroupResponse200:
+    ) -> GroupResponse:
         """Fetch one group by its name.
 
         ``GET /groups/{name}.json``
@@ -369,7 +369,7 @@ class Groups(Namespace):
             name (str):
 
         Returns:
-            GetGroupResponse200
+            GroupResponse
         """
 
         from . import get_group as _op
@@ -386,8 +386,8 @@ class Groups(Namespace):
         self,
         id: int,
         *,
-        body: UpdateGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateGroupResponse200:
+        body: GroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> SuccessResponse:
         """Change a group's settings.
 
         ``PUT /groups/{id}.json``
@@ -395,10 +395,10 @@ class Groups(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (UpdateGroupBody | Unset):
+            body (GroupInput | Unset): The settings of a group to create or change.
 
         Returns:
-            UpdateGroupResponse200
+            SuccessResponse
         """
 
         from . import update_group as _op
@@ -407,7 +407,7 @@ class Groups(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateGroupBody, body),
+                body=self._body(_op.GroupInput, body),
             ),
             _op._parse_response,
         )
@@ -415,7 +415,7 @@ class Groups(Namespace):
     async def get_group_by_id(
         self,
         id: str,
-    ) -> GetGroupByIdResponse200:
+    ) -> GroupResponse:
         """Fetch one group by its numeric id.
 
         ``GET /groups/by-id/{id}.json``
@@ -424,7 +424,7 @@ class Groups(Namespace):
             id (str):
 
         Returns:
-            GetGroupByIdResponse200
+            GroupResponse
         """
 
         from . import get_group_by_id as _op
@@ -446,7 +446,7 @@ class Groups(Namespace):
         order: str | Unset = UNSET,
         asc: bool | Unset = UNSET,
         filter_: str | Unset = UNSET,
-    ) -> ListGroupMembersResponse200:
+    ) -> GroupMemberList:
         """List a group's owners and members, a page at a time.
 
         ``GET /groups/{name}/members.json``
@@ -460,7 +460,7 @@ class Groups(Namespace):
             filter_ (str | Unset):
 
         Returns:
-            ListGroupMembersResponse200
+            GroupMemberList
         """
 
         from . import list_group_members as _op
@@ -482,8 +482,8 @@ class Groups(Namespace):
         self,
         id: int,
         *,
-        body: AddGroupMembersBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> AddGroupMembersResponse200:
+        body: GroupMembersInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> GroupMembersAdded:
         """Add users to a group.
 
         ``PUT /groups/{id}/members.json``
@@ -491,10 +491,11 @@ class Groups(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (AddGroupMembersBody | Unset):
+            body (GroupMembersInput | Unset): Users to add to or remove from a group, by username or
+                email.
 
         Returns:
-            AddGroupMembersResponse200
+            GroupMembersAdded
         """
 
         from . import add_group_members as _op
@@ -503,7 +504,7 @@ class Groups(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.AddGroupMembersBody, body),
+                body=self._body(_op.GroupMembersInput, body),
             ),
             _op._parse_response,
         )
@@ -512,8 +513,8 @@ class Groups(Namespace):
         self,
         id: int,
         *,
-        body: RemoveGroupMembersBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> RemoveGroupMembersResponse200:
+        body: GroupMembersInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> GroupMembersRemoved:
         """Remove users from a group.
 
         ``DELETE /groups/{id}/members.json``
@@ -521,10 +522,11 @@ class Groups(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (int):
-            body (RemoveGroupMembersBody | Unset):
+            body (GroupMembersInput | Unset): Users to add to or remove from a group, by username or
+                email.
 
         Returns:
-            RemoveGroupMembersResponse200
+            GroupMembersRemoved
         """
 
         from . import remove_group_members as _op
@@ -533,7 +535,7 @@ class Groups(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.RemoveGroupMembersBody, body),
+                body=self._body(_op.GroupMembersInput, body),
             ),
             _op._parse_response,
         )
@@ -544,7 +546,7 @@ class Groups(Namespace):
         page: int | Unset = UNSET,
         filter_: str | Unset = UNSET,
         type_: str | Unset = UNSET,
-    ) -> ListGroupsResponse200:
+    ) -> GroupList:
         """List the groups visible to the caller.
 
         ``GET /groups.json``
@@ -555,7 +557,7 @@ class Groups(Namespace):
             type_ (str | Unset):
 
         Returns:
-            ListGroupsResponse200
+            GroupList
         """
 
         from . import list_groups as _op

@@ -4,13 +4,25 @@
 PUT /groups/{id}/members.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.add_group_members_body import AddGroupMembersBody
-from ...models.add_group_members_response_200 import AddGroupMembersResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.group_members_added import GroupMembersAdded
+from ...models.group_members_input import GroupMembersInput
+from ...types import UNSET, Unset
 
 OPERATION = "add_group_members"
 METHOD = "PUT"
@@ -20,7 +32,7 @@ PATH = "/groups/{id}/members.json"
 def _get_kwargs(
     id: int,
     *,
-    body: AddGroupMembersBody | Unset = UNSET,
+    body: GroupMembersInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> AddGroupMembersResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = AddGroupMembersResponse200._from_owned(response.json())
+RESULT = ref("GroupMembersAdded")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> GroupMembersAdded:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

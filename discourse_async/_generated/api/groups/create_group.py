@@ -4,12 +4,23 @@
 POST /admin/groups.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_group_body import CreateGroupBody
-from ...models.create_group_response_200 import CreateGroupResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.created_group import CreatedGroup
+from ...models.group_input import GroupInput
 from ...types import UNSET, Unset
 
 OPERATION = "create_group"
@@ -19,7 +30,7 @@ PATH = "/admin/groups.json"
 
 def _get_kwargs(
     *,
-    body: CreateGroupBody | Unset = UNSET,
+    body: GroupInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateGroupResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateGroupResponse200._from_owned(response.json())
+RESULT = ref("CreatedGroup")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> CreatedGroup:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,24 @@
 GET /groups/{name}/members.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_group_members_response_200 import ListGroupMembersResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.group_member_list import GroupMemberList
+from ...types import UNSET, Unset
 
 OPERATION = "list_group_members"
 METHOD = "GET"
@@ -51,8 +63,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListGroupMembersResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListGroupMembersResponse200._from_owned(response.json())
+RESULT = ref("GroupMemberList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> GroupMemberList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

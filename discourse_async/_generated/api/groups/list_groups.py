@@ -4,11 +4,22 @@
 GET /groups.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_groups_response_200 import ListGroupsResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.group_list import GroupList
 from ...types import UNSET, Unset
 
 OPERATION = "list_groups"
@@ -42,8 +53,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListGroupsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListGroupsResponse200._from_owned(response.json())
+RESULT = ref("GroupList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> GroupList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

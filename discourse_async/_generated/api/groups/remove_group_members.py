@@ -4,13 +4,25 @@
 DELETE /groups/{id}/members.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.remove_group_members_body import RemoveGroupMembersBody
-from ...models.remove_group_members_response_200 import RemoveGroupMembersResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.group_members_input import GroupMembersInput
+from ...models.group_members_removed import GroupMembersRemoved
+from ...types import UNSET, Unset
 
 OPERATION = "remove_group_members"
 METHOD = "DELETE"
@@ -20,7 +32,7 @@ PATH = "/groups/{id}/members.json"
 def _get_kwargs(
     id: int,
     *,
-    body: RemoveGroupMembersBody | Unset = UNSET,
+    body: GroupMembersInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> RemoveGroupMembersResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = RemoveGroupMembersResponse200._from_owned(response.json())
+RESULT = ref("GroupMembersRemoved")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> GroupMembersRemoved:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

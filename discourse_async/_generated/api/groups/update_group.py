@@ -4,13 +4,25 @@
 PUT /groups/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.update_group_body import UpdateGroupBody
-from ...models.update_group_response_200 import UpdateGroupResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.group_input import GroupInput
+from ...models.success_response import SuccessResponse
+from ...types import UNSET, Unset
 
 OPERATION = "update_group"
 METHOD = "PUT"
@@ -20,7 +32,7 @@ PATH = "/groups/{id}.json"
 def _get_kwargs(
     id: int,
     *,
-    body: UpdateGroupBody | Unset = UNSET,
+    body: GroupInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateGroupResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateGroupResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,12 +11,13 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.create_invite_body import CreateInviteBody
-    from ...models.create_invite_response_200 import CreateInviteResponse200
-    from ...models.create_multiple_invites_body import CreateMultipleInvitesBody
-    from ...models.create_multiple_invites_response_200 import CreateMultipleInvitesResponse200
+    from ...models.invite import Invite
+    from ...models.invite_batch import InviteBatch
+    from ...models.invite_input import InviteInput
 
 
 class InvitesWithRawResponse(Namespace):
@@ -25,15 +26,15 @@ class InvitesWithRawResponse(Namespace):
     async def create_invite(
         self,
         *,
-        body: CreateInviteBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateInviteResponse200]:
+        body: InviteInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[Invite]:
         """Make an invite link, optionally emailed to an address.
 
         ``POST /invites.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateInviteBody | Unset):
+            body (InviteInput | Unset): The settings of invites to create.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -44,7 +45,7 @@ class InvitesWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateInviteBody, body),
+                body=self._body(_op.InviteInput, body),
             ),
             _op._parse_response,
         )
@@ -52,15 +53,15 @@ class InvitesWithRawResponse(Namespace):
     async def create_multiple_invites(
         self,
         *,
-        body: CreateMultipleInvitesBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateMultipleInvitesResponse200]:
+        body: InviteInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[InviteBatch]:
         """Make several invite links in one call.
 
         ``POST /invites/create-multiple.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateMultipleInvitesBody | Unset):
+            body (InviteInput | Unset): The settings of invites to create.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -71,7 +72,7 @@ class InvitesWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateMultipleInvitesBody, body),
+                body=self._body(_op.InviteInput, body),
             ),
             _op._parse_response,
         )
@@ -88,18 +89,18 @@ class Invites(Namespace):
     async def create_invite(
         self,
         *,
-        body: CreateInviteBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateInviteResponse200:
+        body: InviteInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> Invite:
         """Make an invite link, optionally emailed to an address.
 
         ``POST /invites.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateInviteBody | Unset):
+            body (InviteInput | Unset): The settings of invites to create.
 
         Returns:
-            CreateInviteResponse200
+            Invite
         """
 
         from . import create_invite as _op
@@ -107,7 +108,7 @@ class Invites(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateInviteBody, body),
+                body=self._body(_op.InviteInput, body),
             ),
             _op._parse_response,
         )
@@ -115,18 +116,18 @@ class Invites(Namespace):
     async def create_multiple_invites(
         self,
         *,
-        body: CreateMultipleInvitesBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateMultipleInvitesResponse200:
+        body: InviteInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> InviteBatch:
         """Make several invite links in one call.
 
         ``POST /invites/create-multiple.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateMultipleInvitesBody | Unset):
+            body (InviteInput | Unset): The settings of invites to create.
 
         Returns:
-            CreateMultipleInvitesResponse200
+            InviteBatch
         """
 
         from . import create_multiple_invites as _op
@@ -134,7 +135,7 @@ class Invites(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateMultipleInvitesBody, body),
+                body=self._body(_op.InviteInput, body),
             ),
             _op._parse_response,
         )

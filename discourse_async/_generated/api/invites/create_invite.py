@@ -4,12 +4,23 @@
 POST /invites.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_invite_body import CreateInviteBody
-from ...models.create_invite_response_200 import CreateInviteResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.invite import Invite
+from ...models.invite_input import InviteInput
 from ...types import UNSET, Unset
 
 OPERATION = "create_invite"
@@ -19,7 +30,7 @@ PATH = "/invites.json"
 
 def _get_kwargs(
     *,
-    body: CreateInviteBody | Unset = UNSET,
+    body: InviteInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateInviteResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateInviteResponse200._from_owned(response.json())
+RESULT = ref("Invite")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Invite:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

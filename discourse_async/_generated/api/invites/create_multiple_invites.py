@@ -4,12 +4,23 @@
 POST /invites/create-multiple.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_multiple_invites_body import CreateMultipleInvitesBody
-from ...models.create_multiple_invites_response_200 import CreateMultipleInvitesResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.invite_batch import InviteBatch
+from ...models.invite_input import InviteInput
 from ...types import UNSET, Unset
 
 OPERATION = "create_multiple_invites"
@@ -19,7 +30,7 @@ PATH = "/invites/create-multiple.json"
 
 def _get_kwargs(
     *,
-    body: CreateMultipleInvitesBody | Unset = UNSET,
+    body: InviteInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateMultipleInvitesResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateMultipleInvitesResponse200._from_owned(response.json())
+RESULT = ref("InviteBatch")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> InviteBatch:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,12 +11,14 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
     from ...models.get_notifications_filter import GetNotificationsFilter, check_get_notifications_filter
-    from ...models.get_notifications_response_200 import GetNotificationsResponse200
     from ...models.mark_notifications_as_read_body import MarkNotificationsAsReadBody
-    from ...models.mark_notifications_as_read_response_200 import MarkNotificationsAsReadResponse200
+    from ...models.notification_list import NotificationList
+    from ...models.success_response import SuccessResponse
 
 
 class NotificationsWithRawResponse(Namespace):
@@ -28,7 +30,7 @@ class NotificationsWithRawResponse(Namespace):
         offset: int | Unset = UNSET,
         limit: int | Unset = UNSET,
         filter_: GetNotificationsFilter | Unset = UNSET,
-    ) -> APIResponse[GetNotificationsResponse200]:
+    ) -> APIResponse[NotificationList]:
         """The acting user's notification feed.
 
         ``GET /notifications.json``
@@ -58,7 +60,7 @@ class NotificationsWithRawResponse(Namespace):
         self,
         *,
         body: MarkNotificationsAsReadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[MarkNotificationsAsReadResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Mark one or all of the acting user's notifications as read.
 
         ``PUT /notifications/mark-read.json``
@@ -96,7 +98,7 @@ class Notifications(Namespace):
         offset: int | Unset = UNSET,
         limit: int | Unset = UNSET,
         filter_: GetNotificationsFilter | Unset = UNSET,
-    ) -> GetNotificationsResponse200:
+    ) -> NotificationList:
         """The acting user's notification feed.
 
         ``GET /notifications.json``
@@ -107,7 +109,7 @@ class Notifications(Namespace):
             filter_ (GetNotificationsFilter | Unset):
 
         Returns:
-            GetNotificationsResponse200
+            NotificationList
         """
 
         from . import get_notifications as _op
@@ -126,7 +128,7 @@ class Notifications(Namespace):
         self,
         *,
         body: MarkNotificationsAsReadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> MarkNotificationsAsReadResponse200:
+    ) -> SuccessResponse:
         """Mark one or all of the acting user's notifications as read.
 
         ``PUT /notifications/mark-read.json``
@@ -136,7 +138,7 @@ class Notifications(Namespace):
             body (MarkNotificationsAsReadBody | Unset):
 
         Returns:
-            MarkNotificationsAsReadResponse200
+            SuccessResponse
         """
 
         from . import mark_notifications_as_read as _op

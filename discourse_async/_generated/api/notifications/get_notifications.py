@@ -4,12 +4,22 @@
 GET /notifications.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
 
 from ...models.get_notifications_filter import GetNotificationsFilter
-from ...models.get_notifications_response_200 import GetNotificationsResponse200
+from ...models.notification_list import NotificationList
 from ...types import UNSET, Unset
 
 OPERATION = "get_notifications"
@@ -47,8 +57,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetNotificationsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetNotificationsResponse200._from_owned(response.json())
+RESULT = ref("NotificationList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> NotificationList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,23 @@
 PUT /notifications/mark-read.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.mark_notifications_as_read_body import MarkNotificationsAsReadBody
-from ...models.mark_notifications_as_read_response_200 import MarkNotificationsAsReadResponse200
+from ...models.success_response import SuccessResponse
 from ...types import UNSET, Unset
 
 OPERATION = "mark_notifications_as_read"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> MarkNotificationsAsReadResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = MarkNotificationsAsReadResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,20 +11,19 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
     from ...models.create_topic_post_pm_body import CreateTopicPostPmBody
-    from ...models.create_topic_post_pm_response_200 import CreateTopicPostPmResponse200
     from ...models.delete_post_body import DeletePostBody
-    from ...models.get_post_response_200 import GetPostResponse200
-    from ...models.list_posts_response_200 import ListPostsResponse200
+    from ...models.latest_posts import LatestPosts
     from ...models.lock_post_body import LockPostBody
-    from ...models.lock_post_response_200 import LockPostResponse200
     from ...models.perform_post_action_body import PerformPostActionBody
-    from ...models.perform_post_action_response_200 import PerformPostActionResponse200
-    from ...models.post_replies_response_200_item import PostRepliesResponse200Item
+    from ...models.post import Post
+    from ...models.post_lock import PostLock
     from ...models.update_post_body import UpdatePostBody
-    from ...models.update_post_response_200 import UpdatePostResponse200
+    from ...models.updated_post import UpdatedPost
 
 
 class PostsWithRawResponse(Namespace):
@@ -34,7 +33,7 @@ class PostsWithRawResponse(Namespace):
         self,
         *,
         before: int | Unset = UNSET,
-    ) -> APIResponse[ListPostsResponse200]:
+    ) -> APIResponse[LatestPosts]:
         """List the newest posts across the site, older ones with the before cursor.
 
         ``GET /posts.json``
@@ -60,7 +59,7 @@ class PostsWithRawResponse(Namespace):
         self,
         *,
         body: CreateTopicPostPmBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateTopicPostPmResponse200]:
+    ) -> APIResponse[Post]:
         """Create a topic, a reply, or a private message.
 
         ``POST /posts.json``
@@ -86,7 +85,7 @@ class PostsWithRawResponse(Namespace):
     async def get_post(
         self,
         id: str,
-    ) -> APIResponse[GetPostResponse200]:
+    ) -> APIResponse[Post]:
         """Fetch one post, including its raw markdown.
 
         ``GET /posts/{id}.json``
@@ -113,7 +112,7 @@ class PostsWithRawResponse(Namespace):
         id: str,
         *,
         body: UpdatePostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdatePostResponse200]:
+    ) -> APIResponse[UpdatedPost]:
         """Edit a post's raw content.
 
         ``PUT /posts/{id}.json``
@@ -143,7 +142,7 @@ class PostsWithRawResponse(Namespace):
         id: int,
         *,
         body: DeletePostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Delete a post.
 
         ``DELETE /posts/{id}.json``
@@ -171,7 +170,7 @@ class PostsWithRawResponse(Namespace):
     async def post_replies(
         self,
         id: str,
-    ) -> APIResponse[list[PostRepliesResponse200Item]]:
+    ) -> APIResponse[list[Post]]:
         """List the direct replies to a post.
 
         ``GET /posts/{id}/replies.json``
@@ -198,7 +197,7 @@ class PostsWithRawResponse(Namespace):
         id: str,
         *,
         body: LockPostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[LockPostResponse200]:
+    ) -> APIResponse[PostLock]:
         """Lock or unlock a post against edits.
 
         ``PUT /posts/{id}/locked.json``
@@ -227,7 +226,7 @@ class PostsWithRawResponse(Namespace):
         self,
         *,
         body: PerformPostActionBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[PerformPostActionResponse200]:
+    ) -> APIResponse[Post]:
         """Like, flag or otherwise act on a post.
 
         ``POST /post_actions.json``
@@ -263,7 +262,7 @@ class Posts(Namespace):
         self,
         *,
         before: int | Unset = UNSET,
-    ) -> ListPostsResponse200:
+    ) -> LatestPosts:
         """List the newest posts across the site, older ones with the before cursor.
 
         ``GET /posts.json``
@@ -272,7 +271,7 @@ class Posts(Namespace):
             before (int | Unset):
 
         Returns:
-            ListPostsResponse200
+            LatestPosts
         """
 
         from . import list_posts as _op
@@ -289,7 +288,7 @@ class Posts(Namespace):
         self,
         *,
         body: CreateTopicPostPmBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateTopicPostPmResponse200:
+    ) -> Post:
         """Create a topic, a reply, or a private message.
 
         ``POST /posts.json``
@@ -299,7 +298,7 @@ class Posts(Namespace):
             body (CreateTopicPostPmBody | Unset):
 
         Returns:
-            CreateTopicPostPmResponse200
+            Post
         """
 
         from . import create_topic_post_pm as _op
@@ -315,7 +314,7 @@ class Posts(Namespace):
     async def get_post(
         self,
         id: str,
-    ) -> GetPostResponse200:
+    ) -> Post:
         """Fetch one post, including its raw markdown.
 
         ``GET /posts/{id}.json``
@@ -324,7 +323,7 @@ class Posts(Namespace):
             id (str):
 
         Returns:
-            GetPostResponse200
+            Post
         """
 
         from . import get_post as _op
@@ -342,7 +341,7 @@ class Posts(Namespace):
         id: str,
         *,
         body: UpdatePostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdatePostResponse200:
+    ) -> UpdatedPost:
         """Edit a post's raw content.
 
         ``PUT /posts/{id}.json``
@@ -353,7 +352,7 @@ class Posts(Namespace):
             body (UpdatePostBody | Unset):
 
         Returns:
-            UpdatePostResponse200
+            UpdatedPost
         """
 
         from . import update_post as _op
@@ -372,7 +371,7 @@ class Posts(Namespace):
         id: int,
         *,
         body: DeletePostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> None:
+    ) -> Any:
         """Delete a post.
 
         ``DELETE /posts/{id}.json``
@@ -383,7 +382,7 @@ class Posts(Namespace):
             body (DeletePostBody | Unset):
 
         Returns:
-            None
+            Any
         """
 
         from . import delete_post as _op
@@ -400,7 +399,7 @@ class Posts(Namespace):
     async def post_replies(
         self,
         id: str,
-    ) -> list[PostRepliesResponse200Item]:
+    ) -> list[Post]:
         """List the direct replies to a post.
 
         ``GET /posts/{id}/replies.json``
@@ -409,7 +408,7 @@ class Posts(Namespace):
             id (str):
 
         Returns:
-            list[PostRepliesResponse200Item]
+            list[Post]
         """
 
         from . import post_replies as _op
@@ -427,7 +426,7 @@ class Posts(Namespace):
         id: str,
         *,
         body: LockPostBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> LockPostResponse200:
+    ) -> PostLock:
         """Lock or unlock a post against edits.
 
         ``PUT /posts/{id}/locked.json``
@@ -438,7 +437,7 @@ class Posts(Namespace):
             body (LockPostBody | Unset):
 
         Returns:
-            LockPostResponse200
+            PostLock
         """
 
         from . import lock_post as _op
@@ -456,7 +455,7 @@ class Posts(Namespace):
         self,
         *,
         body: PerformPostActionBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> PerformPostActionResponse200:
+    ) -> Post:
         """Like, flag or otherwise act on a post.
 
         ``POST /post_actions.json``
@@ -466,7 +465,7 @@ class Posts(Namespace):
             body (PerformPostActionBody | Unset):
 
         Returns:
-            PerformPostActionResponse200
+            Post
         """
 
         from . import perform_post_action as _op

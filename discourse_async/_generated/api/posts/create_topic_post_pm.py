@@ -4,12 +4,23 @@
 POST /posts.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.create_topic_post_pm_body import CreateTopicPostPmBody
-from ...models.create_topic_post_pm_response_200 import CreateTopicPostPmResponse200
+from ...models.post import Post
 from ...types import UNSET, Unset
 
 OPERATION = "create_topic_post_pm"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateTopicPostPmResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateTopicPostPmResponse200._from_owned(response.json())
+RESULT = ref("Post")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Post:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,11 +4,22 @@
 GET /posts.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_posts_response_200 import ListPostsResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.latest_posts import LatestPosts
 from ...types import UNSET, Unset
 
 OPERATION = "list_posts"
@@ -36,8 +47,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListPostsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListPostsResponse200._from_owned(response.json())
+RESULT = ref("LatestPosts")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> LatestPosts:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

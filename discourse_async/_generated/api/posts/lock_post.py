@@ -4,13 +4,25 @@
 PUT /posts/{id}/locked.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.lock_post_body import LockPostBody
-from ...models.lock_post_response_200 import LockPostResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.post_lock import PostLock
+from ...types import UNSET, Unset
 
 OPERATION = "lock_post"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> LockPostResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = LockPostResponse200._from_owned(response.json())
+RESULT = ref("PostLock")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> PostLock:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,23 @@
 POST /post_actions.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.perform_post_action_body import PerformPostActionBody
-from ...models.perform_post_action_response_200 import PerformPostActionResponse200
+from ...models.post import Post
 from ...types import UNSET, Unset
 
 OPERATION = "perform_post_action"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> PerformPostActionResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = PerformPostActionResponse200._from_owned(response.json())
+RESULT = ref("Post")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Post:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,22 @@
 GET /posts/{id}/replies.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.post_replies_response_200_item import PostRepliesResponse200Item
-from ...types import path_param
+from discourse_async._runtime import (
+    lst,
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.post import Post
 
 OPERATION = "post_replies"
 METHOD = "GET"
@@ -30,13 +40,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> list[PostRepliesResponse200Item]:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = []
-    _response_200 = response.json()
-    for response_200_item_data in _response_200:
-        response_200_item = PostRepliesResponse200Item._from_owned(response_200_item_data)
+RESULT = lst(ref("Post"))
 
-        response_200.append(response_200_item)
 
-    return response_200
+def _parse_response(response: httpx.Response, strict: bool = False) -> list[Post]:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

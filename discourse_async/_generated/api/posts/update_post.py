@@ -4,13 +4,25 @@
 PUT /posts/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.update_post_body import UpdatePostBody
-from ...models.update_post_response_200 import UpdatePostResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.updated_post import UpdatedPost
+from ...types import UNSET, Unset
 
 OPERATION = "update_post"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdatePostResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdatePostResponse200._from_owned(response.json())
+RESULT = ref("UpdatedPost")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> UpdatedPost:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

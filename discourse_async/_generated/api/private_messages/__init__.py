@@ -11,10 +11,11 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.get_user_sent_private_messages_response_200 import GetUserSentPrivateMessagesResponse200
-    from ...models.list_user_private_messages_response_200 import ListUserPrivateMessagesResponse200
+    from ...models.topic_list_response import TopicListResponse
 
 
 class PrivateMessagesWithRawResponse(Namespace):
@@ -25,7 +26,7 @@ class PrivateMessagesWithRawResponse(Namespace):
         username: str,
         *,
         page: int | Unset = UNSET,
-    ) -> APIResponse[ListUserPrivateMessagesResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """A user's inbox of personal messages.
 
         ``GET /topics/private-messages/{username}.json``
@@ -54,7 +55,7 @@ class PrivateMessagesWithRawResponse(Namespace):
         username: str,
         *,
         page: int | Unset = UNSET,
-    ) -> APIResponse[GetUserSentPrivateMessagesResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """The personal messages a user has sent.
 
         ``GET /topics/private-messages-sent/{username}.json``
@@ -92,7 +93,7 @@ class PrivateMessages(Namespace):
         username: str,
         *,
         page: int | Unset = UNSET,
-    ) -> ListUserPrivateMessagesResponse200:
+    ) -> TopicListResponse:
         """A user's inbox of personal messages.
 
         ``GET /topics/private-messages/{username}.json``
@@ -102,7 +103,7 @@ class PrivateMessages(Namespace):
             page (int | Unset):
 
         Returns:
-            ListUserPrivateMessagesResponse200
+            TopicListResponse
         """
 
         from . import list_user_private_messages as _op
@@ -121,7 +122,7 @@ class PrivateMessages(Namespace):
         username: str,
         *,
         page: int | Unset = UNSET,
-    ) -> GetUserSentPrivateMessagesResponse200:
+    ) -> TopicListResponse:
         """The personal messages a user has sent.
 
         ``GET /topics/private-messages-sent/{username}.json``
@@ -131,7 +132,7 @@ class PrivateMessages(Namespace):
             page (int | Unset):
 
         Returns:
-            GetUserSentPrivateMessagesResponse200
+            TopicListResponse
         """
 
         from . import get_user_sent_private_messages as _op

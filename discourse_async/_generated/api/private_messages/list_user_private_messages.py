@@ -4,12 +4,24 @@
 GET /topics/private-messages/{username}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_user_private_messages_response_200 import ListUserPrivateMessagesResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_list_response import TopicListResponse
+from ...types import UNSET, Unset
 
 OPERATION = "list_user_private_messages"
 METHOD = "GET"
@@ -39,8 +51,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListUserPrivateMessagesResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListUserPrivateMessagesResponse200._from_owned(response.json())
+RESULT = ref("TopicListResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicListResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,9 +11,11 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.search_response_200 import SearchResponse200
+    from ...models.search_result import SearchResult
 
 
 class SearchWithRawResponse(Namespace):
@@ -24,7 +26,7 @@ class SearchWithRawResponse(Namespace):
         *,
         q: str | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> APIResponse[SearchResponse200]:
+    ) -> APIResponse[SearchResult]:
         """Full-text search over posts, topics, users, categories and tags.
 
         ``GET /search.json``
@@ -62,7 +64,7 @@ class Search(Namespace):
         *,
         q: str | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> SearchResponse200:
+    ) -> SearchResult:
         """Full-text search over posts, topics, users, categories and tags.
 
         ``GET /search.json``
@@ -72,7 +74,7 @@ class Search(Namespace):
             page (int | Unset):
 
         Returns:
-            SearchResponse200
+            SearchResult
         """
 
         from . import search as _op

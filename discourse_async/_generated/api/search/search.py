@@ -4,11 +4,22 @@
 GET /search.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.search_response_200 import SearchResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.search_result import SearchResult
 from ...types import UNSET, Unset
 
 OPERATION = "search"
@@ -39,8 +50,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> SearchResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = SearchResponse200._from_owned(response.json())
+RESULT = ref("SearchResult")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SearchResult:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,10 +11,12 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.get_site_basic_info_response_200 import GetSiteBasicInfoResponse200
-    from ...models.get_site_response_200 import GetSiteResponse200
+    from ...models.site import Site
+    from ...models.site_basic_info import SiteBasicInfo
 
 
 class SiteWithRawResponse(Namespace):
@@ -22,7 +24,7 @@ class SiteWithRawResponse(Namespace):
 
     async def get_site(
         self,
-    ) -> APIResponse[GetSiteResponse200]:
+    ) -> APIResponse[Site]:
         """Fetch the site's public settings, categories, groups and lookup tables.
 
         ``GET /site.json``
@@ -41,7 +43,7 @@ class SiteWithRawResponse(Namespace):
 
     async def get_site_basic_info(
         self,
-    ) -> APIResponse[GetSiteBasicInfoResponse200]:
+    ) -> APIResponse[SiteBasicInfo]:
         """Fetch the site's name, logos and a few basic settings.
 
         ``GET /site/basic-info.json``
@@ -69,13 +71,13 @@ class Site(Namespace):
 
     async def get_site(
         self,
-    ) -> GetSiteResponse200:
+    ) -> Site:
         """Fetch the site's public settings, categories, groups and lookup tables.
 
         ``GET /site.json``
 
         Returns:
-            GetSiteResponse200
+            Site
         """
 
         from . import get_site as _op
@@ -88,13 +90,13 @@ class Site(Namespace):
 
     async def get_site_basic_info(
         self,
-    ) -> GetSiteBasicInfoResponse200:
+    ) -> SiteBasicInfo:
         """Fetch the site's name, logos and a few basic settings.
 
         ``GET /site/basic-info.json``
 
         Returns:
-            GetSiteBasicInfoResponse200
+            SiteBasicInfo
         """
 
         from . import get_site_basic_info as _op

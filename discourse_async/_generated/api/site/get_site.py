@@ -4,11 +4,20 @@
 GET /site.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_site_response_200 import GetSiteResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.site import Site
 
 OPERATION = "get_site"
 METHOD = "GET"
@@ -25,8 +34,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetSiteResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetSiteResponse200._from_owned(response.json())
+RESULT = ref("Site")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Site:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,16 +11,15 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.create_tag_group_body import CreateTagGroupBody
-    from ...models.create_tag_group_response_200 import CreateTagGroupResponse200
-    from ...models.get_tag_group_response_200 import GetTagGroupResponse200
-    from ...models.get_tag_response_200 import GetTagResponse200
-    from ...models.list_tag_groups_response_200 import ListTagGroupsResponse200
-    from ...models.list_tags_response_200 import ListTagsResponse200
-    from ...models.update_tag_group_body import UpdateTagGroupBody
-    from ...models.update_tag_group_response_200 import UpdateTagGroupResponse200
+    from ...models.tag_group_input import TagGroupInput
+    from ...models.tag_group_list import TagGroupList
+    from ...models.tag_group_response import TagGroupResponse
+    from ...models.tag_list import TagList
+    from ...models.topic_list_response import TopicListResponse
 
 
 class TagsWithRawResponse(Namespace):
@@ -28,7 +27,7 @@ class TagsWithRawResponse(Namespace):
 
     async def list_tag_groups(
         self,
-    ) -> APIResponse[ListTagGroupsResponse200]:
+    ) -> APIResponse[TagGroupList]:
         """List tag groups.
 
         ``GET /tag_groups.json``
@@ -48,15 +47,15 @@ class TagsWithRawResponse(Namespace):
     async def create_tag_group(
         self,
         *,
-        body: CreateTagGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateTagGroupResponse200]:
+        body: TagGroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[TagGroupResponse]:
         """Create a tag group.
 
         ``POST /tag_groups.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateTagGroupBody | Unset):
+            body (TagGroupInput | Unset): The settings of a tag group to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -67,7 +66,7 @@ class TagsWithRawResponse(Namespace):
         return await self._request(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateTagGroupBody, body),
+                body=self._body(_op.TagGroupInput, body),
             ),
             _op._parse_response,
         )
@@ -75,7 +74,7 @@ class TagsWithRawResponse(Namespace):
     async def get_tag_group(
         self,
         id: str,
-    ) -> APIResponse[GetTagGroupResponse200]:
+    ) -> APIResponse[TagGroupResponse]:
         """Fetch one tag group.
 
         ``GET /tag_groups/{id}.json``
@@ -101,8 +100,8 @@ class TagsWithRawResponse(Namespace):
         self,
         id: str,
         *,
-        body: UpdateTagGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateTagGroupResponse200]:
+        body: TagGroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> APIResponse[TagGroupResponse]:
         """Change a tag group.
 
         ``PUT /tag_groups/{id}.json``
@@ -110,7 +109,7 @@ class TagsWithRawResponse(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (str):
-            body (UpdateTagGroupBody | Unset):
+            body (TagGroupInput | Unset): The settings of a tag group to create or change.
 
         Returns:
             The raw response (status, headers, body); ``.parse()`` gives the typed result.
@@ -122,14 +121,14 @@ class TagsWithRawResponse(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateTagGroupBody, body),
+                body=self._body(_op.TagGroupInput, body),
             ),
             _op._parse_response,
         )
 
     async def list_tags(
         self,
-    ) -> APIResponse[ListTagsResponse200]:
+    ) -> APIResponse[TagList]:
         """List tags with their topic counts.
 
         ``GET /tags.json``
@@ -151,7 +150,7 @@ class TagsWithRawResponse(Namespace):
         name: str,
         *,
         page: int | Unset = UNSET,
-    ) -> APIResponse[GetTagResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """List the topics carrying one tag.
 
         ``GET /tag/{name}.json``
@@ -186,13 +185,13 @@ class Tags(Namespace):
 
     async def list_tag_groups(
         self,
-    ) -> ListTagGroupsResponse200:
+    ) -> TagGroupList:
         """List tag groups.
 
         ``GET /tag_groups.json``
 
         Returns:
-            ListTagGroupsResponse200
+            TagGroupList
         """
 
         from . import list_tag_groups as _op
@@ -206,18 +205,18 @@ class Tags(Namespace):
     async def create_tag_group(
         self,
         *,
-        body: CreateTagGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateTagGroupResponse200:
+        body: TagGroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> TagGroupResponse:
         """Create a tag group.
 
         ``POST /tag_groups.json``
 
         Args:
             body: the request body, as the model or a plain dict with the same keys.
-            body (CreateTagGroupBody | Unset):
+            body (TagGroupInput | Unset): The settings of a tag group to create or change.
 
         Returns:
-            CreateTagGroupResponse200
+            TagGroupResponse
         """
 
         from . import create_tag_group as _op
@@ -225,7 +224,7 @@ class Tags(Namespace):
         return await self._call(
             _op.OPERATION,
             _op._get_kwargs(
-                body=self._body(_op.CreateTagGroupBody, body),
+                body=self._body(_op.TagGroupInput, body),
             ),
             _op._parse_response,
         )
@@ -233,7 +232,7 @@ class Tags(Namespace):
     async def get_tag_group(
         self,
         id: str,
-    ) -> GetTagGroupResponse200:
+    ) -> TagGroupResponse:
         """Fetch one tag group.
 
         ``GET /tag_groups/{id}.json``
@@ -242,7 +241,7 @@ class Tags(Namespace):
             id (str):
 
         Returns:
-            GetTagGroupResponse200
+            TagGroupResponse
         """
 
         from . import get_tag_group as _op
@@ -259,8 +258,8 @@ class Tags(Namespace):
         self,
         id: str,
         *,
-        body: UpdateTagGroupBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateTagGroupResponse200:
+        body: TagGroupInput | Mapping[str, Any] | Unset = UNSET,
+    ) -> TagGroupResponse:
         """Change a tag group.
 
         ``PUT /tag_groups/{id}.json``
@@ -268,10 +267,10 @@ class Tags(Namespace):
         Args:
             body: the request body, as the model or a plain dict with the same keys.
             id (str):
-            body (UpdateTagGroupBody | Unset):
+            body (TagGroupInput | Unset): The settings of a tag group to create or change.
 
         Returns:
-            UpdateTagGroupResponse200
+            TagGroupResponse
         """
 
         from . import update_tag_group as _op
@@ -280,20 +279,20 @@ class Tags(Namespace):
             _op.OPERATION,
             _op._get_kwargs(
                 id=id,
-                body=self._body(_op.UpdateTagGroupBody, body),
+                body=self._body(_op.TagGroupInput, body),
             ),
             _op._parse_response,
         )
 
     async def list_tags(
         self,
-    ) -> ListTagsResponse200:
+    ) -> TagList:
         """List tags with their topic counts.
 
         ``GET /tags.json``
 
         Returns:
-            ListTagsResponse200
+            TagList
         """
 
         from . import list_tags as _op
@@ -309,7 +308,7 @@ class Tags(Namespace):
         name: str,
         *,
         page: int | Unset = UNSET,
-    ) -> GetTagResponse200:
+    ) -> TopicListResponse:
         """List the topics carrying one tag.
 
         ``GET /tag/{name}.json``
@@ -319,7 +318,7 @@ class Tags(Namespace):
             page (int | Unset):
 
         Returns:
-            GetTagResponse200
+            TopicListResponse
         """
 
         from . import get_tag as _op

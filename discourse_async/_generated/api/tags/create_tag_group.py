@@ -4,12 +4,23 @@
 POST /tag_groups.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.create_tag_group_body import CreateTagGroupBody
-from ...models.create_tag_group_response_200 import CreateTagGroupResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.tag_group_input import TagGroupInput
+from ...models.tag_group_response import TagGroupResponse
 from ...types import UNSET, Unset
 
 OPERATION = "create_tag_group"
@@ -19,7 +30,7 @@ PATH = "/tag_groups.json"
 
 def _get_kwargs(
     *,
-    body: CreateTagGroupBody | Unset = UNSET,
+    body: TagGroupInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateTagGroupResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateTagGroupResponse200._from_owned(response.json())
+RESULT = ref("TagGroupResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TagGroupResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,24 @@
 GET /tag/{name}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_tag_response_200 import GetTagResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_list_response import TopicListResponse
+from ...types import UNSET, Unset
 
 OPERATION = "get_tag"
 METHOD = "GET"
@@ -39,8 +51,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetTagResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetTagResponse200._from_owned(response.json())
+RESULT = ref("TopicListResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicListResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

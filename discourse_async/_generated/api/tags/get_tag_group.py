@@ -4,12 +4,21 @@
 GET /tag_groups/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_tag_group_response_200 import GetTagGroupResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.tag_group_response import TagGroupResponse
 
 OPERATION = "get_tag_group"
 METHOD = "GET"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetTagGroupResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetTagGroupResponse200._from_owned(response.json())
+RESULT = ref("TagGroupResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TagGroupResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

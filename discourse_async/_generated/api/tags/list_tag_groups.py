@@ -4,11 +4,20 @@
 GET /tag_groups.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_tag_groups_response_200 import ListTagGroupsResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.tag_group_list import TagGroupList
 
 OPERATION = "list_tag_groups"
 METHOD = "GET"
@@ -25,8 +34,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListTagGroupsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListTagGroupsResponse200._from_owned(response.json())
+RESULT = ref("TagGroupList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TagGroupList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /tag_groups/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.update_tag_group_body import UpdateTagGroupBody
-from ...models.update_tag_group_response_200 import UpdateTagGroupResponse200
-from ...types import UNSET, Unset, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.tag_group_input import TagGroupInput
+from ...models.tag_group_response import TagGroupResponse
+from ...types import UNSET, Unset
 
 OPERATION = "update_tag_group"
 METHOD = "PUT"
@@ -20,7 +32,7 @@ PATH = "/tag_groups/{id}.json"
 def _get_kwargs(
     id: str,
     *,
-    body: UpdateTagGroupBody | Unset = UNSET,
+    body: TagGroupInput | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateTagGroupResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateTagGroupResponse200._from_owned(response.json())
+RESULT = ref("TagGroupResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TagGroupResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,27 +11,27 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
     from ...models.create_topic_timer_body import CreateTopicTimerBody
-    from ...models.create_topic_timer_response_200 import CreateTopicTimerResponse200
-    from ...models.get_specific_posts_from_topic_response_200 import GetSpecificPostsFromTopicResponse200
-    from ...models.get_topic_by_external_id_response_200 import GetTopicByExternalIdResponse200
-    from ...models.get_topic_response_200 import GetTopicResponse200
+    from ...models.external_topic import ExternalTopic
     from ...models.invite_group_to_topic_body import InviteGroupToTopicBody
-    from ...models.invite_group_to_topic_response_200 import InviteGroupToTopicResponse200
     from ...models.invite_to_topic_body import InviteToTopicBody
-    from ...models.invite_to_topic_response_200 import InviteToTopicResponse200
-    from ...models.list_latest_topics_response_200 import ListLatestTopicsResponse200
-    from ...models.list_top_topics_response_200 import ListTopTopicsResponse200
     from ...models.set_notification_level_body import SetNotificationLevelBody
-    from ...models.set_notification_level_response_200 import SetNotificationLevelResponse200
+    from ...models.success_response import SuccessResponse
+    from ...models.topic import Topic
+    from ...models.topic_group_invite import TopicGroupInvite
+    from ...models.topic_invite import TopicInvite
+    from ...models.topic_list_response import TopicListResponse
+    from ...models.topic_posts import TopicPosts
+    from ...models.topic_status_update import TopicStatusUpdate
+    from ...models.topic_timer import TopicTimer
     from ...models.update_topic_body import UpdateTopicBody
-    from ...models.update_topic_response_200 import UpdateTopicResponse200
     from ...models.update_topic_status_body import UpdateTopicStatusBody
-    from ...models.update_topic_status_response_200 import UpdateTopicStatusResponse200
     from ...models.update_topic_timestamp_body import UpdateTopicTimestampBody
-    from ...models.update_topic_timestamp_response_200 import UpdateTopicTimestampResponse200
+    from ...models.updated_topic import UpdatedTopic
 
 
 class TopicsWithRawResponse(Namespace):
@@ -42,7 +42,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         post_ids: list[int],
-    ) -> APIResponse[GetSpecificPostsFromTopicResponse200]:
+    ) -> APIResponse[TopicPosts]:
         """Fetch chosen posts of a topic by their ids.
 
         ``GET /t/{id}/posts.json``
@@ -69,7 +69,7 @@ class TopicsWithRawResponse(Namespace):
     async def get_topic(
         self,
         id: str,
-    ) -> APIResponse[GetTopicResponse200]:
+    ) -> APIResponse[Topic]:
         """Fetch a topic with its first chunk of posts and the ids of all posts.
 
         ``GET /t/{id}.json``
@@ -94,7 +94,7 @@ class TopicsWithRawResponse(Namespace):
     async def remove_topic(
         self,
         id: str,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Delete a topic.
 
         ``DELETE /t/{id}.json``
@@ -121,7 +121,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: UpdateTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateTopicResponse200]:
+    ) -> APIResponse[UpdatedTopic]:
         """Change a topic's title or category.
 
         ``PUT /t/-/{id}.json``
@@ -151,7 +151,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: InviteToTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[InviteToTopicResponse200]:
+    ) -> APIResponse[TopicInvite]:
         """Invite a user or an email address to a topic.
 
         ``POST /t/{id}/invite.json``
@@ -181,7 +181,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: InviteGroupToTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[InviteGroupToTopicResponse200]:
+    ) -> APIResponse[TopicGroupInvite]:
         """Invite a group to a private message topic.
 
         ``POST /t/{id}/invite-group.json``
@@ -209,7 +209,7 @@ class TopicsWithRawResponse(Namespace):
     async def bookmark_topic(
         self,
         id: str,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Bookmark a topic for the acting user.
 
         ``PUT /t/{id}/bookmark.json``
@@ -236,7 +236,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: UpdateTopicStatusBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateTopicStatusResponse200]:
+    ) -> APIResponse[TopicStatusUpdate]:
         """Open, close, pin, unpin, archive, list or unlist a topic.
 
         ``PUT /t/{id}/status.json``
@@ -268,7 +268,7 @@ class TopicsWithRawResponse(Namespace):
         ascending: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> APIResponse[ListLatestTopicsResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """List the latest topics, a page at a time.
 
         ``GET /latest.json``
@@ -302,7 +302,7 @@ class TopicsWithRawResponse(Namespace):
         period: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> APIResponse[ListTopTopicsResponse200]:
+    ) -> APIResponse[TopicListResponse]:
         """List the most active topics of a period.
 
         ``GET /top.json``
@@ -333,7 +333,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: SetNotificationLevelBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[SetNotificationLevelResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Set the acting user's notification level for a topic.
 
         ``POST /t/{id}/notifications.json``
@@ -363,7 +363,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: UpdateTopicTimestampBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateTopicTimestampResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Move a topic's creation time.
 
         ``PUT /t/{id}/change-timestamp.json``
@@ -393,7 +393,7 @@ class TopicsWithRawResponse(Namespace):
         id: str,
         *,
         body: CreateTopicTimerBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateTopicTimerResponse200]:
+    ) -> APIResponse[TopicTimer]:
         """Schedule an action on a topic, such as closing it.
 
         ``POST /t/{id}/timer.json``
@@ -421,7 +421,7 @@ class TopicsWithRawResponse(Namespace):
     async def get_topic_by_external_id(
         self,
         external_id: str,
-    ) -> APIResponse[Any | GetTopicByExternalIdResponse200]:
+    ) -> APIResponse[ExternalTopic]:
         """Fetch a topic by the external id it was created with.
 
         ``GET /t/external_id/{external_id}.json``
@@ -457,7 +457,7 @@ class Topics(Namespace):
         id: str,
         *,
         post_ids: list[int],
-    ) -> GetSpecificPostsFromTopicResponse200:
+    ) -> TopicPosts:
         """Fetch chosen posts of a topic by their ids.
 
         ``GET /t/{id}/posts.json``
@@ -467,7 +467,7 @@ class Topics(Namespace):
             post_ids (list[int]):
 
         Returns:
-            GetSpecificPostsFromTopicResponse200
+            TopicPosts
         """
 
         from . import get_specific_posts_from_topic as _op
@@ -484,7 +484,7 @@ class Topics(Namespace):
     async def get_topic(
         self,
         id: str,
-    ) -> GetTopicResponse200:
+    ) -> Topic:
         """Fetch a topic with its first chunk of posts and the ids of all posts.
 
         ``GET /t/{id}.json``
@@ -493,7 +493,7 @@ class Topics(Namespace):
             id (str):
 
         Returns:
-            GetTopicResponse200
+            Topic
         """
 
         from . import get_topic as _op
@@ -509,7 +509,7 @@ class Topics(Namespace):
     async def remove_topic(
         self,
         id: str,
-    ) -> None:
+    ) -> Any:
         """Delete a topic.
 
         ``DELETE /t/{id}.json``
@@ -518,7 +518,7 @@ class Topics(Namespace):
             id (str):
 
         Returns:
-            None
+            Any
         """
 
         from . import remove_topic as _op
@@ -536,7 +536,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: UpdateTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateTopicResponse200:
+    ) -> UpdatedTopic:
         """Change a topic's title or category.
 
         ``PUT /t/-/{id}.json``
@@ -547,7 +547,7 @@ class Topics(Namespace):
             body (UpdateTopicBody | Unset):
 
         Returns:
-            UpdateTopicResponse200
+            UpdatedTopic
         """
 
         from . import update_topic as _op
@@ -566,7 +566,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: InviteToTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> InviteToTopicResponse200:
+    ) -> TopicInvite:
         """Invite a user or an email address to a topic.
 
         ``POST /t/{id}/invite.json``
@@ -577,7 +577,7 @@ class Topics(Namespace):
             body (InviteToTopicBody | Unset):
 
         Returns:
-            InviteToTopicResponse200
+            TopicInvite
         """
 
         from . import invite_to_topic as _op
@@ -596,7 +596,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: InviteGroupToTopicBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> InviteGroupToTopicResponse200:
+    ) -> TopicGroupInvite:
         """Invite a group to a private message topic.
 
         ``POST /t/{id}/invite-group.json``
@@ -607,7 +607,7 @@ class Topics(Namespace):
             body (InviteGroupToTopicBody | Unset):
 
         Returns:
-            InviteGroupToTopicResponse200
+            TopicGroupInvite
         """
 
         from . import invite_group_to_topic as _op
@@ -624,7 +624,7 @@ class Topics(Namespace):
     async def bookmark_topic(
         self,
         id: str,
-    ) -> None:
+    ) -> Any:
         """Bookmark a topic for the acting user.
 
         ``PUT /t/{id}/bookmark.json``
@@ -633,7 +633,7 @@ class Topics(Namespace):
             id (str):
 
         Returns:
-            None
+            Any
         """
 
         from . import bookmark_topic as _op
@@ -651,7 +651,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: UpdateTopicStatusBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateTopicStatusResponse200:
+    ) -> TopicStatusUpdate:
         """Open, close, pin, unpin, archive, list or unlist a topic.
 
         ``PUT /t/{id}/status.json``
@@ -662,7 +662,7 @@ class Topics(Namespace):
             body (UpdateTopicStatusBody | Unset):
 
         Returns:
-            UpdateTopicStatusResponse200
+            TopicStatusUpdate
         """
 
         from . import update_topic_status as _op
@@ -683,7 +683,7 @@ class Topics(Namespace):
         ascending: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> ListLatestTopicsResponse200:
+    ) -> TopicListResponse:
         """List the latest topics, a page at a time.
 
         ``GET /latest.json``
@@ -695,7 +695,7 @@ class Topics(Namespace):
             page (int | Unset):
 
         Returns:
-            ListLatestTopicsResponse200
+            TopicListResponse
         """
 
         from . import list_latest_topics as _op
@@ -717,7 +717,7 @@ class Topics(Namespace):
         period: str | Unset = UNSET,
         per_page: int | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> ListTopTopicsResponse200:
+    ) -> TopicListResponse:
         """List the most active topics of a period.
 
         ``GET /top.json``
@@ -728,7 +728,7 @@ class Topics(Namespace):
             page (int | Unset):
 
         Returns:
-            ListTopTopicsResponse200
+            TopicListResponse
         """
 
         from . import list_top_topics as _op
@@ -748,7 +748,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: SetNotificationLevelBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> SetNotificationLevelResponse200:
+    ) -> SuccessResponse:
         """Set the acting user's notification level for a topic.
 
         ``POST /t/{id}/notifications.json``
@@ -759,7 +759,7 @@ class Topics(Namespace):
             body (SetNotificationLevelBody | Unset):
 
         Returns:
-            SetNotificationLevelResponse200
+            SuccessResponse
         """
 
         from . import set_notification_level as _op
@@ -778,7 +778,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: UpdateTopicTimestampBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateTopicTimestampResponse200:
+    ) -> SuccessResponse:
         """Move a topic's creation time.
 
         ``PUT /t/{id}/change-timestamp.json``
@@ -789,7 +789,7 @@ class Topics(Namespace):
             body (UpdateTopicTimestampBody | Unset):
 
         Returns:
-            UpdateTopicTimestampResponse200
+            SuccessResponse
         """
 
         from . import update_topic_timestamp as _op
@@ -808,7 +808,7 @@ class Topics(Namespace):
         id: str,
         *,
         body: CreateTopicTimerBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateTopicTimerResponse200:
+    ) -> TopicTimer:
         """Schedule an action on a topic, such as closing it.
 
         ``POST /t/{id}/timer.json``
@@ -819,7 +819,7 @@ class Topics(Namespace):
             body (CreateTopicTimerBody | Unset):
 
         Returns:
-            CreateTopicTimerResponse200
+            TopicTimer
         """
 
         from . import create_topic_timer as _op
@@ -836,7 +836,7 @@ class Topics(Namespace):
     async def get_topic_by_external_id(
         self,
         external_id: str,
-    ) -> Any | GetTopicByExternalIdResponse200:
+    ) -> ExternalTopic:
         """Fetch a topic by the external id it was created with.
 
         ``GET /t/external_id/{external_id}.json``
@@ -845,7 +845,7 @@ class Topics(Namespace):
             external_id (str):
 
         Returns:
-            Any | GetTopicByExternalIdResponse200
+            ExternalTopic
         """
 
         from . import get_topic_by_external_id as _op

@@ -4,13 +4,25 @@
 POST /t/{id}/timer.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.create_topic_timer_body import CreateTopicTimerBody
-from ...models.create_topic_timer_response_200 import CreateTopicTimerResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.topic_timer import TopicTimer
+from ...types import UNSET, Unset
 
 OPERATION = "create_topic_timer"
 METHOD = "POST"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateTopicTimerResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateTopicTimerResponse200._from_owned(response.json())
+RESULT = ref("TopicTimer")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicTimer:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

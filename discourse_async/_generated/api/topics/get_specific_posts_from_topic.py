@@ -4,12 +4,23 @@
 GET /t/{id}/posts.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_specific_posts_from_topic_response_200 import GetSpecificPostsFromTopicResponse200
-from ...types import UNSET, path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_posts import TopicPosts
 
 OPERATION = "get_specific_posts_from_topic"
 METHOD = "GET"
@@ -41,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetSpecificPostsFromTopicResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetSpecificPostsFromTopicResponse200._from_owned(response.json())
+RESULT = ref("TopicPosts")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicPosts:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,21 @@
 GET /t/external_id/{external_id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_topic_by_external_id_response_200 import GetTopicByExternalIdResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.external_topic import ExternalTopic
 
 OPERATION = "get_topic_by_external_id"
 METHOD = "GET"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetTopicByExternalIdResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetTopicByExternalIdResponse200._from_owned(response.json())
+RESULT = ref("ExternalTopic")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> ExternalTopic:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

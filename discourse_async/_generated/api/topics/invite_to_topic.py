@@ -4,13 +4,25 @@
 POST /t/{id}/invite.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.invite_to_topic_body import InviteToTopicBody
-from ...models.invite_to_topic_response_200 import InviteToTopicResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.topic_invite import TopicInvite
+from ...types import UNSET, Unset
 
 OPERATION = "invite_to_topic"
 METHOD = "POST"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> InviteToTopicResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = InviteToTopicResponse200._from_owned(response.json())
+RESULT = ref("TopicInvite")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicInvite:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

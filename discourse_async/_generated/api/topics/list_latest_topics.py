@@ -4,11 +4,22 @@
 GET /latest.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_latest_topics_response_200 import ListLatestTopicsResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_list_response import TopicListResponse
 from ...types import UNSET, Unset
 
 OPERATION = "list_latest_topics"
@@ -45,8 +56,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListLatestTopicsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListLatestTopicsResponse200._from_owned(response.json())
+RESULT = ref("TopicListResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicListResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 POST /t/{id}/notifications.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.set_notification_level_body import SetNotificationLevelBody
-from ...models.set_notification_level_response_200 import SetNotificationLevelResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.success_response import SuccessResponse
+from ...types import UNSET, Unset
 
 OPERATION = "set_notification_level"
 METHOD = "POST"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> SetNotificationLevelResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = SetNotificationLevelResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /t/-/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.update_topic_body import UpdateTopicBody
-from ...models.update_topic_response_200 import UpdateTopicResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.updated_topic import UpdatedTopic
+from ...types import UNSET, Unset
 
 OPERATION = "update_topic"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateTopicResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateTopicResponse200._from_owned(response.json())
+RESULT = ref("UpdatedTopic")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> UpdatedTopic:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /t/{id}/status.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.topic_status_update import TopicStatusUpdate
 from ...models.update_topic_status_body import UpdateTopicStatusBody
-from ...models.update_topic_status_response_200 import UpdateTopicStatusResponse200
-from ...types import UNSET, Unset, path_param
+from ...types import UNSET, Unset
 
 OPERATION = "update_topic_status"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateTopicStatusResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateTopicStatusResponse200._from_owned(response.json())
+RESULT = ref("TopicStatusUpdate")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> TopicStatusUpdate:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 PUT /t/{id}/change-timestamp.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.success_response import SuccessResponse
 from ...models.update_topic_timestamp_body import UpdateTopicTimestampBody
-from ...models.update_topic_timestamp_response_200 import UpdateTopicTimestampResponse200
-from ...types import UNSET, Unset, path_param
+from ...types import UNSET, Unset
 
 OPERATION = "update_topic_timestamp"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateTopicTimestampResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateTopicTimestampResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,22 +11,22 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
     from ...models.abort_multipart_body import AbortMultipartBody
-    from ...models.abort_multipart_response_200 import AbortMultipartResponse200
     from ...models.batch_presign_multipart_parts_body import BatchPresignMultipartPartsBody
-    from ...models.batch_presign_multipart_parts_response_200 import BatchPresignMultipartPartsResponse200
     from ...models.complete_external_upload_body import CompleteExternalUploadBody
-    from ...models.complete_external_upload_response_200 import CompleteExternalUploadResponse200
     from ...models.complete_multipart_body import CompleteMultipartBody
-    from ...models.complete_multipart_response_200 import CompleteMultipartResponse200
     from ...models.create_multipart_upload_body import CreateMultipartUploadBody
-    from ...models.create_multipart_upload_response_200 import CreateMultipartUploadResponse200
     from ...models.create_upload_body import CreateUploadBody
-    from ...models.create_upload_response_200 import CreateUploadResponse200
     from ...models.generate_presigned_put_body import GeneratePresignedPutBody
-    from ...models.generate_presigned_put_response_200 import GeneratePresignedPutResponse200
+    from ...models.multipart_upload import MultipartUpload
+    from ...models.presigned_parts import PresignedParts
+    from ...models.presigned_put import PresignedPut
+    from ...models.success_response import SuccessResponse
+    from ...models.upload import Upload
 
 
 class UploadsWithRawResponse(Namespace):
@@ -36,7 +36,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: CreateUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateUploadResponse200]:
+    ) -> APIResponse[Upload]:
         """Upload a file in the request body.
 
         ``POST /uploads.json``
@@ -63,7 +63,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: GeneratePresignedPutBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[GeneratePresignedPutResponse200]:
+    ) -> APIResponse[PresignedPut]:
         """Get a presigned URL for uploading one file straight to the site's S3 store.
 
         ``POST /uploads/generate-presigned-put.json``
@@ -90,7 +90,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: CompleteExternalUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CompleteExternalUploadResponse200]:
+    ) -> APIResponse[Upload]:
         """Turn a file already PUT to the S3 store into an upload record.
 
         ``POST /uploads/complete-external-upload.json``
@@ -117,7 +117,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: CreateMultipartUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateMultipartUploadResponse200]:
+    ) -> APIResponse[MultipartUpload]:
         """Start an S3 multipart upload for a large file.
 
         ``POST /uploads/create-multipart.json``
@@ -144,7 +144,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: BatchPresignMultipartPartsBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[BatchPresignMultipartPartsResponse200]:
+    ) -> APIResponse[PresignedParts]:
         """Get presigned URLs for some parts of a multipart upload.
 
         ``POST /uploads/batch-presign-multipart-parts.json``
@@ -171,7 +171,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: AbortMultipartBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[AbortMultipartResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Abandon a multipart upload and discard its parts.
 
         ``POST /uploads/abort-multipart.json``
@@ -198,7 +198,7 @@ class UploadsWithRawResponse(Namespace):
         self,
         *,
         body: CompleteMultipartBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CompleteMultipartResponse200]:
+    ) -> APIResponse[Upload]:
         """Finish a multipart upload from its parts' ETags.
 
         ``POST /uploads/complete-multipart.json``
@@ -234,7 +234,7 @@ class Uploads(Namespace):
         self,
         *,
         body: CreateUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateUploadResponse200:
+    ) -> Upload:
         """Upload a file in the request body.
 
         ``POST /uploads.json``
@@ -244,7 +244,7 @@ class Uploads(Namespace):
             body (CreateUploadBody | Unset):
 
         Returns:
-            CreateUploadResponse200
+            Upload
         """
 
         from . import create_upload as _op
@@ -261,7 +261,7 @@ class Uploads(Namespace):
         self,
         *,
         body: GeneratePresignedPutBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> GeneratePresignedPutResponse200:
+    ) -> PresignedPut:
         """Get a presigned URL for uploading one file straight to the site's S3 store.
 
         ``POST /uploads/generate-presigned-put.json``
@@ -271,7 +271,7 @@ class Uploads(Namespace):
             body (GeneratePresignedPutBody | Unset):
 
         Returns:
-            GeneratePresignedPutResponse200
+            PresignedPut
         """
 
         from . import generate_presigned_put as _op
@@ -288,7 +288,7 @@ class Uploads(Namespace):
         self,
         *,
         body: CompleteExternalUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CompleteExternalUploadResponse200:
+    ) -> Upload:
         """Turn a file already PUT to the S3 store into an upload record.
 
         ``POST /uploads/complete-external-upload.json``
@@ -298,7 +298,7 @@ class Uploads(Namespace):
             body (CompleteExternalUploadBody | Unset):
 
         Returns:
-            CompleteExternalUploadResponse200
+            Upload
         """
 
         from . import complete_external_upload as _op
@@ -315,7 +315,7 @@ class Uploads(Namespace):
         self,
         *,
         body: CreateMultipartUploadBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateMultipartUploadResponse200:
+    ) -> MultipartUpload:
         """Start an S3 multipart upload for a large file.
 
         ``POST /uploads/create-multipart.json``
@@ -325,7 +325,7 @@ class Uploads(Namespace):
             body (CreateMultipartUploadBody | Unset):
 
         Returns:
-            CreateMultipartUploadResponse200
+            MultipartUpload
         """
 
         from . import create_multipart_upload as _op
@@ -342,7 +342,7 @@ class Uploads(Namespace):
         self,
         *,
         body: BatchPresignMultipartPartsBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> BatchPresignMultipartPartsResponse200:
+    ) -> PresignedParts:
         """Get presigned URLs for some parts of a multipart upload.
 
         ``POST /uploads/batch-presign-multipart-parts.json``
@@ -352,7 +352,7 @@ class Uploads(Namespace):
             body (BatchPresignMultipartPartsBody | Unset):
 
         Returns:
-            BatchPresignMultipartPartsResponse200
+            PresignedParts
         """
 
         from . import batch_presign_multipart_parts as _op
@@ -369,7 +369,7 @@ class Uploads(Namespace):
         self,
         *,
         body: AbortMultipartBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> AbortMultipartResponse200:
+    ) -> SuccessResponse:
         """Abandon a multipart upload and discard its parts.
 
         ``POST /uploads/abort-multipart.json``
@@ -379,7 +379,7 @@ class Uploads(Namespace):
             body (AbortMultipartBody | Unset):
 
         Returns:
-            AbortMultipartResponse200
+            SuccessResponse
         """
 
         from . import abort_multipart as _op
@@ -396,7 +396,7 @@ class Uploads(Namespace):
         self,
         *,
         body: CompleteMultipartBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CompleteMultipartResponse200:
+    ) -> Upload:
         """Finish a multipart upload from its parts' ETags.
 
         ``POST /uploads/complete-multipart.json``
@@ -406,7 +406,7 @@ class Uploads(Namespace):
             body (CompleteMultipartBody | Unset):
 
         Returns:
-            CompleteMultipartResponse200
+            Upload
         """
 
         from . import complete_multipart as _op

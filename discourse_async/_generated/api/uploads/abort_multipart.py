@@ -4,12 +4,23 @@
 POST /uploads/abort-multipart.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.abort_multipart_body import AbortMultipartBody
-from ...models.abort_multipart_response_200 import AbortMultipartResponse200
+from ...models.success_response import SuccessResponse
 from ...types import UNSET, Unset
 
 OPERATION = "abort_multipart"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> AbortMultipartResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = AbortMultipartResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

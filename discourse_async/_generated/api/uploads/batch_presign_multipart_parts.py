@@ -4,12 +4,23 @@
 POST /uploads/batch-presign-multipart-parts.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.batch_presign_multipart_parts_body import BatchPresignMultipartPartsBody
-from ...models.batch_presign_multipart_parts_response_200 import BatchPresignMultipartPartsResponse200
+from ...models.presigned_parts import PresignedParts
 from ...types import UNSET, Unset
 
 OPERATION = "batch_presign_multipart_parts"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> BatchPresignMultipartPartsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = BatchPresignMultipartPartsResponse200._from_owned(response.json())
+RESULT = ref("PresignedParts")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> PresignedParts:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,23 @@
 POST /uploads/complete-external-upload.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.complete_external_upload_body import CompleteExternalUploadBody
-from ...models.complete_external_upload_response_200 import CompleteExternalUploadResponse200
+from ...models.upload import Upload
 from ...types import UNSET, Unset
 
 OPERATION = "complete_external_upload"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CompleteExternalUploadResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CompleteExternalUploadResponse200._from_owned(response.json())
+RESULT = ref("Upload")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Upload:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

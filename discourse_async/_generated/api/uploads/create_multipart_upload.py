@@ -4,12 +4,23 @@
 POST /uploads/create-multipart.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.create_multipart_upload_body import CreateMultipartUploadBody
-from ...models.create_multipart_upload_response_200 import CreateMultipartUploadResponse200
+from ...models.multipart_upload import MultipartUpload
 from ...types import UNSET, Unset
 
 OPERATION = "create_multipart_upload"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateMultipartUploadResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateMultipartUploadResponse200._from_owned(response.json())
+RESULT = ref("MultipartUpload")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> MultipartUpload:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

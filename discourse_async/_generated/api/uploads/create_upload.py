@@ -4,12 +4,23 @@
 POST /uploads.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.create_upload_body import CreateUploadBody
-from ...models.create_upload_response_200 import CreateUploadResponse200
+from ...models.upload import Upload
 from ...types import UNSET, Unset
 
 OPERATION = "create_upload"
@@ -35,8 +46,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateUploadResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateUploadResponse200._from_owned(response.json())
+RESULT = ref("Upload")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Upload:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

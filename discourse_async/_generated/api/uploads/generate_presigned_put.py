@@ -4,12 +4,23 @@
 POST /uploads/generate-presigned-put.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.generate_presigned_put_body import GeneratePresignedPutBody
-from ...models.generate_presigned_put_response_200 import GeneratePresignedPutResponse200
+from ...models.presigned_put import PresignedPut
 from ...types import UNSET, Unset
 
 OPERATION = "generate_presigned_put"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GeneratePresignedPutResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GeneratePresignedPutResponse200._from_owned(response.json())
+RESULT = ref("PresignedPut")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> PresignedPut:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -11,47 +11,43 @@ from discourse_async._resource import Namespace
 from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
+    import datetime
+
     from discourse_async._response import APIResponse
 
-    from ...models.activate_user_response_200 import ActivateUserResponse200
-    from ...models.admin_get_user_response_200 import AdminGetUserResponse200
     from ...models.admin_list_users_asc import AdminListUsersAsc, check_admin_list_users_asc
     from ...models.admin_list_users_flag_asc import AdminListUsersFlagAsc, check_admin_list_users_flag_asc
     from ...models.admin_list_users_flag_flag import AdminListUsersFlagFlag, check_admin_list_users_flag_flag
     from ...models.admin_list_users_flag_order import AdminListUsersFlagOrder, check_admin_list_users_flag_order
-    from ...models.admin_list_users_flag_response_200_item import AdminListUsersFlagResponse200Item
     from ...models.admin_list_users_order import AdminListUsersOrder, check_admin_list_users_order
-    from ...models.admin_list_users_response_200_item import AdminListUsersResponse200Item
-    from ...models.anonymize_user_response_200 import AnonymizeUserResponse200
+    from ...models.admin_user import AdminUser
+    from ...models.admin_user_list_item import AdminUserListItem
+    from ...models.anonymized_user import AnonymizedUser
     from ...models.change_password_body import ChangePasswordBody
     from ...models.create_user_body import CreateUserBody
-    from ...models.create_user_response_200 import CreateUserResponse200
-    from ...models.deactivate_user_response_200 import DeactivateUserResponse200
+    from ...models.created_user import CreatedUser
     from ...models.delete_user_body import DeleteUserBody
-    from ...models.delete_user_response_200 import DeleteUserResponse200
-    from ...models.get_user_emails_response_200 import GetUserEmailsResponse200
-    from ...models.get_user_external_id_response_200 import GetUserExternalIdResponse200
-    from ...models.get_user_identiy_provider_external_id_response_200 import GetUserIdentiyProviderExternalIdResponse200
-    from ...models.get_user_response_200 import GetUserResponse200
-    from ...models.list_user_actions_response_200 import ListUserActionsResponse200
+    from ...models.deleted_user import DeletedUser
+    from ...models.directory import Directory
+    from ...models.gravatar import Gravatar
     from ...models.list_users_public_asc import ListUsersPublicAsc, check_list_users_public_asc
     from ...models.list_users_public_order import ListUsersPublicOrder, check_list_users_public_order
     from ...models.list_users_public_period import ListUsersPublicPeriod, check_list_users_public_period
-    from ...models.list_users_public_response_200 import ListUsersPublicResponse200
-    from ...models.log_out_user_response_200 import LogOutUserResponse200
-    from ...models.refresh_gravatar_response_200 import RefreshGravatarResponse200
+    from ...models.password_reset import PasswordReset
     from ...models.send_password_reset_email_body import SendPasswordResetEmailBody
-    from ...models.send_password_reset_email_response_200 import SendPasswordResetEmailResponse200
+    from ...models.silence import Silence
     from ...models.silence_user_body import SilenceUserBody
-    from ...models.silence_user_response_200 import SilenceUserResponse200
+    from ...models.success_response import SuccessResponse
     from ...models.suspend_user_body import SuspendUserBody
-    from ...models.suspend_user_response_200 import SuspendUserResponse200
+    from ...models.suspension import Suspension
     from ...models.update_avatar_body import UpdateAvatarBody
-    from ...models.update_avatar_response_200 import UpdateAvatarResponse200
     from ...models.update_email_body import UpdateEmailBody
     from ...models.update_user_body import UpdateUserBody
-    from ...models.update_user_response_200 import UpdateUserResponse200
     from ...models.update_username_body import UpdateUsernameBody
+    from ...models.updated_user import UpdatedUser
+    from ...models.user_action_list import UserActionList
+    from ...models.user_emails import UserEmails
+    from ...models.user_profile import UserProfile
 
 
 class UsersWithRawResponse(Namespace):
@@ -61,7 +57,7 @@ class UsersWithRawResponse(Namespace):
         self,
         *,
         body: CreateUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[CreateUserResponse200]:
+    ) -> APIResponse[CreatedUser]:
         """Create a user account.
 
         ``POST /users.json``
@@ -87,7 +83,7 @@ class UsersWithRawResponse(Namespace):
     async def get_user(
         self,
         username: str,
-    ) -> APIResponse[GetUserResponse200]:
+    ) -> APIResponse[UserProfile]:
         """Fetch a user's public profile by username.
 
         ``GET /u/{username}.json``
@@ -114,7 +110,7 @@ class UsersWithRawResponse(Namespace):
         username: str,
         *,
         body: UpdateUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateUserResponse200]:
+    ) -> APIResponse[UpdatedUser]:
         """Change a user's profile fields.
 
         ``PUT /u/{username}.json``
@@ -142,7 +138,7 @@ class UsersWithRawResponse(Namespace):
     async def get_user_external_id(
         self,
         external_id: str,
-    ) -> APIResponse[GetUserExternalIdResponse200]:
+    ) -> APIResponse[UserProfile]:
         """Fetch a user by the external id from DiscourseConnect.
 
         ``GET /u/by-external/{external_id}.json``
@@ -168,7 +164,7 @@ class UsersWithRawResponse(Namespace):
         self,
         provider: str,
         external_id: str,
-    ) -> APIResponse[GetUserIdentiyProviderExternalIdResponse200]:
+    ) -> APIResponse[UserProfile]:
         """Fetch a user by an identity provider's external id.
 
         ``GET /u/by-external/{provider}/{external_id}.json``
@@ -197,7 +193,7 @@ class UsersWithRawResponse(Namespace):
         username: str,
         *,
         body: UpdateAvatarBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[UpdateAvatarResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Choose which avatar a user shows.
 
         ``PUT /u/{username}/preferences/avatar/pick.json``
@@ -227,7 +223,7 @@ class UsersWithRawResponse(Namespace):
         username: str,
         *,
         body: UpdateEmailBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Change a user's primary email address.
 
         ``PUT /u/{username}/preferences/email.json``
@@ -257,7 +253,7 @@ class UsersWithRawResponse(Namespace):
         username: str,
         *,
         body: UpdateUsernameBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Change a user's username.
 
         ``PUT /u/{username}/preferences/username.json``
@@ -289,7 +285,7 @@ class UsersWithRawResponse(Namespace):
         order: ListUsersPublicOrder,
         asc: ListUsersPublicAsc | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> APIResponse[ListUsersPublicResponse200]:
+    ) -> APIResponse[Directory]:
         """List the user directory with activity counts for a period.
 
         ``GET /directory_items.json``
@@ -320,7 +316,7 @@ class UsersWithRawResponse(Namespace):
     async def admin_get_user(
         self,
         id: int,
-    ) -> APIResponse[AdminGetUserResponse200]:
+    ) -> APIResponse[AdminUser]:
         """Fetch a user with admin-only details.
 
         ``GET /admin/users/{id}.json``
@@ -347,7 +343,7 @@ class UsersWithRawResponse(Namespace):
         id: int,
         *,
         body: DeleteUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[DeleteUserResponse200]:
+    ) -> APIResponse[DeletedUser]:
         """Remove a user account, optionally with its posts.
 
         ``DELETE /admin/users/{id}.json``
@@ -375,7 +371,7 @@ class UsersWithRawResponse(Namespace):
     async def activate_user(
         self,
         id: int,
-    ) -> APIResponse[ActivateUserResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Mark a user account as active.
 
         ``PUT /admin/users/{id}/activate.json``
@@ -400,7 +396,7 @@ class UsersWithRawResponse(Namespace):
     async def deactivate_user(
         self,
         id: int,
-    ) -> APIResponse[DeactivateUserResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """Mark a user account as inactive.
 
         ``PUT /admin/users/{id}/deactivate.json``
@@ -427,7 +423,7 @@ class UsersWithRawResponse(Namespace):
         id: int,
         *,
         body: SuspendUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[SuspendUserResponse200]:
+    ) -> APIResponse[Suspension]:
         """Bar a user from logging in until a date.
 
         ``PUT /admin/users/{id}/suspend.json``
@@ -457,7 +453,7 @@ class UsersWithRawResponse(Namespace):
         id: int,
         *,
         body: SilenceUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[SilenceUserResponse200]:
+    ) -> APIResponse[Silence]:
         """Stop a user from posting until a date.
 
         ``PUT /admin/users/{id}/silence.json``
@@ -485,7 +481,7 @@ class UsersWithRawResponse(Namespace):
     async def anonymize_user(
         self,
         id: int,
-    ) -> APIResponse[AnonymizeUserResponse200]:
+    ) -> APIResponse[AnonymizedUser]:
         """Replace a user's personal data with anonymous values.
 
         ``PUT /admin/users/{id}/anonymize.json``
@@ -510,7 +506,7 @@ class UsersWithRawResponse(Namespace):
     async def log_out_user(
         self,
         id: int,
-    ) -> APIResponse[LogOutUserResponse200]:
+    ) -> APIResponse[SuccessResponse]:
         """End every session of a user.
 
         ``POST /admin/users/{id}/log_out.json``
@@ -535,7 +531,7 @@ class UsersWithRawResponse(Namespace):
     async def refresh_gravatar(
         self,
         username: str,
-    ) -> APIResponse[RefreshGravatarResponse200]:
+    ) -> APIResponse[Gravatar]:
         """Fetch a user's Gravatar image again.
 
         ``POST /user_avatar/{username}/refresh_gravatar.json``
@@ -567,7 +563,7 @@ class UsersWithRawResponse(Namespace):
         stats: bool | Unset = UNSET,
         email: str | Unset = UNSET,
         ip: str | Unset = UNSET,
-    ) -> APIResponse[list[AdminListUsersResponse200Item]]:
+    ) -> APIResponse[list[AdminUserListItem]]:
         """List users for admins, with sorting and filters.
 
         ``GET /admin/users.json``
@@ -612,7 +608,7 @@ class UsersWithRawResponse(Namespace):
         stats: bool | Unset = UNSET,
         email: str | Unset = UNSET,
         ip: str | Unset = UNSET,
-    ) -> APIResponse[list[AdminListUsersFlagResponse200Item]]:
+    ) -> APIResponse[list[AdminUserListItem]]:
         """List users in one admin bucket such as active, new or suspended.
 
         ``GET /admin/users/list/{flag}.json``
@@ -654,7 +650,7 @@ class UsersWithRawResponse(Namespace):
         offset: int,
         username: str,
         filter_: str,
-    ) -> APIResponse[ListUserActionsResponse200]:
+    ) -> APIResponse[UserActionList]:
         """List a user's actions (posts, likes, replies...) from an offset.
 
         ``GET /user_actions.json``
@@ -684,7 +680,7 @@ class UsersWithRawResponse(Namespace):
         self,
         *,
         body: SendPasswordResetEmailBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[SendPasswordResetEmailResponse200]:
+    ) -> APIResponse[PasswordReset]:
         """Send a password reset email.
 
         ``POST /session/forgot_password.json``
@@ -712,7 +708,7 @@ class UsersWithRawResponse(Namespace):
         token: str,
         *,
         body: ChangePasswordBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> APIResponse[None]:
+    ) -> APIResponse[Any]:
         """Set a new password with a reset token.
 
         ``PUT /users/password-reset/{token}.json``
@@ -740,7 +736,7 @@ class UsersWithRawResponse(Namespace):
     async def get_user_emails(
         self,
         username: str,
-    ) -> APIResponse[GetUserEmailsResponse200]:
+    ) -> APIResponse[UserEmails]:
         """List a user's email addresses.
 
         ``GET /u/{username}/emails.json``
@@ -775,7 +771,7 @@ class Users(Namespace):
         self,
         *,
         body: CreateUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> CreateUserResponse200:
+    ) -> CreatedUser:
         """Create a user account.
 
         ``POST /users.json``
@@ -785,7 +781,7 @@ class Users(Namespace):
             body (CreateUserBody | Unset):
 
         Returns:
-            CreateUserResponse200
+            CreatedUser
         """
 
         from . import create_user as _op
@@ -801,7 +797,7 @@ class Users(Namespace):
     async def get_user(
         self,
         username: str,
-    ) -> GetUserResponse200:
+    ) -> UserProfile:
         """Fetch a user's public profile by username.
 
         ``GET /u/{username}.json``
@@ -810,7 +806,7 @@ class Users(Namespace):
             username (str):
 
         Returns:
-            GetUserResponse200
+            UserProfile
         """
 
         from . import get_user as _op
@@ -828,7 +824,7 @@ class Users(Namespace):
         username: str,
         *,
         body: UpdateUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateUserResponse200:
+    ) -> UpdatedUser:
         """Change a user's profile fields.
 
         ``PUT /u/{username}.json``
@@ -839,7 +835,7 @@ class Users(Namespace):
             body (UpdateUserBody | Unset):
 
         Returns:
-            UpdateUserResponse200
+            UpdatedUser
         """
 
         from . import update_user as _op
@@ -856,7 +852,7 @@ class Users(Namespace):
     async def get_user_external_id(
         self,
         external_id: str,
-    ) -> GetUserExternalIdResponse200:
+    ) -> UserProfile:
         """Fetch a user by the external id from DiscourseConnect.
 
         ``GET /u/by-external/{external_id}.json``
@@ -865,7 +861,7 @@ class Users(Namespace):
             external_id (str):
 
         Returns:
-            GetUserExternalIdResponse200
+            UserProfile
         """
 
         from . import get_user_external_id as _op
@@ -882,7 +878,7 @@ class Users(Namespace):
         self,
         provider: str,
         external_id: str,
-    ) -> GetUserIdentiyProviderExternalIdResponse200:
+    ) -> UserProfile:
         """Fetch a user by an identity provider's external id.
 
         ``GET /u/by-external/{provider}/{external_id}.json``
@@ -892,7 +888,7 @@ class Users(Namespace):
             external_id (str):
 
         Returns:
-            GetUserIdentiyProviderExternalIdResponse200
+            UserProfile
         """
 
         from . import get_user_identiy_provider_external_id as _op
@@ -911,7 +907,7 @@ class Users(Namespace):
         username: str,
         *,
         body: UpdateAvatarBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> UpdateAvatarResponse200:
+    ) -> SuccessResponse:
         """Choose which avatar a user shows.
 
         ``PUT /u/{username}/preferences/avatar/pick.json``
@@ -922,7 +918,7 @@ class Users(Namespace):
             body (UpdateAvatarBody | Unset):
 
         Returns:
-            UpdateAvatarResponse200
+            SuccessResponse
         """
 
         from . import update_avatar as _op
@@ -941,7 +937,7 @@ class Users(Namespace):
         username: str,
         *,
         body: UpdateEmailBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> None:
+    ) -> Any:
         """Change a user's primary email address.
 
         ``PUT /u/{username}/preferences/email.json``
@@ -952,7 +948,7 @@ class Users(Namespace):
             body (UpdateEmailBody | Unset):
 
         Returns:
-            None
+            Any
         """
 
         from . import update_email as _op
@@ -971,7 +967,7 @@ class Users(Namespace):
         username: str,
         *,
         body: UpdateUsernameBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> None:
+    ) -> Any:
         """Change a user's username.
 
         ``PUT /u/{username}/preferences/username.json``
@@ -982,7 +978,7 @@ class Users(Namespace):
             body (UpdateUsernameBody | Unset):
 
         Returns:
-            None
+            Any
         """
 
         from . import update_username as _op
@@ -1003,7 +999,7 @@ class Users(Namespace):
         order: ListUsersPublicOrder,
         asc: ListUsersPublicAsc | Unset = UNSET,
         page: int | Unset = UNSET,
-    ) -> ListUsersPublicResponse200:
+    ) -> Directory:
         """List the user directory with activity counts for a period.
 
         ``GET /directory_items.json``
@@ -1015,7 +1011,7 @@ class Users(Namespace):
             page (int | Unset):
 
         Returns:
-            ListUsersPublicResponse200
+            Directory
         """
 
         from . import list_users_public as _op
@@ -1034,7 +1030,7 @@ class Users(Namespace):
     async def admin_get_user(
         self,
         id: int,
-    ) -> AdminGetUserResponse200:
+    ) -> AdminUser:
         """Fetch a user with admin-only details.
 
         ``GET /admin/users/{id}.json``
@@ -1043,7 +1039,7 @@ class Users(Namespace):
             id (int):
 
         Returns:
-            AdminGetUserResponse200
+            AdminUser
         """
 
         from . import admin_get_user as _op
@@ -1061,7 +1057,7 @@ class Users(Namespace):
         id: int,
         *,
         body: DeleteUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> DeleteUserResponse200:
+    ) -> DeletedUser:
         """Remove a user account, optionally with its posts.
 
         ``DELETE /admin/users/{id}.json``
@@ -1072,7 +1068,7 @@ class Users(Namespace):
             body (DeleteUserBody | Unset):
 
         Returns:
-            DeleteUserResponse200
+            DeletedUser
         """
 
         from . import delete_user as _op
@@ -1089,7 +1085,7 @@ class Users(Namespace):
     async def activate_user(
         self,
         id: int,
-    ) -> ActivateUserResponse200:
+    ) -> SuccessResponse:
         """Mark a user account as active.
 
         ``PUT /admin/users/{id}/activate.json``
@@ -1098,7 +1094,7 @@ class Users(Namespace):
             id (int):
 
         Returns:
-            ActivateUserResponse200
+            SuccessResponse
         """
 
         from . import activate_user as _op
@@ -1114,7 +1110,7 @@ class Users(Namespace):
     async def deactivate_user(
         self,
         id: int,
-    ) -> DeactivateUserResponse200:
+    ) -> SuccessResponse:
         """Mark a user account as inactive.
 
         ``PUT /admin/users/{id}/deactivate.json``
@@ -1123,7 +1119,7 @@ class Users(Namespace):
             id (int):
 
         Returns:
-            DeactivateUserResponse200
+            SuccessResponse
         """
 
         from . import deactivate_user as _op
@@ -1141,7 +1137,7 @@ class Users(Namespace):
         id: int,
         *,
         body: SuspendUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> SuspendUserResponse200:
+    ) -> Suspension:
         """Bar a user from logging in until a date.
 
         ``PUT /admin/users/{id}/suspend.json``
@@ -1152,7 +1148,7 @@ class Users(Namespace):
             body (SuspendUserBody | Unset):
 
         Returns:
-            SuspendUserResponse200
+            Suspension
         """
 
         from . import suspend_user as _op
@@ -1171,7 +1167,7 @@ class Users(Namespace):
         id: int,
         *,
         body: SilenceUserBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> SilenceUserResponse200:
+    ) -> Silence:
         """Stop a user from posting until a date.
 
         ``PUT /admin/users/{id}/silence.json``
@@ -1182,7 +1178,7 @@ class Users(Namespace):
             body (SilenceUserBody | Unset):
 
         Returns:
-            SilenceUserResponse200
+            Silence
         """
 
         from . import silence_user as _op
@@ -1199,7 +1195,7 @@ class Users(Namespace):
     async def anonymize_user(
         self,
         id: int,
-    ) -> AnonymizeUserResponse200:
+    ) -> AnonymizedUser:
         """Replace a user's personal data with anonymous values.
 
         ``PUT /admin/users/{id}/anonymize.json``
@@ -1208,7 +1204,7 @@ class Users(Namespace):
             id (int):
 
         Returns:
-            AnonymizeUserResponse200
+            AnonymizedUser
         """
 
         from . import anonymize_user as _op
@@ -1224,7 +1220,7 @@ class Users(Namespace):
     async def log_out_user(
         self,
         id: int,
-    ) -> LogOutUserResponse200:
+    ) -> SuccessResponse:
         """End every session of a user.
 
         ``POST /admin/users/{id}/log_out.json``
@@ -1233,7 +1229,7 @@ class Users(Namespace):
             id (int):
 
         Returns:
-            LogOutUserResponse200
+            SuccessResponse
         """
 
         from . import log_out_user as _op
@@ -1249,7 +1245,7 @@ class Users(Namespace):
     async def refresh_gravatar(
         self,
         username: str,
-    ) -> RefreshGravatarResponse200:
+    ) -> Gravatar:
         """Fetch a user's Gravatar image again.
 
         ``POST /user_avatar/{username}/refresh_gravatar.json``
@@ -1258,7 +1254,7 @@ class Users(Namespace):
             username (str):
 
         Returns:
-            RefreshGravatarResponse200
+            Gravatar
         """
 
         from . import refresh_gravatar as _op
@@ -1281,7 +1277,7 @@ class Users(Namespace):
         stats: bool | Unset = UNSET,
         email: str | Unset = UNSET,
         ip: str | Unset = UNSET,
-    ) -> list[AdminListUsersResponse200Item]:
+    ) -> list[AdminUserListItem]:
         """List users for admins, with sorting and filters.
 
         ``GET /admin/users.json``
@@ -1296,7 +1292,7 @@ class Users(Namespace):
             ip (str | Unset):
 
         Returns:
-            list[AdminListUsersResponse200Item]
+            list[AdminUserListItem]
         """
 
         from . import admin_list_users as _op
@@ -1326,7 +1322,7 @@ class Users(Namespace):
         stats: bool | Unset = UNSET,
         email: str | Unset = UNSET,
         ip: str | Unset = UNSET,
-    ) -> list[AdminListUsersFlagResponse200Item]:
+    ) -> list[AdminUserListItem]:
         """List users in one admin bucket such as active, new or suspended.
 
         ``GET /admin/users/list/{flag}.json``
@@ -1342,7 +1338,7 @@ class Users(Namespace):
             ip (str | Unset):
 
         Returns:
-            list[AdminListUsersFlagResponse200Item]
+            list[AdminUserListItem]
         """
 
         from . import admin_list_users_flag as _op
@@ -1368,7 +1364,7 @@ class Users(Namespace):
         offset: int,
         username: str,
         filter_: str,
-    ) -> ListUserActionsResponse200:
+    ) -> UserActionList:
         """List a user's actions (posts, likes, replies...) from an offset.
 
         ``GET /user_actions.json``
@@ -1379,7 +1375,7 @@ class Users(Namespace):
             filter_ (str):
 
         Returns:
-            ListUserActionsResponse200
+            UserActionList
         """
 
         from . import list_user_actions as _op
@@ -1398,7 +1394,7 @@ class Users(Namespace):
         self,
         *,
         body: SendPasswordResetEmailBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> SendPasswordResetEmailResponse200:
+    ) -> PasswordReset:
         """Send a password reset email.
 
         ``POST /session/forgot_password.json``
@@ -1408,7 +1404,7 @@ class Users(Namespace):
             body (SendPasswordResetEmailBody | Unset):
 
         Returns:
-            SendPasswordResetEmailResponse200
+            PasswordReset
         """
 
         from . import send_password_reset_email as _op
@@ -1426,7 +1422,7 @@ class Users(Namespace):
         token: str,
         *,
         body: ChangePasswordBody | Mapping[str, Any] | Unset = UNSET,
-    ) -> None:
+    ) -> Any:
         """Set a new password with a reset token.
 
         ``PUT /users/password-reset/{token}.json``
@@ -1437,7 +1433,7 @@ class Users(Namespace):
             body (ChangePasswordBody | Unset):
 
         Returns:
-            None
+            Any
         """
 
         from . import change_password as _op
@@ -1454,7 +1450,7 @@ class Users(Namespace):
     async def get_user_emails(
         self,
         username: str,
-    ) -> GetUserEmailsResponse200:
+    ) -> UserEmails:
         """List a user's email addresses.
 
         ``GET /u/{username}/emails.json``
@@ -1463,7 +1459,7 @@ class Users(Namespace):
             username (str):
 
         Returns:
-            GetUserEmailsResponse200
+            UserEmails
         """
 
         from . import get_user_emails as _op

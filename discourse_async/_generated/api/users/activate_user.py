@@ -4,12 +4,21 @@
 PUT /admin/users/{id}/activate.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.activate_user_response_200 import ActivateUserResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.success_response import SuccessResponse
 
 OPERATION = "activate_user"
 METHOD = "PUT"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ActivateUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ActivateUserResponse200._from_owned(response.json())
+RESULT = ref("SuccessResponse")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> SuccessResponse:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

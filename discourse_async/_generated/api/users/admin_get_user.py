@@ -4,12 +4,21 @@
 GET /admin/users/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.admin_get_user_response_200 import AdminGetUserResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.admin_user import AdminUser
 
 OPERATION = "admin_get_user"
 METHOD = "GET"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> AdminGetUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = AdminGetUserResponse200._from_owned(response.json())
+RESULT = ref("AdminUser")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> AdminUser:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

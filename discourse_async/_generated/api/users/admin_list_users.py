@@ -4,13 +4,25 @@
 GET /admin/users.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    lst,
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.admin_list_users_asc import AdminListUsersAsc
 from ...models.admin_list_users_order import AdminListUsersOrder
-from ...models.admin_list_users_response_200_item import AdminListUsersResponse200Item
+from ...models.admin_user_list_item import AdminUserListItem
 from ...types import UNSET, Unset
 
 OPERATION = "admin_list_users"
@@ -64,13 +76,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> list[AdminListUsersResponse200Item]:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = []
-    _response_200 = response.json()
-    for response_200_item_data in _response_200:
-        response_200_item = AdminListUsersResponse200Item._from_owned(response_200_item_data)
+RESULT = lst(ref("AdminUserListItem"))
 
-        response_200.append(response_200_item)
 
-    return response_200
+def _parse_response(response: httpx.Response, strict: bool = False) -> list[AdminUserListItem]:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,15 +4,28 @@
 GET /admin/users/list/{flag}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    lst,
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.admin_list_users_flag_asc import AdminListUsersFlagAsc
 from ...models.admin_list_users_flag_flag import AdminListUsersFlagFlag
 from ...models.admin_list_users_flag_order import AdminListUsersFlagOrder
-from ...models.admin_list_users_flag_response_200_item import AdminListUsersFlagResponse200Item
-from ...types import UNSET, Unset, path_param
+from ...models.admin_user_list_item import AdminUserListItem
+from ...types import UNSET, Unset
 
 OPERATION = "admin_list_users_flag"
 METHOD = "GET"
@@ -68,13 +81,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> list[AdminListUsersFlagResponse200Item]:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = []
-    _response_200 = response.json()
-    for response_200_item_data in _response_200:
-        response_200_item = AdminListUsersFlagResponse200Item._from_owned(response_200_item_data)
+RESULT = lst(ref("AdminUserListItem"))
 
-        response_200.append(response_200_item)
 
-    return response_200
+def _parse_response(response: httpx.Response, strict: bool = False) -> list[AdminUserListItem]:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

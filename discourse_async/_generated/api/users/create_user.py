@@ -4,12 +4,23 @@
 POST /users.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.create_user_body import CreateUserBody
-from ...models.create_user_response_200 import CreateUserResponse200
+from ...models.created_user import CreatedUser
 from ...types import UNSET, Unset
 
 OPERATION = "create_user"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> CreateUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = CreateUserResponse200._from_owned(response.json())
+RESULT = ref("CreatedUser")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> CreatedUser:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,13 +4,25 @@
 DELETE /admin/users/{id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.delete_user_body import DeleteUserBody
-from ...models.delete_user_response_200 import DeleteUserResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.deleted_user import DeletedUser
+from ...types import UNSET, Unset
 
 OPERATION = "delete_user"
 METHOD = "DELETE"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> DeleteUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = DeleteUserResponse200._from_owned(response.json())
+RESULT = ref("DeletedUser")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> DeletedUser:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,21 @@
 GET /u/by-external/{external_id}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.get_user_external_id_response_200 import GetUserExternalIdResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.user_profile import UserProfile
 
 OPERATION = "get_user_external_id"
 METHOD = "GET"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> GetUserExternalIdResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = GetUserExternalIdResponse200._from_owned(response.json())
+RESULT = ref("UserProfile")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> UserProfile:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,22 @@
 GET /user_actions.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.list_user_actions_response_200 import ListUserActionsResponse200
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
 from ...types import UNSET
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.user_action_list import UserActionList
 
 OPERATION = "list_user_actions"
 METHOD = "GET"
@@ -42,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListUserActionsResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListUserActionsResponse200._from_owned(response.json())
+RESULT = ref("UserActionList")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> UserActionList:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,14 +4,25 @@
 GET /directory_items.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.directory import Directory
 from ...models.list_users_public_asc import ListUsersPublicAsc
 from ...models.list_users_public_order import ListUsersPublicOrder
 from ...models.list_users_public_period import ListUsersPublicPeriod
-from ...models.list_users_public_response_200 import ListUsersPublicResponse200
 from ...types import UNSET, Unset
 
 OPERATION = "list_users_public"
@@ -54,8 +65,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> ListUsersPublicResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = ListUsersPublicResponse200._from_owned(response.json())
+RESULT = ref("Directory")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Directory:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

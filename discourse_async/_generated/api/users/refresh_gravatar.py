@@ -4,12 +4,21 @@
 POST /user_avatar/{username}/refresh_gravatar.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
-from ...models.refresh_gravatar_response_200 import RefreshGravatarResponse200
-from ...types import path_param
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.gravatar import Gravatar
 
 OPERATION = "refresh_gravatar"
 METHOD = "POST"
@@ -30,8 +39,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> RefreshGravatarResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = RefreshGravatarResponse200._from_owned(response.json())
+RESULT = ref("Gravatar")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Gravatar:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

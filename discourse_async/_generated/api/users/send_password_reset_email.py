@@ -4,12 +4,23 @@
 POST /session/forgot_password.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
+from discourse_async._runtime import (
+    parse,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.password_reset import PasswordReset
 from ...models.send_password_reset_email_body import SendPasswordResetEmailBody
-from ...models.send_password_reset_email_response_200 import SendPasswordResetEmailResponse200
 from ...types import UNSET, Unset
 
 OPERATION = "send_password_reset_email"
@@ -37,8 +48,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> SendPasswordResetEmailResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = SendPasswordResetEmailResponse200._from_owned(response.json())
+RESULT = ref("PasswordReset")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> PasswordReset:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

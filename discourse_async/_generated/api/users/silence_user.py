@@ -4,13 +4,25 @@
 PUT /admin/users/{id}/silence.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
 
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
+
+from ...models.silence import Silence
 from ...models.silence_user_body import SilenceUserBody
-from ...models.silence_user_response_200 import SilenceUserResponse200
-from ...types import UNSET, Unset, path_param
+from ...types import UNSET, Unset
 
 OPERATION = "silence_user"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> SilenceUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = SilenceUserResponse200._from_owned(response.json())
+RESULT = ref("Silence")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> Silence:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)

@@ -4,12 +4,23 @@
 PUT /u/{username}/preferences/email.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    decoded,
+    path_param,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.update_email_body import UpdateEmailBody
-from ...types import UNSET, Unset, path_param
+from ...types import UNSET, Unset
 
 OPERATION = "update_email"
 METHOD = "PUT"
@@ -39,6 +50,6 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> None:
-    """This operation documents no response body."""
-    return None
+def _parse_response(response: httpx.Response, strict: bool = False) -> Any:
+    """No schema is documented for this answer: the decoded body (JSON, text, or None when empty)."""
+    return decoded(response)

@@ -4,13 +4,25 @@
 PUT /u/{username}.json
 """
 
-from typing import Any
+from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._runtime import (
+    parse,
+    path_param,
+    ref,
+)
+
+from ...types import UNSET, Unset
+
+if TYPE_CHECKING:
+    import httpx
+
 
 from ...models.update_user_body import UpdateUserBody
-from ...models.update_user_response_200 import UpdateUserResponse200
-from ...types import UNSET, Unset, path_param
+from ...models.updated_user import UpdatedUser
+from ...types import UNSET, Unset
 
 OPERATION = "update_user"
 METHOD = "PUT"
@@ -40,8 +52,9 @@ def _get_kwargs(
     return _kwargs
 
 
-def _parse_response(response: httpx.Response) -> UpdateUserResponse200:
-    """Build the typed result from a successful (2xx) response."""
-    response_200 = UpdateUserResponse200._from_owned(response.json())
+RESULT = ref("UpdatedUser")
 
-    return response_200
+
+def _parse_response(response: httpx.Response, strict: bool = False) -> UpdatedUser:
+    """The typed result of a successful (2xx) response."""
+    return parse(RESULT, response.json(), strict)
