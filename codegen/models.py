@@ -163,6 +163,12 @@ def name_shapes(doc: dict[str, Any], table: dict[str, Any] | None = None) -> lis
     seen_schemas: set[int] = set()
     for schema in _answer_schemas(resolver):
         _answer_facts(schema, resolver, seen_schemas, named)
+    # A namespace class (``Site`` for the tag "site") and a model of the same name would shadow
+    # each other in the generated namespace module that uses both.
+    tags = {t for op in resolver.ops.values() for t in op.get("tags", [])[:1]}
+    namespaces = {"".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", t)) for t in tags}
+    for name in sorted(namespaces & set(resolver.schemas)):
+        raise ModelsTableError(f"codegen/models.yaml: the model {name} has the name of a namespace; rename it")
     return notes
 
 
@@ -249,6 +255,7 @@ def _answer_facts(schema: Any, resolver: _Resolver, seen: set[int], named: set[i
     """What holds for every answer shape.
 
     - String fields named ``*_at`` are ISO 8601 timestamps: marked ``date-time``.
+    - A schema with properties is an object (the published document often leaves ``type`` out).
     - The published ``required`` lists say what the document's authors saw, not what every site
       sends (plugins, versions and the viewer change it): only our table's ``always`` lists stay.
     """
@@ -258,6 +265,8 @@ def _answer_facts(schema: Any, resolver: _Resolver, seen: set[int], named: set[i
     seen.add(id(schema))
     if id(schema) not in named:
         schema.pop("required", None)
+    if "properties" in schema and "type" not in schema:
+        schema["type"] = "object"  # properties alone would let any value through a validator
     for name, sub in (schema.get("properties") or {}).items():
         target = resolver.deref(sub)
         if isinstance(target, dict) and name.endswith("_at") and _is_string(target) and "format" not in target:

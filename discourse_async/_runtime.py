@@ -268,6 +268,25 @@ class _Union(Spec):
         return path, self.name, value
 
 
+class _Nullable(Spec):
+    """``inner`` or null."""
+
+    __slots__ = ("inner", "read")
+
+    def __init__(self, inner: Spec) -> None:
+        super().__init__(f"{inner.name} | null", inner.lazy)
+        self.inner = inner
+        # Reading never sees None (a field returns it before reading), and every read passes
+        # through what does not fit: the inner type's read is this type's read.
+        self.read = inner.read  # type: ignore[method-assign] # a slot of this class, see __slots__
+
+    def fits(self, value: Any) -> bool:
+        return value is None or self.inner.fits(value)
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        return None if value is None else self.inner.walk(value, path)
+
+
 STR: Spec = _Scalar("string", (str,))
 INT: Spec = _Scalar("integer", (int,))
 FLOAT: Spec = _Scalar("number", (int, float))
@@ -277,6 +296,11 @@ NULL: Spec = _Null("null")
 DATETIME: Spec = _DateTime("date-time", lazy=True)
 DATE: Spec = _Date("date", lazy=True)
 FILE: Spec = _Any("file")
+
+
+def nullable(spec: Spec) -> Spec:
+    """``spec`` or null."""
+    return _Nullable(spec)
 
 
 def lst(item: Spec) -> Spec:

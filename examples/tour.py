@@ -85,7 +85,7 @@ async def tour(url: str, api_key: str, username: str, *, fake_site: bool, s3: bo
             topic = await dc.topics.get_topic(id=str(first.topic_id))
             say(
                 f"read topic back: {topic.title!r}, {topic.posts_count} posts, first chunk of "
-                f"{len(topic.post_stream.posts)}, stream of {len(topic.post_stream.stream)} ids"
+                f"{len(topic.post_stream.posts)}, stream of {len(topic.post_stream.stream or [])} ids"
             )
             numbers = [p.post_number async for p in dc.topics.iter_posts(first.topic_id)]
             say(f"iter_posts walked all {len(numbers)} posts ({numbers[0]}..{numbers[-1]})")

@@ -36,7 +36,7 @@ def make_bot(dc: Discourse, secret: str, replies: list[int]) -> WebhookApp:
         post = await dc.posts.create_topic_post_pm(
             body={"topic_id": topic_id, "raw": f"Hello @{username}! I am {BOT}, and I heard you."}
         )
-        replies.append(int(post.id))  # type: ignore[arg-type]
+        replies.append(post.id)
         print(f"  {BOT} replied in topic {topic_id} (post {post.id})")
 
     @hooks.on("post_created")

@@ -114,7 +114,8 @@ def sample(schema: dict[str, Any] | None, name: str = "", *, depth: int = 0, res
             if response and depth > 0 and prop.startswith(("can_", "admin_", "staff_")):
                 continue
             out[prop] = sample(sub, prop, depth=depth + 1, response=response)
-        if response:
+        # A plugin adds fields to objects with named fields, not to maps whose values share one type.
+        if response and not isinstance(schema.get("additionalProperties"), dict):
             out[PLUGIN_FIELD] = PLUGIN_VALUE
         return out
     if kind == "array":

@@ -137,6 +137,7 @@ if TYPE_CHECKING:
     from .post_action_type import PostActionType
     from .post_link_counts_item import PostLinkCountsItem
     from .post_lock import PostLock
+    from .post_stream import PostStream
     from .presigned_parts import PresignedParts
     from .presigned_parts_presigned_urls import PresignedPartsPresignedUrls
     from .presigned_put import PresignedPut
@@ -154,27 +155,27 @@ if TYPE_CHECKING:
     from .silence import Silence
     from .silence_silence import SilenceSilence
     from .silence_user_body import SilenceUserBody
-    from .site import Site
-    from .site_access_control import SiteAccessControl
-    from .site_access_control_banned_acl import SiteAccessControlBannedAcl
-    from .site_access_control_mandatory_acl import SiteAccessControlMandatoryAcl
-    from .site_archetypes_item import SiteArchetypesItem
     from .site_basic_info import SiteBasicInfo
-    from .site_censored_regexp_item import SiteCensoredRegexpItem
-    from .site_custom_emoji_translation import SiteCustomEmojiTranslation
-    from .site_default_dark_color_scheme_type_0 import SiteDefaultDarkColorSchemeType0
-    from .site_default_light_color_scheme_type_0 import SiteDefaultLightColorSchemeType0
-    from .site_groups_item import SiteGroupsItem
-    from .site_hashtag_configurations import SiteHashtagConfigurations
-    from .site_hashtag_icons import SiteHashtagIcons
-    from .site_markdown_additional_options import SiteMarkdownAdditionalOptions
-    from .site_notification_types import SiteNotificationTypes
-    from .site_post_types import SitePostTypes
-    from .site_trust_levels import SiteTrustLevels
-    from .site_user_color_schemes_item import SiteUserColorSchemesItem
-    from .site_user_color_schemes_item_colors_item import SiteUserColorSchemesItemColorsItem
-    from .site_user_themes_item import SiteUserThemesItem
-    from .site_user_tips import SiteUserTips
+    from .site_info import SiteInfo
+    from .site_info_access_control import SiteInfoAccessControl
+    from .site_info_access_control_banned_acl import SiteInfoAccessControlBannedAcl
+    from .site_info_access_control_mandatory_acl import SiteInfoAccessControlMandatoryAcl
+    from .site_info_archetypes_item import SiteInfoArchetypesItem
+    from .site_info_censored_regexp_item import SiteInfoCensoredRegexpItem
+    from .site_info_custom_emoji_translation import SiteInfoCustomEmojiTranslation
+    from .site_info_default_dark_color_scheme_type_0 import SiteInfoDefaultDarkColorSchemeType0
+    from .site_info_default_light_color_scheme_type_0 import SiteInfoDefaultLightColorSchemeType0
+    from .site_info_groups_item import SiteInfoGroupsItem
+    from .site_info_hashtag_configurations import SiteInfoHashtagConfigurations
+    from .site_info_hashtag_icons import SiteInfoHashtagIcons
+    from .site_info_markdown_additional_options import SiteInfoMarkdownAdditionalOptions
+    from .site_info_notification_types import SiteInfoNotificationTypes
+    from .site_info_post_types import SiteInfoPostTypes
+    from .site_info_trust_levels import SiteInfoTrustLevels
+    from .site_info_user_color_schemes_item import SiteInfoUserColorSchemesItem
+    from .site_info_user_color_schemes_item_colors_item import SiteInfoUserColorSchemesItemColorsItem
+    from .site_info_user_themes_item import SiteInfoUserThemesItem
+    from .site_info_user_tips import SiteInfoUserTips
     from .success_response import SuccessResponse
     from .suspend_user_body import SuspendUserBody
     from .suspension import Suspension
@@ -200,10 +201,8 @@ if TYPE_CHECKING:
     from .topic_list_item_tags_descriptions import TopicListItemTagsDescriptions
     from .topic_list_response import TopicListResponse
     from .topic_list_tags_item import TopicListTagsItem
-    from .topic_post_stream import TopicPostStream
     from .topic_poster import TopicPoster
     from .topic_posts import TopicPosts
-    from .topic_posts_post_stream import TopicPostsPostStream
     from .topic_status_update import TopicStatusUpdate
     from .topic_tags_descriptions import TopicTagsDescriptions
     from .topic_timer import TopicTimer
@@ -377,6 +376,7 @@ _MODULE_OF: dict[str, str] = {
     "PostActionType": ".post_action_type",
     "PostLinkCountsItem": ".post_link_counts_item",
     "PostLock": ".post_lock",
+    "PostStream": ".post_stream",
     "PresignedParts": ".presigned_parts",
     "PresignedPartsPresignedUrls": ".presigned_parts_presigned_urls",
     "PresignedPut": ".presigned_put",
@@ -392,27 +392,27 @@ _MODULE_OF: dict[str, str] = {
     "Silence": ".silence",
     "SilenceSilence": ".silence_silence",
     "SilenceUserBody": ".silence_user_body",
-    "Site": ".site",
-    "SiteAccessControl": ".site_access_control",
-    "SiteAccessControlBannedAcl": ".site_access_control_banned_acl",
-    "SiteAccessControlMandatoryAcl": ".site_access_control_mandatory_acl",
-    "SiteArchetypesItem": ".site_archetypes_item",
     "SiteBasicInfo": ".site_basic_info",
-    "SiteCensoredRegexpItem": ".site_censored_regexp_item",
-    "SiteCustomEmojiTranslation": ".site_custom_emoji_translation",
-    "SiteDefaultDarkColorSchemeType0": ".site_default_dark_color_scheme_type_0",
-    "SiteDefaultLightColorSchemeType0": ".site_default_light_color_scheme_type_0",
-    "SiteGroupsItem": ".site_groups_item",
-    "SiteHashtagConfigurations": ".site_hashtag_configurations",
-    "SiteHashtagIcons": ".site_hashtag_icons",
-    "SiteMarkdownAdditionalOptions": ".site_markdown_additional_options",
-    "SiteNotificationTypes": ".site_notification_types",
-    "SitePostTypes": ".site_post_types",
-    "SiteTrustLevels": ".site_trust_levels",
-    "SiteUserColorSchemesItem": ".site_user_color_schemes_item",
-    "SiteUserColorSchemesItemColorsItem": ".site_user_color_schemes_item_colors_item",
-    "SiteUserThemesItem": ".site_user_themes_item",
-    "SiteUserTips": ".site_user_tips",
+    "SiteInfo": ".site_info",
+    "SiteInfoAccessControl": ".site_info_access_control",
+    "SiteInfoAccessControlBannedAcl": ".site_info_access_control_banned_acl",
+    "SiteInfoAccessControlMandatoryAcl": ".site_info_access_control_mandatory_acl",
+    "SiteInfoArchetypesItem": ".site_info_archetypes_item",
+    "SiteInfoCensoredRegexpItem": ".site_info_censored_regexp_item",
+    "SiteInfoCustomEmojiTranslation": ".site_info_custom_emoji_translation",
+    "SiteInfoDefaultDarkColorSchemeType0": ".site_info_default_dark_color_scheme_type_0",
+    "SiteInfoDefaultLightColorSchemeType0": ".site_info_default_light_color_scheme_type_0",
+    "SiteInfoGroupsItem": ".site_info_groups_item",
+    "SiteInfoHashtagConfigurations": ".site_info_hashtag_configurations",
+    "SiteInfoHashtagIcons": ".site_info_hashtag_icons",
+    "SiteInfoMarkdownAdditionalOptions": ".site_info_markdown_additional_options",
+    "SiteInfoNotificationTypes": ".site_info_notification_types",
+    "SiteInfoPostTypes": ".site_info_post_types",
+    "SiteInfoTrustLevels": ".site_info_trust_levels",
+    "SiteInfoUserColorSchemesItem": ".site_info_user_color_schemes_item",
+    "SiteInfoUserColorSchemesItemColorsItem": ".site_info_user_color_schemes_item_colors_item",
+    "SiteInfoUserThemesItem": ".site_info_user_themes_item",
+    "SiteInfoUserTips": ".site_info_user_tips",
     "SuccessResponse": ".success_response",
     "SuspendUserBody": ".suspend_user_body",
     "Suspension": ".suspension",
@@ -438,10 +438,8 @@ _MODULE_OF: dict[str, str] = {
     "TopicListItemTagsDescriptions": ".topic_list_item_tags_descriptions",
     "TopicListResponse": ".topic_list_response",
     "TopicListTagsItem": ".topic_list_tags_item",
-    "TopicPostStream": ".topic_post_stream",
     "TopicPoster": ".topic_poster",
     "TopicPosts": ".topic_posts",
-    "TopicPostsPostStream": ".topic_posts_post_stream",
     "TopicStatusUpdate": ".topic_status_update",
     "TopicTagsDescriptions": ".topic_tags_descriptions",
     "TopicTimer": ".topic_timer",
@@ -631,6 +629,7 @@ __all__ = (
     "PostActionType",
     "PostLinkCountsItem",
     "PostLock",
+    "PostStream",
     "PresignedParts",
     "PresignedPartsPresignedUrls",
     "PresignedPut",
@@ -646,27 +645,27 @@ __all__ = (
     "Silence",
     "SilenceSilence",
     "SilenceUserBody",
-    "Site",
-    "SiteAccessControl",
-    "SiteAccessControlBannedAcl",
-    "SiteAccessControlMandatoryAcl",
-    "SiteArchetypesItem",
     "SiteBasicInfo",
-    "SiteCensoredRegexpItem",
-    "SiteCustomEmojiTranslation",
-    "SiteDefaultDarkColorSchemeType0",
-    "SiteDefaultLightColorSchemeType0",
-    "SiteGroupsItem",
-    "SiteHashtagConfigurations",
-    "SiteHashtagIcons",
-    "SiteMarkdownAdditionalOptions",
-    "SiteNotificationTypes",
-    "SitePostTypes",
-    "SiteTrustLevels",
-    "SiteUserColorSchemesItem",
-    "SiteUserColorSchemesItemColorsItem",
-    "SiteUserThemesItem",
-    "SiteUserTips",
+    "SiteInfo",
+    "SiteInfoAccessControl",
+    "SiteInfoAccessControlBannedAcl",
+    "SiteInfoAccessControlMandatoryAcl",
+    "SiteInfoArchetypesItem",
+    "SiteInfoCensoredRegexpItem",
+    "SiteInfoCustomEmojiTranslation",
+    "SiteInfoDefaultDarkColorSchemeType0",
+    "SiteInfoDefaultLightColorSchemeType0",
+    "SiteInfoGroupsItem",
+    "SiteInfoHashtagConfigurations",
+    "SiteInfoHashtagIcons",
+    "SiteInfoMarkdownAdditionalOptions",
+    "SiteInfoNotificationTypes",
+    "SiteInfoPostTypes",
+    "SiteInfoTrustLevels",
+    "SiteInfoUserColorSchemesItem",
+    "SiteInfoUserColorSchemesItemColorsItem",
+    "SiteInfoUserThemesItem",
+    "SiteInfoUserTips",
     "SuccessResponse",
     "SuspendUserBody",
     "Suspension",
@@ -694,8 +693,6 @@ __all__ = (
     "TopicListTagsItem",
     "TopicPoster",
     "TopicPosts",
-    "TopicPostsPostStream",
-    "TopicPostStream",
     "TopicStatusUpdate",
     "TopicTagsDescriptions",
     "TopicTimer",

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class ActionSummary(Model):
     count: Field[int | None] = field("count", INT)
     acted: Field[bool | None] = field("acted", BOOL)
     can_undo: Field[bool | None] = field("can_undo", BOOL)
-    can_act: Field[bool | None] = field("can_act", BOOL)
+    can_act: Field[bool | None] = field("can_act", nullable(BOOL))
 
     if TYPE_CHECKING:
 

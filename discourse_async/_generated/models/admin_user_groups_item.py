@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -32,23 +33,23 @@ class AdminUserGroupsItem(Model):
     messageable_level: Field[int | None] = field("messageable_level", INT)
     visibility_level: Field[int | None] = field("visibility_level", INT)
     primary_group: Field[bool | None] = field("primary_group", BOOL)
-    title: Field[str | None] = field("title", STR)
-    grant_trust_level: Field[str | None] = field("grant_trust_level", STR)
-    incoming_email: Field[str | None] = field("incoming_email", STR)
+    title: Field[str | None] = field("title", nullable(STR))
+    grant_trust_level: Field[str | None] = field("grant_trust_level", nullable(STR))
+    incoming_email: Field[str | None] = field("incoming_email", nullable(STR))
     has_messages: Field[bool | None] = field("has_messages", BOOL)
-    flair_url: Field[str | None] = field("flair_url", STR)
-    flair_bg_color: Field[str | None] = field("flair_bg_color", STR)
-    flair_color: Field[str | None] = field("flair_color", STR)
-    flair_group_id: Field[int | None] = field("flair_group_id", INT)
-    bio_raw: Field[str | None] = field("bio_raw", STR)
-    bio_cooked: Field[str | None] = field("bio_cooked", STR)
-    bio_excerpt: Field[str | None] = field("bio_excerpt", STR)
+    flair_url: Field[str | None] = field("flair_url", nullable(STR))
+    flair_bg_color: Field[str | None] = field("flair_bg_color", nullable(STR))
+    flair_color: Field[str | None] = field("flair_color", nullable(STR))
+    flair_group_id: Field[int | None] = field("flair_group_id", nullable(INT))
+    bio_raw: Field[str | None] = field("bio_raw", nullable(STR))
+    bio_cooked: Field[str | None] = field("bio_cooked", nullable(STR))
+    bio_excerpt: Field[str | None] = field("bio_excerpt", nullable(STR))
     public_admission: Field[bool | None] = field("public_admission", BOOL)
     public_exit: Field[bool | None] = field("public_exit", BOOL)
     allow_membership_requests: Field[bool | None] = field("allow_membership_requests", BOOL)
-    full_name: Field[str | None] = field("full_name", STR)
+    full_name: Field[str | None] = field("full_name", nullable(STR))
     default_notification_level: Field[int | None] = field("default_notification_level", INT)
-    membership_request_template: Field[str | None] = field("membership_request_template", STR)
+    membership_request_template: Field[str | None] = field("membership_request_template", nullable(STR))
     members_visibility_level: Field[int | None] = field("members_visibility_level", INT)
     can_see_members: Field[bool | None] = field("can_see_members", BOOL)
     can_admin_group: Field[bool | None] = field("can_admin_group", BOOL)

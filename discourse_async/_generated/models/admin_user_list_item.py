@@ -16,6 +16,7 @@ from discourse_async._runtime import (
     Model,
     field,
     lst,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -31,21 +32,21 @@ class AdminUserListItem(Model):
     id: Field[int] = field("id", INT, True)
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
-    name: Field[str | None] = field("name", STR)
+    name: Field[str | None] = field("name", nullable(STR))
     email: Field[str | None] = field("email", STR)
     secondary_emails: Field[list[Any] | None] = field("secondary_emails", lst(ANY))
     active: Field[bool | None] = field("active", BOOL)
     admin: Field[bool | None] = field("admin", BOOL)
     moderator: Field[bool | None] = field("moderator", BOOL)
-    last_seen_at: Field[datetime.datetime | None] = field("last_seen_at", DATETIME)
-    last_emailed_at: Field[datetime.datetime | None] = field("last_emailed_at", DATETIME)
+    last_seen_at: Field[datetime.datetime | None] = field("last_seen_at", nullable(DATETIME))
+    last_emailed_at: Field[datetime.datetime | None] = field("last_emailed_at", nullable(DATETIME))
     created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)
-    last_seen_age: Field[float | None] = field("last_seen_age", FLOAT)
-    last_emailed_age: Field[float | None] = field("last_emailed_age", FLOAT)
-    created_at_age: Field[float | None] = field("created_at_age", FLOAT)
+    last_seen_age: Field[float | None] = field("last_seen_age", nullable(FLOAT))
+    last_emailed_age: Field[float | None] = field("last_emailed_age", nullable(FLOAT))
+    created_at_age: Field[float | None] = field("created_at_age", nullable(FLOAT))
     trust_level: Field[int | None] = field("trust_level", INT)
-    manual_locked_trust_level: Field[str | None] = field("manual_locked_trust_level", STR)
-    title: Field[str | None] = field("title", STR)
+    manual_locked_trust_level: Field[str | None] = field("manual_locked_trust_level", nullable(STR))
+    title: Field[str | None] = field("title", nullable(STR))
     time_read: Field[int | None] = field("time_read", INT)
     staged: Field[bool | None] = field("staged", BOOL)
     days_visited: Field[int | None] = field("days_visited", INT)

@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
     one_of,
 )
 
@@ -26,13 +27,13 @@ class Badge(Model):
 
     id: Field[int] = field("id", INT, True)
     name: Field[str] = field("name", STR, True)
-    description: Field[str | None] = field("description", STR)
+    description: Field[str | None] = field("description", nullable(STR))
     grant_count: Field[int | None] = field("grant_count", INT)
     allow_title: Field[bool | None] = field("allow_title", BOOL)
     multiple_grant: Field[bool | None] = field("multiple_grant", BOOL)
     icon: Field[str | None] = field("icon", STR)
-    image_url: Field[str | None] = field("image_url", STR)
-    image_upload_id: Field[int | None] = field("image_upload_id", INT)
+    image_url: Field[str | None] = field("image_url", nullable(STR))
+    image_upload_id: Field[int | None] = field("image_upload_id", nullable(INT))
     listable: Field[bool | None] = field("listable", BOOL)
     enabled: Field[bool | None] = field("enabled", BOOL)
     badge_grouping_id: Field[int | None] = field("badge_grouping_id", INT)
@@ -40,14 +41,14 @@ class Badge(Model):
     long_description: Field[str | None] = field("long_description", STR)
     slug: Field[str | None] = field("slug", STR)
     manually_grantable: Field[bool | None] = field("manually_grantable", BOOL)
-    query: Field[str | None] = field("query", STR)
-    trigger: Field[str | int | None] = field("trigger", one_of(STR, INT))
+    query: Field[str | None] = field("query", nullable(STR))
+    trigger: Field[str | int | None] = field("trigger", nullable(one_of(STR, INT)))
     target_posts: Field[bool | None] = field("target_posts", BOOL)
     auto_revoke: Field[bool | None] = field("auto_revoke", BOOL)
     show_posts: Field[bool | None] = field("show_posts", BOOL)
     badge_type_id: Field[int | None] = field("badge_type_id", INT)
     show_in_post_header: Field[bool | None] = field("show_in_post_header", BOOL)
-    i18n_name: Field[str | None] = field("i18n_name", STR)
+    i18n_name: Field[str | None] = field("i18n_name", nullable(STR))
 
     if TYPE_CHECKING:
 

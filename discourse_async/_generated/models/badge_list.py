@@ -25,7 +25,7 @@ class BadgeList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    badges: Field[list[Badge] | None] = field("badges", lst(ref("Badge")))
+    badges: Field[list[Badge]] = field("badges", lst(ref("Badge")), True)
     badge_types: Field[list[BadgeType] | None] = field("badge_types", lst(ref("BadgeType")))
     badge_groupings: Field[list[BadgeListBadgeGroupingsItem] | None] = field(
         "badge_groupings", lst(ref("BadgeListBadgeGroupingsItem"))

@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class BadgeListBadgeGroupingsItem(Model):
 
     id: Field[int | None] = field("id", INT)
     name: Field[str | None] = field("name", STR)
-    description: Field[str | None] = field("description", STR)
+    description: Field[str | None] = field("description", nullable(STR))
     position: Field[int | None] = field("position", INT)
     system: Field[bool | None] = field("system", BOOL)
 

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class BasicUser(Model):
     id: Field[int] = field("id", INT, True)
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
-    name: Field[str | None] = field("name", STR)
+    name: Field[str | None] = field("name", nullable(STR))
 
     if TYPE_CHECKING:
 

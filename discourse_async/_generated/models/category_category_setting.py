@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -24,10 +25,10 @@ class CategoryCategorySetting(Model):
     """
 
     auto_bump_cooldown_days: Field[int | None] = field("auto_bump_cooldown_days", INT)
-    num_auto_bump_daily: Field[int | None] = field("num_auto_bump_daily", INT)
-    require_reply_approval: Field[bool | None] = field("require_reply_approval", BOOL)
-    require_topic_approval: Field[bool | None] = field("require_topic_approval", BOOL)
-    nested_replies_default: Field[bool | None] = field("nested_replies_default", BOOL)
+    num_auto_bump_daily: Field[int | None] = field("num_auto_bump_daily", nullable(INT))
+    require_reply_approval: Field[bool | None] = field("require_reply_approval", nullable(BOOL))
+    require_topic_approval: Field[bool | None] = field("require_topic_approval", nullable(BOOL))
+    nested_replies_default: Field[bool | None] = field("nested_replies_default", nullable(BOOL))
     topic_posting_review_mode: Field[str | None] = field("topic_posting_review_mode", STR)
     reply_posting_review_mode: Field[str | None] = field("reply_posting_review_mode", STR)
 

@@ -21,7 +21,7 @@ class CategoryList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    category_list: Field[CategoryListCategoryList | None] = field("category_list", ref("CategoryListCategoryList"))
+    category_list: Field[CategoryListCategoryList] = field("category_list", ref("CategoryListCategoryList"), True)
 
     if TYPE_CHECKING:
 

@@ -23,10 +23,10 @@ class Directory(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    directory_items: Field[list[DirectoryDirectoryItemsItem] | None] = field(
-        "directory_items", lst(ref("DirectoryDirectoryItemsItem"))
+    directory_items: Field[list[DirectoryDirectoryItemsItem]] = field(
+        "directory_items", lst(ref("DirectoryDirectoryItemsItem")), True
     )
-    meta: Field[DirectoryMeta | None] = field("meta", ref("DirectoryMeta"))
+    meta: Field[DirectoryMeta] = field("meta", ref("DirectoryMeta"), True)
 
     if TYPE_CHECKING:
 

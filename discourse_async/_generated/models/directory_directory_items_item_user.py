@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -24,9 +25,9 @@ class DirectoryDirectoryItemsItemUser(Model):
 
     id: Field[int | None] = field("id", INT)
     username: Field[str | None] = field("username", STR)
-    name: Field[str | None] = field("name", STR)
+    name: Field[str | None] = field("name", nullable(STR))
     avatar_template: Field[str | None] = field("avatar_template", STR)
-    title: Field[str | None] = field("title", STR)
+    title: Field[str | None] = field("title", nullable(STR))
 
     if TYPE_CHECKING:
 

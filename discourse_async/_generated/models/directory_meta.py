@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class DirectoryMeta(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    last_updated_at: Field[datetime.datetime | None] = field("last_updated_at", DATETIME)
+    last_updated_at: Field[datetime.datetime | None] = field("last_updated_at", nullable(DATETIME))
     total_rows_directory_items: Field[int | None] = field("total_rows_directory_items", INT)
     load_more_directory_items: Field[str | None] = field("load_more_directory_items", STR)
 

@@ -22,7 +22,7 @@ class EventList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    events: Field[list[EventListEventsItem] | None] = field("events", lst(ref("EventListEventsItem")))
+    events: Field[list[EventListEventsItem]] = field("events", lst(ref("EventListEventsItem")), True)
 
     if TYPE_CHECKING:
 

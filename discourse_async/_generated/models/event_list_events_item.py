@@ -16,6 +16,7 @@ from discourse_async._runtime import (
     field,
     lst,
     mapping,
+    nullable,
     ref,
 )
 
@@ -35,24 +36,24 @@ class EventListEventsItem(Model):
     """
 
     id: Field[int | None] = field("id", INT)
-    category_id: Field[int | None] = field("category_id", INT)
-    name: Field[str | None] = field("name", STR)
-    recurrence: Field[str | None] = field("recurrence", STR)
-    recurrence_until: Field[datetime.datetime | None] = field("recurrence_until", DATETIME)
-    starts_at: Field[datetime.datetime | None] = field("starts_at", DATETIME)
-    ends_at: Field[datetime.datetime | None] = field("ends_at", DATETIME)
+    category_id: Field[int | None] = field("category_id", nullable(INT))
+    name: Field[str | None] = field("name", nullable(STR))
+    recurrence: Field[str | None] = field("recurrence", nullable(STR))
+    recurrence_until: Field[datetime.datetime | None] = field("recurrence_until", nullable(DATETIME))
+    starts_at: Field[datetime.datetime | None] = field("starts_at", nullable(DATETIME))
+    ends_at: Field[datetime.datetime | None] = field("ends_at", nullable(DATETIME))
     rrule: Field[str | None] = field("rrule", STR)
     show_local_time: Field[bool | None] = field("show_local_time", BOOL)
-    timezone: Field[str | None] = field("timezone", STR)
+    timezone: Field[str | None] = field("timezone", nullable(STR))
     duration: Field[str | None] = field("duration", STR)
     all_day: Field[bool | None] = field("all_day", BOOL)
-    custom_fields: Field[dict[str, Any] | None] = field("custom_fields", mapping(ANY))
+    custom_fields: Field[dict[str, Any] | None] = field("custom_fields", nullable(mapping(ANY)))
     post: Field[EventListEventsItemPost | None] = field("post", ref("EventListEventsItemPost"))
     occurrences: Field[list[EventListEventsItemOccurrencesItem] | None] = field(
         "occurrences", lst(ref("EventListEventsItemOccurrencesItem"))
     )
-    can_act_on_discourse_post_event: Field[bool | None] = field("can_act_on_discourse_post_event", BOOL)
-    can_update_attendance: Field[bool | None] = field("can_update_attendance", BOOL)
+    can_act_on_discourse_post_event: Field[bool | None] = field("can_act_on_discourse_post_event", nullable(BOOL))
+    can_update_attendance: Field[bool | None] = field("can_update_attendance", nullable(BOOL))
     creator: Field[BasicUser | None] = field("creator", ref("BasicUser"))
     is_closed: Field[bool | None] = field("is_closed", BOOL)
     is_expired: Field[bool | None] = field("is_expired", BOOL)
@@ -60,8 +61,8 @@ class EventListEventsItem(Model):
     is_private: Field[bool | None] = field("is_private", BOOL)
     is_public: Field[bool | None] = field("is_public", BOOL)
     is_standalone: Field[bool | None] = field("is_standalone", BOOL)
-    minimal: Field[bool | None] = field("minimal", BOOL)
-    raw_invitees: Field[list[str] | None] = field("raw_invitees", lst(STR))
+    minimal: Field[bool | None] = field("minimal", nullable(BOOL))
+    raw_invitees: Field[list[str] | None] = field("raw_invitees", nullable(lst(STR)))
     reminders: Field[list[EventListEventsItemRemindersItem] | None] = field(
         "reminders", lst(ref("EventListEventsItemRemindersItem"))
     )
@@ -70,19 +71,19 @@ class EventListEventsItem(Model):
     stats: Field[dict[str, Any] | None] = field("stats", mapping(ANY))
     status: Field[str | None] = field("status", STR)
     url: Field[str | None] = field("url", STR)
-    description: Field[str | None] = field("description", STR)
-    description_html: Field[str | None] = field("description_html", STR)
-    location: Field[str | None] = field("location", STR)
+    description: Field[str | None] = field("description", nullable(STR))
+    description_html: Field[str | None] = field("description_html", nullable(STR))
+    location: Field[str | None] = field("location", nullable(STR))
     url_restates_location: Field[bool | None] = field("url_restates_location", BOOL)
-    watching_invitee: Field[dict[str, Any] | None] = field("watching_invitee", mapping(ANY))
-    chat_enabled: Field[bool | None] = field("chat_enabled", BOOL)
+    watching_invitee: Field[dict[str, Any] | None] = field("watching_invitee", nullable(mapping(ANY)))
+    chat_enabled: Field[bool | None] = field("chat_enabled", nullable(BOOL))
     channel: Field[dict[str, Any] | None] = field("channel", mapping(ANY))
     livestream: Field[bool | None] = field("livestream", BOOL)
-    livestream_onebox: Field[str | None] = field("livestream_onebox", STR)
+    livestream_onebox: Field[str | None] = field("livestream_onebox", nullable(STR))
     is_zoom_livestream: Field[bool | None] = field("is_zoom_livestream", BOOL)
-    max_attendees: Field[int | None] = field("max_attendees", INT)
+    max_attendees: Field[int | None] = field("max_attendees", nullable(INT))
     at_capacity: Field[bool | None] = field("at_capacity", BOOL)
-    image_upload: Field[dict[str, Any] | None] = field("image_upload", mapping(ANY))
+    image_upload: Field[dict[str, Any] | None] = field("image_upload", nullable(mapping(ANY)))
 
     if TYPE_CHECKING:
 

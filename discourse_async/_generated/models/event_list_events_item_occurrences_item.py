@@ -10,6 +10,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -21,8 +22,8 @@ class EventListEventsItemOccurrencesItem(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    starts_at: Field[datetime.datetime | None] = field("starts_at", DATETIME)
-    ends_at: Field[datetime.datetime | None] = field("ends_at", DATETIME)
+    starts_at: Field[datetime.datetime | None] = field("starts_at", nullable(DATETIME))
+    ends_at: Field[datetime.datetime | None] = field("ends_at", nullable(DATETIME))
 
     if TYPE_CHECKING:
 

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class ExternalTopic(Model):
     slug: Field[str | None] = field("slug", STR)
     posts_count: Field[int | None] = field("posts_count", INT)
     category_id: Field[int | None] = field("category_id", INT)
-    external_id: Field[str | None] = field("external_id", STR)
+    external_id: Field[str | None] = field("external_id", nullable(STR))
 
     if TYPE_CHECKING:
 

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -22,8 +23,8 @@ class Gravatar(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    gravatar_upload_id: Field[int | None] = field("gravatar_upload_id", INT)
-    gravatar_avatar_template: Field[str | None] = field("gravatar_avatar_template", STR)
+    gravatar_upload_id: Field[int | None] = field("gravatar_upload_id", nullable(INT))
+    gravatar_avatar_template: Field[str | None] = field("gravatar_avatar_template", nullable(STR))
 
     if TYPE_CHECKING:
 

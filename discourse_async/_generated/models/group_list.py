@@ -25,7 +25,7 @@ class GroupList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    groups: Field[list[Group] | None] = field("groups", lst(ref("Group")))
+    groups: Field[list[Group]] = field("groups", lst(ref("Group")), True)
     extras: Field[GroupListExtras | None] = field("extras", ref("GroupListExtras"))
     total_rows_groups: Field[int | None] = field("total_rows_groups", INT)
     load_more_groups: Field[str | None] = field("load_more_groups", STR)

@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ class GroupMember(Model):
     id: Field[int] = field("id", INT, True)
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
-    name: Field[str | None] = field("name", STR)
-    title: Field[str | None] = field("title", STR)
+    name: Field[str | None] = field("name", nullable(STR))
+    title: Field[str | None] = field("title", nullable(STR))
     last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", DATETIME)
     last_seen_at: Field[datetime.datetime | None] = field("last_seen_at", DATETIME)
     added_at: Field[datetime.datetime | None] = field("added_at", DATETIME)

@@ -23,9 +23,9 @@ class GroupMemberList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    members: Field[list[GroupMember] | None] = field("members", lst(ref("GroupMember")))
-    owners: Field[list[GroupMember] | None] = field("owners", lst(ref("GroupMember")))
-    meta: Field[GroupMemberListMeta | None] = field("meta", ref("GroupMemberListMeta"))
+    members: Field[list[GroupMember]] = field("members", lst(ref("GroupMember")), True)
+    owners: Field[list[GroupMember]] = field("owners", lst(ref("GroupMember")), True)
+    meta: Field[GroupMemberListMeta] = field("meta", ref("GroupMemberListMeta"), True)
 
     if TYPE_CHECKING:
 

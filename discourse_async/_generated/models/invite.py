@@ -16,6 +16,7 @@ from discourse_async._runtime import (
     field,
     lst,
     mapping,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -31,12 +32,12 @@ class Invite(Model):
     id: Field[int | None] = field("id", INT)
     invite_key: Field[str | None] = field("invite_key", STR)
     link: Field[str | None] = field("link", STR)
-    description: Field[str | None] = field("description", STR)
+    description: Field[str | None] = field("description", nullable(STR))
     email: Field[str | None] = field("email", STR)
-    domain: Field[str | None] = field("domain", STR)
+    domain: Field[str | None] = field("domain", nullable(STR))
     emailed: Field[bool | None] = field("emailed", BOOL)
     can_delete_invite: Field[bool | None] = field("can_delete_invite", BOOL)
-    custom_message: Field[str | None] = field("custom_message", STR)
+    custom_message: Field[str | None] = field("custom_message", nullable(STR))
     created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)
     updated_at: Field[datetime.datetime | None] = field("updated_at", DATETIME)
     expires_at: Field[datetime.datetime | None] = field("expires_at", DATETIME)

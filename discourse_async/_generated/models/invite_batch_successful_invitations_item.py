@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ class InviteBatchSuccessfulInvitationsItem(Model):
 
     id: Field[int | None] = field("id", INT)
     link: Field[str | None] = field("link", STR)
-    email: Field[str | None] = field("email", STR)
+    email: Field[str | None] = field("email", nullable(STR))
     emailed: Field[bool | None] = field("emailed", BOOL)
-    custom_message: Field[str | None] = field("custom_message", STR)
+    custom_message: Field[str | None] = field("custom_message", nullable(STR))
     created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)
     updated_at: Field[datetime.datetime | None] = field("updated_at", DATETIME)
     expires_at: Field[datetime.datetime | None] = field("expires_at", DATETIME)

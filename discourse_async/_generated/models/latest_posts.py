@@ -22,7 +22,7 @@ class LatestPosts(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    latest_posts: Field[list[Post] | None] = field("latest_posts", lst(ref("Post")))
+    latest_posts: Field[list[Post]] = field("latest_posts", lst(ref("Post")), True)
 
     if TYPE_CHECKING:
 

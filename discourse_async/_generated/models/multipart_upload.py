@@ -21,9 +21,9 @@ class MultipartUpload(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    key: Field[str | None] = field("key", STR)
-    external_upload_identifier: Field[str | None] = field("external_upload_identifier", STR)
-    unique_identifier: Field[str | None] = field("unique_identifier", STR)
+    key: Field[str] = field("key", STR, True)
+    external_upload_identifier: Field[str] = field("external_upload_identifier", STR, True)
+    unique_identifier: Field[str] = field("unique_identifier", STR, True)
 
     if TYPE_CHECKING:
 

@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
     ref,
 )
 
@@ -32,9 +33,9 @@ class Notification(Model):
     read: Field[bool] = field("read", BOOL, True)
     created_at: Field[datetime.datetime] = field("created_at", DATETIME, True)
     user_id: Field[int | None] = field("user_id", INT)
-    post_number: Field[int | None] = field("post_number", INT)
-    topic_id: Field[int | None] = field("topic_id", INT)
-    slug: Field[str | None] = field("slug", STR)
+    post_number: Field[int | None] = field("post_number", nullable(INT))
+    topic_id: Field[int | None] = field("topic_id", nullable(INT))
+    slug: Field[str | None] = field("slug", nullable(STR))
     data: Field[NotificationData | None] = field("data", ref("NotificationData"))
 
     if TYPE_CHECKING:

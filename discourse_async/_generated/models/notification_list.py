@@ -24,7 +24,7 @@ class NotificationList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    notifications: Field[list[Notification] | None] = field("notifications", lst(ref("Notification")))
+    notifications: Field[list[Notification]] = field("notifications", lst(ref("Notification")), True)
     total_rows_notifications: Field[int | None] = field("total_rows_notifications", INT)
     seen_notification_id: Field[int | None] = field("seen_notification_id", INT)
     load_more_notifications: Field[str | None] = field("load_more_notifications", STR)

@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Model,
     field,
     lst,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -24,8 +25,8 @@ class PostActionType(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    id: Field[int | None] = field("id", INT, True)
-    name_key: Field[str | None] = field("name_key", STR)
+    id: Field[int | None] = field("id", nullable(INT), True)
+    name_key: Field[str | None] = field("name_key", nullable(STR))
     name: Field[str | None] = field("name", STR)
     description: Field[str | None] = field("description", STR)
     short_description: Field[str | None] = field("short_description", STR)

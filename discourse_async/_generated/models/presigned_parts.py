@@ -22,7 +22,7 @@ class PresignedParts(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    presigned_urls: Field[dict[str, Any] | None] = field("presigned_urls", mapping(ANY))
+    presigned_urls: Field[dict[str, Any]] = field("presigned_urls", mapping(ANY), True)
 
     if TYPE_CHECKING:
 

@@ -23,10 +23,10 @@ class PresignedPut(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    key: Field[str | None] = field("key", STR)
-    url: Field[str | None] = field("url", STR)
+    key: Field[str] = field("key", STR, True)
+    url: Field[str] = field("url", STR, True)
+    unique_identifier: Field[str] = field("unique_identifier", STR, True)
     signed_headers: Field[dict[str, Any] | None] = field("signed_headers", mapping(ANY))
-    unique_identifier: Field[str | None] = field("unique_identifier", STR)
 
     if TYPE_CHECKING:
 
@@ -35,6 +35,6 @@ class PresignedPut(Model):
             *,
             key: str | None = ...,
             url: str | None = ...,
-            signed_headers: dict[str, Any] | None = ...,
             unique_identifier: str | None = ...,
+            signed_headers: dict[str, Any] | None = ...,
         ) -> None: ...

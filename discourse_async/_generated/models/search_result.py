@@ -27,13 +27,13 @@ class SearchResult(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    posts: Field[list[SearchResultPostsItem] | None] = field("posts", lst(ref("SearchResultPostsItem")))
-    users: Field[list[Any] | None] = field("users", lst(ANY))
-    categories: Field[list[Any] | None] = field("categories", lst(ANY))
-    tags: Field[list[Tag] | None] = field("tags", lst(ref("Tag")))
-    groups: Field[list[Any] | None] = field("groups", lst(ANY))
-    grouped_search_result: Field[SearchResultGroupedSearchResult | None] = field(
-        "grouped_search_result", ref("SearchResultGroupedSearchResult")
+    posts: Field[list[SearchResultPostsItem]] = field("posts", lst(ref("SearchResultPostsItem")), True)
+    users: Field[list[Any]] = field("users", lst(ANY), True)
+    categories: Field[list[Any]] = field("categories", lst(ANY), True)
+    tags: Field[list[Tag]] = field("tags", lst(ref("Tag")), True)
+    groups: Field[list[Any]] = field("groups", lst(ANY), True)
+    grouped_search_result: Field[SearchResultGroupedSearchResult] = field(
+        "grouped_search_result", ref("SearchResultGroupedSearchResult"), True
     )
 
     if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from discourse_async._runtime import (
     Model,
     field,
     lst,
+    nullable,
     ref,
 )
 
@@ -28,14 +29,14 @@ class SearchResultGroupedSearchResult(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    more_posts: Field[str | None] = field("more_posts", STR)
-    more_users: Field[str | None] = field("more_users", STR)
-    more_categories: Field[str | None] = field("more_categories", STR)
+    more_posts: Field[str | None] = field("more_posts", nullable(STR))
+    more_users: Field[str | None] = field("more_users", nullable(STR))
+    more_categories: Field[str | None] = field("more_categories", nullable(STR))
     term: Field[str | None] = field("term", STR)
     search_log_id: Field[int | None] = field("search_log_id", INT)
-    more_full_page_results: Field[bool | None] = field("more_full_page_results", BOOL)
+    more_full_page_results: Field[bool | None] = field("more_full_page_results", nullable(BOOL))
     can_create_topic: Field[bool | None] = field("can_create_topic", BOOL)
-    error: Field[str | None] = field("error", STR)
+    error: Field[str | None] = field("error", nullable(STR))
     extra: Field[SearchResultGroupedSearchResultExtra | None] = field(
         "extra", ref("SearchResultGroupedSearchResultExtra")
     )

@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     field,
     lst,
     mapping,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ class SearchResultGroupedSearchResultExtra(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    categories: Field[list[dict[str, Any]] | None] = field("categories", lst(mapping(ANY)))
+    categories: Field[list[dict[str, Any]] | None] = field("categories", nullable(lst(mapping(ANY))))
 
     if TYPE_CHECKING:
 

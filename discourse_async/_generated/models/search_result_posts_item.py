@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class SearchResultPostsItem(Model):
     """
 
     id: Field[int | None] = field("id", INT)
-    name: Field[str | None] = field("name", STR)
+    name: Field[str | None] = field("name", nullable(STR))
     username: Field[str | None] = field("username", STR)
     avatar_template: Field[str | None] = field("avatar_template", STR)
     created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)

@@ -22,11 +22,11 @@ class SiteBasicInfo(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
+    title: Field[str] = field("title", STR, True)
     logo_url: Field[str | None] = field("logo_url", STR)
     logo_small_url: Field[str | None] = field("logo_small_url", STR)
     apple_touch_icon_url: Field[str | None] = field("apple_touch_icon_url", STR)
     favicon_url: Field[str | None] = field("favicon_url", STR)
-    title: Field[str | None] = field("title", STR)
     description: Field[str | None] = field("description", STR)
     header_primary_color: Field[str | None] = field("header_primary_color", STR)
     header_background_color: Field[str | None] = field("header_background_color", STR)
@@ -40,11 +40,11 @@ class SiteBasicInfo(Model):
         def __init__(
             self,
             *,
+            title: str | None = ...,
             logo_url: str | None = ...,
             logo_small_url: str | None = ...,
             apple_touch_icon_url: str | None = ...,
             favicon_url: str | None = ...,
-            title: str | None = ...,
             description: str | None = ...,
             header_primary_color: str | None = ...,
             header_background_color: str | None = ...,

@@ -22,7 +22,7 @@ class TagGroupList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    tag_groups: Field[list[TagGroup] | None] = field("tag_groups", lst(ref("TagGroup")))
+    tag_groups: Field[list[TagGroup]] = field("tag_groups", lst(ref("TagGroup")), True)
 
     if TYPE_CHECKING:
 

@@ -23,7 +23,7 @@ class TagList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    tags: Field[list[TagListTagsItem] | None] = field("tags", lst(ref("TagListTagsItem")))
+    tags: Field[list[TagListTagsItem]] = field("tags", lst(ref("TagListTagsItem")), True)
     extras: Field[TagListExtras | None] = field("extras", ref("TagListExtras"))
 
     if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class TagListTagsItem(Model):
     name: Field[str | None] = field("name", STR)
     count: Field[int | None] = field("count", INT)
     pm_count: Field[int | None] = field("pm_count", INT)
-    target_tag: Field[str | None] = field("target_tag", STR)
+    target_tag: Field[str | None] = field("target_tag", nullable(STR))
 
     if TYPE_CHECKING:
 

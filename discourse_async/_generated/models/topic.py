@@ -16,6 +16,7 @@ from discourse_async._runtime import (
     field,
     lst,
     mapping,
+    nullable,
     one_of,
     ref,
 )
@@ -24,11 +25,11 @@ if TYPE_CHECKING:
     import datetime
     from typing import Any
 
+    from ..models.post_stream import PostStream
     from ..models.tag import Tag
     from ..models.topic_actions_summary_item import TopicActionsSummaryItem
     from ..models.topic_details import TopicDetails
     from ..models.topic_list_item import TopicListItem
-    from ..models.topic_post_stream import TopicPostStream
     from ..models.topic_topic_timer_type_0 import TopicTopicTimerType0
 
 
@@ -37,13 +38,13 @@ class Topic(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
+    post_stream: Field[PostStream] = field("post_stream", ref("PostStream"), True)
     id: Field[int] = field("id", INT, True)
     title: Field[str] = field("title", STR, True)
     fancy_title: Field[str] = field("fancy_title", STR, True)
     posts_count: Field[int] = field("posts_count", INT, True)
     created_at: Field[datetime.datetime] = field("created_at", DATETIME, True)
     slug: Field[str] = field("slug", STR, True)
-    post_stream: Field[TopicPostStream | None] = field("post_stream", ref("TopicPostStream"))
     timeline_lookup: Field[list[Any] | None] = field("timeline_lookup", lst(ANY))
     suggested_topics: Field[list[TopicListItem] | None] = field("suggested_topics", lst(ref("TopicListItem")))
     tags: Field[list[str | Tag] | None] = field("tags", lst(one_of(STR, ref("Tag"))))
@@ -51,30 +52,30 @@ class Topic(Model):
     views: Field[int | None] = field("views", INT)
     reply_count: Field[int | None] = field("reply_count", INT)
     like_count: Field[int | None] = field("like_count", INT)
-    last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", DATETIME)
+    last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", nullable(DATETIME))
     visible: Field[bool | None] = field("visible", BOOL)
     closed: Field[bool | None] = field("closed", BOOL)
     archived: Field[bool | None] = field("archived", BOOL)
     has_summary: Field[bool | None] = field("has_summary", BOOL)
     archetype: Field[str | None] = field("archetype", STR)
     category_id: Field[int | None] = field("category_id", INT)
-    word_count: Field[int | None] = field("word_count", INT)
-    deleted_at: Field[datetime.datetime | None] = field("deleted_at", DATETIME)
+    word_count: Field[int | None] = field("word_count", nullable(INT))
+    deleted_at: Field[datetime.datetime | None] = field("deleted_at", nullable(DATETIME))
     user_id: Field[int | None] = field("user_id", INT)
-    featured_link: Field[str | None] = field("featured_link", STR)
+    featured_link: Field[str | None] = field("featured_link", nullable(STR))
     pinned_globally: Field[bool | None] = field("pinned_globally", BOOL)
-    pinned_at: Field[datetime.datetime | None] = field("pinned_at", DATETIME)
-    pinned_until: Field[str | None] = field("pinned_until", STR)
-    image_url: Field[str | None] = field("image_url", STR)
+    pinned_at: Field[datetime.datetime | None] = field("pinned_at", nullable(DATETIME))
+    pinned_until: Field[str | None] = field("pinned_until", nullable(STR))
+    image_url: Field[str | None] = field("image_url", nullable(STR))
     slow_mode_seconds: Field[int | None] = field("slow_mode_seconds", INT)
-    draft: Field[str | None] = field("draft", STR)
+    draft: Field[str | None] = field("draft", nullable(STR))
     draft_key: Field[str | None] = field("draft_key", STR)
-    draft_sequence: Field[int | None] = field("draft_sequence", INT)
-    unpinned: Field[str | None] = field("unpinned", STR)
+    draft_sequence: Field[int | None] = field("draft_sequence", nullable(INT))
+    unpinned: Field[str | None] = field("unpinned", nullable(STR))
     pinned: Field[bool | None] = field("pinned", BOOL)
     current_post_number: Field[int | None] = field("current_post_number", INT)
-    highest_post_number: Field[int | None] = field("highest_post_number", INT)
-    deleted_by: Field[str | None] = field("deleted_by", STR)
+    highest_post_number: Field[int | None] = field("highest_post_number", nullable(INT))
+    deleted_by: Field[str | None] = field("deleted_by", nullable(STR))
     has_deleted: Field[bool | None] = field("has_deleted", BOOL)
     actions_summary: Field[list[TopicActionsSummaryItem] | None] = field(
         "actions_summary", lst(ref("TopicActionsSummaryItem"))
@@ -82,12 +83,12 @@ class Topic(Model):
     chunk_size: Field[int | None] = field("chunk_size", INT)
     bookmarked: Field[bool | None] = field("bookmarked", BOOL)
     bookmarks: Field[list[Any] | None] = field("bookmarks", lst(ANY))
-    topic_timer: Field[TopicTopicTimerType0 | None] = field("topic_timer", ref("TopicTopicTimerType0"))
+    topic_timer: Field[TopicTopicTimerType0 | None] = field("topic_timer", nullable(ref("TopicTopicTimerType0")))
     message_bus_last_id: Field[int | None] = field("message_bus_last_id", INT)
     participant_count: Field[int | None] = field("participant_count", INT)
     show_read_indicator: Field[bool | None] = field("show_read_indicator", BOOL)
-    thumbnails: Field[str | None] = field("thumbnails", STR)
-    slow_mode_enabled_until: Field[str | None] = field("slow_mode_enabled_until", STR)
+    thumbnails: Field[str | None] = field("thumbnails", nullable(STR))
+    slow_mode_enabled_until: Field[str | None] = field("slow_mode_enabled_until", nullable(STR))
     details: Field[TopicDetails | None] = field("details", ref("TopicDetails"))
 
     if TYPE_CHECKING:
@@ -95,13 +96,13 @@ class Topic(Model):
         def __init__(
             self,
             *,
+            post_stream: PostStream | None = ...,
             id: int | None = ...,
             title: str | None = ...,
             fancy_title: str | None = ...,
             posts_count: int | None = ...,
             created_at: datetime.datetime | None = ...,
             slug: str | None = ...,
-            post_stream: TopicPostStream | None = ...,
             timeline_lookup: list[Any] | None = ...,
             suggested_topics: list[TopicListItem] | None = ...,
             tags: list[str | Tag] | None = ...,

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class TopicActionsSummaryItem(Model):
     id: Field[int | None] = field("id", INT)
     count: Field[int | None] = field("count", INT)
     hidden: Field[bool | None] = field("hidden", BOOL)
-    can_act: Field[bool | None] = field("can_act", BOOL)
+    can_act: Field[bool | None] = field("can_act", nullable(BOOL))
 
     if TYPE_CHECKING:
 

@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -28,12 +29,12 @@ class TopicDetailsParticipantsItem(Model):
     name: Field[str | None] = field("name", STR)
     avatar_template: Field[str | None] = field("avatar_template", STR)
     post_count: Field[int | None] = field("post_count", INT)
-    primary_group_name: Field[str | None] = field("primary_group_name", STR)
-    flair_name: Field[str | None] = field("flair_name", STR)
-    flair_url: Field[str | None] = field("flair_url", STR)
-    flair_color: Field[str | None] = field("flair_color", STR)
-    flair_bg_color: Field[str | None] = field("flair_bg_color", STR)
-    flair_group_id: Field[int | None] = field("flair_group_id", INT)
+    primary_group_name: Field[str | None] = field("primary_group_name", nullable(STR))
+    flair_name: Field[str | None] = field("flair_name", nullable(STR))
+    flair_url: Field[str | None] = field("flair_url", nullable(STR))
+    flair_color: Field[str | None] = field("flair_color", nullable(STR))
+    flair_bg_color: Field[str | None] = field("flair_bg_color", nullable(STR))
+    flair_group_id: Field[int | None] = field("flair_group_id", nullable(INT))
     admin: Field[bool | None] = field("admin", BOOL)
     moderator: Field[bool | None] = field("moderator", BOOL)
     trust_level: Field[int | None] = field("trust_level", INT)

@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Model,
     field,
     lst,
+    nullable,
     ref,
 )
 
@@ -29,9 +30,9 @@ class TopicList(Model):
 
     topics: Field[list[TopicListItem]] = field("topics", lst(ref("TopicListItem")), True)
     can_create_topic: Field[bool | None] = field("can_create_topic", BOOL)
-    draft: Field[str | None] = field("draft", STR)
+    draft: Field[str | None] = field("draft", nullable(STR))
     draft_key: Field[str | None] = field("draft_key", STR)
-    draft_sequence: Field[int | None] = field("draft_sequence", INT)
+    draft_sequence: Field[int | None] = field("draft_sequence", nullable(INT))
     per_page: Field[int | None] = field("per_page", INT)
     more_topics_url: Field[str | None] = field("more_topics_url", STR)
     for_period: Field[str | None] = field("for_period", STR)

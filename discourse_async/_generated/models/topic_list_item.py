@@ -16,6 +16,7 @@ from discourse_async._runtime import (
     field,
     lst,
     mapping,
+    nullable,
     one_of,
     ref,
 )
@@ -40,8 +41,8 @@ class TopicListItem(Model):
     created_at: Field[datetime.datetime] = field("created_at", DATETIME, True)
     reply_count: Field[int | None] = field("reply_count", INT)
     highest_post_number: Field[int | None] = field("highest_post_number", INT)
-    image_url: Field[str | None] = field("image_url", STR)
-    last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", DATETIME)
+    image_url: Field[str | None] = field("image_url", nullable(STR))
+    last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", nullable(DATETIME))
     bumped: Field[bool | None] = field("bumped", BOOL)
     bumped_at: Field[datetime.datetime | None] = field("bumped_at", DATETIME)
     archetype: Field[str | None] = field("archetype", STR)
@@ -49,23 +50,23 @@ class TopicListItem(Model):
     last_read_post_number: Field[int | None] = field("last_read_post_number", INT)
     unread_posts: Field[int | None] = field("unread_posts", INT)
     pinned: Field[bool | None] = field("pinned", BOOL)
-    unpinned: Field[bool | str | None] = field("unpinned", one_of(BOOL, STR))
+    unpinned: Field[bool | str | None] = field("unpinned", nullable(one_of(BOOL, STR)))
     visible: Field[bool | None] = field("visible", BOOL)
     closed: Field[bool | None] = field("closed", BOOL)
     archived: Field[bool | None] = field("archived", BOOL)
     notification_level: Field[int | None] = field("notification_level", INT)
-    bookmarked: Field[bool | str | None] = field("bookmarked", one_of(BOOL, STR))
-    liked: Field[bool | str | None] = field("liked", one_of(BOOL, STR))
+    bookmarked: Field[bool | str | None] = field("bookmarked", nullable(one_of(BOOL, STR)))
+    liked: Field[bool | str | None] = field("liked", nullable(one_of(BOOL, STR)))
     views: Field[int | None] = field("views", INT)
     like_count: Field[int | None] = field("like_count", INT)
     has_summary: Field[bool | None] = field("has_summary", BOOL)
     last_poster_username: Field[str | None] = field("last_poster_username", STR)
-    category_id: Field[int | str | None] = field("category_id", one_of(INT, STR))
+    category_id: Field[int | str | None] = field("category_id", nullable(one_of(INT, STR)))
     op_like_count: Field[int | None] = field("op_like_count", INT)
     pinned_globally: Field[bool | None] = field("pinned_globally", BOOL)
-    featured_link: Field[str | None] = field("featured_link", STR)
+    featured_link: Field[str | None] = field("featured_link", nullable(STR))
     posters: Field[list[TopicPoster] | None] = field("posters", lst(ref("TopicPoster")))
-    excerpt: Field[str | None] = field("excerpt", STR)
+    excerpt: Field[str | None] = field("excerpt", nullable(STR))
     tags: Field[list[Any] | None] = field("tags", lst(ANY))
     allowed_user_count: Field[int | None] = field("allowed_user_count", INT)
     participants: Field[list[TopicPoster] | None] = field("participants", lst(ref("TopicPoster")))

@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -23,9 +24,9 @@ class TopicPoster(Model):
     """
 
     user_id: Field[int] = field("user_id", INT, True)
-    extras: Field[str | None] = field("extras", STR)
-    description: Field[str | None] = field("description", STR)
-    primary_group_id: Field[int | None] = field("primary_group_id", INT)
+    extras: Field[str | None] = field("extras", nullable(STR))
+    description: Field[str | None] = field("description", nullable(STR))
+    primary_group_id: Field[int | None] = field("primary_group_id", nullable(INT))
 
     if TYPE_CHECKING:
 

@@ -14,7 +14,7 @@ from discourse_async._runtime import (
 )
 
 if TYPE_CHECKING:
-    from ..models.topic_posts_post_stream import TopicPostsPostStream
+    from ..models.post_stream import PostStream
 
 
 class TopicPosts(Model):
@@ -22,7 +22,7 @@ class TopicPosts(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    post_stream: Field[TopicPostsPostStream | None] = field("post_stream", ref("TopicPostsPostStream"))
+    post_stream: Field[PostStream] = field("post_stream", ref("PostStream"), True)
     id: Field[int | None] = field("id", INT)
 
     if TYPE_CHECKING:
@@ -30,6 +30,6 @@ class TopicPosts(Model):
         def __init__(
             self,
             *,
-            post_stream: TopicPostsPostStream | None = ...,
+            post_stream: PostStream | None = ...,
             id: int | None = ...,
         ) -> None: ...

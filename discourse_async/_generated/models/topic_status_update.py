@@ -10,6 +10,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ class TopicStatusUpdate(Model):
     """
 
     success: Field[str | None] = field("success", STR)
-    topic_status_update: Field[str | None] = field("topic_status_update", STR)
+    topic_status_update: Field[str | None] = field("topic_status_update", nullable(STR))
 
     if TYPE_CHECKING:
 

@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -26,10 +27,10 @@ class TopicTimer(Model):
 
     success: Field[str | None] = field("success", STR)
     execute_at: Field[datetime.datetime | None] = field("execute_at", DATETIME)
-    duration: Field[str | None] = field("duration", STR)
+    duration: Field[str | None] = field("duration", nullable(STR))
     based_on_last_post: Field[bool | None] = field("based_on_last_post", BOOL)
     closed: Field[bool | None] = field("closed", BOOL)
-    category_id: Field[int | None] = field("category_id", INT)
+    category_id: Field[int | None] = field("category_id", nullable(INT))
 
     if TYPE_CHECKING:
 

@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -25,11 +26,11 @@ class TopicTopicTimerType0(Model):
     """
 
     id: Field[int | None] = field("id", INT)
-    execute_at: Field[datetime.datetime | None] = field("execute_at", DATETIME)
-    duration_minutes: Field[int | None] = field("duration_minutes", INT)
+    execute_at: Field[datetime.datetime | None] = field("execute_at", nullable(DATETIME))
+    duration_minutes: Field[int | None] = field("duration_minutes", nullable(INT))
     based_on_last_post: Field[bool | None] = field("based_on_last_post", BOOL)
     status_type: Field[str | None] = field("status_type", STR)
-    category_id: Field[int | None] = field("category_id", INT)
+    category_id: Field[int | None] = field("category_id", nullable(INT))
 
     if TYPE_CHECKING:
 

@@ -21,7 +21,7 @@ class UpdatedPost(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    post: Field[Post | None] = field("post", ref("Post"))
+    post: Field[Post] = field("post", ref("Post"), True)
 
     if TYPE_CHECKING:
 

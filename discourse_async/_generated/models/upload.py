@@ -11,6 +11,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
     ref,
 )
 
@@ -35,12 +36,12 @@ class Upload(Model):
     extension: Field[str | None] = field("extension", STR)
     short_url: Field[str | None] = field("short_url", STR)
     short_path: Field[str | None] = field("short_path", STR)
-    retain_hours: Field[str | None] = field("retain_hours", STR)
+    retain_hours: Field[str | None] = field("retain_hours", nullable(STR))
     human_filesize: Field[str | None] = field("human_filesize", STR)
-    dominant_color: Field[str | None] = field("dominant_color", STR)
-    thumbnail: Field[UploadThumbnailType0 | None] = field("thumbnail", ref("UploadThumbnailType0"))
+    dominant_color: Field[str | None] = field("dominant_color", nullable(STR))
+    thumbnail: Field[UploadThumbnailType0 | None] = field("thumbnail", nullable(ref("UploadThumbnailType0")))
     optimized_video: Field[UploadOptimizedVideoType0 | None] = field(
-        "optimized_video", ref("UploadOptimizedVideoType0")
+        "optimized_video", nullable(ref("UploadOptimizedVideoType0"))
     )
 
     if TYPE_CHECKING:

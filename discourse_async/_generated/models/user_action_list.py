@@ -22,8 +22,8 @@ class UserActionList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    user_actions: Field[list[UserActionListUserActionsItem] | None] = field(
-        "user_actions", lst(ref("UserActionListUserActionsItem"))
+    user_actions: Field[list[UserActionListUserActionsItem]] = field(
+        "user_actions", lst(ref("UserActionListUserActionsItem")), True
     )
 
     if TYPE_CHECKING:

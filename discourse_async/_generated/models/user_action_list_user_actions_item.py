@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class UserActionListUserActionsItem(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    excerpt: Field[str | None] = field("excerpt", STR)
+    excerpt: Field[str | None] = field("excerpt", nullable(STR))
     action_type: Field[int | None] = field("action_type", INT)
     created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)
     avatar_template: Field[str | None] = field("avatar_template", STR)
@@ -32,21 +33,21 @@ class UserActionListUserActionsItem(Model):
     slug: Field[str | None] = field("slug", STR)
     topic_id: Field[int | None] = field("topic_id", INT)
     target_user_id: Field[int | None] = field("target_user_id", INT)
-    target_name: Field[str | None] = field("target_name", STR)
+    target_name: Field[str | None] = field("target_name", nullable(STR))
     target_username: Field[str | None] = field("target_username", STR)
     post_number: Field[int | None] = field("post_number", INT)
-    post_id: Field[int | None] = field("post_id", INT)
+    post_id: Field[int | None] = field("post_id", nullable(INT))
     username: Field[str | None] = field("username", STR)
-    name: Field[str | None] = field("name", STR)
+    name: Field[str | None] = field("name", nullable(STR))
     user_id: Field[int | None] = field("user_id", INT)
     acting_username: Field[str | None] = field("acting_username", STR)
-    acting_name: Field[str | None] = field("acting_name", STR)
+    acting_name: Field[str | None] = field("acting_name", nullable(STR))
     acting_user_id: Field[int | None] = field("acting_user_id", INT)
     title: Field[str | None] = field("title", STR)
     deleted: Field[bool | None] = field("deleted", BOOL)
-    hidden: Field[bool | None] = field("hidden", BOOL)
-    post_type: Field[int | None] = field("post_type", INT)
-    action_code: Field[str | None] = field("action_code", STR)
+    hidden: Field[bool | None] = field("hidden", nullable(BOOL))
+    post_type: Field[int | None] = field("post_type", nullable(INT))
+    action_code: Field[str | None] = field("action_code", nullable(STR))
     category_id: Field[int | None] = field("category_id", INT)
     closed: Field[bool | None] = field("closed", BOOL)
     archived: Field[bool | None] = field("archived", BOOL)

@@ -25,13 +25,13 @@ class UserBadgeList(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    badges: Field[list[Badge] | None] = field("badges", lst(ref("Badge")))
+    badges: Field[list[Badge]] = field("badges", lst(ref("Badge")), True)
+    user_badges: Field[list[UserBadgeListUserBadgesItem]] = field(
+        "user_badges", lst(ref("UserBadgeListUserBadgesItem")), True
+    )
     badge_types: Field[list[BadgeType] | None] = field("badge_types", lst(ref("BadgeType")))
     granted_bies: Field[list[UserBadgeListGrantedBiesItem] | None] = field(
         "granted_bies", lst(ref("UserBadgeListGrantedBiesItem"))
-    )
-    user_badges: Field[list[UserBadgeListUserBadgesItem] | None] = field(
-        "user_badges", lst(ref("UserBadgeListUserBadgesItem"))
     )
 
     if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class UserBadgeList(Model):
             self,
             *,
             badges: list[Badge] | None = ...,
+            user_badges: list[UserBadgeListUserBadgesItem] | None = ...,
             badge_types: list[BadgeType] | None = ...,
             granted_bies: list[UserBadgeListGrantedBiesItem] | None = ...,
-            user_badges: list[UserBadgeListUserBadgesItem] | None = ...,
         ) -> None: ...

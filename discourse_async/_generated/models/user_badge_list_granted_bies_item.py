@@ -12,6 +12,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class UserBadgeListGrantedBiesItem(Model):
     username: Field[str | None] = field("username", STR)
     name: Field[str | None] = field("name", STR)
     avatar_template: Field[str | None] = field("avatar_template", STR)
-    flair_name: Field[str | None] = field("flair_name", STR)
+    flair_name: Field[str | None] = field("flair_name", nullable(STR))
     admin: Field[bool | None] = field("admin", BOOL)
     moderator: Field[bool | None] = field("moderator", BOOL)
     trust_level: Field[int | None] = field("trust_level", INT)

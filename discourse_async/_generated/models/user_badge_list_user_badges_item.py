@@ -13,6 +13,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class UserBadgeListUserBadgesItem(Model):
     id: Field[int | None] = field("id", INT)
     granted_at: Field[datetime.datetime | None] = field("granted_at", DATETIME)
     grouping_position: Field[int | None] = field("grouping_position", INT)
-    is_favorite: Field[str | None] = field("is_favorite", STR)
+    is_favorite: Field[str | None] = field("is_favorite", nullable(STR))
     can_favorite: Field[bool | None] = field("can_favorite", BOOL)
     badge_id: Field[int | None] = field("badge_id", INT)
     granted_by_id: Field[int | None] = field("granted_by_id", INT)

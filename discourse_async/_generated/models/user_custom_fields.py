@@ -10,6 +10,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ class UserCustomFields(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    first_name: Field[str | None] = field("first_name", STR)
+    first_name: Field[str | None] = field("first_name", nullable(STR))
 
     if TYPE_CHECKING:
 

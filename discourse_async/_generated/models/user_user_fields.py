@@ -10,6 +10,7 @@ from discourse_async._runtime import (
     Field,
     Model,
     field,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -21,8 +22,8 @@ class UserUserFields(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    field_1: Field[str | None] = field("1", STR)
-    field_2: Field[str | None] = field("2", STR)
+    field_1: Field[str | None] = field("1", nullable(STR))
+    field_2: Field[str | None] = field("2", nullable(STR))
 
     if TYPE_CHECKING:
 

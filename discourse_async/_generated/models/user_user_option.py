@@ -14,6 +14,7 @@ from discourse_async._runtime import (
     Model,
     field,
     lst,
+    nullable,
 )
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ class UserUserOption(Model):
     email_messages_level: Field[int | None] = field("email_messages_level", INT)
     external_links_in_new_tab: Field[bool | None] = field("external_links_in_new_tab", BOOL)
     bookmark_auto_delete_preference: Field[int | None] = field("bookmark_auto_delete_preference", INT)
-    color_scheme_id: Field[str | None] = field("color_scheme_id", STR)
-    dark_scheme_id: Field[str | None] = field("dark_scheme_id", STR)
+    color_scheme_id: Field[str | None] = field("color_scheme_id", nullable(STR))
+    dark_scheme_id: Field[str | None] = field("dark_scheme_id", nullable(STR))
     dynamic_favicon: Field[bool | None] = field("dynamic_favicon", BOOL)
     enable_quoting: Field[bool | None] = field("enable_quoting", BOOL)
     enable_smart_lists: Field[bool | None] = field("enable_smart_lists", BOOL)
@@ -57,21 +58,21 @@ class UserUserOption(Model):
     theme_key_seq: Field[int | None] = field("theme_key_seq", INT)
     allow_private_messages: Field[bool | None] = field("allow_private_messages", BOOL)
     enable_allowed_pm_users: Field[bool | None] = field("enable_allowed_pm_users", BOOL)
-    homepage_id: Field[str | None] = field("homepage_id", STR)
+    homepage_id: Field[str | None] = field("homepage_id", nullable(STR))
     hide_profile_and_presence: Field[bool | None] = field("hide_profile_and_presence", BOOL)
     hide_profile: Field[bool | None] = field("hide_profile", BOOL)
     hide_presence: Field[bool | None] = field("hide_presence", BOOL)
     text_size: Field[str | None] = field("text_size", STR)
     text_size_seq: Field[int | None] = field("text_size_seq", INT)
     title_count_mode: Field[str | None] = field("title_count_mode", STR)
-    timezone: Field[str | None] = field("timezone", STR)
+    timezone: Field[str | None] = field("timezone", nullable(STR))
     skip_new_user_tips: Field[bool | None] = field("skip_new_user_tips", BOOL)
     default_calendar: Field[str | None] = field("default_calendar", STR)
-    oldest_search_log_date: Field[str | None] = field("oldest_search_log_date", STR)
+    oldest_search_log_date: Field[str | None] = field("oldest_search_log_date", nullable(STR))
     sidebar_link_to_filtered_list: Field[bool | None] = field("sidebar_link_to_filtered_list", BOOL)
     sidebar_show_count_of_new_items: Field[bool | None] = field("sidebar_show_count_of_new_items", BOOL)
     watched_precedence_over_muted: Field[bool | None] = field("watched_precedence_over_muted", BOOL)
-    seen_popups: Field[list[int] | None] = field("seen_popups", lst(INT))
+    seen_popups: Field[list[int] | None] = field("seen_popups", nullable(lst(INT)))
     topics_unread_when_closed: Field[bool | None] = field("topics_unread_when_closed", BOOL)
     composition_mode: Field[int | None] = field("composition_mode", INT)
     interface_color_mode: Field[int | None] = field("interface_color_mode", INT)

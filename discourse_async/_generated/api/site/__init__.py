@@ -15,8 +15,8 @@ if TYPE_CHECKING:
 
     from discourse_async._response import APIResponse
 
-    from ...models.site import Site
     from ...models.site_basic_info import SiteBasicInfo
+    from ...models.site_info import SiteInfo
 
 
 class SiteWithRawResponse(Namespace):
@@ -24,7 +24,7 @@ class SiteWithRawResponse(Namespace):
 
     async def get_site(
         self,
-    ) -> APIResponse[Site]:
+    ) -> APIResponse[SiteInfo]:
         """Fetch the site's public settings, categories, groups and lookup tables.
 
         ``GET /site.json``
@@ -71,13 +71,13 @@ class Site(Namespace):
 
     async def get_site(
         self,
-    ) -> Site:
+    ) -> SiteInfo:
         """Fetch the site's public settings, categories, groups and lookup tables.
 
         ``GET /site.json``
 
         Returns:
-            Site
+            SiteInfo
         """
 
         from . import get_site as _op

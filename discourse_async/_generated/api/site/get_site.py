@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import httpx
 
 
-from ...models.site import Site
+from ...models.site_info import SiteInfo
 
 OPERATION = "get_site"
 METHOD = "GET"
@@ -34,9 +34,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-RESULT = ref("Site")
+RESULT = ref("SiteInfo")
 
 
-def _parse_response(response: httpx.Response, strict: bool = False) -> Site:
+def _parse_response(response: httpx.Response, strict: bool = False) -> SiteInfo:
     """The typed result of a successful (2xx) response."""
     return parse(RESULT, response.json(), strict)
