@@ -39,15 +39,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from discourse_async import uploads
-    from discourse_async._namespaces.categories import Categories as CategoriesNamespace
-    from discourse_async._namespaces.groups import Groups as GroupsNamespace
-    from discourse_async._namespaces.notifications import Notifications as NotificationsNamespace
-    from discourse_async._namespaces.posts import Posts as PostsNamespace
-    from discourse_async._namespaces.private_messages import PrivateMessages as PrivateMessagesNamespace
-    from discourse_async._namespaces.search import Search as SearchNamespace
-    from discourse_async._namespaces.tags import Tags as TagsNamespace
-    from discourse_async._namespaces.topics import Topics as TopicsNamespace
-    from discourse_async._namespaces.users import Users as UsersNamespace
 
 T = TypeVar("T")
 
@@ -330,71 +321,9 @@ class Discourse(Namespaces):
     def __repr__(self) -> str:
         return f"<Discourse {self.base_url} ({self._path.credentials.kind})>"
 
-    # ------------------------------------------------------------------ namespaces with iterators
-    # The generated namespaces, extended with hand-written iterators; imported on first use.
-
-    @cached_property
-    def topics(self) -> TopicsNamespace:
-        """Topic operations and ``iter_latest``, ``iter_top``, ``iter_posts``."""
-        from discourse_async._namespaces.topics import Topics
-
-        return Topics(self)
-
-    @cached_property
-    def posts(self) -> PostsNamespace:
-        """Post operations and ``iter_latest``."""
-        from discourse_async._namespaces.posts import Posts
-
-        return Posts(self)
-
-    @cached_property
-    def categories(self) -> CategoriesNamespace:
-        """Category operations and ``iter_topics``."""
-        from discourse_async._namespaces.categories import Categories
-
-        return Categories(self)
-
-    @cached_property
-    def tags(self) -> TagsNamespace:
-        """Tag operations and ``iter_topics``."""
-        from discourse_async._namespaces.tags import Tags
-
-        return Tags(self)
-
-    @cached_property
-    def private_messages(self) -> PrivateMessagesNamespace:
-        """Private message operations and ``iter_inbox``, ``iter_sent``."""
-        from discourse_async._namespaces.private_messages import PrivateMessages
-
-        return PrivateMessages(self)
-
-    @cached_property
-    def users(self) -> UsersNamespace:
-        """User operations and ``iter_directory``, ``iter_admin_list``, ``iter_actions``."""
-        from discourse_async._namespaces.users import Users
-
-        return Users(self)
-
-    @cached_property
-    def groups(self) -> GroupsNamespace:
-        """Group operations and ``iter``, ``iter_members``."""
-        from discourse_async._namespaces.groups import Groups
-
-        return Groups(self)
-
-    @cached_property
-    def search(self) -> SearchNamespace:
-        """Search and ``iter``."""
-        from discourse_async._namespaces.search import Search
-
-        return Search(self)
-
-    @cached_property
-    def notifications(self) -> NotificationsNamespace:
-        """Notification operations and ``iter``."""
-        from discourse_async._namespaces.notifications import Notifications
-
-        return Notifications(self)
+    # ------------------------------------------------------------------ namespaces
+    # The generated namespaces (operations and iterators) come from Namespaces; uploads adds the
+    # whole upload flow to its operations.
 
     @cached_property
     def uploads(self) -> uploads.Uploads:

@@ -34,6 +34,7 @@ __all__ = [
     "Field",
     "Model",
     "PathParameterError",
+    "Result",
     "Spec",
     "check",
     "decoded",
@@ -42,6 +43,7 @@ __all__ = [
     "parse",
     "path_param",
     "renamed_parameters",
+    "with_body_dict",
 ]
 
 
@@ -637,3 +639,62 @@ def renamed_parameters(
         return wrapper
 
     return decorate
+
+
+class Result:
+    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON."""
+
+    __slots__ = ("file", "spec")
+
+    def __init__(self, spec: Spec | None = None, *, file: bool = False) -> None:
+        self.spec = spec
+        self.file = file
+
+    def __call__(self, response: Any, strict: bool = False) -> Any:
+        if self.spec is not None:
+            return parse(self.spec, response.json(), strict)
+        if self.file:
+            from io import BytesIO
+
+            from discourse_async._generated.types import File
+
+            return File(payload=BytesIO(response.content))
+        return decoded(response)
+
+
+def with_body_dict(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Accept the request body as one dict (``body={...}``), the way 0.1 took it, with a warning.
+
+    The documented fields become the keyword arguments they now are; the rest go in ``extra_body``.
+    """
+    keyword: dict[str, str] = {}  # JSON key -> keyword argument, read from the signature on first use
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        body = kwargs.pop("body", None)
+        if body is not None:
+            warnings.warn(
+                f"{method.__name__}(body={{...}}) is deprecated since 0.2.0: pass the fields as keyword arguments",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if not keyword:
+                import inspect
+
+                for name, param in inspect.signature(method).parameters.items():
+                    if param.kind is param.KEYWORD_ONLY:
+                        keyword[name.rstrip("_")] = name
+            given: Any = body
+            data: dict[str, Any] = given.to_dict() if isinstance(given, Model) else dict(given)
+            extra_given: Any = kwargs.pop("extra_body", None)
+            extra: dict[str, Any] = dict(extra_given or {})
+            for key, value in data.items():
+                target = keyword.get(key)
+                if target is None or target.startswith("extra_") or target == "self":
+                    extra[key] = value
+                else:
+                    kwargs.setdefault(target, value)
+            kwargs["extra_body"] = extra
+        return await method(*args, **kwargs)
+
+    return wrapper

@@ -41,7 +41,7 @@ from discourse_async._generated.types import UNSET, File, Unset
 from discourse_async._http import safe_url
 
 if TYPE_CHECKING:
-    from discourse_async._generated.models import Upload
+    from discourse_async._generated.models import Upload, UploadMetadata
 
 __all__ = ["MiB", "Source", "UploadError", "Uploads", "progress_bar"]
 
@@ -307,7 +307,7 @@ class _Presigner:
                         wanted.add(self._next)
                     self._next += 1
                 answer = await self._uploads.batch_presign_multipart_parts(
-                    body={"part_numbers": sorted(wanted), "unique_identifier": self._identifier}
+                    part_numbers=sorted(wanted), unique_identifier=self._identifier
                 )
                 for key, value in _props(answer.presigned_urls).items():
                     self._urls[int(key)] = str(value)
@@ -391,22 +391,18 @@ class Uploads(_Uploads):
         return "multipart" if size >= max(multipart_threshold, S3_MIN_PART) else "presigned"
 
     async def _simple(self, plan: _Plan, user_id: int | Unset) -> Upload:
-        from discourse_async._generated.models import CreateUploadBody
-
         reader = plan.reader
         if reader.random_access:
             data = await reader.read(0, reader.size)
             payload: BinaryIO = io.BytesIO(data)
         else:
             payload = io.BytesIO(await reader.read(0, reader.size))
-        body = CreateUploadBody(
-            upload_type=plan.upload_type,  # type: ignore[arg-type]
+        result = await self.create_upload(
+            upload_type=plan.upload_type,  # any upload type the site accepts
             file=File(payload=payload, file_name=plan.filename, mime_type=plan.content_type),
             synchronous=True,
+            user_id=user_id,
         )
-        if not isinstance(user_id, Unset):
-            body.user_id = user_id
-        result = await self.create_upload(body=body)
         plan.progress(reader.size)
         return result
 
@@ -414,7 +410,10 @@ class Uploads(_Uploads):
         reader = plan.reader
         metadata = await self._metadata(reader)
         presign = await self.generate_presigned_put(
-            body={"type": plan.upload_type, "file_name": plan.filename, "file_size": reader.size, **metadata}
+            type=plan.upload_type,  # any upload type the site accepts
+            file_name=plan.filename,
+            file_size=reader.size,
+            metadata=metadata,
         )
         url = str(presign.url)
         headers = {k: str(v) for k, v in _props(presign.signed_headers).items()}
@@ -432,11 +431,13 @@ class Uploads(_Uploads):
                 f"S3 refused the upload of {plan.filename}: {response.status_code} {_s3_code(response)} "
                 f"at {safe_url(url)}"
             )
-        return _as_upload(await self.complete_external_upload(body={"unique_identifier": presign.unique_identifier}))
+        return _as_upload(await self.complete_external_upload(unique_identifier=presign.unique_identifier))
 
-    async def _metadata(self, reader: _Reader) -> dict[str, Any]:
+    async def _metadata(self, reader: _Reader) -> UploadMetadata | Unset:
+        from discourse_async.models import UploadMetadata
+
         checksum = await reader.sha1()
-        return {"metadata": {"sha1-checksum": checksum}} if checksum else {}
+        return UploadMetadata.from_dict({"sha1-checksum": checksum}) if checksum else UNSET
 
     async def _multipart(self, plan: _Plan, wanted_part_size: int, concurrency: int) -> Upload:
         reader = plan.reader
@@ -446,12 +447,10 @@ class Uploads(_Uploads):
         parts = math.ceil(reader.size / part_size)
         metadata = await self._metadata(reader)
         created = await self.create_multipart_upload(
-            body={
-                "upload_type": plan.upload_type,
-                "file_name": plan.filename,
-                "file_size": reader.size,
-                **metadata,
-            }
+            upload_type=plan.upload_type,  # any upload type the site accepts
+            file_name=plan.filename,
+            file_size=reader.size,
+            metadata=metadata,
         )
         identifier = str(created.unique_identifier)
         external_id = str(created.external_upload_identifier)
@@ -483,8 +482,10 @@ class Uploads(_Uploads):
             async with asyncio.TaskGroup() as group:
                 for _ in range(max(1, min(concurrency, parts))):
                     group.create_task(worker())
-            ordered = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
-            done = await self.complete_multipart(body={"unique_identifier": identifier, "parts": ordered})
+            from discourse_async.models import CompleteMultipartBodyPartsItem as Part
+
+            ordered = [Part(part_number=n, etag=etags[n]) for n in sorted(etags)]
+            done = await self.complete_multipart(unique_identifier=identifier, parts=ordered)
             return _as_upload(done)
         except BaseException as exc:
             await self._abort(external_id, plan.filename)
@@ -557,7 +558,7 @@ class Uploads(_Uploads):
         # Shielded: a cancelled upload must still be aborted, or its parts stay in the bucket.
         async def abort() -> None:
             try:
-                await self.abort_multipart(body={"external_upload_identifier": external_id})
+                await self.abort_multipart(external_upload_identifier=external_id)
             except Exception as exc:  # the original failure matters more; report this one in the log
                 log.warning("%s: aborting the multipart upload failed: %s", filename, type(exc).__name__)
 

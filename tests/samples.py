@@ -90,6 +90,16 @@ def _string(name: str, schema: dict[str, Any]) -> str:
     return f"{name or 'value'} text"
 
 
+def result_of(operation: str) -> Any:
+    """The generated parser of an operation's answer (snake_case operationId): ``(response, strict) -> result``."""
+    import importlib
+
+    from discourse_async._generated.api import OPERATIONS
+
+    tag = OPERATIONS[operation][0]
+    return getattr(importlib.import_module(f"discourse_async._generated.api.{tag}"), "_" + operation.upper())
+
+
 def deref(schema: Any) -> Any:
     """The schema a ``$ref`` points at (shared models live in components/schemas)."""
     while isinstance(schema, dict) and "$ref" in schema:

@@ -352,10 +352,10 @@ async def test_plain_strings_for_enums_and_dict_bodies() -> None:
         return httpx.Response(200, json={"id": 9, "topic_id": 3})
 
     async with client(handler) as dc:
-        await dc.users.list_users_public(period="weekly", order="likes_received")
-        post = await dc.posts.create_topic_post_pm(body={"raw": "A reply long enough to post.", "topic_id": 3})
+        await dc.users.list_directory(period="weekly", order="likes_received")
+        post = await dc.posts.create_post(raw="A reply long enough to post.", topic_id=3)
         with pytest.raises(TypeError, match="raw"):
-            await dc.posts.create_topic_post_pm(body={"topic_id": 3})
+            await dc.posts.create_post(topic_id=3)
     assert post.id == 9
     assert seen[0].url.params["period"] == "weekly"
     assert seen[1].read() == b'{"raw":"A reply long enough to post.","topic_id":3}'

@@ -6,7 +6,6 @@ into the project); skips cleanly on a fresh clone without it.
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -29,8 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 def _parser(operation_id: str):  # type: ignore[no-untyped-def]
     method, path, _ = samples.operations()[operation_id]
-    name, (tag, _m, _p) = next((n, v) for n, v in OPERATIONS.items() if v[1:] == (method, path))
-    return name, importlib.import_module(f"discourse_async._generated.api.{tag}.{name}")._parse_response
+    name, (_tag, _m, _p) = next((n, v) for n, v in OPERATIONS.items() if v[1:] == (method, path))
+    return name, samples.result_of(name)
 
 
 def _mapping() -> dict[str, str]:

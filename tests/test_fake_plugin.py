@@ -13,9 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_fixtures_give_a_client_on_a_fresh_fake(discourse, fake_discourse) -> None:  # noqa: F811
-    await discourse.posts.create_topic_post_pm(
-        body={"title": "Hello from the fixture", "raw": "A first post from a test."}
-    )
+    await discourse.posts.create_post(title="Hello from the fixture", raw="A first post from a test.")
     latest = await discourse.topics.list_latest_topics()
     assert [t.title for t in latest.topic_list.topics] == ["Hello from the fixture"]
     assert len(fake_discourse.store.topics) == 1
@@ -30,7 +28,7 @@ def test_the_documented_command_line(tmp_path: Path) -> None:
         textwrap.dedent("""
         async def test_my_bot(discourse, fake_discourse):
             fake_discourse.create_user("alice")
-            await discourse.posts.create_topic_post_pm(
+            await discourse.posts.create_post(
                 body={"title": "A question for the bot", "raw": "Hello @alice, can you help?"}
             )
             assert [n.notification_type for n in fake_discourse.user("alice").notifications] == [1]

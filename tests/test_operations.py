@@ -20,12 +20,13 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from discourse_async import Discourse, File
-from discourse_async._generated.api import OPERATIONS
+from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
 from tests import samples
 
 BASE = "https://forum.example.com/community"
 OPS = samples.operations()
-BY_ROUTE = {(method, path): (name, tag) for name, (tag, method, path) in OPERATIONS.items()}
+BY_ROUTE = {(method, path): (METHOD_NAMES[name], tag) for name, (tag, method, path) in OPERATIONS.items()}
+OP_OF = {(method, path): name for name, (_tag, method, path) in OPERATIONS.items()}
 
 
 def _norm(name: str) -> str:
@@ -99,7 +100,12 @@ def build_call(operation_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
             expected["multipart"] = body
         else:
             expected["body"] = body
-        kwargs["body"] = body
+        # Each body field is a keyword argument of its own; keys the document lacks go in extra_body.
+        keyword = {key: kw for kw, key, where in INPUTS[OP_OF[(method, path)]] if where in ("json", "form")}
+        extra = {k: v for k, v in body.items() if k not in keyword}
+        kwargs.update({keyword[k]: v for k, v in body.items() if k in keyword})
+        if extra:
+            kwargs["extra_body"] = extra
     return kwargs, expected
 
 

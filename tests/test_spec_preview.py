@@ -157,8 +157,8 @@ def test_adopting_the_older_copy_reports_what_it_removes(workspace: Workspace) -
     assert "operations: 0 added, 9 removed, 0 renamed, 1 moved" in older.changes
     assert "BREAKING" in older.changes.splitlines()[0] + older.output
     # Corrections written for the newer document have nothing to correct in the older one.
-    assert "correction 38 matches nothing (target gone)" in older.changes
-    assert older.deprecations["parameters"]["get_group"] == {"name": {"new": "id", "since": "0.2.0"}}
+    assert "correction 41 matches nothing (target gone)" in older.changes
+    assert older.deprecations["parameters"]["get_group"] == {"name": {"new": "id", "since": "0.3.0"}}
 
 
 def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> None:
@@ -180,8 +180,8 @@ def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> 
     assert "operations need a summary" not in pinned.output  # all 93 have ours
     # The parameter aliases proposed for older -> pinned replace the opposite ones written before.
     assert pinned.deprecations["parameters"] == {
-        "get_group": {"id": {"new": "name", "since": "0.2.0"}},
-        "list_group_members": {"id": {"new": "name", "since": "0.2.0"}},
+        "get_group": {"id": {"new": "name", "since": "0.3.0"}},
+        "list_group_members": {"id": {"new": "name", "since": "0.3.0"}},
     }
     assert "dropped parameters.get_group.name" in pinned.output
     # Both sections are kept, newest first.
@@ -189,6 +189,7 @@ def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> 
     assert headings == [
         "discourse/discourse_api_docs@6737ac2ab313 (openapi.json)",
         f"{OLDER.name} (sha256 2b332b6a147f)",
+        "## Models get names (discourse-async 0.2.0; same document)",
         "discourse/discourse_api_docs@6737ac2ab313 (openapi.json)",  # the baseline
     ]
 
@@ -251,13 +252,13 @@ def groups(workspace: Workspace) -> Iterator[Any]:
 
 def test_renamed_operation_warns_and_forwards(groups: Any, workspace: Workspace) -> None:
     data = yaml.safe_load((workspace.repo / "codegen" / "deprecations.yaml").read_text())
-    assert data["operations"] == {"get_group_members": {"new": "list_group_members", "since": "0.2.0"}}
+    assert data["operations"] == {"get_group_members": {"new": "list_group_members", "since": "0.3.0"}}
     namespace = groups.Groups(_Client())
-    with pytest.warns(DeprecationWarning, match=r"get_group_members\(\) is deprecated since 0.2.0.*list_group_members"):
+    with pytest.warns(DeprecationWarning, match=r"get_group_members\(\) is deprecated since 0.3.0.*list_group_members"):
         result = asyncio.run(namespace.get_group_members("staff"))
     assert result == ("list_group_members", "/groups/staff/members.json")
     assert namespace.get_group_members.__name__ == "get_group_members"
-    raw = groups.GroupsWithRawResponse(_Client())
+    raw = groups.Groups(_Client()).with_raw_response
     with pytest.warns(DeprecationWarning, match="get_group_members"):
         assert asyncio.run(raw.get_group_members("staff")).parse() == result
 
@@ -267,7 +268,7 @@ def test_renamed_parameter_warns_and_forwards(groups: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert asyncio.run(namespace.get_group(name="staff")) == ("get_group", "/groups/staff.json")
-    with pytest.warns(DeprecationWarning, match=r"get_group\(id=\.\.\.\) is deprecated since 0.2.0.*use name="):
+    with pytest.warns(DeprecationWarning, match=r"get_group\(id=\.\.\.\) is deprecated since 0.3.0.*use name="):
         assert asyncio.run(namespace.get_group(id="staff")) == ("get_group", "/groups/staff.json")
     with pytest.raises(TypeError, match="both id="):
         asyncio.run(namespace.get_group(id="a", name="b"))
@@ -372,7 +373,7 @@ def test_renamed_operation_is_reported_with_an_alias(pinned: BuildResult) -> Non
     report = preview.compare(built(pinned.doc), with_renamed(pinned.doc, "getSite", "getSiteInfo"), "pin", "edited")
     assert report.renamed == {"getSite": "getSiteInfo"}
     assert not report.added and not report.removed
-    assert report.deprecations["operations"] == {"get_site": {"new": "get_site_info", "since": "0.2.0"}}
+    assert report.deprecations["operations"] == {"get_site": {"new": "get_site_info", "since": "0.3.0"}}
     assert report.exit_code == 2
     assert "- `getSite` -> `getSiteInfo` (get_site -> get_site_info)" in report.render()
 

@@ -6,8 +6,7 @@
 ::
 
     async def test_my_bot(discourse, fake_discourse):
-        body = {"title": "A topic for my bot", "raw": "Hello bot, please answer."}
-        await discourse.posts.create_topic_post_pm(body=body)
+        await discourse.posts.create_post(title="A topic for my bot", raw="Hello bot, please answer.")
         assert len(fake_discourse.store.topics) == 1
 """
 

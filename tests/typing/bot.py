@@ -39,7 +39,7 @@ async def run(dc: Discourse) -> None:
     profile = await dc.users.get_user(username="sam")
     user: User = profile.user
     print(user.username, user.avatar_template)
-    reply = await dc.posts.create_topic_post_pm(body={"topic_id": topic.id, "raw": "Thanks, this was a good read!"})
+    reply = await dc.posts.create_post(topic_id=topic.id, raw="Thanks, this was a good read!")
     print(reply.id, reply.post_number, describe(reply))
     first = await dc.posts.get_post(id=str(reply.id))
     print(describe(first))

@@ -122,6 +122,9 @@ if TYPE_CHECKING:
     from .list_events_include_details import ListEventsIncludeDetails
     from .list_events_include_subcategories import ListEventsIncludeSubcategories
     from .list_events_order import ListEventsOrder
+    from .list_latest_topics_ascending import ListLatestTopicsAscending
+    from .list_latest_topics_order import ListLatestTopicsOrder
+    from .list_top_topics_period import ListTopTopicsPeriod
     from .list_users_public_asc import ListUsersPublicAsc
     from .list_users_public_order import ListUsersPublicOrder
     from .list_users_public_period import ListUsersPublicPeriod
@@ -361,6 +364,9 @@ _MODULE_OF: dict[str, str] = {
     "ListEventsIncludeDetails": ".list_events_include_details",
     "ListEventsIncludeSubcategories": ".list_events_include_subcategories",
     "ListEventsOrder": ".list_events_order",
+    "ListLatestTopicsAscending": ".list_latest_topics_ascending",
+    "ListLatestTopicsOrder": ".list_latest_topics_order",
+    "ListTopTopicsPeriod": ".list_top_topics_period",
     "ListUsersPublicAsc": ".list_users_public_asc",
     "ListUsersPublicOrder": ".list_users_public_order",
     "ListUsersPublicPeriod": ".list_users_public_period",
@@ -614,6 +620,9 @@ __all__ = (
     "ListEventsIncludeDetails",
     "ListEventsIncludeSubcategories",
     "ListEventsOrder",
+    "ListLatestTopicsAscending",
+    "ListLatestTopicsOrder",
+    "ListTopTopicsPeriod",
     "ListUsersPublicAsc",
     "ListUsersPublicOrder",
     "ListUsersPublicPeriod",
