@@ -62,7 +62,9 @@ def api_tables(spec: dict[str, Any]) -> dict[str, Any]:
     names: our method names (codegen/names.yaml); pagination: the iterators (codegen/pagination.yaml);
     accept: each operation's documented answer media type, sent as ``Accept``.
     """
-    names = (load_yaml(NAMES) or {}).get("names") or {}
+    names_file = load_yaml(NAMES) or {}
+    names = names_file.get("names") or {}
+    shortcuts = names_file.get("shortcuts") or {}
     pagination = load_yaml(PAGINATION) or {}
     accept: dict[str, str] = {}
     for item in spec["paths"].values():
@@ -79,6 +81,7 @@ def api_tables(spec: dict[str, Any]) -> dict[str, Any]:
         "names": {snake_case(k): v for k, v in names.items()},
         "pagination": {snake_case(k): {"defaults": {}, "page": None, **v} for k, v in pagination.items()},
         "accept": accept,
+        "shortcuts": {snake_case(k): v for k, v in shortcuts.items()},
     }
 
 

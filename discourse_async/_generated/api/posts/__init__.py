@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import (
     ANY,
@@ -355,6 +356,34 @@ class Posts(Namespace):
             extra_body=extra_body,
             extra_query=extra_query,
             extra_headers=extra_headers,
+        )
+
+    async def like(
+        self,
+        post_id: int,
+    ) -> Post:
+        """Like a post as the acting user.
+
+        Calls :meth:`act_on_post`.
+        """
+        return await self.act_on_post(
+            id=post_id,
+            post_action_type_id=PostActionType.LIKE,
+        )
+
+    async def flag(
+        self,
+        post_id: int,
+        *,
+        reason: PostActionType = PostActionType.SPAM,
+    ) -> Post:
+        """Flag a post for the moderators (as spam unless you give another reason).
+
+        Calls :meth:`act_on_post`.
+        """
+        return await self.act_on_post(
+            id=post_id,
+            post_action_type_id=reason,
         )
 
     def iter_latest(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import (
     ANY,
