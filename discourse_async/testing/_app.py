@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 # Importing the route modules registers their handlers.
 from discourse_async.testing import _people, _topics, _uploads  # noqa: F401
-from discourse_async.testing._context import Ctx, Result, Route, Router, read_params
+from discourse_async.testing._context import Ctx, Result, Route, Router, canonical_path, read_params
 from discourse_async.testing._control import (
     Fault,
     RateLimit,
@@ -107,8 +107,8 @@ class _Auth:
 
 
 _SCOPED_ROUTES = {  # what the narrow User API key scopes allow, beyond read (GET) and write (all)
-    "notifications": {("GET", "/notifications.json"), ("PUT", "/notifications/mark-read.json")},
-    "session_info": {("GET", "/session/current.json")},
+    "notifications": {("GET", "/notifications"), ("PUT", "/notifications/mark-read")},
+    "session_info": {("GET", "/session/current")},
 }
 
 
@@ -130,6 +130,12 @@ def _error_response(error: DiscourseHTTPError) -> Response:
     if error.extras is not None:
         body["extras"] = error.extras
     return _json_response(body, error.status)
+
+
+def _takes_json(request: Request) -> bool:
+    """Whether the ``Accept`` header takes JSON: Discourse picks the format from it when the path has no suffix."""
+    accept = request.headers.get("accept", "*/*")
+    return not accept.strip() or "json" in accept or "*/*" in accept
 
 
 def _to_response(result: Result) -> Response:
@@ -175,6 +181,8 @@ class FakeDiscourse:
         self.s3: S3Store | None = self._s3_store(s3)
         self.max_upload_bytes = max_upload_bytes
         self.presigned_expires = 600
+        #: DiscourseConnect's shared secret; ``POST /admin/users/sync_sso`` exists only when it is set
+        self.discourse_connect_secret: str | None = None
         #: the user who approves ``/user-api-key/new`` (None: the user the request's credentials act as)
         self.user_api_key_approver: str | None = None
         self.rate_limits: list[RateLimit] = []
@@ -290,8 +298,13 @@ class FakeDiscourse:
                 return limited
             found = self._router.match(request.method, request.url.path)
             if found is None:
+                # Say what is missing: a client written for real Discourse may call routes the fake lacks.
+                log.warning("fake Discourse has no route for %s %s", request.method, request.url.path)
                 raise not_found()
             route, path_params = found
+            record.route = route.name
+            if route.json_only and not request.url.path.endswith(".json") and not _takes_json(request):
+                raise DiscourseHTTPError(406, "The fake Discourse answers JSON only (it has no HTML views).", None)
             if request.url.path.startswith("/admin/") and not (auth.user and auth.user.admin):
                 raise not_found()  # Discourse's admin routes exist only for admins (a routing constraint)
             if auth.user_api_key is not None and not self._scope_allows(auth.user_api_key.scopes, request):
@@ -331,11 +344,12 @@ class FakeDiscourse:
     def _scope_allows(scopes: Iterable[str], request: Request) -> bool:
         granted = set(scopes)
         method = request.method
-        if "write" in granted or request.url.path == "/user-api-key/revoke":
+        if "write" in granted or canonical_path(request.url.path) == "/user-api-key/revoke":
             return True
         if "read" in granted and method in ("GET", "HEAD"):
             return True
-        return any((method, request.url.path) in _SCOPED_ROUTES.get(s, set()) for s in granted)
+        path = canonical_path(request.url.path)
+        return any((method, path) in _SCOPED_ROUTES.get(s, set()) for s in granted)
 
     def _authenticate(self, request: Request) -> _Auth:
         """Discourse's header auth: an admin key with a user, or a User API key; nothing else counts."""

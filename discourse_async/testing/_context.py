@@ -222,9 +222,25 @@ class Ctx:
         return value if isinstance(value, UploadFile) else None
 
 
+#: Path parameters that Discourse's routes constrain to numbers (``topic_id: /\d+/``...): they tell
+#: ``/t/{slug}/{id}`` from ``/t/{id}/{post_number}``. System users have negative ids.
+_NUMERIC_PARAMS = {"id", "post_number", "topic_id", "group_id"}
+
+
+def canonical_path(path: str) -> str:
+    """A path as Discourse's router sees it: the format suffix dropped, ``/users/...`` read as ``/u/...``."""
+    path = path.removesuffix(".json")
+    if path == "/users" or path.startswith("/users/"):
+        path = "/u" + path[len("/users") :]
+    return path
+
+
 @dataclass
 class Route:
-    """A method and a path template (``/t/{id}.json``) bound to a handler."""
+    """A method and a path template (``/t/{id}.json``) bound to a handler.
+
+    A template matches with or without its ``.json`` suffix, and under ``/users`` as under ``/u``.
+    """
 
     method: str
     template: str
@@ -234,11 +250,16 @@ class Route:
 
     def __post_init__(self) -> None:
         pattern = ""
-        for literal, param in re.findall(r"([^{]*)(?:\{(\w+)\})?", self.template):
+        for literal, param in re.findall(r"([^{]*)(?:\{(\w+)\})?", canonical_path(self.template)):
             pattern += re.escape(literal)
             if param:
-                pattern += f"(?P<{param}>[^/]+?)"
+                pattern += f"(?P<{param}>-?\\d+)" if param in _NUMERIC_PARAMS else f"(?P<{param}>[^/]+)"
         self.regex = re.compile(f"^{pattern}$")
+
+    @property
+    def json_only(self) -> bool:
+        """Whether the route answers JSON alone (so a bare path needs an ``Accept`` that takes JSON)."""
+        return self.template.endswith(".json")
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -255,6 +276,7 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route and its path parameters, or None."""
         method = "GET" if method == "HEAD" else method
+        path = canonical_path(path)
         for route in self.routes:
             if route.method != method:
                 continue

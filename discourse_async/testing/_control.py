@@ -205,3 +205,4 @@ class RequestRecord:
     processed: bool = False  # whether a handler ran
     rate_limited: bool = False
     fault: str | None = None  # "delay", "status", "drop_before", "drop_after"
+    route: str | None = None  # the operation (or route) that served it; None when no route matched

@@ -1145,3 +1145,98 @@ async def session_current(ctx: Ctx) -> JSON:
 async def status(ctx: Ctx) -> Response:
     """Discourse's health check."""
     return Response("ok", media_type="text/plain")
+
+
+# ------------------------------------------------------------------------------------- routes clients call
+# Routes that clients written for real Discourse call and our document leaves out.
+
+
+@route("GET", "/session/hp.json")
+async def honeypot(ctx: Ctx) -> JSON:
+    """GET /session/hp.json: the signup form's honeypot challenge, which some clients fetch before ``POST /users``."""
+    return {"value": secrets.token_hex(16), "challenge": secrets.token_hex(16)}
+
+
+@route("GET", "/groups/search.json")
+async def search_groups(ctx: Ctx) -> list[JSON]:
+    """GET /groups/search.json: visible groups whose name contains ``term``, as a bare array."""
+    needle = (ctx.param("term") or "").lower()
+    groups = [g for g in ctx.store.groups.values() if g.id != 0 and _can_see_group(ctx, g) and needle in g.name.lower()]
+    return [ser.group(ctx.store, ctx.user, g) for g in sorted(groups, key=lambda g: g.name.lower())]
+
+
+@route("POST", "/admin/users/{id}/groups.json")
+async def admin_add_user_to_group(ctx: Ctx) -> JSON:
+    """POST /admin/users/{id}/groups.json: put a user in a custom group by ids."""
+    user = _admin_target(ctx)
+    group = ctx.store.groups.get(ctx.require_int("group_id"))
+    if group is None:
+        raise not_found()
+    if group.automatic:
+        raise invalid_access("You can't add members to an automatic group.")
+    group.members.setdefault(user.id, Membership(added_at=ctx.store.now()))
+    ctx.store.changed()
+    return {"success": "OK"}
+
+
+@route("DELETE", "/admin/users/{id}/groups/{group_id}.json")
+async def admin_remove_user_from_group(ctx: Ctx) -> JSON:
+    """DELETE /admin/users/{id}/groups/{group_id}.json."""
+    user = _admin_target(ctx)
+    group = ctx.store.groups.get(ctx.path_int("group_id"))
+    if group is None or group.automatic:
+        raise not_found()
+    group.members.pop(user.id, None)
+    ctx.store.changed()
+    return {"success": "OK"}
+
+
+@route("PUT", "/admin/users/{id}/unsuspend.json")
+async def unsuspend_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/unsuspend.json."""
+    user = _admin_target(ctx)
+    user.suspended_till = user.suspended_at = None
+    ctx.store.changed()
+    return {"suspension": {"suspended_till": None, "suspended_at": None}}
+
+
+@route("POST", "/admin/users/sync_sso")
+async def sync_sso(ctx: Ctx) -> JSON:
+    """POST /admin/users/sync_sso: create or update a user from a signed DiscourseConnect payload.
+
+    Needs ``fake.discourse_connect_secret`` (Discourse's ``discourse_connect_secret``); without it the
+    route does not exist, as on a site without DiscourseConnect.
+    """
+    from discourse_async.connect import ConnectError, decode_payload
+
+    ctx.require_admin()
+    secret = ctx.fake.discourse_connect_secret
+    if secret is None:
+        raise not_found()
+    try:
+        fields = decode_payload(ctx.require("sso"), ctx.param("sig"), secret)
+    except ConnectError:
+        raise DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"}) from None
+    external_id, email = fields.get("external_id"), fields.get("email")
+    if not external_id or not email:
+        raise DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"})
+    store = ctx.store
+    user = next((u for u in store.users.values() if u.external_ids.get("discourse_connect") == external_id), None)
+    user = user or next((u for u in store.users.values() if u.email.lower() == email.lower()), None)
+    username = fields.get("username") or email.split("@")[0]
+    if user is None:
+        if store.validate_username(username):
+            raise DiscourseHTTPError(403, [], body={"failed": "FAILED", "message": "Username is invalid"})
+        user = store.create_user(username, email=email, name=fields.get("name"))
+        ctx.events.append(("user", "user_created", user_event(user)))
+    else:
+        user.email = email
+        if fields.get("username") and fields["username"].lower() != user.username.lower():
+            store.rename_user(user, fields["username"])
+        user.name = fields.get("name") or user.name
+    user.external_ids["discourse_connect"] = external_id
+    for flag in ("admin", "moderator"):
+        if flag in fields:
+            setattr(user, flag, fields[flag] == "true")
+    store.changed()
+    return ser.admin_user(store, user, detailed=True)

@@ -323,6 +323,7 @@ async def list_top_topics(ctx: Ctx) -> JSON:
 
 
 @op("list_category_topics")
+@route("GET", "/c/{id}.json")
 async def list_category_topics(ctx: Ctx) -> JSON:
     """GET /c/{slug}/{id}.json: a category's topics and its subcategories' (pinned ones first)."""
     category = ctx.store.category(ctx.path_int("id"))
@@ -332,6 +333,16 @@ async def list_category_topics(ctx: Ctx) -> JSON:
     topics = _sorted_topics(ctx, "category", lambda t: t.category_id in ids and _listed(ctx.store, ctx.user, t))
     extra = {"filter": "default", "top_tags": []}
     return _topic_list_page(ctx, topics, f"/c/{category.slug}/{category.id}/l/latest", extra=extra)
+
+
+@route("GET", "/topics/created-by/{username}.json")
+async def list_topics_created_by(ctx: Ctx) -> JSON:
+    """GET /topics/created-by/{username}.json: the public topics a user started."""
+    author = ctx.store.user(ctx.path("username"))
+    topics = _sorted_topics(
+        ctx, f"created-by-{author.id}", lambda t: t.user_id == author.id and _listed(ctx.store, ctx.user, t)
+    )
+    return _topic_list_page(ctx, topics, f"/topics/created-by/{author.username}")
 
 
 @op("get_tag")
@@ -381,8 +392,14 @@ def _topic_id(ctx: Ctx) -> int:
 def _topic_view(ctx: Ctx, topic: Topic) -> JSON:
     staff = ctx.user is not None and ctx.user.staff
     live = [p for p in topic.posts if staff or p.deleted_at is None]
+    start = 0
+    if "post_number" in ctx.path_params:
+        # As Discourse's TopicView: the chunk of 20 around the post, a quarter of it before.
+        wanted = ctx.path_int("post_number")
+        at = next((i for i, p in enumerate(live) if p.post_number >= wanted), max(len(live) - 1, 0))
+        start = max(0, min(at - POST_CHUNK // 4, len(live) - POST_CHUNK))
     topic.views += 1
-    return ser.topic_view(ctx.store, ctx.user, topic, live[:POST_CHUNK], [p.id for p in live])
+    return ser.topic_view(ctx.store, ctx.user, topic, live[start : start + POST_CHUNK], [p.id for p in live])
 
 
 @op("get_topic")
@@ -392,8 +409,10 @@ async def get_topic(ctx: Ctx) -> JSON:
 
 
 @route("GET", "/t/{slug}/{id}.json")
+@route("GET", "/t/{id}/{post_number}.json")
+@route("GET", "/t/{slug}/{id}/{post_number}.json")
 async def get_topic_with_slug(ctx: Ctx) -> JSON:
-    """GET /t/{slug}/{id}.json, where external-id lookups redirect to."""
+    """GET /t/{slug}/{id}.json (where external-id lookups redirect), and at a post: /t/{id}/{post_number}.json."""
     return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
 
 
@@ -415,11 +434,13 @@ async def get_specific_posts_from_topic(ctx: Ctx) -> JSON:
         wanted = {int(v) for v in ctx.param_list("post_ids")}
     except (TypeError, ValueError):
         raise invalid_parameters("post_ids must be integers") from None
+    staff = ctx.user is not None and ctx.user.staff
     if not wanted and ctx.has("post_number"):
         number = ctx.param_int("post_number") or 1
         found = topic.post_by_number(number)
         wanted = {found.id} if found else set()
-    staff = ctx.user is not None and ctx.user.staff
+    elif not wanted:  # no ids asked for: the first chunk, as Discourse's TopicView gives
+        wanted = {p.id for p in [p for p in topic.posts if staff or p.deleted_at is None][:POST_CHUNK]}
     # Look the ids up directly: walking a 100,000-post topic for every chunk of 20 would be quadratic.
     candidates = [ctx.store.posts[i] for i in wanted if i in ctx.store.posts]
     posts = sorted(
@@ -441,6 +462,8 @@ async def remove_topic(ctx: Ctx) -> None:
 
 
 @op("update_topic")
+@route("PUT", "/t/{slug}/{id}.json")
+@route("PUT", "/t/{id}.json")
 async def update_topic(ctx: Ctx) -> JSON:
     """PUT /t/-/{id}.json: a new title or category (body ``{"topic": {...}}`` or flat)."""
     user = ctx.require_user()
@@ -706,6 +729,16 @@ def _post_id(ctx: Ctx) -> int:
 async def get_post(ctx: Ctx) -> JSON:
     """GET /posts/{id}.json, with its raw."""
     return ser.post(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, _post_id(ctx)), raw=True)
+
+
+@route("GET", "/posts/by_number/{topic_id}/{post_number}.json")
+async def get_post_by_number(ctx: Ctx) -> JSON:
+    """GET /posts/by_number/{topic_id}/{post_number}.json: a post by its place in its topic."""
+    topic = ctx.store.visible_topic(ctx.user, ctx.path_int("topic_id"))
+    found = topic.post_by_number(ctx.path_int("post_number"))
+    if found is None:
+        raise not_found()
+    return ser.post(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, found.id), raw=True)
 
 
 @op("update_post")
