@@ -138,7 +138,7 @@ def post(store: Store, viewer: User | None, p: Post, *, raw: bool = False) -> JS
         parent = topic.post_by_number(p.reply_to_post_number)
         if parent is not None and parent.user_id in store.users:
             data["reply_to_user"] = basic_user(store.users[parent.user_id])
-    return data
+    return for_viewer(viewer, data)
 
 
 def stream_post(store: Store, viewer: User | None, p: Post) -> JSON:
@@ -146,7 +146,8 @@ def stream_post(store: Store, viewer: User | None, p: Post) -> JSON:
     data = post(store, viewer, p)
     del data["badges_granted"], data["mentioned_users"]
     data["read"] = viewer is not None
-    data["reviewable_id"] = 0
+    if viewer is not None:
+        data["reviewable_id"] = 0
     data["link_counts"] = []
     return data
 
@@ -191,9 +192,19 @@ def _posters(store: Store, topic: Topic) -> list[JSON]:
     return out
 
 
-def tag_objects(store: Store, topic: Topic) -> list[JSON]:
-    """A topic's tags as current Discourse serializes them: objects, not bare names."""
+def tag_objects(store: Store, topic: Topic) -> list[Any]:
+    """A topic's tags: plain names, as most sites send them; objects where ``store.tags_as_objects`` is on."""
+    if not store.tags_as_objects:
+        return [name for name in topic.tags if name in store.tags]
     return [{"id": store.tags[name].id, "name": name, "slug": name} for name in topic.tags if name in store.tags]
+
+
+def for_viewer(viewer: User | None, data: JSON) -> JSON:
+    """Anonymous views leave out the ``can_*`` permission flags and reviewable counts, as real sites do."""
+    if viewer is None:
+        for key in [k for k in data if k.startswith(("can_", "reviewable_"))]:
+            del data[key]
+    return data
 
 
 def topic_list_item(store: Store, viewer: User | None, topic: Topic) -> JSON:
@@ -269,13 +280,14 @@ def topic_list(
         for participant in item.get("participants", []):
             user_ids[participant["user_id"]] = None
     body: JSON = {
-        "can_create_topic": viewer is not None,
         "draft": None,
         "draft_key": "new_topic",
         "draft_sequence": 0 if viewer is not None else None,
         "per_page": per_page,
         "topics": items,
     }
+    if viewer is not None:
+        body["can_create_topic"] = True
     if more_topics_url is not None:
         body["more_topics_url"] = more_topics_url
     body |= extra or {}
@@ -410,7 +422,7 @@ def topic_view(store: Store, viewer: User | None, topic: Topic, posts: list[Post
         "slow_mode_enabled_until": None,
         "external_id": topic.external_id,
         "op_like_count": len(first.likes) if first else 0,
-        "details": details,
+        "details": for_viewer(viewer, details),
     }
 
 
@@ -734,8 +746,6 @@ def user_detail(store: Store, viewer: User | None, user: User) -> JSON:
             for g in groups
         ],
     }
-    if data["featured_topic"] is None:
-        del data["featured_topic"]
     if me or staff:
         data |= {
             "can_edit": True,
@@ -781,7 +791,7 @@ def user_detail(store: Store, viewer: User | None, user: User) -> JSON:
             },
             "user_option": {"user_id": user.id} | _USER_OPTION,
         }
-    return data
+    return for_viewer(viewer, data)
 
 
 def admin_user(store: Store, user: User, *, detailed: bool = False, show_email: bool = False) -> JSON:
