@@ -1200,6 +1200,13 @@ async def unsuspend_user(ctx: Ctx) -> JSON:
     return {"suspension": {"suspended_till": None, "suspended_at": None}}
 
 
+def _suggest_username(ctx: Ctx, seed: str) -> str:
+    """Discourse's UserNameSuggester, in short: allowed characters, padded with 1s to 3, a number if taken."""
+    base = re.sub(r"[^\w.-]", "_", seed).strip("_.-")[:15].ljust(3, "1")
+    candidates = [base, *(f"{base}{n}" for n in range(1, 1000))]
+    return next(name for name in candidates if not ctx.store.validate_username(name))
+
+
 @route("POST", "/admin/users/sync_sso")
 async def sync_sso(ctx: Ctx) -> JSON:
     """POST /admin/users/sync_sso: create or update a user from a signed DiscourseConnect payload.
@@ -1223,7 +1230,7 @@ async def sync_sso(ctx: Ctx) -> JSON:
     store = ctx.store
     user = next((u for u in store.users.values() if u.external_ids.get("discourse_connect") == external_id), None)
     user = user or next((u for u in store.users.values() if u.email.lower() == email.lower()), None)
-    username = fields.get("username") or email.split("@")[0]
+    username = fields.get("username") or _suggest_username(ctx, email.split("@")[0])
     if user is None:
         if store.validate_username(username):
             raise DiscourseHTTPError(403, [], body={"failed": "FAILED", "message": "Username is invalid"})
