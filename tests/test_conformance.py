@@ -1,13 +1,14 @@
 """Real responses captured from Discourse sites parse with the generated models.
 
-Reads ../shared/discourse-fixtures when it is there (the workplace's reference data, never copied
-into the project); skips cleanly on a fresh clone without it.
+Reads the folder $DISCOURSE_ASYNC_FIXTURES names when it is set (reference responses, never copied
+into the project); skips cleanly without it.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 from pathlib import Path
 
 import httpx
@@ -18,7 +19,7 @@ from discourse_async._generated.api import OPERATIONS
 from discourse_async._response import parse_or_raise
 from tests import samples
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "discourse-fixtures"
+FIXTURES = Path(os.environ.get("DISCOURSE_ASYNC_FIXTURES") or Path(__file__).parent / "no-fixtures")
 #: Pre-2016 shapes with a list at the root, which current Discourse no longer sends.
 OLD_LIST_SHAPES = {"search.json", "notifications.json", "groups.json"}
 
