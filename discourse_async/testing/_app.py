@@ -21,10 +21,17 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from discourse_async._asgi import lifespan
-
-# Importing the route modules registers their handlers.
-from discourse_async.testing import _people, _topics, _uploads  # noqa: F401
-from discourse_async.testing._context import Ctx, Result, Route, Router, canonical_path, read_params
+from discourse_async.testing import _backend as backend
+from discourse_async.testing._context import (
+    EXTRA_ROUTES,
+    OPERATION_HANDLERS,
+    Ctx,
+    Result,
+    Route,
+    Router,
+    canonical_path,
+    read_params,
+)
 from discourse_async.testing._control import (
     Controls,
     Fault,
@@ -33,19 +40,10 @@ from discourse_async.testing._control import (
     proxy_error_page,
     rate_limited_response,
 )
-from discourse_async.testing._registry import EXTRA_ROUTES, OPERATION_HANDLERS
 from discourse_async.testing._s3 import S3Server, S3Store
 from discourse_async.testing._seeding import Seeding
-from discourse_async.testing._store import (
-    ApiKey,
-    DiscourseHTTPError,
-    Store,
-    User,
-    UserApiKey,
-    invalid_access,
-    not_found,
-)
 from discourse_async.testing._webhooks import Webhook, WebhookDelivery, Webhooks
+from discourse_async.testing.api import topics  # importing the package registers every route
 
 if TYPE_CHECKING:
     from discourse_async import Discourse
@@ -61,11 +59,11 @@ class DroppedConnection(httpx.RemoteProtocolError):
 
 @dataclass
 class _Auth:
-    user: User | None = None
+    user: backend.User | None = None
     credential: str = "anonymous"
     key: str | None = None
-    api_key: ApiKey | None = None
-    user_api_key: UserApiKey | None = None
+    api_key: backend.ApiKey | None = None
+    user_api_key: backend.UserApiKey | None = None
 
 
 _SCOPED_ROUTES = {  # what the narrow User API key scopes allow, beyond read (GET) and write (all)
@@ -83,7 +81,7 @@ def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None 
     )
 
 
-def _error_response(error: DiscourseHTTPError) -> Response:
+def _error_response(error: backend.DiscourseHTTPError) -> Response:
     if error.body is not None:
         return _json_response(error.body, error.status)
     body: dict[str, Any] = {"errors": error.errors}
@@ -137,7 +135,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         seed: int = 0,
         max_upload_bytes: int | None = None,
     ) -> None:
-        self.store = Store(clock or time.time)
+        self.store = backend.Store(clock or time.time)
         self.base_url = base_url.rstrip("/")
         self.title = title
         self.s3: S3Store | None = self._s3_store(s3)
@@ -242,7 +240,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
 
     async def _respond(self, request: Request, record: RequestRecord) -> Response:
         try:
-            _topics.run_due_timers(self.store)
+            topics.run_due_timers(self.store)
             version = self.store.version
             limited = self._limit(record, request, _Auth(), phase="before_auth")
             if limited is not None:
@@ -257,15 +255,17 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             if found is None:
                 # Say what is missing: a client written for real Discourse may call routes the fake lacks.
                 log.warning("fake Discourse has no route for %s %s", request.method, request.url.path)
-                raise not_found()
+                raise backend.not_found()
             route, path_params = found
             record.route = route.name
             if route.json_only and not request.url.path.endswith(".json") and not _takes_json(request):
-                raise DiscourseHTTPError(406, "The fake Discourse answers JSON only (it has no HTML views).", None)
+                raise backend.DiscourseHTTPError(
+                    406, "The fake Discourse answers JSON only (it has no HTML views).", None
+                )
             if request.url.path.startswith("/admin/") and not (auth.user and auth.user.admin):
-                raise not_found()  # Discourse's admin routes exist only for admins (a routing constraint)
+                raise backend.not_found()  # Discourse's admin routes exist only for admins (a routing constraint)
             if auth.user_api_key is not None and not self._scope_allows(auth.user_api_key.scopes, request):
-                raise invalid_access()
+                raise backend.invalid_access()
             ctx = Ctx(
                 fake=self,
                 request=request,
@@ -285,7 +285,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
                 record.wrote = self.store.version != version
             await self._deliver(ctx.events)
             return _to_response(result)
-        except DiscourseHTTPError as error:
+        except backend.DiscourseHTTPError as error:
             return _error_response(error)
         except Exception as exc:  # a bug in the fake: say so loudly, in Discourse's error shape
             log.exception("fake Discourse failed on %s %s", request.method, request.url.path)
@@ -316,25 +316,25 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         if "api-key" in headers:
             api_key = store.api_keys.get(headers["api-key"])
             if api_key is None or api_key.revoked:
-                raise invalid_access(_BAD_KEY)
+                raise backend.invalid_access(_BAD_KEY)
             user = self._acting_user(api_key, headers)
             if user is None or user.suspended(now) or not user.active:
-                raise invalid_access(_BAD_KEY)
+                raise backend.invalid_access(_BAD_KEY)
             return _Auth(user=user, credential="admin_api_key", key=api_key.key, api_key=api_key)
         if "user-api-key" in headers:
             user_key = store.user_api_keys.get(headers["user-api-key"])
             if user_key is None or user_key.revoked:
-                raise invalid_access(_BAD_KEY)
+                raise backend.invalid_access(_BAD_KEY)
             client_id = headers.get("user-api-client-id")
             if client_id is not None and client_id != user_key.client_id:
-                raise invalid_access(_BAD_KEY)
+                raise backend.invalid_access(_BAD_KEY)
             user = store.users.get(user_key.user_id)
             if user is None or user.suspended(now):
-                raise invalid_access(_BAD_KEY)
+                raise backend.invalid_access(_BAD_KEY)
             return _Auth(user=user, credential="user_api_key", key=user_key.key, user_api_key=user_key)
         return _Auth()
 
-    def _acting_user(self, api_key: ApiKey, headers: Headers) -> User | None:
+    def _acting_user(self, api_key: backend.ApiKey, headers: Headers) -> backend.User | None:
         """The user an admin key acts as: its own user, or the one Api-Username/-User-Id/-External-Id names."""
         store = self.store
         name, user_id, external = (headers.get(h) for h in ("api-username", "api-user-id", "api-user-external-id"))

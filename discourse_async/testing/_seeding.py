@@ -7,18 +7,8 @@ import gc
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from discourse_async.testing import _backend as backend
 from discourse_async.testing._s3 import S3Store
-from discourse_async.testing._store import (
-    Category,
-    Event,
-    Group,
-    Membership,
-    Notification,
-    Post,
-    Store,
-    Topic,
-    User,
-)
 
 if TYPE_CHECKING:
     pass
@@ -27,7 +17,7 @@ if TYPE_CHECKING:
 class Seeding:
     """The seeding and inspection half of :class:`FakeDiscourse`."""
 
-    store: Store
+    store: backend.Store
     s3: S3Store | None
 
     def create_api_key(self, username: str | None = None, description: str = "") -> str:
@@ -66,7 +56,7 @@ class Seeding:
         admin: bool = False,
         moderator: bool = False,
         trust_level: int = 1,
-    ) -> User:
+    ) -> backend.User:
         """Add an active user (no validation)."""
         return self.store.create_user(
             username,
@@ -77,19 +67,19 @@ class Seeding:
             trust_level=trust_level,
         )
 
-    def user(self, username: str) -> User:
+    def user(self, username: str) -> backend.User:
         """A user by username."""
         return self.store.user(username)
 
-    def topic(self, topic_id: int) -> Topic:
+    def topic(self, topic_id: int) -> backend.Topic:
         """A topic by id."""
         return self.store.topics[topic_id]
 
-    def post(self, post_id: int) -> Post:
+    def post(self, post_id: int) -> backend.Post:
         """A post by id."""
         return self.store.posts[post_id]
 
-    def create_category(self, name: str, *, staff_only: bool = False, parent: int | None = None) -> Category:
+    def create_category(self, name: str, *, staff_only: bool = False, parent: int | None = None) -> backend.Category:
         """Add a category (``staff_only`` makes it read-restricted to staff)."""
         return self.store.create_category(
             self.store.users[-1], name, parent_category_id=parent, permissions={"staff": 1} if staff_only else None
@@ -101,7 +91,7 @@ class Seeding:
         found = next((c for c in self.store.categories.values() if c.name.lower() == category.lower()), None)
         return found.id if found else self.create_category(category).id
 
-    def seed_users(self, n: int, prefix: str = "user") -> list[User]:
+    def seed_users(self, n: int, prefix: str = "user") -> list[backend.User]:
         """Add ``n`` users named ``<prefix>1``, ``<prefix>2``... (continuing after existing ones)."""
         start = sum(1 for name in self.store.users_by_name if name.startswith(prefix.lower())) + 1
         return [self.create_user(f"{prefix}{i}") for i in range(start, start + n)]
@@ -114,7 +104,7 @@ class Seeding:
         username: str = "system",
         tags: Iterable[str] = (),
         spacing: float = 1.0,
-    ) -> list[Topic]:
+    ) -> list[backend.Topic]:
         """Add ``n`` topics, oldest first, ``spacing`` seconds apart and ending now (cheap: no notifications)."""
         author = self.store.user(username)
         category_id = self._category_id(category)
@@ -136,7 +126,9 @@ class Seeding:
                 topics.append(topic)
         return topics
 
-    def seed_posts(self, topic_id: int, n: int, *, username: str | None = None, spacing: float = 0.001) -> list[Post]:
+    def seed_posts(
+        self, topic_id: int, n: int, *, username: str | None = None, spacing: float = 0.001
+    ) -> list[backend.Post]:
         """Add ``n`` replies to a topic (a 1,234-post topic takes milliseconds)."""
         topic = self.store.topics[topic_id]
         author = self.store.user(username) if username else self.store.users[topic.user_id]
@@ -153,15 +145,15 @@ class Seeding:
                 for i in range(n)
             ]
 
-    def seed_groups(self, n: int, prefix: str = "group", *, members: Iterable[str] = ()) -> list[Group]:
+    def seed_groups(self, n: int, prefix: str = "group", *, members: Iterable[str] = ()) -> list[backend.Group]:
         """Add ``n`` custom groups named ``<prefix>-0001``..., each with the given members."""
         users = [self.store.user(name) for name in members]
         now = self.store.now()
         start = sum(1 for g in self.store.groups.values() if g.name.startswith(prefix)) + 1
         groups = []
         for i in range(start, start + n):
-            group = Group(id=self.store.next_id("group"), name=f"{prefix}-{i:04d}", created_at=now)
-            group.members = {u.id: Membership(added_at=now) for u in users}
+            group = backend.Group(id=self.store.next_id("group"), name=f"{prefix}-{i:04d}", created_at=now)
+            group.members = {u.id: backend.Membership(added_at=now) for u in users}
             self.store.groups[group.id] = group
             groups.append(group)
         self.store.changed()
@@ -171,10 +163,10 @@ class Seeding:
         """Put users in a custom group."""
         group = next(g for g in self.store.groups.values() if g.name == group_name)
         for name in usernames:
-            group.members[self.store.user(name).id] = Membership(added_at=self.store.now(), owner=owner)
+            group.members[self.store.user(name).id] = backend.Membership(added_at=self.store.now(), owner=owner)
         self.store.changed()
 
-    def seed_notifications(self, username: str, n: int) -> list[Notification]:
+    def seed_notifications(self, username: str, n: int) -> list[backend.Notification]:
         """Give a user ``n`` "custom" notifications."""
         user = self.store.user(username)
         return [self.store.notify(user, "custom", data={"message": f"seeded notification {i + 1}"}) for i in range(n)]
@@ -186,11 +178,11 @@ class Seeding:
 
     def add_event(
         self, post_id: int, name: str, starts_at: float, ends_at: float | None = None, **fields: Any
-    ) -> Event:
+    ) -> backend.Event:
         """Attach a calendar event (discourse-post-event plugin) to a post."""
         if post_id not in self.store.posts:
             raise KeyError(f"no post {post_id}")
-        event = Event(
+        event = backend.Event(
             id=self.store.next_id("event"), post_id=post_id, name=name, starts_at=starts_at, ends_at=ends_at, **fields
         )
         self.store.events[event.id] = event
