@@ -24,7 +24,7 @@ FIXTURES = Path(os.environ.get("DISCOURSE_ASYNC_FIXTURES") or Path(__file__).par
 OLD_LIST_SHAPES = {"search.json", "notifications.json", "groups.json"}
 
 pytestmark = pytest.mark.skipif(
-    not (FIXTURES / "operations.json").exists(), reason=f"reference fixtures not present at {FIXTURES}"
+    not (FIXTURES / "operations.json").exists(), reason="no reference fixtures (set DISCOURSE_ASYNC_FIXTURES)"
 )
 
 

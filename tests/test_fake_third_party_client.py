@@ -142,3 +142,9 @@ def test_pydiscourse_is_served(server: tuple[str, str, Path]) -> None:
 
     assert dc.calls >= 20
     assert "has no route" not in log.read_text()
+
+    # a route the fake does not model: the same 404, and the log says what is missing
+    with pytest.raises(DiscourseClientError) as unmodelled:
+        dc.hot_topics()
+    assert unmodelled.value.response.status_code == 404
+    assert "fake Discourse has no route for GET /hot.json" in log.read_text()

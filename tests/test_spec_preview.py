@@ -48,7 +48,9 @@ ADDED = {
     "adminListUsersFlag",
 }
 
-needs_shared = pytest.mark.skipif(not PINNED.exists() or not OLDER.exists(), reason=f"{SHARED} is absent")
+needs_shared = pytest.mark.skipif(
+    not PINNED.exists() or not OLDER.exists(), reason=f"no reference documents in ${build_spec.SPEC_CACHE_ENV}"
+)
 
 
 def run(main: Any, *args: str) -> tuple[int, str]:
@@ -84,7 +86,7 @@ class Workspace:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     if not PINNED.exists() or not OLDER.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     tmp = tmp_path_factory.mktemp("adopt")
     repo = tmp / "repo"
     (repo / "codegen").mkdir(parents=True)
@@ -318,7 +320,7 @@ def test_deprecations_that_do_not_fit_are_refused() -> None:
 @pytest.fixture(scope="module")
 def pinned() -> BuildResult:
     if not PINNED.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     return build_spec.build(str(PINNED))
 
 
