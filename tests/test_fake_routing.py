@@ -90,6 +90,15 @@ async def test_writes_without_the_suffix(fake: FakeDiscourse) -> None:
     assert set(members) == {fake.user("bob").id, fake.user("alice").id}
 
 
+async def test_a_files_own_json_name_is_not_a_format_suffix(fake: FakeDiscourse) -> None:
+    async with fake.client() as dc:
+        upload = await dc.uploads.upload(b'{"a": 1}', filename="data.json")
+    async with raw_client(fake) as client:
+        served = await client.get(upload.url)
+    assert upload.url.endswith(".json")
+    assert (served.status_code, served.content) == (200, b'{"a": 1}')
+
+
 async def test_accept_decides_the_format_of_a_bare_path(fake: FakeDiscourse) -> None:
     async with raw_client(fake, Accept="text/html") as client:
         html = await client.get("/latest")

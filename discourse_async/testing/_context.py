@@ -221,9 +221,12 @@ class Ctx:
 _NUMERIC_PARAMS = {"id", "post_number", "topic_id", "group_id"}
 
 
-def canonical_path(path: str) -> str:
-    """A path as Discourse's router sees it: the format suffix dropped, ``/users/...`` read as ``/u/...``."""
-    path = path.removesuffix(".json")
+def canonical_path(path: str, *, json_route: bool = True) -> str:
+    """A path as Discourse routes it: ``/users/...`` as ``/u/...``, and without a JSON route's ``.json``.
+
+    A file's own ``.json`` name (an upload's URL) is not a format suffix, so other routes keep it.
+    """
+    path = path.removesuffix(".json") if json_route else path
     if path == "/users" or path.startswith("/users/"):
         path = "/u" + path[len("/users") :]
     return path
@@ -270,11 +273,11 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route and its path parameters, or None."""
         method = "GET" if method == "HEAD" else method
-        path = canonical_path(path)
+        paths = {True: canonical_path(path), False: canonical_path(path, json_route=False)}
         for route in self.routes:
             if route.method != method:
                 continue
-            found = route.regex.match(path)
+            found = route.regex.match(paths[route.json_only])
             if found:
                 return route, found.groupdict()
         return None

@@ -934,7 +934,7 @@ def _suggest_username(ctx: Ctx, seed: str) -> str:
     return next(name for name in candidates if not ctx.store.validate_username(name))
 
 
-@route("POST", "/admin/users/sync_sso")
+@route("POST", "/admin/users/sync_sso.json")
 async def sync_sso(ctx: Ctx) -> JSON:
     """POST /admin/users/sync_sso: create or update a user from a signed DiscourseConnect payload.
 
