@@ -8,7 +8,7 @@ import logging
 import httpx
 import pytest
 
-from discourse_async import NotFoundError, UnprocessableEntityError
+from discourse_async import NotFoundError, UnprocessableEntityError, connect
 from discourse_async.connect import sync_sso
 from discourse_async.testing import FakeDiscourse
 
@@ -144,3 +144,23 @@ async def test_sync_sso_refuses_a_bad_signature_and_is_absent_when_disabled(fake
         with pytest.raises(UnprocessableEntityError) as refused:
             await sync_sso(dc, "another-secret", external_id="ext-1", email="carol@example.com")
     assert refused.value.body == {"failed": "FAILED", "message": "Login Error"}
+
+
+async def test_discourse_as_identity_provider(fake: FakeDiscourse) -> None:
+    fake.discourse_connect_provider_secrets = {"app.example.com": "provider-secret"}
+    url, nonce = connect.build_auth_redirect(fake.base_url, "https://app.example.com/sso", "provider-secret")
+    quiet, quiet_nonce = connect.build_auth_redirect(
+        fake.base_url, "https://app.example.com/sso", "provider-secret", prompt="none"
+    )
+    async with raw_client(fake, **{"Api-Username": "alice"}) as client:
+        answer = await client.get(url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=fake)) as anonymous:
+        not_logged_in = await anonymous.get(quiet)
+    assert answer.status_code == not_logged_in.status_code == 302
+    location = httpx.URL(answer.headers["location"])
+    assert str(location).startswith("https://app.example.com/sso?")
+    user = connect.parse_auth_response(location.params["sso"], location.params["sig"], "provider-secret", nonce)
+    assert (user.username, user.email, user.external_id) == ("alice", "alice@example.com", str(fake.user("alice").id))
+    refused = httpx.URL(not_logged_in.headers["location"]).params
+    with pytest.raises(connect.ConnectLoginFailedError):
+        connect.parse_auth_response(refused["sso"], refused["sig"], "provider-secret", quiet_nonce)

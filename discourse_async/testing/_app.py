@@ -143,6 +143,8 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         self.presigned_expires = 600
         #: DiscourseConnect's shared secret; ``POST /admin/users/sync_sso`` exists only when it is set
         self.discourse_connect_secret: str | None = None
+        #: Discourse as identity provider (``/session/sso_provider``): return URL host -> secret
+        self.discourse_connect_provider_secrets: dict[str, str] = {}
         #: the user who approves ``/user-api-key/new`` (None: the user the request's credentials act as)
         self.user_api_key_approver: str | None = None
         self.rate_limits: list[RateLimit] = []

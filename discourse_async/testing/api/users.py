@@ -974,3 +974,45 @@ async def sync_sso(ctx: Ctx) -> JSON:
             setattr(user, flag, fields[flag] == "true")
     store.changed()
     return admin_user(store, user, detailed=True)
+
+
+@route("GET", "/session/sso_provider")
+async def sso_provider(ctx: Ctx) -> Response:
+    """GET /session/sso_provider: Discourse as identity provider, answering for the request's user.
+
+    The secret is ``fake.discourse_connect_provider_secrets[<return URL's host>]`` (Discourse's
+    *discourse connect provider secrets*); the browser's login session is the request's credentials.
+    """
+    from discourse_async.connect import ConnectError, decode_payload, encode_payload, sign_payload
+
+    if not ctx.fake.discourse_connect_provider_secrets:
+        raise backend.not_found()
+    sso, sig = ctx.require("sso"), ctx.param("sig")
+    try:  # the secret depends on where the answer goes, so read that before checking the signature
+        unverified = dict(parse_qsl(base64.b64decode(sso.replace(" ", "+")).decode("utf-8")))
+        return_url = unverified["return_sso_url"]
+        secret = ctx.fake.discourse_connect_provider_secrets[urlsplit(return_url).hostname or ""]
+        fields = decode_payload(sso, sig, secret)
+    except (ConnectError, KeyError, ValueError):
+        raise backend.invalid_access("The DiscourseConnect request is not valid.") from None
+    user = ctx.user
+    if user is None:
+        if fields.get("prompt") != "none":
+            raise backend.not_logged_in()
+        answer: dict[str, object] = {"nonce": fields.get("nonce"), "return_sso_url": return_url, "failed": True}
+    else:
+        groups = [ctx.store.groups[g].name for g in sorted(ctx.store.group_ids_of(user)) if g in ctx.store.groups]
+        answer = {
+            "nonce": fields.get("nonce"),
+            "return_sso_url": return_url,
+            "external_id": user.id,
+            "email": user.email,
+            "username": user.username,
+            "name": user.name,
+            "admin": user.admin,
+            "moderator": user.moderator,
+            "groups": ",".join(groups),
+        }
+    payload = encode_payload(answer)
+    query = urlencode({"sso": payload, "sig": sign_payload(payload, secret)})
+    return RedirectResponse(f"{return_url}{'&' if '?' in return_url else '?'}{query}", status_code=302)
