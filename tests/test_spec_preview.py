@@ -506,3 +506,13 @@ def test_the_pinned_document_is_found_by_sha256_in_the_cache_folder(
 def test_the_pin_names_no_path_outside_the_repository() -> None:
     assert set(PIN) <= set(build_spec.ORIGIN_KEYS)
     assert "local" not in PIN
+
+
+@needs_shared
+def test_preview_against_the_pin_of_a_document_without_operation_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "old-discourse.json"
+    doc.write_bytes(NO_OPERATION_IDS)
+    assert preview.main([str(doc)]) == 3
+    assert capsys.readouterr().err.count("\n") == 1
