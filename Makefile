@@ -34,9 +34,9 @@ demo-cli: install
 	$(BIN)/python -m discourse_async.cli topics iter-latest --max-items 35 | wc -l; \
 	$(BIN)/python -m discourse_async.cli topics get-topic 999 || echo "exit code $$?"
 
-## a fake Discourse (with S3) on 127.0.0.1:4200 until Ctrl-C
+## a fake Discourse (with S3 and 50 topics) on 127.0.0.1:4200 until Ctrl-C
 fake: install
-	$(BIN)/python -m discourse_async.testing --port 4200 --s3
+	$(BIN)/python -m discourse_async.testing --port 4200 --s3 --seed-topics 50
 
 ## the whole test suite (offline)
 test: install

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -151,6 +152,39 @@ def response_schema(op: dict[str, Any]) -> dict[str, Any] | None:
                 if "json" in media:
                     return dict(deref(content.get("schema")) or {})
     return None
+
+
+@functools.cache
+def _registry() -> Any:
+    """openapi.yaml as one JSON Schema resource, so ``$ref``s anywhere in it resolve against the whole document."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    return Registry().with_resource(SPEC_URI, Resource.from_contents(spec(), default_specification=DRAFT202012))
+
+
+SPEC_URI = "urn:discourse-async:openapi"
+
+
+def response_validator(operation_id: str, status: int = 200) -> Any:
+    """A Draft 2020-12 validator for an operation's JSON answer with ``status`` (None when it has none).
+
+    The schema is referenced by its JSON pointer into the whole document, not copied out of it, so
+    ``$ref``s to shared models (``#/components/schemas/...``) resolve as they do in the document.
+    """
+    import jsonschema
+
+    method, path, op = operations()[operation_id]
+    response = op.get("responses", {}).get(str(status))
+    media = next((m for m in (response or {}).get("content") or {} if "json" in m), None)
+    if media is None:
+        return None
+
+    def escape(part: str) -> str:
+        return quote(part.replace("~", "~0").replace("/", "~1"), safe="~")
+
+    pointer = "/".join(["", "paths", escape(path), method.lower(), "responses", str(status), "content", escape(media)])
+    return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}/schema"}, registry=_registry())
 
 
 def request_schema(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:

@@ -13,19 +13,20 @@ import re
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 
 from discourse_async import File
 from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
 from discourse_async.testing import FakeDiscourse, S3Server
-from tests.samples import operations, response_schema, spec
+from tests.samples import operations, response_validator
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x03\x08\x02\x00\x00\x00" + b"\x00" * 64
 
 #: Where a current Discourse sends a value that openapi.yaml types differently: the fake stays
 #: faithful to Discourse, and these are reported for codegen/corrections.yaml. When the document
 #: is corrected the entry must go (the test fails on a gap that no longer shows).
+#: Where the fake answers as real sites do and the document does not (none today: corrections in
+#: codegen/corrections.yaml made the document true to them).
 KNOWN_SPEC_GAPS: dict[tuple[str, str], str] = {}
 
 
@@ -40,7 +41,7 @@ class Checker:
     """Validates each raw response against its operation's schema and keeps what was covered."""
 
     def __init__(self) -> None:
-        by_route = {(method, path): op for method, path, op in operations().values()}
+        by_route = {(method, path): op_id for op_id, (method, path, _op) in operations().items()}
         self.by_snake = {name: by_route[(method, path)] for name, (_tag, method, path) in OPERATIONS.items()}
         self.covered: set[str] = set()
         self.problems: list[str] = []
@@ -52,25 +53,24 @@ class Checker:
         if not 200 <= status < 300:
             self.problems.append(f"{name}: HTTP {status}: {response.text[:300]}")
             return None
-        op = self.by_snake[name]
-        schema = response_schema(op)
-        if schema is None or not response.content:
+        validator = response_validator(self.by_snake[name], status)
+        if validator is None or not response.content:
             return None
         body = response.json()
-        # Shared models are $refs into components/schemas: resolve them against the document.
-        schema = {**schema, "components": spec()["components"]}
-        for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
-            where = "/".join(str(p) for p in error.absolute_path)
-            gap = next((k for k in KNOWN_SPEC_GAPS if k[0] == name and re.fullmatch(k[1], where)), None)
-            if gap is not None:
-                self.gaps_seen.add(gap)
-                continue
-            self.problems.append(f"{name}: {where or '<root>'}: {error.message[:200]}")
+        for error in validator.iter_errors(body):
+            self.problem(name, "/".join(str(p) for p in error.absolute_path) or "<root>", error.message[:200])
         try:
             response.parse()
         except Exception as exc:  # the generated model must accept what the fake sends
-            self.problems.append(f"{name}: model parse failed: {exc}")
+            self.problem(name, "<model>", f"model parse failed: {exc}")
         return body
+
+    def problem(self, name: str, where: str, message: str) -> None:
+        gap = next((k for k in KNOWN_SPEC_GAPS if k[0] == name and re.fullmatch(k[1], where)), None)
+        if gap is not None:
+            self.gaps_seen.add(gap)
+        else:
+            self.problems.append(f"{name}: {where}: {message}")
 
 
 async def call(checker: Checker, client: Any, operation: str, /, body: Any = None, **kwargs: Any) -> Any:

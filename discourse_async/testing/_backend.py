@@ -665,6 +665,8 @@ class Store:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self.version = 0  # bumped by every change: list caches and the request log use it
+        #: tags as ``{id, name, slug}`` objects instead of plain names (a site setting some sites turn on)
+        self.tags_as_objects = False
         self._ids: dict[str, int] = {}
         self.users: dict[int, User] = {}
         self.users_by_name: dict[str, User] = {}

@@ -1,4 +1,4 @@
-"""Upload routes: the plain multipart POST, and direct S3 uploads (presigned PUT and multipart)."""
+"""Uploads: plain ones kept in memory, and the S3 direct and multipart flows."""
 
 from __future__ import annotations
 
@@ -11,23 +11,74 @@ from typing import Any
 
 from starlette.responses import Response
 
-from discourse_async.testing import _serialize as ser
-from discourse_async.testing._context import Ctx
-from discourse_async.testing._registry import op, route
+from discourse_async.testing import _backend as backend
+from discourse_async.testing._context import JSON, Ctx, op, route
 from discourse_async.testing._s3 import S3Error, S3Store
-from discourse_async.testing._store import (
-    DiscourseHTTPError,
-    ExternalUploadStub,
-    Upload,
-    User,
-    invalid_parameters,
-    not_found,
-)
 
-JSON = dict[str, Any]
+_BASE62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def base62(number: int) -> str:
+    """Base 62 as Discourse's short upload URLs use it."""
+    out = ""
+    while number:
+        number, rest = divmod(number, 62)
+        out = _BASE62[rest] + out
+    return out or "0"
+
+
+def human_size(size: int) -> str:
+    """A size as Discourse's number_to_human_size writes it."""
+    value = float(size)
+    for unit in ("Bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            if unit == "Bytes":
+                return f"{int(value)} Bytes"
+            text = f"{value:.3g}"
+            return f"{text} {unit}"
+        value /= 1024
+    return f"{size} Bytes"  # pragma: no cover
+
+
+def upload_json(u: backend.Upload, *, base_url: str) -> JSON:
+    """UploadSerializer."""
+    short = base62(int(u.sha1, 16))
+    data: JSON = {
+        "id": u.id,
+        "url": upload_url(u, base_url=base_url),
+        "original_filename": u.original_filename,
+        "filesize": u.filesize,
+        "extension": u.extension,
+        "short_url": f"upload://{short}.{u.extension}" if u.extension else f"upload://{short}",
+        "short_path": f"/uploads/short-url/{short}.{u.extension}" if u.extension else f"/uploads/short-url/{short}",
+        "retain_hours": None,
+        "human_filesize": human_size(u.filesize),
+        "dominant_color": None,
+        "thumbnail": None,
+        "optimized_video": None,
+    }
+    if u.width is not None and u.height is not None:
+        data |= {"width": u.width, "height": u.height, "thumbnail_width": u.width, "thumbnail_height": u.height}
+    return data
+
+
+def upload_url(u: backend.Upload, *, base_url: str) -> str:
+    """Where the file is served: the site for local storage, the bucket for S3."""
+    name = f"{u.sha1}.{u.extension}" if u.extension else u.sha1
+    if u.s3_key is not None:
+        return f"{base_url}/{u.s3_key}"
+    return f"/uploads/default/original/1X/{name}"
+
+
 UPLOAD_TYPES = ("avatar", "profile_background", "card_background", "custom_emoji", "composer")
+
+
 PRESIGNED_EXPIRES = 600  # Discourse's presigned URLs live ten minutes
+
+
 MAX_PART_NUMBER = 10_000
+
+
 CHECKSUM_LIMIT = 100 * 1024 * 1024  # Discourse re-reads smaller external uploads to check their SHA1
 
 
@@ -50,16 +101,16 @@ def _extension(filename: str) -> str:
 def _upload_type(ctx: Ctx, *names: str) -> str:
     value = next((ctx.param(n) for n in names if ctx.has(n)), None)
     if not value:
-        raise invalid_parameters(f"param is missing or the value is empty: {names[0]}")
+        raise backend.invalid_parameters(f"param is missing or the value is empty: {names[0]}")
     return value
 
 
 def _check_size(ctx: Ctx, size: int) -> None:
     limit = ctx.fake.max_upload_bytes
     if limit is not None and size > limit:
-        raise DiscourseHTTPError(
+        raise backend.DiscourseHTTPError(
             422,
-            f"Sorry, the file you are trying to upload is too big (maximum size is {ser.human_size(limit)}).",
+            f"Sorry, the file you are trying to upload is too big (maximum size is {human_size(limit)}).",
             "record_invalid",
         )
 
@@ -70,7 +121,7 @@ def _record(ctx: Ctx, operation: str, **details: Any) -> None:
 
 def _new_upload(
     ctx: Ctx,
-    user: User,
+    user: backend.User,
     *,
     filename: str,
     size: int,
@@ -79,9 +130,9 @@ def _new_upload(
     data: bytes | None = None,
     s3_key: str | None = None,
     head: bytes = b"",
-) -> Upload:
+) -> backend.Upload:
     dims = image_size(head or (data or b"")[:32])
-    upload = Upload(
+    upload = backend.Upload(
         id=ctx.store.next_id("upload"),
         user_id=user.id,
         original_filename=filename,
@@ -100,8 +151,8 @@ def _new_upload(
     return upload
 
 
-def _json(ctx: Ctx, upload: Upload) -> JSON:
-    return ser.upload(upload, base_url=ctx.fake.s3.public_url("").rstrip("/") if ctx.fake.s3 else "")
+def _json(ctx: Ctx, upload: backend.Upload) -> JSON:
+    return upload_json(upload, base_url=ctx.fake.s3.public_url("").rstrip("/") if ctx.fake.s3 else "")
 
 
 @op("create_upload")
@@ -111,7 +162,7 @@ async def create_upload(ctx: Ctx) -> JSON:
     upload_type = _upload_type(ctx, "upload_type", "type")
     file = ctx.file("file") or ctx.file("files[]")
     if file is None:
-        raise invalid_parameters("param is missing or the value is empty: file")
+        raise backend.invalid_parameters("param is missing or the value is empty: file")
     data = await file.read()
     _check_size(ctx, len(data))
     sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
@@ -143,17 +194,14 @@ async def serve_upload(ctx: Ctx) -> Response:
     sha1 = ctx.path("name").split(".", 1)[0]
     upload = next((u for u in ctx.store.uploads.values() if u.sha1 == sha1 and u.data is not None), None)
     if upload is None or upload.data is None:
-        raise not_found()
+        raise backend.not_found()
     return Response(upload.data, media_type="application/octet-stream")
-
-
-# ------------------------------------------------------------------------------------- direct S3 uploads
 
 
 def _s3(ctx: Ctx) -> S3Store:
     """The bucket; sites without direct S3 uploads answer these routes with a 404, as Discourse does."""
     if ctx.fake.s3 is None:
-        raise not_found()
+        raise backend.not_found()
     return ctx.fake.s3
 
 
@@ -162,16 +210,16 @@ def _metadata(ctx: Ctx) -> dict[str, str]:
     return {"sha1-checksum": str(meta["sha1-checksum"])} if meta.get("sha1-checksum") else {}
 
 
-def _new_stub(ctx: Ctx, user: User, *, multipart: bool) -> ExternalUploadStub:
+def _new_stub(ctx: Ctx, user: backend.User, *, multipart: bool) -> backend.ExternalUploadStub:
     filename = ctx.require("file_name")
     size = ctx.require_int("file_size")
     if size < 0:
-        raise invalid_parameters("file_size must be 0 or more")
+        raise backend.invalid_parameters("file_size must be 0 or more")
     _check_size(ctx, size)
     upload_type = _upload_type(ctx, "upload_type", "type") if multipart else _upload_type(ctx, "type", "upload_type")
     if upload_type not in UPLOAD_TYPES:
-        raise invalid_parameters(f"invalid upload type: {upload_type}")
-    stub = ExternalUploadStub(
+        raise backend.invalid_parameters(f"invalid upload type: {upload_type}")
+    stub = backend.ExternalUploadStub(
         unique_identifier=str(uuid.uuid4()),
         key=f"temp/uploads/default/{uuid.uuid4().hex[:16]}/{filename}",
         user_id=user.id,
@@ -186,22 +234,22 @@ def _new_stub(ctx: Ctx, user: User, *, multipart: bool) -> ExternalUploadStub:
     return stub
 
 
-def _stub(ctx: Ctx, user: User, *, multipart: bool) -> ExternalUploadStub:
+def _stub(ctx: Ctx, user: backend.User, *, multipart: bool) -> backend.ExternalUploadStub:
     stub = ctx.store.upload_stubs.get(ctx.require("unique_identifier"))
     if stub is None or stub.user_id != user.id or stub.multipart != multipart:
-        raise not_found()
+        raise backend.not_found()
     return stub
 
 
-async def _promote(ctx: Ctx, s3: S3Store, stub: ExternalUploadStub, user: User) -> Upload:
+async def _promote(ctx: Ctx, s3: S3Store, stub: backend.ExternalUploadStub, user: backend.User) -> backend.Upload:
     """Discourse's ExternalUploadManager: check the object's size (and SHA1), then make the record."""
     size = await asyncio.to_thread(s3.size_of, stub.key)
     if size is None:
-        raise DiscourseHTTPError(
+        raise backend.DiscourseHTTPError(
             422, "The file was not found in the store; upload it before completing.", "record_invalid"
         )
     if size != stub.filesize:
-        raise DiscourseHTTPError(
+        raise backend.DiscourseHTTPError(
             422,
             f"The uploaded file's size ({size} bytes) does not match the size given "
             f"when the upload started ({stub.filesize} bytes).",
@@ -212,7 +260,7 @@ async def _promote(ctx: Ctx, s3: S3Store, stub: ExternalUploadStub, user: User) 
     if stub.sha1 and size <= CHECKSUM_LIMIT:
         actual = hashlib.sha1(await asyncio.to_thread(s3.read, stub.key), usedforsecurity=False).hexdigest()
         if actual != stub.sha1:
-            raise DiscourseHTTPError(
+            raise backend.DiscourseHTTPError(
                 422, "The file's SHA1 checksum does not match metadata.sha1-checksum.", "record_invalid"
             )
     del ctx.store.upload_stubs[stub.unique_identifier]
@@ -260,7 +308,7 @@ async def create_multipart_upload(ctx: Ctx) -> JSON:
     try:
         stub.external_upload_identifier = await asyncio.to_thread(s3.create_multipart, stub.key, _metadata(ctx))
     except S3Error as exc:
-        raise DiscourseHTTPError(422, exc.message, "record_invalid") from exc
+        raise backend.DiscourseHTTPError(422, exc.message, "record_invalid") from exc
     _record(
         ctx,
         "create_multipart",
@@ -284,11 +332,11 @@ async def batch_presign_multipart_parts(ctx: Ctx) -> JSON:
     try:
         numbers = [int(n) for n in ctx.param_list("part_numbers")]
     except (TypeError, ValueError):
-        raise invalid_parameters("part_numbers must be integers") from None
+        raise backend.invalid_parameters("part_numbers must be integers") from None
     if not numbers:
-        raise invalid_parameters("param is missing or the value is empty: part_numbers")
+        raise backend.invalid_parameters("param is missing or the value is empty: part_numbers")
     if any(n < 1 or n > MAX_PART_NUMBER for n in numbers):
-        raise invalid_parameters(f"Each part number should be between 1 and {MAX_PART_NUMBER}")
+        raise backend.invalid_parameters(f"Each part number should be between 1 and {MAX_PART_NUMBER}")
     upload_id = stub.external_upload_identifier or ""
     urls = {}
     for number in numbers:
@@ -307,21 +355,21 @@ async def complete_multipart(ctx: Ctx) -> JSON:
     stub = _stub(ctx, user, multipart=True)
     raw_parts = ctx.param_list("parts")
     if not raw_parts:
-        raise invalid_parameters("param is missing or the value is empty: parts")
+        raise backend.invalid_parameters("param is missing or the value is empty: parts")
     parts: list[tuple[int, str]] = []
     for part in raw_parts:
         if not isinstance(part, dict) or not part.get("etag") or part.get("part_number") in (None, ""):
-            raise invalid_parameters("Each part needs a part_number and an etag")
+            raise backend.invalid_parameters("Each part needs a part_number and an etag")
         parts.append((int(part["part_number"]), str(part["etag"])))
     _record(ctx, "complete_multipart", unique_identifier=stub.unique_identifier, parts=len(parts))
     if [n for n, _ in parts] != sorted({n for n, _ in parts}):
-        raise DiscourseHTTPError(
+        raise backend.DiscourseHTTPError(
             422, "The list of parts was not in ascending order. Parts must be ordered by part number.", "record_invalid"
         )
     try:
         await asyncio.to_thread(s3.complete_multipart, stub.key, stub.external_upload_identifier or "", parts)
     except S3Error as exc:
-        raise DiscourseHTTPError(422, f"{exc.code}: {exc.message}", "record_invalid") from exc
+        raise backend.DiscourseHTTPError(422, f"{exc.code}: {exc.message}", "record_invalid") from exc
     return _json(ctx, await _promote(ctx, s3, stub, user))
 
 
@@ -336,11 +384,11 @@ async def abort_multipart(ctx: Ctx) -> JSON:
     if stub is None:
         return {"success": "OK"}
     if stub.user_id != user.id:
-        raise not_found()
+        raise backend.not_found()
     try:
         await asyncio.to_thread(s3.abort_multipart, stub.key, identifier)
     except S3Error as exc:
         if exc.code != "NoSuchUpload":
-            raise DiscourseHTTPError(422, exc.message, "record_invalid") from exc
+            raise backend.DiscourseHTTPError(422, exc.message, "record_invalid") from exc
     del ctx.store.upload_stubs[stub.unique_identifier]
     return {"success": "OK"}
