@@ -1,4 +1,4 @@
-"""Fail when the committed openapi.yaml or discourse_async/_generated differ from a fresh build.
+"""Fail when the committed openapi.yaml, discourse_async/_generated or docs/api.md differ from a fresh build.
 
     python -m codegen.check
 
@@ -10,6 +10,7 @@ the generation half still runs. Either way openapi.yaml must say it was built fr
 from __future__ import annotations
 
 import filecmp
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -62,6 +63,10 @@ def main() -> int:
         failed = True
     else:
         print(f"discourse_async/_generated: identical to a fresh generation ({count} operations, 0 warnings)")
+        # The committed package is the fresh one: docs/api.md must be what it gives.
+        failed |= (
+            subprocess.run([sys.executable, "-m", "codegen.api_docs", "--check"], cwd=ROOT, check=False).returncode != 0
+        )
     return 1 if failed else 0
 
 

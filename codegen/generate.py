@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(args.output)
         shutil.copytree(out, args.output)
     print(f"generated {args.output}: {count} operations, 0 warnings")
+    if args.output.resolve() == TARGET.resolve():
+        # docs/api.md from the package just written (a fresh interpreter imports it).
+        subprocess.run([sys.executable, "-m", "codegen.api_docs"], cwd=ROOT, check=True)
     return 0
 
 

@@ -605,16 +605,17 @@ def path_param(name: str, value: object) -> str:
 
 def deprecated_alias(method: Callable[P, Awaitable[R]], old: str, since: str) -> Callable[P, Awaitable[R]]:
     """An operation's old name (codegen/deprecations.yaml): warns, then forwards to the new one."""
+    message = f"{old}() is deprecated since {since}: use {method.__name__}()"
 
     @functools.wraps(method)
     async def alias(*args: P.args, **kwargs: P.kwargs) -> R:
         # stacklevel 2 is the caller's `await` line: the line to change.
-        message = f"{old}() is deprecated since {since}: use {method.__name__}()"
         warnings.warn(message, DeprecationWarning, stacklevel=2)
         return await method(*args, **kwargs)
 
     alias.__name__ = old
     alias.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + old
+    alias.__deprecated__ = message  # type: ignore[attr-defined] # as warnings.deprecated marks (PEP 702)
     return alias
 
 

@@ -135,9 +135,9 @@ def test_missing_required_body_field_is_refused_before_any_request(fake: FakeDis
 
 
 def test_missing_required_query_parameter_is_refused_before_any_request(fake: FakeDiscourse, run: Run) -> None:
-    result = run("users", "list-directory", "--period", "weekly")
+    result = run("users", "list-directory", "--order", "likes_received")
     assert result.exit_code == 2
-    assert "--order" in result.stderr
+    assert "--period" in result.stderr
     assert fake.requests == []
 
 

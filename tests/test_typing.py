@@ -52,6 +52,20 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
     return out + err, status
 
 
+def test_mistakes_are_type_errors(tmp_path: Path) -> None:
+    """tests/typing/misuse.py: each line marked ``# expect: <code>`` fails with that code, no other line fails."""
+    path = ROOT / "tests" / "typing" / "misuse.py"
+    expected = {
+        i: m.group(1)
+        for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if (m := re.search(r"# expect: ([\w-]+)", line))
+    }
+    out, err, _status = mypy_api.run(["--strict", "--no-incremental", "--cache-dir", str(tmp_path), str(path)])
+    found = {int(line): code for line, code in re.findall(r"misuse\.py:(\d+): error: .*\[([\w-]+)\]", out + err)}
+    assert len(expected) >= 8
+    assert found == expected, out + err
+
+
 def test_no_type_ignores_or_unset_checks() -> None:
     sources = [(ROOT / "tests" / "typing" / "bot.py").read_text(), *readme_blocks()]
     sources += [p.read_text() for p in (ROOT / "examples").glob("*.py")]

@@ -587,7 +587,7 @@ class Users(Namespace):
         self,
         *,
         period: ListUsersPublicPeriod,
-        order: ListUsersPublicOrder,
+        order: ListUsersPublicOrder | None | Unset = UNSET,
         asc: ListUsersPublicAsc | None | Unset = UNSET,
         page: int | None | Unset = UNSET,
         extra_query: Mapping[str, Any] | None = None,
