@@ -142,6 +142,9 @@ async def test_operation(operation_id: str, httpx_mock: HTTPXMock) -> None:
     assert got_query == expected["query"]
     assert request.headers["Api-Key"] == "secret-admin-key"
     assert request.headers["Api-Username"] == "system"
+    # Accept names the media type the document gives the answer (text/calendar for the .ics export).
+    documented = [m for c, r in op["responses"].items() if str(c).startswith("2") for m in (r.get("content") or {})]
+    assert request.headers["Accept"] == (documented[0] if documented else "application/json")
 
     if expected["body"] is not None:
         assert request.headers["content-type"] == "application/json"
