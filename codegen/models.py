@@ -196,6 +196,12 @@ def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str]
         for _, _, schema in found:
             _merge(model, resolver.deref(schema))
         notes += _describe(model, name, entry)
+        if all("/body" in place.partition(":")[0] for place in entry["at"]):
+            # A request body shared by several operations: what every one of them requires stays required.
+            lists = [set(resolver.deref(schema).get("required") or ()) for _, _, schema in found]
+            required = [f for f in model.get("properties", {}) if all(f in each for each in lists)]
+            if required:
+                model["required"] = required
         schemas[name] = model
         named.add(id(model))
         for container, key, schema in found:

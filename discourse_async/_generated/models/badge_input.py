@@ -22,8 +22,8 @@ class BadgeInput(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    name: Field[str | None] = field("name", STR)
-    badge_type_id: Field[int | None] = field("badge_type_id", INT)
+    name: Field[str] = field("name", STR, True)
+    badge_type_id: Field[int] = field("badge_type_id", INT, True)
 
     if TYPE_CHECKING:
 

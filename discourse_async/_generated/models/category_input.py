@@ -29,7 +29,7 @@ class CategoryInput(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    name: Field[str | None] = field("name", STR)
+    name: Field[str] = field("name", STR, True)
     color: Field[str | None] = field("color", STR)
     text_color: Field[str | None] = field("text_color", STR)
     style_type: Field[str | None] = field("style_type", STR)

@@ -21,7 +21,7 @@ class GroupInput(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    group: Field[GroupInputGroup | None] = field("group", ref("GroupInputGroup"))
+    group: Field[GroupInputGroup] = field("group", ref("GroupInputGroup"), True)
 
     if TYPE_CHECKING:
 

@@ -67,7 +67,7 @@ class Categories(Namespace):
     async def create_category(
         self,
         *,
-        name: str | None | Unset = UNSET,
+        name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
         style_type: str | None | Unset = UNSET,
@@ -222,7 +222,7 @@ class Categories(Namespace):
         self,
         id: int | str,
         *,
-        name: str | None | Unset = UNSET,
+        name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
         style_type: str | None | Unset = UNSET,

@@ -110,7 +110,7 @@ class Groups(Namespace):
     async def create_group(
         self,
         *,
-        group: GroupInputGroup | None | Unset = UNSET,
+        group: GroupInputGroup,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -327,7 +327,7 @@ class Groups(Namespace):
         self,
         id: int | str,
         *,
-        group: GroupInputGroup | None | Unset = UNSET,
+        group: GroupInputGroup,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
