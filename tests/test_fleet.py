@@ -26,7 +26,9 @@ from tests import fleet_worker  # noqa: E402
 WINDOW = 1.0
 BUDGET = 60
 WORKERS = 3
-CALLS = 60  # per worker: 180 calls, three windows' worth
+# Per worker: more than one window's budget, so no worker (even one that started long before the
+# others) can be done within the first window: 270 calls in all, four and a half windows' worth.
+CALLS = 90
 
 
 @pytest.fixture
