@@ -129,7 +129,7 @@ def _post(n: int) -> dict[str, Any]:
 
 
 def topic_json(posts: int) -> dict[str, Any]:
-    """A topic with ``posts`` posts in its post stream (the large-topic parse benchmark)."""
+    """A /t/{id}.json topic with ``posts`` posts in its post stream (20: about 35 KB; 1,000: about 1.2 MB)."""
     return {
         "post_stream": {
             "posts": [_post(n) for n in range(1, posts + 1)],
@@ -154,8 +154,85 @@ def topic_json(posts: int) -> dict[str, Any]:
         "deleted_at": None,
         "user_id": 1,
         "tags": ["howto"],
-        "details": {
-            "created_by": {"id": 1, "username": "sam", "name": "Sam", "avatar_template": "/a/{size}.png"},
-            "participants": [],
-        },
+        "details": _details(),
+        "suggested_topics": [_topic(i) for i in range(8)],
+        "actions_summary": [{"id": t, "count": 0, "hidden": False, "can_act": True} for t in (2, 3, 4, 8, 7, 10, 6)],
+        "timeline_lookup": [[1, 3], [posts // 2 or 1, 1]],
+        "chunk_size": 20,
+        "bookmarked": False,
+        "bookmarks": [],
+        "message_bus_last_id": 7,
+        "participant_count": 2,
+        "show_read_indicator": False,
+        "thumbnails": None,
+        "slow_mode_seconds": 0,
+        "slow_mode_enabled_until": None,
+        "summarizable": False,
+        "has_summary": False,
+        "pinned_globally": False,
+        "pinned": False,
+        "pinned_at": None,
+        "pinned_until": None,
+        "image_url": None,
+        "draft": None,
+        "draft_key": "topic_1000",
+        "draft_sequence": 0,
+        "unpinned": None,
+        "current_post_number": 1,
+        "highest_post_number": posts,
+        "last_read_post_number": None,
+        "featured_link": None,
+        "topic_timer": None,
+        "tags_descriptions": {},
+        "related_messages": [],
+    }
+
+
+def _details() -> dict[str, Any]:
+    user = {
+        "id": 1,
+        "username": "sam",
+        "name": "Sam",
+        "avatar_template": "/user_avatar/forum.example.com/sam/{size}/1_2.png",
+    }
+    flags = [
+        "can_edit",
+        "can_delete",
+        "can_recover",
+        "can_remove_allowed_users",
+        "can_invite_to",
+        "can_invite_via_email",
+    ]
+    flags += ["can_create_post", "can_reply_as_new_topic", "can_flag_topic", "can_convert_topic", "can_review_topic"]
+    flags += [
+        "can_close_topic",
+        "can_archive_topic",
+        "can_split_merge_topic",
+        "can_edit_staff_notes",
+        "can_toggle_topic_visibility",
+    ]
+    flags += [
+        "can_pin_unpin_topic",
+        "can_moderate_category",
+        "can_remove_self_id",
+        "can_move_posts",
+        "can_banner_topic",
+    ]
+    return {
+        "created_by": user,
+        "last_poster": user,
+        "participants": [
+            {
+                **user,
+                "id": 1 + i,
+                "post_count": 10 - i,
+                "primary_group_name": None,
+                "flair_name": None,
+                "trust_level": 2,
+            }
+            for i in range(5)
+        ],
+        "links": [],
+        "notification_level": 1,
+        **dict.fromkeys(flags, False),
     }

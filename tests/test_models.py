@@ -126,6 +126,17 @@ def test_values_that_do_not_fit_are_kept_and_strict_mode_names_them() -> None:
     check(ref("Post"), {**POST, "actions_summary": [{"id": 2, "count": 1}]})
 
 
+def test_timestamps_offsets_naive_null_and_odd_values() -> None:
+    post = parse(ref("Post"), {**POST, "updated_at": "2026-08-20T14:34:56+02:00", "deleted_at": None})
+    assert post.updated_at == dt.datetime(2026, 8, 20, 12, 34, 56, tzinfo=dt.UTC)
+    assert post.deleted_at is None  # nullable, null
+    assert post.created_at == post.created_at and "created_at" not in post.__dict__  # parsed on each read
+    naive = parse(ref("Post"), {**POST, "created_at": "2026-08-20T12:34:56", "updated_at": 1700000000})
+    assert naive.created_at == dt.datetime(2026, 8, 20, 12, 34, 56, tzinfo=dt.UTC)  # no offset: UTC
+    assert naive.updated_at == 1700000000  # not a string: kept as received
+    assert naive.to_dict()["created_at"] == "2026-08-20T12:34:56"
+
+
 def test_building_and_changing_a_model() -> None:
     post = models.Post(raw="Hello there, a long enough post.", topic_id=3)
     assert post.to_dict() == {"raw": "Hello there, a long enough post.", "topic_id": 3}
