@@ -97,9 +97,9 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
     return for_viewer(viewer, data)
 
 
-def stream_post(store: backend.Store, viewer: backend.User | None, p: backend.Post) -> JSON:
-    """A post as topic views list it (post_stream.posts), with the viewer's read state."""
-    data = post_json(store, viewer, p)
+def stream_post(store: backend.Store, viewer: backend.User | None, p: backend.Post, *, raw: bool = False) -> JSON:
+    """A post as topic views list it (post_stream.posts), with the viewer's read state (``raw`` on request)."""
+    data = post_json(store, viewer, p, raw=raw)
     del data["badges_granted"], data["mentioned_users"]
     data["read"] = viewer is not None
     if viewer is not None:

@@ -162,8 +162,10 @@ def topic_view(
     topic: backend.Topic,
     posts: list[backend.Post],
     stream: list[int],
+    *,
+    raw: bool = False,
 ) -> JSON:
-    """TopicViewSerializer: the topic, its first chunk of posts and the ids of all of them."""
+    """TopicViewSerializer: the topic, its first chunk of posts (with ``raw`` on request) and all their ids."""
     staff = viewer is not None and viewer.staff
     mine = viewer is not None and viewer.id == topic.user_id
     creator = store.users.get(topic.user_id)
@@ -214,7 +216,7 @@ def topic_view(
         ]
     first = topic.posts[0] if topic.posts else None
     return {
-        "post_stream": {"posts": [_posts.stream_post(store, viewer, p) for p in posts], "stream": stream},
+        "post_stream": {"posts": [_posts.stream_post(store, viewer, p, raw=raw) for p in posts], "stream": stream},
         "timeline_lookup": [[1, 0]],
         "suggested_topics": [],
         "tags": tag_objects(store, topic),
@@ -431,8 +433,9 @@ def _topic_view(ctx: Ctx, topic: backend.Topic) -> JSON:
         wanted = ctx.path_int("post_number")
         at = next((i for i, p in enumerate(live) if p.post_number >= wanted), max(len(live) - 1, 0))
         start = max(0, min(at - POST_CHUNK // 4, len(live) - POST_CHUNK))
-    topic.views += 1
-    return topic_view(ctx.store, ctx.user, topic, live[start : start + POST_CHUNK], [p.id for p in live])
+    ctx.store.count_view(topic)
+    chunk = live[start : start + POST_CHUNK]
+    return topic_view(ctx.store, ctx.user, topic, chunk, [p.id for p in live], raw=ctx.param_bool("include_raw"))
 
 
 @op("get_topic")
@@ -480,7 +483,11 @@ async def get_specific_posts_from_topic(ctx: Ctx) -> JSON:
         (p for p in candidates if p.topic_id == topic.id and (staff or p.deleted_at is None)),
         key=lambda p: p.post_number,
     )
-    return {"post_stream": {"posts": [_posts.stream_post(ctx.store, ctx.user, p) for p in posts]}, "id": topic.id}
+    raw = ctx.param_bool("include_raw")
+    return {
+        "post_stream": {"posts": [_posts.stream_post(ctx.store, ctx.user, p, raw=raw) for p in posts]},
+        "id": topic.id,
+    }
 
 
 @op("remove_topic")

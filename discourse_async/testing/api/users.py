@@ -98,6 +98,8 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
     staff = viewer is not None and viewer.staff
     badges = [b for b in store.user_badges if b.user_id == user.id]
     groups = [store.groups[g] for g in sorted(store.group_ids_of(user)) if g in store.groups and g != 0]
+    profile = user.profile
+    bio, website = profile.get("bio_raw"), profile.get("website")
     data: JSON = {
         "id": user.id,
         "username": user.username,
@@ -119,7 +121,7 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "admin": user.admin,
         "title": user.title,
         "badge_count": len(badges),
-        "user_fields": {"1": None, "2": None},
+        "user_fields": {"1": None, "2": None} | user.profile.get("user_fields", {}),
         "custom_fields": {},
         "time_read": 0,
         "recent_time_read": 0,
@@ -144,6 +146,14 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "use_logo_small_as_avatar": False,
         "featured_user_badge_ids": [b.badge_id for b in badges[:3]],
         "invited_by": None,
+        "bio_raw": bio,
+        "bio_cooked": bio and backend.cook(bio),
+        "bio_excerpt": bio and backend.excerpt(backend.cook(bio)),
+        "location": profile.get("location"),
+        "website": website,
+        "website_name": urlsplit(website).hostname if website else None,
+        "profile_background_upload_url": profile.get("profile_background_upload_url"),
+        "card_background_upload_url": profile.get("card_background_upload_url"),
         "groups": [_groups.group_json(store, viewer, g) for g in groups],
         "group_users": [
             {
@@ -198,8 +208,11 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
                 for d in range(7)
                 for edge in ("start", "end")
             },
-            "user_option": {"user_id": user.id} | _USER_OPTION,
+            "user_option": {"user_id": user.id}
+            | _USER_OPTION
+            | {k: v for k, v in profile.items() if k in _USER_OPTION},
         }
+    data |= {k: v for k, v in profile.items() if k in data and k != "user_fields"}  # the lists: own view only
     return for_viewer(viewer, data)
 
 
@@ -418,14 +431,44 @@ def _own_or_staff(ctx: Ctx, username: str) -> tuple[backend.User, backend.User]:
     return actor, target
 
 
+#: What PUT /u/{username} stores beyond name, title and primary group (UserUpdater's fields), each with a
+#: value of its type; the user options among them come back in ``user_option``.
+_EDITABLE: dict[str, Any] = dict.fromkeys(("bio_raw", "location", "website", "locale"), "")
+_EDITABLE |= dict.fromkeys(("profile_background_upload_url", "card_background_upload_url"), "")
+_EDITABLE |= {"flair_group_id": 0, "user_fields": {}, "custom_fields": {}} | _USER_OPTION
+_EDITABLE |= dict.fromkeys(("muted_usernames", "allowed_pm_usernames", "sidebar_category_ids"), ())
+_EDITABLE |= dict.fromkeys(("watched_tags", "tracked_tags", "watching_first_post_tags", "muted_tags"), ())
+_EDITABLE |= dict.fromkeys(("watched_category_ids", "tracked_category_ids", "muted_category_ids"), ())
+_EDITABLE |= dict.fromkeys(("regular_category_ids", "watched_first_post_category_ids"), ())
+
+
+def _edited(ctx: Ctx, name: str, like: Any) -> Any:
+    """A parameter cast like the field's value (form bodies send strings)."""
+    if isinstance(like, bool):
+        return ctx.param_bool(name)
+    if isinstance(like, int):
+        return ctx.param_int(name)
+    if isinstance(like, tuple | list):
+        values = ctx.param_list(name)
+        return [int(v) for v in values] if name.endswith("_ids") else [str(v) for v in values]
+    if isinstance(like, dict):
+        return {str(k): v for k, v in ctx.param_dict(name).items()}
+    return ctx.param(name)
+
+
 @op("update_user")
 async def update_user(ctx: Ctx) -> JSON:
-    """PUT /u/{username}.json: name, title and (admins) external ids."""
+    """PUT /u/{username}.json: the profile, preferences and options a user may edit; (admins) external ids."""
     actor, user = _own_or_staff(ctx, ctx.path("username"))
     if ctx.has("name"):
         user.name = ctx.param("name")
     if ctx.has("title"):
         user.title = ctx.param("title")
+    if ctx.has("primary_group_id"):
+        user.primary_group_id = ctx.param_int("primary_group_id")
+    for name in _EDITABLE.keys() & ctx.params.keys():
+        value = _edited(ctx, name, _EDITABLE[name])
+        user.profile[name] = user.profile.get(name, {}) | value if name.endswith("_fields") else value
     if ctx.param_dict("external_ids"):
         if not actor.admin:
             raise backend.invalid_access()
@@ -540,7 +583,7 @@ _DIRECTORY_ORDERS = (
 @op("list_users_public")
 async def list_users_public(ctx: Ctx) -> JSON:
     """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist."""
-    period, order = ctx.require("period"), ctx.require("order")
+    period, order = ctx.require("period"), ctx.param("order") or _DIRECTORY_ORDERS[0]  # Discourse's default
     if period not in PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
     days = PERIOD_DAYS[period]
