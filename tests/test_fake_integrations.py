@@ -111,3 +111,163 @@ async def test_categories_page_two_is_empty(site: httpx.AsyncClient) -> None:
     assert valid("listCategories", await site.get("/categories.json", params={"page": 1})) == first
     second = valid("listCategories", await site.get("/categories.json", params={"page": 2}))
     assert second["category_list"]["categories"] == []
+
+
+# ------------------------------------------------------------------------------------- routes beyond the document
+
+
+def has(body: dict[str, Any], **types: type | tuple[type, ...]) -> None:
+    """The keys are there with values of these types (Discourse's shape for a route our document lacks)."""
+    wrong = {k: body.get(k, "<missing>") for k, t in types.items() if k not in body or not isinstance(body[k], t)}
+    assert not wrong, wrong
+
+
+async def test_about_with_its_stats(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    fake.create_user("mod", moderator=True)
+    about = (await site.get("/about.json")).json()["about"]
+    has(about, stats=dict, title=str, description=str, version=str, admins=list, moderators=list, admin_ids=list)
+    has(about, category_moderators=list, site_creation_date=str, locale=str, https=bool, can_see_about_stats=bool)
+    stats = about["stats"]
+    assert stats["topics_count"] == stats["topic_count"] == 3 and stats["topics_7_days"] == 3
+    assert stats["posts_count"] == 7 and stats["users_count"] == 3 and stats["likes_count"] == 0
+    assert all(isinstance(stats[f"{k}_{p}"], int) for k in ("active_users", "likes") for p in ("last_day", "30_days"))
+    assert [m["username"] for m in about["moderators"]] == ["mod"] and about["admins"] == []
+    has(about["moderators"][0], id=int, username=str, avatar_template=str, last_seen_at=(str, type(None)))
+
+
+async def test_filter_understands_order_status_category_tag_in_and_pages(
+    site: httpx.AsyncClient, fake: FakeDiscourse
+) -> None:
+    fake.seed_topics(4, category="Site Feedback", tags=["bug"])  # topics 4..7
+    fake.store.topics[4].closed = True
+    fake.store.topics[5].pinned_at = fake.store.now()
+    await site.put("/t/6/bookmark.json")
+
+    async def ids(q: str, **params: Any) -> list[int]:
+        body = (await site.get("/filter.json", params={"q": q, **params})).json()
+        has(body, users=list, primary_groups=list, topic_list=dict)
+        valid("listLatestTopics", httpx.Response(200, json=body))  # the same topic list shape as /latest
+        return [t["id"] for t in body["topic_list"]["topics"]]
+
+    def oldest_first(*wanted: int) -> list[int]:
+        return sorted(wanted, key=lambda i: (fake.store.topics[i].created_at, i))
+
+    assert await ids("order:created-asc") == oldest_first(1, 2, 3, 4, 5, 6, 7)
+    assert await ids("order:created") == oldest_first(1, 2, 3, 4, 5, 6, 7)[::-1]
+    assert await ids("order:title-asc") == [1, 2, 3, 4, 5, 6, 7]  # "Seeded topic number 0000N ..."
+    assert await ids("status:closed") == [4]
+    assert await ids("status:open category:site-feedback order:created") == oldest_first(5, 6, 7)[::-1]
+    assert await ids("-category:site-feedback order:created") == oldest_first(1, 2, 3)[::-1]
+    assert await ids("tag:howto order:created-asc") == oldest_first(1, 2, 3)
+    assert await ids("tag:howto,bug") == await ids("")
+    assert await ids("tag:howto+bug") == []
+    assert await ids("-tag:bug in:pinned") == [] and await ids("in:pinned") == [5]
+    assert await ids("in:bookmarked") == [6]
+    assert await ids("number 00002") == [2]
+    first = (await site.get("/filter.json", params={"q": "order:title", "per_page": 3})).json()["topic_list"]
+    assert [t["id"] for t in first["topics"]] == [7, 6, 5]
+    assert first["more_topics_url"].startswith("/filter?") and "page=1" in first["more_topics_url"]
+    assert await ids("order:title", per_page=3, page=2) == [1]
+
+
+async def test_post_ids(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    posts = fake.store.topics[1].posts
+    body = (await site.get("/t/1/post_ids.json", params={"post_number": 2})).json()
+    assert body == {"post_ids": [p.id for p in posts[2:]]}
+    everything = (await site.get("/t/1/post_ids.json")).json()["post_ids"]
+    assert everything == [p.id for p in posts]
+    mine = (await site.get("/t/1/post_ids.json", params={"username_filters": "alice"})).json()["post_ids"]
+    assert mine == [p.id for p in posts if p.user_id == fake.store.user("alice").id]
+    assert (await site.get("/t/999/post_ids.json")).status_code == 404
+
+
+async def test_user_summary(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    async with fake.client("bob", base_url=str(site.base_url)) as bob:
+        await bob.posts.like(post_id=fake.store.topics[2].posts[0].id)
+        await bob.posts.create_post(topic_id=2, raw="Bob replies to the second seeded topic.", reply_to_post_number=1)
+    body = (await site.get("/u/alice/summary.json")).json()
+    has(body, topics=list, badges=list, user_summary=dict)
+    summary = body["user_summary"]
+    has(summary, likes_given=int, likes_received=int, topic_count=int, post_count=int, time_read=int, topic_ids=list)
+    has(summary, replies=list, links=list, most_liked_by_users=list, most_replied_to_users=list, top_categories=list)
+    assert summary["topic_ids"][0] == 2 and summary["topic_count"] == 3 and summary["likes_received"] == 1
+    assert [(u["username"], u["count"]) for u in summary["most_liked_by_users"]] == [("bob", 1)]
+    assert {t["id"] for t in body["topics"]} >= set(summary["topic_ids"])
+    has(summary["top_categories"][0], id=int, name=str, slug=str, topic_count=int, post_count=int)
+    bob_summary = (await site.get("/users/bob/summary.json")).json()["user_summary"]
+    assert [u["username"] for u in bob_summary["most_replied_to_users"]] == ["alice"]
+    assert [u["username"] for u in bob_summary["most_liked_users"]] == ["alice"]
+    assert (await site.get("/u/nobody/summary.json")).status_code == 404
+
+
+async def test_group_posts(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    fake.seed_groups(1, members=["alice"])
+    group = next(g for g in fake.store.groups.values() if not g.automatic)
+    posts = (await site.get(f"/groups/{group.name}/posts.json")).json()
+    alice = fake.store.user("alice").id
+    assert isinstance(posts, list)
+    assert [p["id"] for p in posts] == sorted(
+        (p.id for p in fake.store.posts.values() if p.user_id == alice), reverse=True
+    )
+    has(
+        posts[0],
+        id=int,
+        topic_id=int,
+        topic_title=str,
+        url=str,
+        post_number=int,
+        excerpt=str,
+        user=dict,
+        created_at=str,
+    )
+    older = (await site.get(f"/groups/{group.name}/posts.json", params={"before_post_id": posts[0]["id"]})).json()
+    assert [p["id"] for p in older] == [p["id"] for p in posts[1:]]
+    assert (await site.get("/groups/nothing-here/posts.json")).status_code == 404
+
+
+async def test_view_stats_from_the_fakes_view_counts(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    for _ in range(3):
+        await site.get("/t/2.json")
+    body = (await site.get("/t/2/view-stats.json")).json()
+    today = fake.store.topics[2].daily_views
+    assert body == {"topic_id": 2, "stats": [{"viewed_at": day, "views": 3} for day in today]} and len(today) == 1
+    assert (await site.get("/t/3/view-stats.json")).json() == {"topic_id": 3, "stats": []}
+    later = (await site.get("/t/2/view-stats.json", params={"from": "2999-01-01"})).json()
+    assert later["stats"] == []
+
+
+async def test_category_search_and_find(site: httpx.AsyncClient, fake: FakeDiscourse) -> None:
+    async with fake.client(base_url=str(site.base_url)) as admin:
+        parent = await admin.categories.create_category(name="Feedback and ideas", color="0088CC", text_color="FFFFFF")
+        await admin.categories.create_category(name="Ideas board", parent_category_id=parent.category.id)
+    found = (await site.post("/categories/search.json", json={"term": "feed"})).json()
+    has(found, categories=list)
+    assert [c["name"] for c in found["categories"]] == ["Feedback and ideas", "Site Feedback"]
+    has(found["categories"][0], id=int, name=str, slug=str, color=str, read_restricted=bool, topic_count=int)
+    child = (await site.post("/categories/search.json", data={"term": "board", "include_ancestors": "true"})).json()
+    assert [c["name"] for c in child["categories"]] == ["Ideas board"]
+    assert [c["name"] for c in child["ancestors"]] == ["Feedback and ideas"]
+    top = (await site.post("/categories/search.json", json={"parent_category_id": -1, "limit": 2})).json()
+    assert len(top["categories"]) == 2 and all("parent_category_id" not in c for c in top["categories"])
+    no_uncategorized = await site.post("/categories/search.json", json={"include_uncategorized": False})
+    assert "Uncategorized" not in [c["name"] for c in no_uncategorized.json()["categories"]]
+    both = (await site.get("/categories/find.json", params=[("ids[]", "1"), ("ids[]", "2")])).json()
+    assert [c["id"] for c in both["categories"]] == [1, 2]
+    async with httpx.AsyncClient(base_url=site.base_url) as anon:
+        staff_only = (await anon.get("/categories/find.json", params={"ids[]": "3"})).json()
+    assert staff_only == {"categories": []}  # the Staff category is not the anonymous caller's to see
+
+
+async def test_tag_group_search(site: httpx.AsyncClient) -> None:
+    for name, tags in (("Platforms", ["linux", "windows"]), ("Plans", ["free", "pro"]), ("Colours", ["red"])):
+        assert (await site.post("/tag_groups.json", json={"name": name, "tag_names": tags})).status_code == 200
+    found = (await site.get("/tag_groups/filter/search.json", params={"q": "pla"})).json()
+    assert found == {
+        "results": [
+            {"name": "Plans", "tag_names": ["free", "pro"]},
+            {"name": "Platforms", "tag_names": ["linux", "windows"]},
+        ]
+    }
+    named = await site.get("/tag_groups/filter/search.json", params=[("names[]", "colours"), ("names[]", "plans")])
+    assert [r["name"] for r in named.json()["results"]] == ["Colours", "Plans"]
+    assert len((await site.get("/tag_groups/filter/search.json", params={"limit": 1})).json()["results"]) == 1

@@ -217,3 +217,50 @@ async def get_category(ctx: Ctx) -> JSON:
     if not ctx.store.can_see_category(ctx.user, category):
         raise backend.not_found()
     return {"category": category_json(ctx.store, ctx.user, category, full=True)}
+
+
+def _categories_answer(ctx: Ctx, found: list[backend.Category]) -> JSON:
+    """``categories`` (and their ``ancestors`` on request), as category search and find give them."""
+    store, viewer = ctx.store, ctx.user
+    body: JSON = {"categories": [category_json(store, viewer, c) for c in found]}
+    if ctx.param_bool("include_ancestors"):
+        ids = {c.parent_category_id for c in found if c.parent_category_id is not None} - {c.id for c in found}
+        body["ancestors"] = [category_json(store, viewer, store.categories[i]) for i in sorted(ids)]
+    return body
+
+
+def _visible_categories(ctx: Ctx) -> list[backend.Category]:
+    return [c for c in ctx.store.categories.values() if ctx.store.can_see_category(ctx.user, c)]
+
+
+@route("POST", "/categories/search.json")
+async def search_categories(ctx: Ctx) -> JSON:
+    """POST /categories/search.json: visible categories whose name holds ``term``, prefix matches first.
+
+    Also ``parent_category_id`` (-1: top level only), ``include_uncategorized``, ``select_category_ids``,
+    ``reject_category_ids``, ``include_ancestors``, ``limit`` and ``page`` (from 1).
+    """
+    term = (ctx.param("term") or "").strip().lower()
+    found = [c for c in _visible_categories(ctx) if term in c.name.lower()]
+    if ctx.has("parent_category_id"):
+        parent = ctx.param_int("parent_category_id")
+        found = [c for c in found if c.parent_category_id == (None if parent == -1 else parent)]
+    if not ctx.param_bool("include_uncategorized", default=True):
+        found = [c for c in found if not c.uncategorized]
+    for name, keep in (("select_category_ids", True), ("reject_category_ids", False)):
+        if ctx.has(name):
+            ids = {int(i) for i in ctx.param_list(name)}
+            found = [c for c in found if (c.id in ids) == keep]
+    found.sort(key=lambda c: (not c.name.lower().startswith(term), c.name.lower()))
+    limit, page = max(1, ctx.param_int("limit", 25) or 25), max(1, ctx.param_int("page", 1) or 1)
+    return _categories_answer(ctx, found[(page - 1) * limit : page * limit])
+
+
+@route("GET", "/categories/find.json")
+async def find_categories(ctx: Ctx) -> JSON:
+    """GET /categories/find.json?ids[]=...: those of the categories the caller may see, in id order."""
+    try:
+        ids = {int(i) for i in ctx.param_list("ids")}
+    except ValueError:
+        raise backend.invalid_parameters("ids must be integers") from None
+    return _categories_answer(ctx, [c for c in _visible_categories(ctx) if c.id in ids])

@@ -335,6 +335,9 @@ _ORDERS: dict[str, Callable[[backend.Topic], Any]] = {
     "likes": lambda t: (t.like_count, t.id),
     "op_likes": lambda t: (len(t.posts[0].likes) if t.posts else 0, t.id),
     "posters": lambda t: (len({p.user_id for p in t.posts[-50:]}), t.id),
+    "likes_op": lambda t: (len(t.posts[0].likes) if t.posts else 0, t.id),
+    "latest_post": lambda t: (t.last_posted_at, t.id),
+    "title": lambda t: (t.title.lower(), t.id),
 }
 
 
@@ -408,6 +411,111 @@ async def list_top_topics(ctx: Ctx) -> JSON:
         lambda: sorted(filter(keep, ctx.store.topics.values()), key=score, reverse=True),
     )
     return _topic_list_page(ctx, topics, f"/top/{period}", extra={"for_period": period}, keep_query=("period",))
+
+
+_STATUSES: dict[str, Callable[[backend.Topic], bool]] = {
+    "open": lambda t: not t.closed and not t.archived,
+    "closed": lambda t: t.closed,
+    "archived": lambda t: t.archived,
+    "listed": lambda t: t.visible,
+    "unlisted": lambda t: not t.visible,
+    "deleted": lambda t: t.deleted_at is not None,
+}
+_LEVELS = {"watching": 3, "tracking": 2, "muted": 0}
+
+
+def _filter_term(  # noqa: PLR0911 - one return a kind of term reads best
+    ctx: Ctx, key: str, value: str, exact: bool
+) -> Callable[[backend.Topic], bool] | None:
+    """One ``key:value`` term of the topic filter; None for what Discourse would ignore."""
+    store, viewer, values = ctx.store, ctx.user, set(value.replace("+", ",").split(","))
+    if key == "status" and value in _STATUSES:
+        return _STATUSES[value]
+    if key == "status" and value == "public":
+        return lambda t: not store.categories[t.category_id or 1].read_restricted
+    if key in ("category", "categories"):
+        ids = {c.id for c in store.categories.values() if c.slug in values or str(c.id) in values}
+        ids |= set() if exact else {c.id for c in store.categories.values() if c.parent_category_id in ids}
+        return lambda t: t.category_id in ids
+    if key in ("tag", "tags"):
+        every = "+" in value
+        return lambda t: (all if every else any)(name in t.tags for name in values)
+    if key == "created-by":
+        names = {v.lstrip("@").lower() for v in values}
+        return lambda t: t.user_id in store.users and store.users[t.user_id].username.lower() in names
+    if key != "in" or value not in ("pinned", "bookmarked", "posted", *_LEVELS):
+        return None
+    if value == "pinned":
+        return lambda t: t.pinned_at is not None
+    if viewer is None:  # the viewer's own topics: none for anonymous callers
+        return lambda t: False
+    if value == "bookmarked":
+        return lambda t: t.id in viewer.bookmarked_topics
+    if value == "posted":
+        return lambda t: any(p.user_id == viewer.id for p in t.posts)
+    return lambda t: viewer.topic_levels.get(t.id, 1) == _LEVELS[value]
+
+
+@route("GET", "/filter.json")
+async def filter_topics(ctx: Ctx) -> JSON:
+    """GET /filter.json?q=...: Discourse's topic filter, paged like /latest (``page``, ``per_page``).
+
+    Terms: ``order:`` (``-asc``), ``status:``, ``category:``, ``tag:`` (``a,b`` any, ``a+b`` all), ``in:``,
+    ``created-by:``; ``-`` negates a term, ``=category:`` leaves out subcategories, bare words match titles.
+    Not modelled: the ``activity-``/``created-``/``latest-post-`` date terms, ``posts-``/``likes-``/``views-`` ranges,
+    ``in:new``/``in:unread`` (the fake has no read tracking), and plugin terms; they are ignored.
+    """
+    query = ctx.param("q") or ""
+    order, ascending, terms, words = "activity", False, [], []
+    for token in query.split():
+        key, _, value = token.lstrip("-=").partition(":")
+        if not value:
+            words.append(token.lower())
+        elif key == "order":
+            order, ascending = value.removesuffix("-asc").replace("-", "_"), value.endswith("-asc")
+        elif (term := _filter_term(ctx, key, value, token.startswith("="))) is not None:
+            terms.append((term, token.startswith("-")))
+    staff = ctx.user is not None and ctx.user.staff
+    deleted = staff and "status:deleted" in query.split()
+
+    def keep(t: backend.Topic) -> bool:
+        shown = (not t.private and t.deleted_at is not None) if deleted else _listed(ctx.store, ctx.user, t)
+        return shown and all(w in t.title.lower() for w in words) and all(f(t) != neg for f, neg in terms)
+
+    topics = _sorted_topics(ctx, f"filter:{query}", keep, order if order in _ORDERS else "activity", ascending)
+    return _topic_list_page(ctx, topics, "/filter", keep_query=("q",))
+
+
+@route("GET", "/t/{id}/post_ids.json")
+async def get_post_ids(ctx: Ctx) -> JSON:
+    """GET /t/{id}/post_ids.json: the ids of the posts after ``post_number``, in order (``username_filters``)."""
+    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    after, staff = ctx.param_int("post_number", 0) or 0, ctx.user is not None and ctx.user.staff
+    names = {str(n).lower() for n in ctx.param_list("username_filters")}
+    users = ctx.store.users
+    return {
+        "post_ids": [
+            p.id
+            for p in topic.posts
+            if p.post_number > after
+            and (staff or p.deleted_at is None)
+            and (not names or (p.user_id in users and users[p.user_id].username.lower() in names))
+        ]
+    }
+
+
+@route("GET", "/t/{id}/view-stats.json")
+async def get_view_stats(ctx: Ctx) -> JSON:
+    """GET /t/{id}/view-stats.json: views a day from ``from`` to ``to`` (dates; the last 30 days by default).
+
+    Not modelled: Discourse counts one view a visitor a day; the fake counts every read of the topic.
+    """
+    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    now = ctx.store.now()
+    start = ctx.param("from") or (backend.iso(now - 30 * 86400) or "")[:10]
+    end = ctx.param("to") or (backend.iso(now) or "")[:10]
+    stats = [{"viewed_at": day, "views": n} for day, n in sorted(topic.daily_views.items()) if start <= day <= end]
+    return {"topic_id": topic.id, "stats": stats}
 
 
 @route("GET", "/topics/created-by/{username}.json")

@@ -6,7 +6,8 @@ import base64
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -538,6 +539,81 @@ async def update_username(ctx: Ctx) -> JSON:
         raise backend.record_invalid(*problems)
     ctx.store.rename_user(user, new)
     return {"id": user.id, "username": user.username}
+
+
+@route("GET", "/u/{username}/summary.json")
+async def get_user_summary(ctx: Ctx) -> JSON:
+    """GET /u/{username}/summary.json (UserSummarySerializer): counts, best topics and replies, people, categories.
+
+    Not modelled: reading (time read, days visited, topics entered and posts read are 0) and links.
+    """
+    store, viewer = ctx.store, ctx.user
+    user = store.user(ctx.path("username"))
+    if (user.suspended(store.now()) or not user.active) and not (viewer and viewer.staff):
+        raise backend.not_found()
+    posts = [p for p in store.posts.values() if p.user_id == user.id and p.deleted_at is None and p.post_type == 1]
+    posts = [
+        p
+        for p in posts
+        if not store.topics[p.topic_id].private and store.can_see_topic(viewer, store.topics[p.topic_id])
+    ]
+    topics = sorted((store.topics[p.topic_id] for p in posts if p.post_number == 1), key=lambda t: -t.like_count)[:6]
+    replies = sorted((p for p in posts if p.post_number > 1), key=lambda p: -len(p.likes))[:6]
+    like = backend.ACTION_TYPES["like"]
+    liked = [store.posts[a.post_id].user_id for a in user.actions if a.action_type == like and a.post_id in store.posts]
+    parents = [store.topics[p.topic_id].post_by_number(p.reply_to_post_number or 0) for p in posts]
+
+    def people(ids: Iterable[int]) -> list[JSON]:
+        counts = Counter(i for i in ids if i != user.id and i in store.users).most_common(6)
+        return [user_with_flair(store.users[i]) | {"count": n} for i, n in counts]
+
+    categories = Counter(store.topics[p.topic_id].category_id for p in posts)
+    shown = {t.id: t for t in topics} | {p.topic_id: store.topics[p.topic_id] for p in replies}
+    summary: JSON = {
+        "likes_given": user.likes_given,
+        "likes_received": user.likes_received,
+        "topics_entered": 0,
+        "posts_read_count": 0,
+        "days_visited": 0,
+        "topic_count": user.topic_count,
+        "post_count": user.post_count,
+        "time_read": 0,
+        "recent_time_read": 0,
+        "can_see_summary_stats": True,
+        "can_see_user_actions": True,
+        "topic_ids": [t.id for t in topics],
+        "replies": [
+            {
+                "post_number": p.post_number,
+                "like_count": len(p.likes),
+                "created_at": backend.iso(p.created_at),
+                "topic_id": p.topic_id,
+            }
+            for p in replies
+        ],
+        "links": [],
+        "most_liked_by_users": people(liker for p in posts for liker in p.likes),
+        "most_liked_users": people(liked),
+        "most_replied_to_users": people(parent.user_id for parent in parents if parent is not None),
+        "badges": [],
+        "top_categories": [
+            {"topic_count": sum(1 for t in topics if t.category_id == c.id), "post_count": n}
+            | {
+                k: getattr(c, k)
+                for k in ("id", "name", "color", "text_color", "slug", "read_restricted", "parent_category_id")
+            }
+            for cid, n in categories.most_common(5)
+            if (c := store.categories.get(cid or 0)) is not None
+        ],
+    }
+    if viewer is not None and viewer.id == user.id:
+        summary["bookmark_count"] = len(user.bookmarked_topics)
+    body_topics = [
+        {"id": t.id, "title": t.title, "fancy_title": t.fancy_title, "slug": t.slug, "posts_count": t.live_posts}
+        | {"category_id": t.category_id, "like_count": t.like_count, "created_at": backend.iso(t.created_at)}
+        for t in shown.values()
+    ]
+    return {"topics": body_topics, "badges": [], "user_summary": summary}
 
 
 def _directory_stats(ctx: Ctx, user: backend.User, since: float | None) -> JSON:
