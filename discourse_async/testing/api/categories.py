@@ -138,7 +138,10 @@ async def list_category_topics(ctx: Ctx) -> JSON:
 
 @op("list_categories")
 async def list_categories(ctx: Ctx) -> JSON:
-    """GET /categories.json: top-level categories, 20 a page (with subcategories when asked)."""
+    """GET /categories.json: top-level categories, 20 a page (with subcategories when asked).
+
+    Not modelled: each category's featured topics (``include_topics``).
+    """
     store, viewer = ctx.store, ctx.user
     cats = [c for c in store.categories.values() if store.can_see_category(viewer, c)]
     page = max(1, ctx.param_int("page", 1) or 1)  # Discourse pages 20 at a time; page 0 and 1 are the first

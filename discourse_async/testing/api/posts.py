@@ -266,7 +266,10 @@ def create_post(ctx: Ctx, author: backend.User) -> backend.Post:
 
 @op("create_topic_post_pm")
 async def create_topic_post_pm(ctx: Ctx) -> JSON:
-    """POST /posts.json: a topic (title), a reply (topic_id) or a message (archetype=private_message)."""
+    """POST /posts.json: a topic (title), a reply (topic_id) or a message (archetype=private_message).
+
+    Not modelled: drafts, the review queue, Discourse's "too similar" check and group mentions.
+    """
     user = ctx.require_poster()
     post = create_post(ctx, user)
     return post_json(ctx.store, user, post, raw=True)

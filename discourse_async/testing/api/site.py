@@ -126,7 +126,10 @@ def site(store: backend.Store, viewer: backend.User | None) -> JSON:
 
 @op("get_site")
 async def get_site(ctx: Ctx) -> JSON:
-    """GET /site.json."""
+    """GET /site.json.
+
+    Not modelled: themes, custom emoji, user fields and plugin data beyond empty or default values.
+    """
     return site(ctx.store, ctx.user)
 
 
@@ -151,7 +154,10 @@ async def get_site_basic_info(ctx: Ctx) -> JSON:
 
 @route("GET", "/about.json")
 async def about(ctx: Ctx) -> JSON:
-    """GET /about.json (AboutSerializer): the site, its staff and its statistics; tools call it to check a site."""
+    """GET /about.json (AboutSerializer): the site, its staff and its statistics; tools call it to check a site.
+
+    Not modelled: category moderators, plugin statistics and the EU visitor counts.
+    """
     people = [u for u in ctx.store.users.values() if u.id > 0 and u.active]
     staff = {
         kind: [_users.basic_user(u) | {"title": u.title, "last_seen_at": backend.iso(u.last_seen_at)} for u in chosen]

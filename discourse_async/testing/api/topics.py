@@ -383,7 +383,10 @@ def _topic_list_page(
 
 @op("list_latest_topics")
 async def list_latest_topics(ctx: Ctx) -> JSON:
-    """GET /latest.json."""
+    """GET /latest.json.
+
+    Not modelled: read tracking (unread and new), and list filters other than ``order``, ``ascending``, ``page`` and ``per_page``.
+    """
     order = ctx.param("order") or "activity"
     topics = _sorted_topics(
         ctx, "latest", lambda t: _listed(ctx.store, ctx.user, t), order, ctx.param_bool("ascending")
@@ -548,7 +551,10 @@ def _topic_view(ctx: Ctx, topic: backend.Topic) -> JSON:
 
 @op("get_topic")
 async def get_topic(ctx: Ctx) -> JSON:
-    """GET /t/{id}.json: the first 20 posts and the ids of all of them (``post_stream.stream``)."""
+    """GET /t/{id}.json: the first 20 posts and the ids of all of them (``post_stream.stream``).
+
+    Not modelled: read tracking (last read post, unread counts), suggested and related topics, the timeline beyond its first entry.
+    """
     return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
 
 

@@ -157,7 +157,10 @@ def _json(ctx: Ctx, upload: backend.Upload) -> JSON:
 
 @op("create_upload")
 async def create_upload(ctx: Ctx) -> JSON:
-    """POST /uploads.json (multipart ``file``): the upload record, as current Discourse answers it."""
+    """POST /uploads.json (multipart ``file``): the upload record, as current Discourse answers it.
+
+    Not modelled: the site's allowed extensions, thumbnails and optimized images, secure uploads.
+    """
     user = ctx.require_user()
     upload_type = _upload_type(ctx, "upload_type", "type")
     file = ctx.file("file") or ctx.file("files[]")

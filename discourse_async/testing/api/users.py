@@ -658,7 +658,10 @@ _DIRECTORY_ORDERS = (
 
 @op("list_users_public")
 async def list_users_public(ctx: Ctx) -> JSON:
-    """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist."""
+    """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist.
+
+    Not modelled: reading (``days_visited`` is 1, ``topics_entered`` and ``posts_read`` 0) and user-field columns.
+    """
     period, order = ctx.require("period"), ctx.param("order") or _DIRECTORY_ORDERS[0]  # Discourse's default
     if period not in PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
