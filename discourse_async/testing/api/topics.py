@@ -385,7 +385,8 @@ def _topic_list_page(
 async def list_latest_topics(ctx: Ctx) -> JSON:
     """GET /latest.json.
 
-    Not modelled: read tracking (unread and new), and list filters other than ``order``, ``ascending``, ``page`` and ``per_page``.
+    Not modelled: read tracking (unread and new), and list filters other than ``order``, ``ascending``,
+    ``page`` and ``per_page``.
     """
     order = ctx.param("order") or "activity"
     topics = _sorted_topics(
@@ -553,7 +554,8 @@ def _topic_view(ctx: Ctx, topic: backend.Topic) -> JSON:
 async def get_topic(ctx: Ctx) -> JSON:
     """GET /t/{id}.json: the first 20 posts and the ids of all of them (``post_stream.stream``).
 
-    Not modelled: read tracking (last read post, unread counts), suggested and related topics, the timeline beyond its first entry.
+    Not modelled: read tracking (last read post, unread counts), suggested and related topics, the
+    timeline beyond its first entry.
     """
     return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
 
