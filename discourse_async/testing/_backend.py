@@ -1003,10 +1003,10 @@ class Store:
         self.changed()
         return category
 
-    def category(self, category_id: int) -> Category:
-        """The category with this id, or a 404."""
+    def category(self, category_id: int, viewer: User | None = None, *, check: bool = False) -> Category:
+        """The category with this id, or a 404 (also when ``check`` and the viewer may not see it)."""
         found = self.categories.get(category_id)
-        if found is None:
+        if found is None or (check and not self.can_see_category(viewer, found)):
             raise not_found()
         return found
 

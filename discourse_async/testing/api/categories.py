@@ -125,9 +125,7 @@ def category_list_entry(store: backend.Store, viewer: backend.User | None, c: ba
 @route("GET", "/c/{id}.json")
 async def list_category_topics(ctx: Ctx) -> JSON:
     """GET /c/{slug}/{id}.json: a category's topics and its subcategories' (pinned ones first)."""
-    category = ctx.store.category(ctx.path_int("id"))
-    if not ctx.store.can_see_category(ctx.user, category):
-        raise backend.not_found()
+    category = ctx.store.category(ctx.path_int("id"), ctx.user, check=True)
     ids = {category.id, *ctx.store.subcategory_ids(category)}
     topics = _topics._sorted_topics(
         ctx, "category", lambda t: t.category_id in ids and _topics._listed(ctx.store, ctx.user, t)
@@ -216,9 +214,7 @@ async def update_category(ctx: Ctx) -> JSON:
 @op("get_category")
 async def get_category(ctx: Ctx) -> JSON:
     """GET /c/{id}/show.json."""
-    category = ctx.store.category(ctx.path_int("id"))
-    if not ctx.store.can_see_category(ctx.user, category):
-        raise backend.not_found()
+    category = ctx.store.category(ctx.path_int("id"), ctx.user, check=True)
     return {"category": category_json(ctx.store, ctx.user, category, full=True)}
 
 

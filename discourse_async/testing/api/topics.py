@@ -46,12 +46,7 @@ def topic_list_item(store: backend.Store, viewer: backend.User | None, topic: ba
     """TopicListItemSerializer (PM lists add participants and allowed_user_count)."""
     last_poster = store.users.get(topic.last_post_user_id)
     first = topic.posts[0] if topic.posts else None
-    data: JSON = {
-        "id": topic.id,
-        "title": topic.title,
-        "fancy_title": topic.fancy_title,
-        "slug": topic.slug,
-        "posts_count": topic.live_posts,
+    data: JSON = basic_topic(topic) | {
         "reply_count": max(0, topic.live_posts - 1),
         "highest_post_number": topic.highest_post_number,
         "image_url": None,

@@ -878,47 +878,30 @@ def _until(ctx: Ctx, name: str) -> float:
     return backend.parse_time(value)
 
 
+async def _restrict(ctx: Ctx, verb: str, till: str) -> JSON:
+    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever"); staff are exempt."""
+    admin, user, done = ctx.require_admin(), _admin_target(ctx), f"{verb.removesuffix('e')}ed"
+    if user.staff:
+        raise backend.invalid_access(f"Staff can't be {done}.")
+    reason, until, now = ctx.require("reason"), _until(ctx, till), ctx.store.now()
+    for name, value in ((f"{done}_till", until), (f"{verb}_reason", reason), (f"{done}_at", now)):
+        setattr(user, name, value)
+    ctx.store.changed()
+    body: JSON = {f"{verb}_reason": reason, f"full_{verb}_reason": reason, f"{done}_by": basic_user(admin)}
+    body |= {f"{done}_till": backend.iso(until), f"{done}_at": backend.iso(now)}
+    return {verb: body | ({"silenced": True} if verb == "silence" else {})}
+
+
 @op("suspend_user")
 async def suspend_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/suspend.json: staff cannot be suspended."""
-    admin = ctx.require_admin()
-    user = _admin_target(ctx)
-    if user.staff:
-        raise backend.invalid_access("Staff can't be suspended.")
-    user.suspended_till, user.suspend_reason = _until(ctx, "suspend_until"), ctx.require("reason")
-    user.suspended_at = ctx.store.now()
-    ctx.store.changed()
-    return {
-        "suspension": {
-            "suspend_reason": user.suspend_reason,
-            "full_suspend_reason": user.suspend_reason,
-            "suspended_till": backend.iso(user.suspended_till),
-            "suspended_at": backend.iso(user.suspended_at),
-            "suspended_by": basic_user(admin),
-        }
-    }
+    return await _restrict(ctx, "suspend", "suspend_until")
 
 
 @op("silence_user")
 async def silence_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/silence.json: the user can read but not post."""
-    admin = ctx.require_admin()
-    user = _admin_target(ctx)
-    if user.staff:
-        raise backend.invalid_access("Staff can't be silenced.")
-    user.silenced_till, user.silence_reason = _until(ctx, "silenced_till"), ctx.require("reason")
-    user.silenced_at = ctx.store.now()
-    ctx.store.changed()
-    return {
-        "silence": {
-            "silenced": True,
-            "silence_reason": user.silence_reason,
-            "full_silence_reason": user.silence_reason,
-            "silenced_till": backend.iso(user.silenced_till),
-            "silenced_at": backend.iso(user.silenced_at),
-            "silenced_by": basic_user(admin),
-        }
-    }
+    return await _restrict(ctx, "silence", "silenced_till")
 
 
 @op("anonymize_user")
