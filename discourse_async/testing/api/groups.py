@@ -201,19 +201,19 @@ async def get_group_by_id(ctx: Ctx) -> JSON:
     return _group_show(ctx, _group_by_id(ctx))
 
 
-def _require_group_owner(ctx: Ctx, group: backend.Group) -> backend.User:
-    user = ctx.require_user()
+def _owned_group(ctx: Ctx) -> backend.Group:
+    """The group of the path, which the acting user must own (or be an admin)."""
+    group, user = _group_by_id(ctx), ctx.require_user()
     membership = group.members.get(user.id)
     if not (user.admin or (membership is not None and membership.owner)) or (group.automatic and not user.admin):
         raise backend.invalid_access()
-    return user
+    return group
 
 
 @op("update_group")
 async def update_group(ctx: Ctx) -> JSON:
     """PUT /groups/{id}.json: owners and admins."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     fields = ctx.param_dict("group")
     if fields.get("name") and str(fields["name"]) != group.name:
         if any(g.name.lower() == str(fields["name"]).lower() for g in ctx.store.groups.values()):
@@ -262,8 +262,7 @@ def _usernames(ctx: Ctx) -> list[str]:
 @op("add_group_members")
 async def add_group_members(ctx: Ctx) -> JSON:
     """PUT /groups/{id}/members.json: ``usernames`` comma-separated; all already in is a 422."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     if group.automatic:
         raise backend.invalid_access("You can't add members to an automatic group.")
     users = []
@@ -284,8 +283,7 @@ async def add_group_members(ctx: Ctx) -> JSON:
 @op("remove_group_members")
 async def remove_group_members(ctx: Ctx) -> JSON:
     """DELETE /groups/{id}/members.json."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     removed, skipped = [], []
     for name in _usernames(ctx):
         user = ctx.store.users_by_name.get(name.lower())
