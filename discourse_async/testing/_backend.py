@@ -288,6 +288,7 @@ class User:
     topic_levels: dict[int, int] = field(default_factory=dict)
     bookmarked_topics: set[int] = field(default_factory=set)
     auth_token_count: int = 0
+    profile: dict[str, Any] = field(default_factory=dict)  # what PUT /u/{username} stores beyond the columns
 
     @property
     def staff(self) -> bool:
@@ -429,6 +430,7 @@ class Topic:
     deleted_at: float | None = None
     external_id: str | None = None
     views: int = 0
+    daily_views: dict[str, int] = field(default_factory=dict)  # "YYYY-MM-DD" (UTC) -> views that day
     timer: TopicTimer | None = None
     featured_link: str | None = None
     live_posts: int = 0  # posts not deleted, kept current so topic lists need no scan
@@ -717,6 +719,33 @@ class Store:
         self._cache[key] = (self.version, value)
         return value
 
+    def count_view(self, topic: Topic) -> None:
+        """One view of a topic: its total and the day's count (for /t/{id}/view-stats.json)."""
+        topic.views += 1
+        day = _iso(self.now())[:10]
+        topic.daily_views[day] = topic.daily_views.get(day, 0) + 1
+
+    def stats(self) -> dict[str, int]:
+        """Site statistics as /about.json gives them: counts for the last day, 7 and 30 days, and in all."""
+        now = self.now()
+        users = [u for u in self.users.values() if u.id > 0 and not u.staged]
+        public = [t for t in self.topics.values() if not t.private and t.deleted_at is None]
+        series = {
+            "topics": [t.created_at for t in public],
+            "posts": [p.created_at for t in public for p in t.posts if p.deleted_at is None and p.post_type == 1],
+            "users": [u.created_at for u in users],
+            "active_users": [u.last_seen_at for u in users if u.last_seen_at is not None],
+            "likes": [a.created_at for u in users for a in u.actions if a.action_type == ACTION_TYPES["like"]],
+            "participating_users": [u.last_posted_at for u in users if u.last_posted_at is not None],
+        }
+        out: dict[str, int] = {}
+        for name, times in series.items():
+            for suffix, days in (("last_day", 1), ("7_days", 7), ("30_days", 30)):
+                out[f"{name}_{suffix}"] = sum(1 for ts in times if ts > now - days * 86400)
+            if name in ("topics", "posts", "users", "likes"):  # both spellings: older sites sent topic_count
+                out[f"{name}_count"] = out[f"{name[:-1]}_count"] = len(times)
+        return out
+
     def _seed_site(self) -> None:
         now = self.now()
         system = User(
@@ -974,10 +1003,10 @@ class Store:
         self.changed()
         return category
 
-    def category(self, category_id: int) -> Category:
-        """The category with this id, or a 404."""
+    def category(self, category_id: int, viewer: User | None = None, *, check: bool = False) -> Category:
+        """The category with this id, or a 404 (also when ``check`` and the viewer may not see it)."""
         found = self.categories.get(category_id)
-        if found is None:
+        if found is None or (check and not self.can_see_category(viewer, found)):
             raise not_found()
         return found
 

@@ -125,9 +125,7 @@ def category_list_entry(store: backend.Store, viewer: backend.User | None, c: ba
 @route("GET", "/c/{id}.json")
 async def list_category_topics(ctx: Ctx) -> JSON:
     """GET /c/{slug}/{id}.json: a category's topics and its subcategories' (pinned ones first)."""
-    category = ctx.store.category(ctx.path_int("id"))
-    if not ctx.store.can_see_category(ctx.user, category):
-        raise backend.not_found()
+    category = ctx.store.category(ctx.path_int("id"), ctx.user, check=True)
     ids = {category.id, *ctx.store.subcategory_ids(category)}
     topics = _topics._sorted_topics(
         ctx, "category", lambda t: t.category_id in ids and _topics._listed(ctx.store, ctx.user, t)
@@ -138,10 +136,14 @@ async def list_category_topics(ctx: Ctx) -> JSON:
 
 @op("list_categories")
 async def list_categories(ctx: Ctx) -> JSON:
-    """GET /categories.json: top-level categories (with subcategories when asked)."""
+    """GET /categories.json: top-level categories, 20 a page (with subcategories when asked).
+
+    Not modelled: each category's featured topics (``include_topics``).
+    """
     store, viewer = ctx.store, ctx.user
     cats = [c for c in store.categories.values() if store.can_see_category(viewer, c)]
-    top = [c for c in cats if c.parent_category_id is None]
+    page = max(1, ctx.param_int("page", 1) or 1)  # Discourse pages 20 at a time; page 0 and 1 are the first
+    top = [c for c in cats if c.parent_category_id is None][(page - 1) * 20 : page * 20]
     entries = []
     for c in top:
         entry = category_list_entry(store, viewer, c)
@@ -212,7 +214,52 @@ async def update_category(ctx: Ctx) -> JSON:
 @op("get_category")
 async def get_category(ctx: Ctx) -> JSON:
     """GET /c/{id}/show.json."""
-    category = ctx.store.category(ctx.path_int("id"))
-    if not ctx.store.can_see_category(ctx.user, category):
-        raise backend.not_found()
+    category = ctx.store.category(ctx.path_int("id"), ctx.user, check=True)
     return {"category": category_json(ctx.store, ctx.user, category, full=True)}
+
+
+def _categories_answer(ctx: Ctx, found: list[backend.Category]) -> JSON:
+    """``categories`` (and their ``ancestors`` on request), as category search and find give them."""
+    store, viewer = ctx.store, ctx.user
+    body: JSON = {"categories": [category_json(store, viewer, c) for c in found]}
+    if ctx.param_bool("include_ancestors"):
+        ids = {c.parent_category_id for c in found if c.parent_category_id is not None} - {c.id for c in found}
+        body["ancestors"] = [category_json(store, viewer, store.categories[i]) for i in sorted(ids)]
+    return body
+
+
+def _visible_categories(ctx: Ctx) -> list[backend.Category]:
+    return [c for c in ctx.store.categories.values() if ctx.store.can_see_category(ctx.user, c)]
+
+
+@route("POST", "/categories/search.json")
+async def search_categories(ctx: Ctx) -> JSON:
+    """POST /categories/search.json: visible categories whose name holds ``term``, prefix matches first.
+
+    Also ``parent_category_id`` (-1: top level only), ``include_uncategorized``, ``select_category_ids``,
+    ``reject_category_ids``, ``include_ancestors``, ``limit`` and ``page`` (from 1).
+    """
+    term = (ctx.param("term") or "").strip().lower()
+    found = [c for c in _visible_categories(ctx) if term in c.name.lower()]
+    if ctx.has("parent_category_id"):
+        parent = ctx.param_int("parent_category_id")
+        found = [c for c in found if c.parent_category_id == (None if parent == -1 else parent)]
+    if not ctx.param_bool("include_uncategorized", default=True):
+        found = [c for c in found if not c.uncategorized]
+    for name, keep in (("select_category_ids", True), ("reject_category_ids", False)):
+        if ctx.has(name):
+            ids = {int(i) for i in ctx.param_list(name)}
+            found = [c for c in found if (c.id in ids) == keep]
+    found.sort(key=lambda c: (not c.name.lower().startswith(term), c.name.lower()))
+    limit, page = max(1, ctx.param_int("limit", 25) or 25), max(1, ctx.param_int("page", 1) or 1)
+    return _categories_answer(ctx, found[(page - 1) * limit : page * limit])
+
+
+@route("GET", "/categories/find.json")
+async def find_categories(ctx: Ctx) -> JSON:
+    """GET /categories/find.json?ids[]=...: those of the categories the caller may see, in id order."""
+    try:
+        ids = {int(i) for i in ctx.param_list("ids")}
+    except ValueError:
+        raise backend.invalid_parameters("ids must be integers") from None
+    return _categories_answer(ctx, [c for c in _visible_categories(ctx) if c.id in ids])

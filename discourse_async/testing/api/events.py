@@ -108,7 +108,10 @@ def _events(ctx: Ctx) -> list[JSON]:
 
 @op("list_events")
 async def list_events(ctx: Ctx) -> JSON:
-    """GET /discourse-post-event/events.json (events are added with ``fake.add_event``)."""
+    """GET /discourse-post-event/events.json (events are added with ``fake.add_event``).
+
+    Not modelled: creating events from a post's ``[event]`` markup, invitees and recurrence.
+    """
     return {"events": _events(ctx)}
 
 

@@ -201,19 +201,19 @@ async def get_group_by_id(ctx: Ctx) -> JSON:
     return _group_show(ctx, _group_by_id(ctx))
 
 
-def _require_group_owner(ctx: Ctx, group: backend.Group) -> backend.User:
-    user = ctx.require_user()
+def _owned_group(ctx: Ctx) -> backend.Group:
+    """The group of the path, which the acting user must own (or be an admin)."""
+    group, user = _group_by_id(ctx), ctx.require_user()
     membership = group.members.get(user.id)
     if not (user.admin or (membership is not None and membership.owner)) or (group.automatic and not user.admin):
         raise backend.invalid_access()
-    return user
+    return group
 
 
 @op("update_group")
 async def update_group(ctx: Ctx) -> JSON:
     """PUT /groups/{id}.json: owners and admins."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     fields = ctx.param_dict("group")
     if fields.get("name") and str(fields["name"]) != group.name:
         if any(g.name.lower() == str(fields["name"]).lower() for g in ctx.store.groups.values()):
@@ -262,8 +262,7 @@ def _usernames(ctx: Ctx) -> list[str]:
 @op("add_group_members")
 async def add_group_members(ctx: Ctx) -> JSON:
     """PUT /groups/{id}/members.json: ``usernames`` comma-separated; all already in is a 422."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     if group.automatic:
         raise backend.invalid_access("You can't add members to an automatic group.")
     users = []
@@ -284,8 +283,7 @@ async def add_group_members(ctx: Ctx) -> JSON:
 @op("remove_group_members")
 async def remove_group_members(ctx: Ctx) -> JSON:
     """DELETE /groups/{id}/members.json."""
-    group = _group_by_id(ctx)
-    _require_group_owner(ctx, group)
+    group = _owned_group(ctx)
     removed, skipped = [], []
     for name in _usernames(ctx):
         user = ctx.store.users_by_name.get(name.lower())
@@ -369,3 +367,52 @@ async def admin_remove_user_from_group(ctx: Ctx) -> JSON:
     group.members.pop(user.id, None)
     ctx.store.changed()
     return {"success": "OK"}
+
+
+@route("GET", "/groups/{name}/posts.json")
+async def list_group_posts(ctx: Ctx) -> list[JSON]:
+    """GET /groups/{name}/posts.json (GroupPostSerializer, a bare array): members' posts, 20 newest first.
+
+    ``before_post_id`` pages back and ``category_id`` narrows; private messages are left out.
+    """
+    store, group = ctx.store, _group_by_name(ctx, ctx.path("name"))
+    members = {u.id for u, _ in store.group_members(group)}
+    before, category = ctx.param_int("before_post_id"), ctx.param_int("category_id")
+    found: list[JSON] = []
+    for post_id in reversed(store.post_ids):
+        p = store.posts[post_id]
+        topic = store.topics[p.topic_id]
+        if (before is not None and post_id >= before) or p.user_id not in members or p.deleted_at is not None:
+            continue
+        if p.post_type != 1 or topic.private or not store.can_see_topic(ctx.user, topic):
+            continue
+        if category is not None and topic.category_id != category:
+            continue
+        author = store.users[p.user_id]
+        found.append(
+            {
+                "id": p.id,
+                "created_at": backend.iso(p.created_at),
+                "topic_id": topic.id,
+                "topic_title": topic.title,
+                "topic_slug": topic.slug,
+                "topic_html_title": topic.fancy_title,
+                "url": f"/t/{topic.slug}/{topic.id}/{p.post_number}",
+                "category_id": topic.category_id,
+                "post_number": p.post_number,
+                "posts_count": topic.live_posts,
+                "post_type": p.post_type,
+                "user_id": author.id,
+                "username": author.username,
+                "name": author.name,
+                "avatar_template": author.avatar_template,
+                "user_title": author.title,
+                "primary_group_name": None,
+                "excerpt": backend.excerpt(p.cooked, 300),
+                "truncated": len(backend.excerpt(p.cooked, 301)) > 300,
+                "user": _users.basic_user(author) | {"title": author.title},
+            }
+        )
+        if len(found) == 20:
+            break
+    return found

@@ -82,7 +82,10 @@ def _inviter(ctx: Ctx) -> backend.User:
 
 @op("create_invite")
 async def create_invite(ctx: Ctx) -> JSON:
-    """POST /invites.json: an invite link, emailed unless ``skip_email``."""
+    """POST /invites.json: an invite link, emailed unless ``skip_email``.
+
+    Not modelled: redeeming an invite (the email lands in ``fake.emails`` only).
+    """
     user = _inviter(ctx)
     email = ctx.param("email")
     if email and any(u.email.lower() == email.lower() for u in ctx.store.users.values()):

@@ -97,9 +97,9 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
     return for_viewer(viewer, data)
 
 
-def stream_post(store: backend.Store, viewer: backend.User | None, p: backend.Post) -> JSON:
-    """A post as topic views list it (post_stream.posts), with the viewer's read state."""
-    data = post_json(store, viewer, p)
+def stream_post(store: backend.Store, viewer: backend.User | None, p: backend.Post, *, raw: bool = False) -> JSON:
+    """A post as topic views list it (post_stream.posts), with the viewer's read state (``raw`` on request)."""
+    data = post_json(store, viewer, p, raw=raw)
     del data["badges_granted"], data["mentioned_users"]
     data["read"] = viewer is not None
     if viewer is not None:
@@ -266,7 +266,10 @@ def create_post(ctx: Ctx, author: backend.User) -> backend.Post:
 
 @op("create_topic_post_pm")
 async def create_topic_post_pm(ctx: Ctx) -> JSON:
-    """POST /posts.json: a topic (title), a reply (topic_id) or a message (archetype=private_message)."""
+    """POST /posts.json: a topic (title), a reply (topic_id) or a message (archetype=private_message).
+
+    Not modelled: drafts, the review queue, Discourse's "too similar" check and group mentions.
+    """
     user = ctx.require_poster()
     post = create_post(ctx, user)
     return post_json(ctx.store, user, post, raw=True)

@@ -87,7 +87,10 @@ def _search_posts(
 
 @op("search")
 async def search(ctx: Ctx) -> JSON:
-    """GET /search.json: case-insensitive substring search of titles and raws, 50 posts a page."""
+    """GET /search.json: case-insensitive substring search of titles and raws, 50 posts a page.
+
+    Not modelled: stemming and ranking (it matches substrings), and searching users, categories and tags.
+    """
     store, viewer = ctx.store, ctx.user
     q = ctx.param("q") or ctx.param("term") or ""
     term, filters = _parse_query(q)

@@ -1,10 +1,13 @@
-"""The site: /site.json and its basic info."""
+"""The site: /site.json, its basic info, and /about.json."""
 
 from __future__ import annotations
 
 from discourse_async.testing import _backend as backend
-from discourse_async.testing._context import JSON, Ctx, op
+from discourse_async.testing._context import JSON, Ctx, op, route
 from discourse_async.testing.api import categories as _categories
+from discourse_async.testing.api import users as _users
+
+_DESCRIPTION = "A fake Discourse for tests (discourse_async.testing)."
 
 
 def site(store: backend.Store, viewer: backend.User | None) -> JSON:
@@ -123,7 +126,10 @@ def site(store: backend.Store, viewer: backend.User | None) -> JSON:
 
 @op("get_site")
 async def get_site(ctx: Ctx) -> JSON:
-    """GET /site.json."""
+    """GET /site.json.
+
+    Not modelled: themes, custom emoji, user fields and plugin data beyond empty or default values.
+    """
     return site(ctx.store, ctx.user)
 
 
@@ -136,11 +142,47 @@ async def get_site_basic_info(ctx: Ctx) -> JSON:
         "apple_touch_icon_url": "/images/default-apple-touch-icon.png",
         "favicon_url": "/images/default-favicon.png",
         "title": ctx.fake.title,
-        "description": "A fake Discourse for tests (discourse_async.testing).",
+        "description": _DESCRIPTION,
         "header_primary_color": "333333",
         "header_background_color": "ffffff",
         "login_required": False,
         "locale": "en",
         "include_in_discourse_discover": False,
         "mobile_logo_url": "",
+    }
+
+
+@route("GET", "/about.json")
+async def about(ctx: Ctx) -> JSON:
+    """GET /about.json (AboutSerializer): the site, its staff and its statistics; tools call it to check a site.
+
+    Not modelled: category moderators, plugin statistics and the EU visitor counts.
+    """
+    people = [u for u in ctx.store.users.values() if u.id > 0 and u.active]
+    staff = {
+        kind: [_users.basic_user(u) | {"title": u.title, "last_seen_at": backend.iso(u.last_seen_at)} for u in chosen]
+        for kind, chosen in (
+            ("admins", [u for u in people if u.admin]),
+            ("moderators", [u for u in people if u.moderator]),
+        )
+    }
+    return {
+        "about": staff
+        | {
+            "category_moderators": [],
+            "stats": ctx.store.stats(),
+            "description": _DESCRIPTION,
+            "extended_site_description": None,
+            "banner_image": None,
+            "site_creation_date": backend.iso(ctx.store.users[-1].created_at),
+            "title": ctx.fake.title,
+            "locale": "en",
+            "version": "3.5.0",
+            "https": ctx.fake.base_url.startswith("https:"),
+            "can_see_about_stats": True,
+            "contact_url": "",
+            "contact_email": "",
+            "moderator_ids": [u["id"] for u in staff["moderators"]],
+            "admin_ids": [u["id"] for u in staff["admins"]],
+        }
     }

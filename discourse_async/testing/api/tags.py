@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from discourse_async.testing import _backend as backend
-from discourse_async.testing._context import JSON, Ctx, op
+from discourse_async.testing._context import JSON, Ctx, op, route
 from discourse_async.testing.api import topics as _topics
 
 
@@ -119,3 +119,20 @@ async def update_tag_group(ctx: Ctx) -> JSON:
     group = _tag_group(ctx)
     _apply_tag_group(ctx, group)
     return {"success": "OK", "tag_group": _tag_group_json(group, names=True)}
+
+
+@route("GET", "/tag_groups/filter/search.json")
+async def search_tag_groups(ctx: Ctx) -> JSON:
+    """GET /tag_groups/filter/search.json: tag groups by ``q`` (part of the name) or ``names[]``, ``limit`` (5)."""
+    staff = ctx.user is not None and ctx.user.staff
+    needle, names = (ctx.param("q") or "").strip().lower(), {str(n).lower() for n in ctx.param_list("names")}
+    found = [
+        g
+        for g in ctx.store.tag_groups.values()
+        if (staff or "everyone" in g.permissions)
+        and needle in g.name.lower()
+        and (not names or g.name.lower() in names)
+    ]
+    found.sort(key=lambda g: g.name)
+    limit = max(1, ctx.param_int("limit", 5) or 5)
+    return {"results": [{"name": g.name, "tag_names": sorted(g.tag_names)} for g in found[:limit]]}

@@ -46,12 +46,7 @@ def topic_list_item(store: backend.Store, viewer: backend.User | None, topic: ba
     """TopicListItemSerializer (PM lists add participants and allowed_user_count)."""
     last_poster = store.users.get(topic.last_post_user_id)
     first = topic.posts[0] if topic.posts else None
-    data: JSON = {
-        "id": topic.id,
-        "title": topic.title,
-        "fancy_title": topic.fancy_title,
-        "slug": topic.slug,
-        "posts_count": topic.live_posts,
+    data: JSON = basic_topic(topic) | {
         "reply_count": max(0, topic.live_posts - 1),
         "highest_post_number": topic.highest_post_number,
         "image_url": None,
@@ -162,8 +157,10 @@ def topic_view(
     topic: backend.Topic,
     posts: list[backend.Post],
     stream: list[int],
+    *,
+    raw: bool = False,
 ) -> JSON:
-    """TopicViewSerializer: the topic, its first chunk of posts and the ids of all of them."""
+    """TopicViewSerializer: the topic, its first chunk of posts (with ``raw`` on request) and all their ids."""
     staff = viewer is not None and viewer.staff
     mine = viewer is not None and viewer.id == topic.user_id
     creator = store.users.get(topic.user_id)
@@ -214,7 +211,7 @@ def topic_view(
         ]
     first = topic.posts[0] if topic.posts else None
     return {
-        "post_stream": {"posts": [_posts.stream_post(store, viewer, p) for p in posts], "stream": stream},
+        "post_stream": {"posts": [_posts.stream_post(store, viewer, p, raw=raw) for p in posts], "stream": stream},
         "timeline_lookup": [[1, 0]],
         "suggested_topics": [],
         "tags": tag_objects(store, topic),
@@ -333,6 +330,9 @@ _ORDERS: dict[str, Callable[[backend.Topic], Any]] = {
     "likes": lambda t: (t.like_count, t.id),
     "op_likes": lambda t: (len(t.posts[0].likes) if t.posts else 0, t.id),
     "posters": lambda t: (len({p.user_id for p in t.posts[-50:]}), t.id),
+    "likes_op": lambda t: (len(t.posts[0].likes) if t.posts else 0, t.id),
+    "latest_post": lambda t: (t.last_posted_at, t.id),
+    "title": lambda t: (t.title.lower(), t.id),
 }
 
 
@@ -378,7 +378,11 @@ def _topic_list_page(
 
 @op("list_latest_topics")
 async def list_latest_topics(ctx: Ctx) -> JSON:
-    """GET /latest.json."""
+    """GET /latest.json.
+
+    Not modelled: read tracking (unread and new), and list filters other than ``order``, ``ascending``,
+    ``page`` and ``per_page``.
+    """
     order = ctx.param("order") or "activity"
     topics = _sorted_topics(
         ctx, "latest", lambda t: _listed(ctx.store, ctx.user, t), order, ctx.param_bool("ascending")
@@ -408,6 +412,111 @@ async def list_top_topics(ctx: Ctx) -> JSON:
     return _topic_list_page(ctx, topics, f"/top/{period}", extra={"for_period": period}, keep_query=("period",))
 
 
+_STATUSES: dict[str, Callable[[backend.Topic], bool]] = {
+    "open": lambda t: not t.closed and not t.archived,
+    "closed": lambda t: t.closed,
+    "archived": lambda t: t.archived,
+    "listed": lambda t: t.visible,
+    "unlisted": lambda t: not t.visible,
+    "deleted": lambda t: t.deleted_at is not None,
+}
+_LEVELS = {"watching": 3, "tracking": 2, "muted": 0}
+
+
+def _filter_term(  # noqa: PLR0911 - one return a kind of term reads best
+    ctx: Ctx, key: str, value: str, exact: bool
+) -> Callable[[backend.Topic], bool] | None:
+    """One ``key:value`` term of the topic filter; None for what Discourse would ignore."""
+    store, viewer, values = ctx.store, ctx.user, set(value.replace("+", ",").split(","))
+    if key == "status" and value in _STATUSES:
+        return _STATUSES[value]
+    if key == "status" and value == "public":
+        return lambda t: not store.categories[t.category_id or 1].read_restricted
+    if key in ("category", "categories"):
+        ids = {c.id for c in store.categories.values() if c.slug in values or str(c.id) in values}
+        ids |= set() if exact else {c.id for c in store.categories.values() if c.parent_category_id in ids}
+        return lambda t: t.category_id in ids
+    if key in ("tag", "tags"):
+        every = "+" in value
+        return lambda t: (all if every else any)(name in t.tags for name in values)
+    if key == "created-by":
+        names = {v.lstrip("@").lower() for v in values}
+        return lambda t: t.user_id in store.users and store.users[t.user_id].username.lower() in names
+    if key != "in" or value not in ("pinned", "bookmarked", "posted", *_LEVELS):
+        return None
+    if value == "pinned":
+        return lambda t: t.pinned_at is not None
+    if viewer is None:  # the viewer's own topics: none for anonymous callers
+        return lambda t: False
+    if value == "bookmarked":
+        return lambda t: t.id in viewer.bookmarked_topics
+    if value == "posted":
+        return lambda t: any(p.user_id == viewer.id for p in t.posts)
+    return lambda t: viewer.topic_levels.get(t.id, 1) == _LEVELS[value]
+
+
+@route("GET", "/filter.json")
+async def filter_topics(ctx: Ctx) -> JSON:
+    """GET /filter.json?q=...: Discourse's topic filter, paged like /latest (``page``, ``per_page``).
+
+    Terms: ``order:`` (``-asc``), ``status:``, ``category:``, ``tag:`` (``a,b`` any, ``a+b`` all), ``in:``,
+    ``created-by:``; ``-`` negates a term, ``=category:`` leaves out subcategories, bare words match titles.
+    Not modelled: the ``activity-``/``created-``/``latest-post-`` date terms, ``posts-``/``likes-``/``views-`` ranges,
+    ``in:new``/``in:unread`` (the fake has no read tracking), and plugin terms; they are ignored.
+    """
+    query = ctx.param("q") or ""
+    order, ascending, terms, words = "activity", False, [], []
+    for token in query.split():
+        key, _, value = token.lstrip("-=").partition(":")
+        if not value:
+            words.append(token.lower())
+        elif key == "order":
+            order, ascending = value.removesuffix("-asc").replace("-", "_"), value.endswith("-asc")
+        elif (term := _filter_term(ctx, key, value, token.startswith("="))) is not None:
+            terms.append((term, token.startswith("-")))
+    staff = ctx.user is not None and ctx.user.staff
+    deleted = staff and "status:deleted" in query.split()
+
+    def keep(t: backend.Topic) -> bool:
+        shown = (not t.private and t.deleted_at is not None) if deleted else _listed(ctx.store, ctx.user, t)
+        return shown and all(w in t.title.lower() for w in words) and all(f(t) != neg for f, neg in terms)
+
+    topics = _sorted_topics(ctx, f"filter:{query}", keep, order if order in _ORDERS else "activity", ascending)
+    return _topic_list_page(ctx, topics, "/filter", keep_query=("q",))
+
+
+@route("GET", "/t/{id}/post_ids.json")
+async def get_post_ids(ctx: Ctx) -> JSON:
+    """GET /t/{id}/post_ids.json: the ids of the posts after ``post_number``, in order (``username_filters``)."""
+    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    after, staff = ctx.param_int("post_number", 0) or 0, ctx.user is not None and ctx.user.staff
+    names = {str(n).lower() for n in ctx.param_list("username_filters")}
+    users = ctx.store.users
+    return {
+        "post_ids": [
+            p.id
+            for p in topic.posts
+            if p.post_number > after
+            and (staff or p.deleted_at is None)
+            and (not names or (p.user_id in users and users[p.user_id].username.lower() in names))
+        ]
+    }
+
+
+@route("GET", "/t/{id}/view-stats.json")
+async def get_view_stats(ctx: Ctx) -> JSON:
+    """GET /t/{id}/view-stats.json: views a day from ``from`` to ``to`` (dates; the last 30 days by default).
+
+    Not modelled: Discourse counts one view a visitor a day; the fake counts every read of the topic.
+    """
+    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    now = ctx.store.now()
+    start = ctx.param("from") or (backend.iso(now - 30 * 86400) or "")[:10]
+    end = ctx.param("to") or (backend.iso(now) or "")[:10]
+    stats = [{"viewed_at": day, "views": n} for day, n in sorted(topic.daily_views.items()) if start <= day <= end]
+    return {"topic_id": topic.id, "stats": stats}
+
+
 @route("GET", "/topics/created-by/{username}.json")
 async def list_topics_created_by(ctx: Ctx) -> JSON:
     """GET /topics/created-by/{username}.json: the public topics a user started."""
@@ -431,13 +540,18 @@ def _topic_view(ctx: Ctx, topic: backend.Topic) -> JSON:
         wanted = ctx.path_int("post_number")
         at = next((i for i, p in enumerate(live) if p.post_number >= wanted), max(len(live) - 1, 0))
         start = max(0, min(at - POST_CHUNK // 4, len(live) - POST_CHUNK))
-    topic.views += 1
-    return topic_view(ctx.store, ctx.user, topic, live[start : start + POST_CHUNK], [p.id for p in live])
+    ctx.store.count_view(topic)
+    chunk = live[start : start + POST_CHUNK]
+    return topic_view(ctx.store, ctx.user, topic, chunk, [p.id for p in live], raw=ctx.param_bool("include_raw"))
 
 
 @op("get_topic")
 async def get_topic(ctx: Ctx) -> JSON:
-    """GET /t/{id}.json: the first 20 posts and the ids of all of them (``post_stream.stream``)."""
+    """GET /t/{id}.json: the first 20 posts and the ids of all of them (``post_stream.stream``).
+
+    Not modelled: read tracking (last read post, unread counts), suggested and related topics, the
+    timeline beyond its first entry.
+    """
     return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
 
 
@@ -480,7 +594,11 @@ async def get_specific_posts_from_topic(ctx: Ctx) -> JSON:
         (p for p in candidates if p.topic_id == topic.id and (staff or p.deleted_at is None)),
         key=lambda p: p.post_number,
     )
-    return {"post_stream": {"posts": [_posts.stream_post(ctx.store, ctx.user, p) for p in posts]}, "id": topic.id}
+    raw = ctx.param_bool("include_raw")
+    return {
+        "post_stream": {"posts": [_posts.stream_post(ctx.store, ctx.user, p, raw=raw) for p in posts]},
+        "id": topic.id,
+    }
 
 
 @op("remove_topic")

@@ -157,7 +157,10 @@ def _json(ctx: Ctx, upload: backend.Upload) -> JSON:
 
 @op("create_upload")
 async def create_upload(ctx: Ctx) -> JSON:
-    """POST /uploads.json (multipart ``file``); the upload comes back only with ``synchronous``, as on Discourse."""
+    """POST /uploads.json (multipart ``file``): the upload record, as current Discourse answers it.
+
+    Not modelled: the site's allowed extensions, thumbnails and optimized images, secure uploads.
+    """
     user = ctx.require_user()
     upload_type = _upload_type(ctx, "upload_type", "type")
     file = ctx.file("file") or ctx.file("files[]")
@@ -183,9 +186,7 @@ async def create_upload(ctx: Ctx) -> JSON:
         s3_key=key,
     )
     _record(ctx, "create_upload", id=upload.id, size=len(data))
-    if ctx.param_bool("synchronous") or upload_type == "avatar":
-        return _json(ctx, upload)
-    return {"success": "OK"}
+    return _json(ctx, upload)
 
 
 @route("GET", "/uploads/default/original/1X/{name}")

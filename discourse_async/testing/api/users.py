@@ -6,7 +6,8 @@ import base64
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -98,6 +99,8 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
     staff = viewer is not None and viewer.staff
     badges = [b for b in store.user_badges if b.user_id == user.id]
     groups = [store.groups[g] for g in sorted(store.group_ids_of(user)) if g in store.groups and g != 0]
+    profile = user.profile
+    bio, website = profile.get("bio_raw"), profile.get("website")
     data: JSON = {
         "id": user.id,
         "username": user.username,
@@ -119,7 +122,7 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "admin": user.admin,
         "title": user.title,
         "badge_count": len(badges),
-        "user_fields": {"1": None, "2": None},
+        "user_fields": {"1": None, "2": None} | user.profile.get("user_fields", {}),
         "custom_fields": {},
         "time_read": 0,
         "recent_time_read": 0,
@@ -144,6 +147,14 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "use_logo_small_as_avatar": False,
         "featured_user_badge_ids": [b.badge_id for b in badges[:3]],
         "invited_by": None,
+        "bio_raw": bio,
+        "bio_cooked": bio and backend.cook(bio),
+        "bio_excerpt": bio and backend.excerpt(backend.cook(bio)),
+        "location": profile.get("location"),
+        "website": website,
+        "website_name": urlsplit(website).hostname if website else None,
+        "profile_background_upload_url": profile.get("profile_background_upload_url"),
+        "card_background_upload_url": profile.get("card_background_upload_url"),
         "groups": [_groups.group_json(store, viewer, g) for g in groups],
         "group_users": [
             {
@@ -198,8 +209,11 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
                 for d in range(7)
                 for edge in ("start", "end")
             },
-            "user_option": {"user_id": user.id} | _USER_OPTION,
+            "user_option": {"user_id": user.id}
+            | _USER_OPTION
+            | {k: v for k, v in profile.items() if k in _USER_OPTION},
         }
+    data |= {k: v for k, v in profile.items() if k in data and k != "user_fields"}  # the lists: own view only
     return for_viewer(viewer, data)
 
 
@@ -418,14 +432,44 @@ def _own_or_staff(ctx: Ctx, username: str) -> tuple[backend.User, backend.User]:
     return actor, target
 
 
+#: What PUT /u/{username} stores beyond name, title and primary group (UserUpdater's fields), each with a
+#: value of its type; the user options among them come back in ``user_option``.
+_EDITABLE: dict[str, Any] = dict.fromkeys(("bio_raw", "location", "website", "locale"), "")
+_EDITABLE |= dict.fromkeys(("profile_background_upload_url", "card_background_upload_url"), "")
+_EDITABLE |= {"flair_group_id": 0, "user_fields": {}, "custom_fields": {}} | _USER_OPTION
+_EDITABLE |= dict.fromkeys(("muted_usernames", "allowed_pm_usernames", "sidebar_category_ids"), ())
+_EDITABLE |= dict.fromkeys(("watched_tags", "tracked_tags", "watching_first_post_tags", "muted_tags"), ())
+_EDITABLE |= dict.fromkeys(("watched_category_ids", "tracked_category_ids", "muted_category_ids"), ())
+_EDITABLE |= dict.fromkeys(("regular_category_ids", "watched_first_post_category_ids"), ())
+
+
+def _edited(ctx: Ctx, name: str, like: Any) -> Any:
+    """A parameter cast like the field's value (form bodies send strings)."""
+    if isinstance(like, bool):
+        return ctx.param_bool(name)
+    if isinstance(like, int):
+        return ctx.param_int(name)
+    if isinstance(like, tuple | list):
+        values = ctx.param_list(name)
+        return [int(v) for v in values] if name.endswith("_ids") else [str(v) for v in values]
+    if isinstance(like, dict):
+        return {str(k): v for k, v in ctx.param_dict(name).items()}
+    return ctx.param(name)
+
+
 @op("update_user")
 async def update_user(ctx: Ctx) -> JSON:
-    """PUT /u/{username}.json: name, title and (admins) external ids."""
+    """PUT /u/{username}.json: the profile, preferences and options a user may edit; (admins) external ids."""
     actor, user = _own_or_staff(ctx, ctx.path("username"))
     if ctx.has("name"):
         user.name = ctx.param("name")
     if ctx.has("title"):
         user.title = ctx.param("title")
+    if ctx.has("primary_group_id"):
+        user.primary_group_id = ctx.param_int("primary_group_id")
+    for name in _EDITABLE.keys() & ctx.params.keys():
+        value = _edited(ctx, name, _EDITABLE[name])
+        user.profile[name] = user.profile.get(name, {}) | value if name.endswith("_fields") else value
     if ctx.param_dict("external_ids"):
         if not actor.admin:
             raise backend.invalid_access()
@@ -497,6 +541,81 @@ async def update_username(ctx: Ctx) -> JSON:
     return {"id": user.id, "username": user.username}
 
 
+@route("GET", "/u/{username}/summary.json")
+async def get_user_summary(ctx: Ctx) -> JSON:
+    """GET /u/{username}/summary.json (UserSummarySerializer): counts, best topics and replies, people, categories.
+
+    Not modelled: reading (time read, days visited, topics entered and posts read are 0) and links.
+    """
+    store, viewer = ctx.store, ctx.user
+    user = store.user(ctx.path("username"))
+    if (user.suspended(store.now()) or not user.active) and not (viewer and viewer.staff):
+        raise backend.not_found()
+    posts = [p for p in store.posts.values() if p.user_id == user.id and p.deleted_at is None and p.post_type == 1]
+    posts = [
+        p
+        for p in posts
+        if not store.topics[p.topic_id].private and store.can_see_topic(viewer, store.topics[p.topic_id])
+    ]
+    topics = sorted((store.topics[p.topic_id] for p in posts if p.post_number == 1), key=lambda t: -t.like_count)[:6]
+    replies = sorted((p for p in posts if p.post_number > 1), key=lambda p: -len(p.likes))[:6]
+    like = backend.ACTION_TYPES["like"]
+    liked = [store.posts[a.post_id].user_id for a in user.actions if a.action_type == like and a.post_id in store.posts]
+    parents = [store.topics[p.topic_id].post_by_number(p.reply_to_post_number or 0) for p in posts]
+
+    def people(ids: Iterable[int]) -> list[JSON]:
+        counts = Counter(i for i in ids if i != user.id and i in store.users).most_common(6)
+        return [user_with_flair(store.users[i]) | {"count": n} for i, n in counts]
+
+    categories = Counter(store.topics[p.topic_id].category_id for p in posts)
+    shown = {t.id: t for t in topics} | {p.topic_id: store.topics[p.topic_id] for p in replies}
+    summary: JSON = {
+        "likes_given": user.likes_given,
+        "likes_received": user.likes_received,
+        "topics_entered": 0,
+        "posts_read_count": 0,
+        "days_visited": 0,
+        "topic_count": user.topic_count,
+        "post_count": user.post_count,
+        "time_read": 0,
+        "recent_time_read": 0,
+        "can_see_summary_stats": True,
+        "can_see_user_actions": True,
+        "topic_ids": [t.id for t in topics],
+        "replies": [
+            {
+                "post_number": p.post_number,
+                "like_count": len(p.likes),
+                "created_at": backend.iso(p.created_at),
+                "topic_id": p.topic_id,
+            }
+            for p in replies
+        ],
+        "links": [],
+        "most_liked_by_users": people(liker for p in posts for liker in p.likes),
+        "most_liked_users": people(liked),
+        "most_replied_to_users": people(parent.user_id for parent in parents if parent is not None),
+        "badges": [],
+        "top_categories": [
+            {"topic_count": sum(1 for t in topics if t.category_id == c.id), "post_count": n}
+            | {
+                k: getattr(c, k)
+                for k in ("id", "name", "color", "text_color", "slug", "read_restricted", "parent_category_id")
+            }
+            for cid, n in categories.most_common(5)
+            if (c := store.categories.get(cid or 0)) is not None
+        ],
+    }
+    if viewer is not None and viewer.id == user.id:
+        summary["bookmark_count"] = len(user.bookmarked_topics)
+    body_topics = [
+        {"id": t.id, "title": t.title, "fancy_title": t.fancy_title, "slug": t.slug, "posts_count": t.live_posts}
+        | {"category_id": t.category_id, "like_count": t.like_count, "created_at": backend.iso(t.created_at)}
+        for t in shown.values()
+    ]
+    return {"topics": body_topics, "badges": [], "user_summary": summary}
+
+
 def _directory_stats(ctx: Ctx, user: backend.User, since: float | None) -> JSON:
     if since is None:
         likes_received, likes_given, topics, posts = (
@@ -539,8 +658,11 @@ _DIRECTORY_ORDERS = (
 
 @op("list_users_public")
 async def list_users_public(ctx: Ctx) -> JSON:
-    """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist."""
-    period, order = ctx.require("period"), ctx.require("order")
+    """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist.
+
+    Not modelled: reading (``days_visited`` is 1, ``topics_entered`` and ``posts_read`` 0) and user-field columns.
+    """
+    period, order = ctx.require("period"), ctx.param("order") or _DIRECTORY_ORDERS[0]  # Discourse's default
     if period not in PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
     days = PERIOD_DAYS[period]
@@ -756,47 +878,30 @@ def _until(ctx: Ctx, name: str) -> float:
     return backend.parse_time(value)
 
 
+async def _restrict(ctx: Ctx, verb: str, till: str) -> JSON:
+    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever"); staff are exempt."""
+    admin, user, done = ctx.require_admin(), _admin_target(ctx), f"{verb.removesuffix('e')}ed"
+    if user.staff:
+        raise backend.invalid_access(f"Staff can't be {done}.")
+    reason, until, now = ctx.require("reason"), _until(ctx, till), ctx.store.now()
+    for name, value in ((f"{done}_till", until), (f"{verb}_reason", reason), (f"{done}_at", now)):
+        setattr(user, name, value)
+    ctx.store.changed()
+    body: JSON = {f"{verb}_reason": reason, f"full_{verb}_reason": reason, f"{done}_by": basic_user(admin)}
+    body |= {f"{done}_till": backend.iso(until), f"{done}_at": backend.iso(now)}
+    return {verb: body | ({"silenced": True} if verb == "silence" else {})}
+
+
 @op("suspend_user")
 async def suspend_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/suspend.json: staff cannot be suspended."""
-    admin = ctx.require_admin()
-    user = _admin_target(ctx)
-    if user.staff:
-        raise backend.invalid_access("Staff can't be suspended.")
-    user.suspended_till, user.suspend_reason = _until(ctx, "suspend_until"), ctx.require("reason")
-    user.suspended_at = ctx.store.now()
-    ctx.store.changed()
-    return {
-        "suspension": {
-            "suspend_reason": user.suspend_reason,
-            "full_suspend_reason": user.suspend_reason,
-            "suspended_till": backend.iso(user.suspended_till),
-            "suspended_at": backend.iso(user.suspended_at),
-            "suspended_by": basic_user(admin),
-        }
-    }
+    return await _restrict(ctx, "suspend", "suspend_until")
 
 
 @op("silence_user")
 async def silence_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/silence.json: the user can read but not post."""
-    admin = ctx.require_admin()
-    user = _admin_target(ctx)
-    if user.staff:
-        raise backend.invalid_access("Staff can't be silenced.")
-    user.silenced_till, user.silence_reason = _until(ctx, "silenced_till"), ctx.require("reason")
-    user.silenced_at = ctx.store.now()
-    ctx.store.changed()
-    return {
-        "silence": {
-            "silenced": True,
-            "silence_reason": user.silence_reason,
-            "full_silence_reason": user.silence_reason,
-            "silenced_till": backend.iso(user.silenced_till),
-            "silenced_at": backend.iso(user.silenced_at),
-            "silenced_by": basic_user(admin),
-        }
-    }
+    return await _restrict(ctx, "silence", "silenced_till")
 
 
 @op("anonymize_user")
