@@ -12,10 +12,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, RawResponse, choose_engine
+from discourse_async._engines import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AiohttpEngine,
+    Engine,
+    HttpxEngine,
+    RawResponse,
+    choose_engine,
+)
+from discourse_async._engines.builtin import BuiltinEngine
 from discourse_async._exceptions import ConfigurationError
 from discourse_async._generated.api import Namespaces
-from discourse_async._h1 import BuiltinEngine
 from discourse_async._http import CREDENTIAL_HEADERS
 from discourse_async._limits import (
     ADMIN_LIMITS,
@@ -175,6 +182,8 @@ class Discourse(Namespaces):
             ``None`` turns client-side limiting off.
         rate_limit_store: where budgets live (default: in this client's memory).
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
+        max_response_size: the built-in engine refuses a response body larger than this, as
+            received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
     """
@@ -199,6 +208,7 @@ class Discourse(Namespaces):
         rate_limits: Sequence[RateLimit] | None = AUTO,
         rate_limit_store: RateLimitStore | None = None,
         max_concurrency: int | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -229,7 +239,9 @@ class Discourse(Namespaces):
         elif chosen == "aiohttp":
             sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
         else:
-            sender = BuiltinEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
+            sender = BuiltinEngine(
+                max_connections=DEFAULT_LIMITS.max_connections or 100, max_response_size=max_response_size
+            )
         origin = origin_of_url(str(url))
         clock = clock or SystemClock()
         limiter = Limiter(

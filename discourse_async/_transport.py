@@ -28,7 +28,7 @@ from discourse_async._exceptions import (
     RateLimitError,
     RedirectError,
 )
-from discourse_async._http import CREDENTIAL_HEADERS, Origin, retry_after_of, safe_url, status_error
+from discourse_async._http import CREDENTIAL_HEADERS, DEFAULT_PORTS, Origin, retry_after_of, safe_url, status_error
 from discourse_async._limits import Clock, Limiter
 from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
@@ -37,7 +37,6 @@ log = logging.getLogger("discourse_async")
 
 DEFAULT_MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin_of_url(url: str) -> Origin:
@@ -281,7 +280,7 @@ class RequestPath:
                 method=request.method,
                 url=safe_url(request.url),
             ) from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport errors, and bodies that do not decode or are too large
             raise APIConnectionError(
                 f"{operation}: {_why(exc, request.url)} talking to {safe_url(request.url)}",
                 method=request.method,
