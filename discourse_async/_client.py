@@ -21,9 +21,9 @@ from discourse_async._engines import (
     choose_engine,
 )
 from discourse_async._engines.builtin import BuiltinEngine
-from discourse_async._exceptions import ConfigurationError
+from discourse_async._exceptions import APIResponseValidationError, ConfigurationError
 from discourse_async._generated.api import Namespaces
-from discourse_async._http import CREDENTIAL_HEADERS
+from discourse_async._http import CREDENTIAL_HEADERS, safe_url
 from discourse_async._limits import (
     ADMIN_LIMITS,
     ANONYMOUS_LIMITS,
@@ -445,7 +445,18 @@ class Discourse(Namespaces):
         if not response.content:
             return None
         if "json" in response.headers.get("content-type", "") or response.content[:1] in (b"{", b"["):
-            return response.json()
+            try:
+                return response.json()
+            except ValueError as exc:  # orjson's and json's decode errors are both ValueErrors
+                http = response.to_httpx()
+                raise APIResponseValidationError(
+                    f"the {response.status_code} response to {method.upper()} {path.split('?', 1)[0]} is not valid "
+                    f"JSON ({exc}); the raw body is on .body",
+                    method=method.upper(),
+                    url=safe_url(response.url),
+                    response=http,
+                    body=response.content,
+                ) from exc
         return response.text
 
     async def request_raw(

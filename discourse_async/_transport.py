@@ -232,7 +232,14 @@ class RequestPath:
             location = response.headers.get("location") if response.status_code in _REDIRECTS else None
             if not location:
                 return response
-            request = self._redirected(request, response.status_code, location)
+            try:
+                request = self._redirected(request, response.status_code, location)
+            except (httpx.InvalidURL, UnicodeError) as exc:
+                raise RedirectError(
+                    f"{operation}: the {response.status_code} redirect has an unusable Location ({exc})",
+                    method=request.method,
+                    url=safe_url(request.url),
+                ) from exc
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s: %s redirected to %s", operation, response.status_code, safe_url(request.url))
         raise RedirectError(

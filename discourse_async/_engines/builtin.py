@@ -45,6 +45,8 @@ _PIECE = 256 * 1024
 #: and a count no real server comes near.
 MAX_HEAD_SIZE = 64 * 1024
 MAX_HEADERS = 256
+#: 1xx answers before the final one: real servers send one or two.
+MAX_INTERIM = 16
 
 
 class ResponseHeaders(Mapping[str, str]):
@@ -121,7 +123,9 @@ class _Connection(asyncio.Protocol):
         self.drain: asyncio.Future[None] | None = None
         self.paused = False
         self.head_only = False
-        self.head_size = 0
+        self.head_size = 0  # bytes received while the head was incomplete (a bound before parsing ends)
+        self.head_parsed = 0  # bytes of status lines and headers parsed (exact)
+        self.interim = 0
         self.refusal = ""
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
@@ -196,10 +200,16 @@ class _Connection(asyncio.Protocol):
         self.framed = False
         self.headers_done = False
 
+    def on_status(self, reason: bytes) -> None:
+        if self.answered:
+            return
+        self._count_head(len(reason) + 15)
+
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.answered:
             return
         self.headers.append((name, value))
+        self._count_head(len(name) + len(value) + 4)
         if len(self.headers) > MAX_HEADERS:
             self._refuse(f"the response has more than {MAX_HEADERS} header lines")
         size = len(name)
@@ -240,8 +250,17 @@ class _Connection(asyncio.Protocol):
         if self.status >= 200:  # an interim 1xx answer is followed by the real one
             self.framed = True
             self._finish()
+        else:
+            self.interim += 1
+            if self.interim > MAX_INTERIM:
+                self._refuse(f"more than {MAX_INTERIM} interim (1xx) answers")
 
     # -- helpers
+
+    def _count_head(self, size: int) -> None:
+        self.head_parsed += size
+        if self.head_parsed > MAX_HEAD_SIZE:
+            self._refuse(f"the response head is larger than {MAX_HEAD_SIZE} bytes")
 
     def _refuse(self, reason: str) -> None:
         self.refusal = reason
@@ -259,7 +278,7 @@ class _Connection(asyncio.Protocol):
         """Start an exchange: the answer to the request about to be written goes to the returned future."""
         self.waiter = waiter = self.loop.create_future()
         self.answered = False
-        self.head_size = 0
+        self.head_size = self.head_parsed = self.interim = 0
         self.refusal = ""
         self.headers_done = False
         self.last_activity = self.loop.time()
@@ -613,6 +632,10 @@ class BuiltinEngine:
             if conn.timer is not None:
                 conn.timer.cancel()
                 conn.timer = None
+            if not waiter.done():
+                waiter.cancel()
+            elif not waiter.cancelled():
+                waiter.exception()  # a failure seen first by the body's writer: mark this one as seen
 
     @staticmethod
     async def _write_body(
