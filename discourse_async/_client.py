@@ -34,6 +34,7 @@ from discourse_async._limits import (
     RateLimit,
     RateLimitStore,
     SystemClock,
+    WaitHook,
     bucket_name,
 )
 from discourse_async._response import APIResponse, parse_or_raise
@@ -91,6 +92,13 @@ def _credentials(  # noqa: PLR0917 - private helper mirroring the constructor's 
 ) -> Credentials:
     if api_key is not None and user_api_key is not None:
         raise ConfigurationError("give either api_key (an admin API key) or user_api_key, not both")
+    if api_key is not None and user_api_client_id is not None:
+        raise ConfigurationError("user_api_client_id goes with a user_api_key, not with an admin api_key")
+    if user_api_key is not None and (api_username or api_user_id or api_user_external_id):
+        raise ConfigurationError(
+            "a user API key acts as the user it was granted by: api_username, api_user_id and "
+            "api_user_external_id go with an admin api_key"
+        )
     if api_key is not None:
         who = [v for v in (api_username, api_user_id, api_user_external_id) if v is not None]
         if len(who) > 1:
@@ -182,6 +190,8 @@ class Discourse(Namespaces):
             ``None`` turns client-side limiting off.
         rate_limit_store: where budgets live (default: in this client's memory).
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
+        on_wait: ``on_wait(seconds, reason)`` is called before each wait for rate-limit budget or
+            for a pause Discourse asked for (each wait also logs one INFO line).
         max_response_size: the built-in engine refuses a response body larger than this, as
             received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
@@ -209,6 +219,7 @@ class Discourse(Namespaces):
         rate_limit_store: RateLimitStore | None = None,
         max_concurrency: int | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        on_wait: WaitHook | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -250,6 +261,7 @@ class Discourse(Namespaces):
             _default_limits(credentials) if rate_limits is AUTO else (rate_limits or ()),
             clock,
             max_concurrency,
+            on_wait=on_wait,
         )
         path = RequestPath(
             engine=sender,
@@ -321,8 +333,12 @@ class Discourse(Namespaces):
         return copy
 
     async def aclose(self) -> None:
-        """Close the connection pool (a no-op on copies made by ``with_options``)."""
+        """Close the connection pool (a no-op on copies made by ``with_options``).
+
+        Calls made afterwards, on this client or its copies, raise :class:`ClientClosedError`.
+        """
         if self._owns_engine:
+            self._path.lifetime.closed = True
             await self._path.engine.aclose()
 
     async def __aenter__(self) -> Self:
