@@ -40,7 +40,7 @@ from discourse_async._limits import (
 from discourse_async._response import APIResponse, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
-from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath, origin_of_url
+from discourse_async._transport import DEFAULT_MAX_REDIRECTS, BareSender, Credentials, RequestPath, origin_of_url
 from discourse_async._version import __version__
 
 if TYPE_CHECKING:
@@ -426,6 +426,10 @@ class Discourse(Namespaces):
         return Uploads(self)
 
     # ------------------------------------------------------------------ the request path
+
+    def _bare_sender(self, timeout: httpx.Timeout) -> BareSender:
+        """Presigned URLs' sender: this client's engine and pool, without credentials or default headers."""
+        return BareSender(self._path, timeout)
 
     async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
         """Send a generated operation's request and return its typed result (the hot path)."""

@@ -359,6 +359,28 @@ class RequestPath:
         return response
 
 
+class BareSender:
+    """Sends requests to URLs that are not the site's (presigned S3 URLs) through the client's engine.
+
+    Bare: no credentials, no default headers, no redirects, no retries (the caller decides); it shares
+    the client's connection pool, and with ``transport=`` given, that transport sees these requests too.
+    """
+
+    def __init__(self, path: RequestPath, timeout: httpx.Timeout) -> None:
+        self._path = path
+        self._timeout = timeout
+
+    async def put(self, url: str, *, content: bytes | AsyncIterable[bytes], headers: Mapping[str, str]) -> RawResponse:
+        """PUT ``content`` to ``url`` with exactly ``headers``; raise ``httpx`` transport errors."""
+        if self._path.lifetime.closed:
+            raise ClientClosedError("this Discourse client is closed; create a new client")
+        try:
+            return await self._path.engine.send(Request("PUT", url, dict(headers), content), self._timeout)
+        except NotSent as exc:
+            cause = exc.__cause__
+            raise cause if isinstance(cause, httpx.TransportError) else httpx.ConnectError(str(exc)) from exc
+
+
 def _why(exc: BaseException, url: str) -> str:
     """An engine error's type and message for our error text, the URL in it made safe to show."""
     detail = str(exc).replace(url, safe_url(url))[:300]
