@@ -10,8 +10,8 @@
   needed -> ``PUT`` each part (several at once), keeping its ETag -> ``complete-multipart``; any
   failure or cancellation calls ``abort-multipart`` so no half-done upload is left behind.
 
-Presigned URLs are sent through a separate, bare HTTP client: no Discourse credentials, none of
-the client's default headers, and no redirects. Memory stays bounded by part size x concurrency
+Presigned URLs are sent through the client's own engine and pool, bare: no Discourse credentials,
+none of the client's default headers, and no redirects. Memory stays bounded by part size x concurrency
 whatever the file size: parts are read by offset (or in order from a stream) and sent as they are
 read.
 """
