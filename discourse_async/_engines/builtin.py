@@ -203,13 +203,13 @@ class _Connection(asyncio.Protocol):
     def on_status(self, reason: bytes) -> None:
         if self.answered:
             return
-        self._count_head(len(reason) + 15)
+        self._count_head(len(reason) + 15)  # "HTTP/1.1 200 ", the reason, CRLF
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self.answered:
             return
         self.headers.append((name, value))
-        self._count_head(len(name) + len(value) + 4)
+        self._count_head(len(name) + len(value) + 4)  # name, ": ", value, CRLF
         if len(self.headers) > MAX_HEADERS:
             self._refuse(f"the response has more than {MAX_HEADERS} header lines")
         size = len(name)

@@ -103,7 +103,9 @@ class Call:
     path: str = "/"
     kind: str = "request"
     content: bytes | None = None
-    pause: float = 0.0  # before the call: lets a server's late bytes or close arrive
+    # Before the call: wait until every server script waits on the client (or has ended), then this
+    # long, so that what the server did last (late bytes, a close, a reset) has reached the client.
+    pause: float = 0.0
     cancel_after: float = 0.0
 
 
@@ -136,6 +138,12 @@ class Server:
         self.server: asyncio.Server | None = None
         self.port = 0
         self.stopping = asyncio.Event()
+        self.busy: set[asyncio.Task[None]] = set()  # scripts doing something other than waiting for the client
+
+    async def settled(self) -> None:
+        """Return once no script is busy: each waits for the client, or has ended."""
+        while self.busy:
+            await asyncio.sleep(0.005)
 
     async def start(self) -> str:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -162,10 +170,15 @@ class Server:
         script = scripts[min(self.connections, len(scripts) - 1)]
         self.connections += 1
         headers: dict[str, str] = {}
+        self.busy.add(task)
         try:
             for step in (*script, HOLD):
+                if step.kind in ("hold", "noread"):
+                    self.busy.discard(task)
                 if step.kind == "read":
+                    self.busy.discard(task)
                     got = await _read_request(reader)
+                    self.busy.add(task)
                     if got is None:
                         return
                     method, headers = got
@@ -216,6 +229,7 @@ class Server:
             writer.transport.abort()
         finally:
             self.tasks.discard(task)
+            self.busy.discard(task)
 
 
 async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, str]] | None:
@@ -239,7 +253,7 @@ async def _read_request(reader: asyncio.StreamReader) -> tuple[str, dict[str, st
 # ---------------------------------------------------------------------------------------------- runner
 
 #: A case that takes longer than this hangs (every case's own timeouts are far below it).
-HANG_AFTER = 8.0
+HANG_AFTER = 15.0
 #: The size limit the suite gives the built-in engine, so that bombs stay small for every engine.
 SUITE_MAX_RESPONSE = 4 * 1024 * 1024
 
@@ -373,6 +387,7 @@ async def run(case: Case, engine: str) -> Result:
         async with asyncio.timeout(HANG_AFTER):
             for call in case.calls:
                 if call.pause:
+                    await server.settled()
                     await asyncio.sleep(call.pause)
                 result.calls.append(await _outcome(dc, call))
     except TimeoutError:

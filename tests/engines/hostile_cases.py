@@ -1299,7 +1299,7 @@ def _cases() -> list[Case]:
         g,
         "call cancelled while a 16 MiB POST stalls; next call",
         then_fresh(NO_READ),
-        Call(CANCELLED, method="POST", content=b"x" * (16 << 20), cancel_after=0.1),
+        Call(CANCELLED, method="POST", content=b"x" * (16 << 20), cancel_after=0.5),
         Call(ok(R2)),
     )
     add(
