@@ -192,8 +192,8 @@ class Discourse(Namespaces):
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
         on_wait: ``on_wait(seconds, reason)`` is called before each wait for rate-limit budget or
             for a pause Discourse asked for (each wait also logs one INFO line).
-        max_response_size: the built-in engine refuses a response body larger than this, as
-            received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
+        max_response_size: the built-in and aiohttp engines refuse a response body larger than this,
+            as received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
     """
@@ -248,7 +248,9 @@ class Discourse(Namespaces):
                 )
             )
         elif chosen == "aiohttp":
-            sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
+            sender = AiohttpEngine(
+                max_connections=DEFAULT_LIMITS.max_connections or 100, max_response_size=max_response_size
+            )
         else:
             sender = BuiltinEngine(
                 max_connections=DEFAULT_LIMITS.max_connections or 100, max_response_size=max_response_size

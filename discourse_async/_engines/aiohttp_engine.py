@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from discourse_async._engines._types import NotSent, RawResponse, Request
+from discourse_async._engines._codec import ResponseTooLarge, codings_of, decode_body
+from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
 
 if TYPE_CHECKING:
     import aiohttp
@@ -18,8 +19,15 @@ class AiohttpEngine:
 
     name = "aiohttp"
 
-    def __init__(self, *, max_connections: int = 100, trust_env: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        trust_env: bool | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._max_body = max_response_size
         self._max_connections = max_connections
         # aiohttp's trust_env also reads ~/.netrc in a thread on every request; turn it on only
         # when proxy variables are set, which is what it is needed for.
@@ -34,7 +42,10 @@ class AiohttpEngine:
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # header auth only; a shared jar would mix sessions
             trust_env=self._trust_env,
-            auto_decompress=True,
+            # Bodies are decoded here, as the built-in engine decodes them: every coding (stacked
+            # ones too), in steps, under the size limit.
+            auto_decompress=False,
+            headers={"Accept-Encoding": "gzip, deflate"},  # the codings decode_body undoes
             skip_auto_headers=("User-Agent",),
         )
         return self._session
@@ -71,7 +82,17 @@ class AiohttpEngine:
                 allow_redirects=False,
                 timeout=self._timeout(timeout),
             ) as response:
-                content = await response.read()
+                pieces = []
+                size = 0
+                async for piece in response.content.iter_any():
+                    size += len(piece)
+                    if size > self._max_body:
+                        raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
+                    pieces.append(piece)
+                content = b"".join(pieces)
+                codings = codings_of([header_bytes(v) for v in response.headers.getall("Content-Encoding", ())])
+                if codings and content:
+                    content = await decode_body(content, codings, self._max_body)
                 return RawResponse(response.status, response.headers, content, method=request.method, url=request.url)
         except aiohttp.ConnectionTimeoutError as exc:
             raise NotSent(str(exc)) from httpx.ConnectTimeout(str(exc))

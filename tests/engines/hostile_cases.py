@@ -901,7 +901,7 @@ def _cases() -> list[Case]:
     add(
         "gzip-bomb",
         g,
-        "16 MiB of zeros, gzipped (built-in limit here: 4 MiB)",
+        "16 MiB of zeros, gzipped (limit here: 4 MiB)",
         one(READ, send(resp(bomb(), headers="Content-Encoding: gzip\r\n"))),
         Call(error()),
     )

@@ -53,7 +53,8 @@ default, must pass every case; the others are shown as they behave.
   outcome within 15 s; **socket left open**: a connection outlived the closed client.
 - ✗ marks an outcome that is not acceptable; several outcomes are the case's successive calls.
 - Limits of the built-in engine met here: a head of 64 KiB and 256 lines, 16 interim answers,
-  a body size limit (4 MiB in this suite, 64 MiB by default)."""
+  a body size limit (4 MiB in this suite, 64 MiB by default; the aiohttp engine takes the same
+  body limit and decodes bodies as the built-in engine does)."""
 
 
 def test_docs_table(results: dict[tuple[str, str], Result]) -> None:
