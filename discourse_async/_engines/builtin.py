@@ -112,6 +112,7 @@ class _Connection(asyncio.Protocol):
         self.generation = generation
         self.max_body = max_body
         self.transport: asyncio.Transport | None = None
+        self.poller: select.poll | None = None  # readiness of the socket, for the check before reuse
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
         self.spoiled = False  # sent something it should not have: never reused
@@ -140,6 +141,10 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.poller = select.poll()
+            self.poller.register(sock.fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
         if self.answered:
@@ -271,7 +276,13 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(
-                _Answer(self.status, self.headers, self.body, codings_of(self.encodings), self.keep_alive)
+                _Answer(
+                    self.status,
+                    self.headers,
+                    self.body,
+                    codings_of(self.encodings) if self.encodings else [],
+                    self.keep_alive,
+                )
             )
 
     def begin(self) -> asyncio.Future[_Answer]:
@@ -314,12 +325,7 @@ class _Connection(asyncio.Protocol):
         """
         if self.closed or self.spoiled or self.transport is None:
             return False
-        sock = self.transport.get_extra_info("socket")
-        if sock is None:
-            return True
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        return not poller.poll(0)
+        return self.poller is None or not self.poller.poll(0)
 
     def check_read(self, read_timeout: float) -> None:
         """The read timer fired: fail if nothing arrived for ``read_timeout`` seconds, else re-arm."""
