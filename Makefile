@@ -30,13 +30,13 @@ demo-cli: install
 		DISCOURSE_API_KEY=$$(sed -n 's/^Admin API key: \([^ ]*\).*/\1/p' .demo-cli.log); \
 	set -x; \
 	$(BIN)/python -m discourse_async.cli topics list-latest-topics --format table --columns id,title,posts_count; \
-	$(BIN)/python -m discourse_async.cli posts create-topic-post-pm --topic-id 40 --raw "A reply from the command line." --format table --columns id,topic_id,post_number; \
+	$(BIN)/python -m discourse_async.cli posts create-post --topic-id 40 --raw "A reply from the command line." --format table --columns id,topic_id,post_number; \
 	$(BIN)/python -m discourse_async.cli topics iter-latest --max-items 35 | wc -l; \
 	$(BIN)/python -m discourse_async.cli topics get-topic 999 || echo "exit code $$?"
 
-## a fake Discourse (with S3) on 127.0.0.1:4200 until Ctrl-C
+## a fake Discourse (with S3 and 50 topics) on 127.0.0.1:4200 until Ctrl-C
 fake: install
-	$(BIN)/python -m discourse_async.testing --port 4200 --s3
+	$(BIN)/python -m discourse_async.testing --port 4200 --s3 --seed-topics 50
 
 ## the whole test suite (offline)
 test: install

@@ -88,15 +88,13 @@ async def soak(total: int, concurrency: int, fault_rate: float, seed: int) -> di
                         token = f"soak-token-{i:06d}"
                         tokens_sent.append(token)
                         topic = rng.choice(topics)
-                        await dc.posts.create_topic_post_pm(
-                            body={"topic_id": topic.id, "raw": f"A soak reply long enough to keep. {token}"}
-                        )
+                        await dc.posts.create_post(topic_id=topic.id, raw=f"A soak reply long enough to keep. {token}")
                     elif kind < 0.5:
                         await dc.topics.get_topic(id=str(rng.choice(topics).id))
                     elif kind < 0.8:
                         await dc.topics.list_latest_topics()
                     else:
-                        await dc.topics.get_specific_posts_from_topic(id=str(long_topic.id), post_ids=[1, 2, 3])
+                        await dc.topics.get_topic_posts(id=str(long_topic.id), post_ids=[1, 2, 3])
                     outcomes["ok"] += 1
                 except APIStatusError as exc:
                     outcomes[f"typed {type(exc).__name__} {exc.status_code}"] += 1

@@ -5,17 +5,23 @@
     python -m codegen.build_spec FILE --url URL  # the same, recording where FILE was downloaded from
     python -m codegen.build_spec --output FILE   # write somewhere else (then nothing is adopted)
 
+Without network, the pinned document is read from the folder ``$DISCOURSE_ASYNC_SPEC_CACHE`` names,
+where a copy is found by its sha256 (any file name). A document the build cannot read is a one-line
+error and exit status 3.
+
 Given a document other than the pin, the build adopts it: codegen/pin.yaml records it (source,
-commit, URL or path, sha256), CHANGES-API.md gets the preview report (old pin -> new document) as a
+commit, URL or file name, sha256), CHANGES-API.md gets the preview report (old pin -> new document) as a
 dated section, and codegen/deprecations.yaml gets the aliases that keep renamed names working.
 
-Three steps, always in this order so the output is a pure function of the input:
+Four steps, always in this order so the output is a pure function of the input:
 
 1. apply ``codegen/corrections.yaml`` (an OpenAPI Overlay 1.0 document): the facts that make the
    published document true to what real Discourse sites send and accept;
 2. drop every piece of upstream prose (descriptions, summaries, titles, examples) and put in our own
    one-line summaries from ``codegen/summaries.yaml``;
-3. dump YAML with a fixed layout, so the same input gives byte-identical output.
+3. give the shapes of answers names (``codegen/models.yaml``, see ``codegen/models.py``): shared
+   models in ``components/schemas``, the fields always sent, timestamps;
+4. dump YAML with a fixed layout, so the same input gives byte-identical output.
 """
 
 from __future__ import annotations
@@ -47,6 +53,10 @@ CHANGES_FILE = ROOT / "CHANGES-API.md"
 OUTPUT_FILE = ROOT / "openapi.yaml"
 # Pin keys that describe the document itself (not where this checkout keeps a copy): openapi.yaml records them.
 ORIGIN_KEYS = ("source", "file", "commit", "url", "sha256")
+#: Names a folder of upstream documents; the pinned one is found there by its sha256, so builds need no network.
+SPEC_CACHE_ENV = "DISCOURSE_ASYNC_SPEC_CACHE"
+#: The exit status of a build or preview whose document cannot be read.
+UNREADABLE = 3
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Schema keywords whose values are prose or sample data written by upstream authors.
@@ -86,7 +96,7 @@ def read_pin() -> dict[str, str]:
 
 
 def pin_origin(pin: dict[str, str]) -> dict[str, str]:
-    """What openapi.yaml records about its upstream document: the pin minus the local path."""
+    """What openapi.yaml records about its upstream document: the pin's origin keys."""
     return {k: pin[k] for k in ORIGIN_KEYS if pin.get(k)}
 
 
@@ -111,10 +121,19 @@ def sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def cached_copy(digest: str) -> Path | None:
+    """The file in ``$DISCOURSE_ASYNC_SPEC_CACHE`` whose sha256 is ``digest`` (None without one)."""
+    value = os.environ.get(SPEC_CACHE_ENV)
+    folder = Path(value) if value else None
+    if folder is None or not folder.is_dir():
+        return None
+    return next((p for p in sorted(folder.iterdir()) if p.is_file() and sha256(p.read_bytes()) == digest), None)
+
+
 def read_source(source: str | None, url: str | None = None) -> tuple[bytes, dict[str, str]]:
     """Return the upstream bytes and the pin that describes them.
 
-    Without ``source`` the pin is used: the local copy when present, otherwise the pinned URL.
+    Without ``source`` the pin is used: its copy in the cache folder when there is one, otherwise the pinned URL.
     Either way the bytes must match the pinned sha256, so a tampered or truncated download fails.
     A ``source`` with the pin's bytes is the pin; any other gets a new pin (see ``pin_for``, also for ``url``).
     """
@@ -122,13 +141,15 @@ def read_source(source: str | None, url: str | None = None) -> tuple[bytes, dict
     if source is not None:
         raw = fetch_bytes(source)
         return raw, pin if sha256(raw) == pin["sha256"] else pin_for(source, raw, url)
-    local = (ROOT / pin["local"]).resolve() if pin.get("local") else None
-    if local is not None and local.exists():
+    local = cached_copy(pin["sha256"])
+    if local is not None:
         raw, where = local.read_bytes(), str(local)
     elif pin.get("url"):
         raw, where = fetch_bytes(pin["url"]), pin["url"]
     else:
-        raise SpecError(f"the pinned document is not at {local} and the pin has no url to download it from")
+        raise SpecError(
+            f"no copy of the pinned document in ${SPEC_CACHE_ENV} and the pin has no url to download it from"
+        )
     if sha256(raw) != pin["sha256"]:
         raise SpecError(f"sha256 of {where} is {sha256(raw)}, the pin says {pin['sha256']}")
     return raw, pin
@@ -142,16 +163,14 @@ def pin_for(source: str, raw: bytes, url: str | None = None) -> dict[str, str]:
     """The pin of a newly adopted document: where it came from, its commit when known, and its sha256.
 
     ``url`` is where a local ``source`` was downloaded from (recorded, so the pin keeps its provenance
-    and a checkout without the file can still build).
+    and a checkout without the file can still build). A local file is recorded by name only: builds find
+    it again by its sha256 in ``$DISCOURSE_ASYNC_SPEC_CACHE``.
     """
     pin: dict[str, str] = {}
     if source.startswith(("http://", "https://")):
         url = source
     else:
         pin["file"] = Path(source).name
-        # Relative to the repository, like the original pin's `local`, so the checkout can move
-        # (abspath, not resolve: a symlinked workspace keeps its own short path).
-        pin["local"] = os.path.relpath(os.path.abspath(source), ROOT)
     if url:
         match = _GITHUB_RAW.fullmatch(url)
         if match:
@@ -164,10 +183,33 @@ def pin_for(source: str, raw: bytes, url: str | None = None) -> dict[str, str]:
 
 
 def parse_document(raw: bytes) -> dict[str, Any]:
-    text = raw.decode("utf-8")
-    doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    if not isinstance(doc, dict) or "paths" not in doc:
-        raise SpecError("the upstream document has no 'paths'")
+    """The upstream document, or a SpecError saying in one line why it cannot be used."""
+    try:
+        text = raw.decode("utf-8")
+        doc = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"the upstream document is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"the upstream document is not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"the upstream document is neither JSON nor YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
+        raise SpecError("the upstream document has no 'paths' object")
+    operations = [
+        (method.upper(), path, op)
+        for path, item in doc["paths"].items()
+        if isinstance(item, dict)
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    ]
+    unnamed = [
+        f"{method} {path}" for method, path, op in operations if not isinstance(op, dict) or not op.get("operationId")
+    ]
+    if unnamed:
+        raise SpecError(
+            f"{len(unnamed)} of {len(operations)} operations have no operationId (first: {unnamed[0]}); "
+            "the client's method names come from them"
+        )
     return doc
 
 
@@ -179,9 +221,6 @@ def write_pin(pin: dict[str, str]) -> None:
 
     text = "# The upstream document our openapi.yaml is built from. `make spec SPEC=...` rewrites this file.\n"
     text += "".join(line(k) for k in ORIGIN_KEYS)
-    if pin.get("local"):
-        text += "# Where a checkout of the workplace keeps a copy (used when present, so the build needs no network).\n"
-        text += line("local")
     PIN_FILE.write_text(text, encoding="utf-8")
 
 
@@ -399,6 +438,7 @@ class BuildResult:
     doc: dict[str, Any]
     report: OverlayReport
     placeholders: list[str]
+    notes: list[str] = field(default_factory=list)
 
     @cached_property
     def text(self) -> str:
@@ -411,7 +451,10 @@ def build_from(raw: bytes, origin: dict[str, str]) -> BuildResult:
     doc = parse_document(raw)
     report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
     placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
-    return BuildResult(doc, report, placeholders)
+    from codegen.models import name_shapes  # it builds on this module
+
+    notes = name_shapes(doc)
+    return BuildResult(doc, report, placeholders, notes)
 
 
 def build(source: str | None = None) -> BuildResult:
@@ -454,15 +497,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=OUTPUT_FILE)
     parser.add_argument("--url", help="where a local SPEC file was downloaded from (recorded in the pin)")
     args = parser.parse_args(argv)
+    from codegen.models import ModelsTableError
+
     try:
         raw, pin = read_source(args.source, args.url)
         result = build_from(raw, pin_origin(pin))
         # Adopting rewrites the pin, so only a build of our own openapi.yaml does it (not --output elsewhere).
         if pin["sha256"] != read_pin()["sha256"] and args.output.resolve() == OUTPUT_FILE.resolve():
             adopt(result, pin)
-    except (SpecError, OSError) as exc:
+    except (SpecError, ModelsTableError, OSError) as exc:
         print(f"spec build failed: {exc}", file=sys.stderr)
-        return 1
+        return UNREADABLE
     args.output.write_text(result.text, encoding="utf-8")
     print(
         f"wrote {args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output}: "
@@ -472,6 +517,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  correction {r.index} matches nothing (target gone?): {r.target}")
     for r in result.report.unchanged:
         print(f"  correction {r.index} changes nothing (fixed upstream?): {r.target}")
+    for note in result.notes:
+        print(f"  {note}")
     if result.placeholders:
         print(f"  {len(result.placeholders)} operations need a summary in codegen/summaries.yaml:")
         for op_id in result.placeholders:

@@ -7,6 +7,7 @@ latest = await dc.topics.list_latest_topics()
 """
 
 from discourse_async._client import DEFAULT_TIMEOUT, Discourse
+from discourse_async._enums import NotificationLevel, PostActionType
 from discourse_async._exceptions import (
     APIConnectionError,
     APIError,
@@ -55,8 +56,10 @@ __all__ = [
     "InternalServerError",
     "MemoryStore",
     "NotFoundError",
+    "NotificationLevel",
     "PathParameterError",
     "PermissionDeniedError",
+    "PostActionType",
     "RateLimit",
     "RateLimitError",
     "RateLimitStore",

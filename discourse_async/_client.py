@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from functools import cached_property
 from http.cookiejar import Cookie, CookieJar
@@ -37,7 +37,7 @@ from discourse_async._limits import (
     WaitHook,
     bucket_name,
 )
-from discourse_async._response import APIResponse, parse_or_raise
+from discourse_async._response import APIResponse, Parser, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, BareSender, Credentials, RequestPath, origin_of_url
@@ -47,15 +47,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from discourse_async import uploads
-    from discourse_async._namespaces.categories import Categories as CategoriesNamespace
-    from discourse_async._namespaces.groups import Groups as GroupsNamespace
-    from discourse_async._namespaces.notifications import Notifications as NotificationsNamespace
-    from discourse_async._namespaces.posts import Posts as PostsNamespace
-    from discourse_async._namespaces.private_messages import PrivateMessages as PrivateMessagesNamespace
-    from discourse_async._namespaces.search import Search as SearchNamespace
-    from discourse_async._namespaces.tags import Tags as TagsNamespace
-    from discourse_async._namespaces.topics import Topics as TopicsNamespace
-    from discourse_async._namespaces.users import Users as UsersNamespace
 
 T = TypeVar("T")
 
@@ -196,6 +187,9 @@ class Discourse(Namespaces):
             as received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
+        strict: raise ``APIResponseValidationError`` (naming the JSON path and the expected type)
+            when an answer does not fit the document, instead of keeping what does not fit as
+            received; for catching document drift in CI.
     """
 
     def __init__(
@@ -222,6 +216,7 @@ class Discourse(Namespaces):
         on_wait: WaitHook | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        strict: bool = False,
     ) -> None:
         url = _base_url(base_url)
         for name in headers or {}:
@@ -278,11 +273,12 @@ class Discourse(Namespaces):
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
         )
-        self._init(owns_engine=True, path=path)
+        self._init(owns_engine=True, path=path, strict=strict)
 
-    def _init(self, *, owns_engine: bool, path: RequestPath) -> None:
+    def _init(self, *, owns_engine: bool, path: RequestPath, strict: bool) -> None:
         self._owns_engine = owns_engine
         self._path = path
+        self._strict = strict
 
     # ------------------------------------------------------------------ options and lifetime
 
@@ -313,6 +309,7 @@ class Discourse(Namespaces):
         max_retries: int = _NOT_GIVEN,
         max_retry_after: float = _NOT_GIVEN,
         max_redirects: int = _NOT_GIVEN,
+        strict: bool = _NOT_GIVEN,
     ) -> Self:
         """A copy with other options, sharing the connection pool, credentials and rate budget.
 
@@ -331,7 +328,7 @@ class Discourse(Namespaces):
             max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
         )
         copy = object.__new__(type(self))
-        copy._init(owns_engine=False, path=path)
+        copy._init(owns_engine=False, path=path, strict=self._strict if strict is _NOT_GIVEN else strict)
         return copy
 
     async def aclose(self) -> None:
@@ -354,71 +351,9 @@ class Discourse(Namespaces):
     def __repr__(self) -> str:
         return f"<Discourse {self.base_url} ({self._path.credentials.kind})>"
 
-    # ------------------------------------------------------------------ namespaces with iterators
-    # The generated namespaces, extended with hand-written iterators; imported on first use.
-
-    @cached_property
-    def topics(self) -> TopicsNamespace:
-        """Topic operations and ``iter_latest``, ``iter_top``, ``iter_posts``."""
-        from discourse_async._namespaces.topics import Topics
-
-        return Topics(self)
-
-    @cached_property
-    def posts(self) -> PostsNamespace:
-        """Post operations and ``iter_latest``."""
-        from discourse_async._namespaces.posts import Posts
-
-        return Posts(self)
-
-    @cached_property
-    def categories(self) -> CategoriesNamespace:
-        """Category operations and ``iter_topics``."""
-        from discourse_async._namespaces.categories import Categories
-
-        return Categories(self)
-
-    @cached_property
-    def tags(self) -> TagsNamespace:
-        """Tag operations and ``iter_topics``."""
-        from discourse_async._namespaces.tags import Tags
-
-        return Tags(self)
-
-    @cached_property
-    def private_messages(self) -> PrivateMessagesNamespace:
-        """Private message operations and ``iter_inbox``, ``iter_sent``."""
-        from discourse_async._namespaces.private_messages import PrivateMessages
-
-        return PrivateMessages(self)
-
-    @cached_property
-    def users(self) -> UsersNamespace:
-        """User operations and ``iter_directory``, ``iter_admin_list``, ``iter_actions``."""
-        from discourse_async._namespaces.users import Users
-
-        return Users(self)
-
-    @cached_property
-    def groups(self) -> GroupsNamespace:
-        """Group operations and ``iter``, ``iter_members``."""
-        from discourse_async._namespaces.groups import Groups
-
-        return Groups(self)
-
-    @cached_property
-    def search(self) -> SearchNamespace:
-        """Search and ``iter``."""
-        from discourse_async._namespaces.search import Search
-
-        return Search(self)
-
-    @cached_property
-    def notifications(self) -> NotificationsNamespace:
-        """Notification operations and ``iter``."""
-        from discourse_async._namespaces.notifications import Notifications
-
-        return Notifications(self)
+    # ------------------------------------------------------------------ namespaces
+    # The generated namespaces (operations and iterators) come from Namespaces; uploads adds the
+    # whole upload flow to its operations.
 
     @cached_property
     def uploads(self) -> uploads.Uploads:
@@ -433,17 +368,15 @@ class Discourse(Namespaces):
         """Presigned URLs' sender: this client's engine and pool, without credentials or default headers."""
         return BareSender(self._path, timeout)
 
-    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]) -> T:
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> T:
         """Send a generated operation's request and return its typed result (the hot path)."""
         response, _ = await self._path.send(operation=operation, **kwargs)
-        return parse_or_raise(response, parse, operation)
+        return parse_or_raise(response, parse, operation, self._strict)
 
-    async def _call_operation(
-        self, operation: str, kwargs: dict[str, Any], parse: Callable[[httpx.Response], T]
-    ) -> APIResponse[T]:
+    async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> APIResponse[T]:
         """Send a generated operation's request; the typed result is built by ``.parse()``."""
         response, retries = await self._path.send(operation=operation, **kwargs)
-        return APIResponse(response, parse, operation=operation, retries_taken=retries)
+        return APIResponse(response, parse, operation=operation, retries_taken=retries, strict=self._strict)
 
     async def request(
         self,

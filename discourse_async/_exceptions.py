@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._generated.types import PathParameterError
+from discourse_async._runtime import PathParameterError
 
 if TYPE_CHECKING:
     import httpx

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
 from discourse_async._engines import RawResponse
 from discourse_async._exceptions import APIResponseValidationError
 from discourse_async._http import safe_url
+from discourse_async._runtime import ResponseShapeError
 
 T = TypeVar("T")
+
+#: A generated operation's parser: (response, strict) -> typed result.
+Parser: TypeAlias = Callable[[httpx.Response, bool], T]
 
 _UNPARSED: Any = object()
 
@@ -24,20 +28,22 @@ class APIResponse(Generic[T]):
     the raw body kept, when the body does not fit it. ``retries_taken`` counts retried attempts.
     """
 
-    __slots__ = ("_parse", "_parsed", "operation", "raw", "retries_taken")
+    __slots__ = ("_parse", "_parsed", "_strict", "operation", "raw", "retries_taken")
 
     def __init__(
         self,
         raw: RawResponse,
-        parse: Callable[[httpx.Response], T],
+        parse: Parser[T],
         *,
         operation: str,
         retries_taken: int = 0,
+        strict: bool = False,
     ) -> None:
         self.raw = raw
         self.operation = operation
         self.retries_taken = retries_taken
         self._parse = parse
+        self._strict = strict
         self._parsed: T = _UNPARSED
 
     @property
@@ -77,23 +83,28 @@ class APIResponse(Generic[T]):
     def parse(self) -> T:
         """The typed result of the operation."""
         if self._parsed is _UNPARSED:
-            self._parsed = parse_or_raise(self.raw, self._parse, self.operation)
+            self._parsed = parse_or_raise(self.raw, self._parse, self.operation, self._strict)
         return self._parsed
 
     def __repr__(self) -> str:
         return f"<APIResponse {self.operation} [{self.status_code}]>"
 
 
-def parse_or_raise(response: RawResponse | httpx.Response, parse: Callable[[httpx.Response], T], operation: str) -> T:
-    """Run a generated parser; turn any failure into one clear error that keeps the body."""
+def parse_or_raise(response: RawResponse | httpx.Response, parse: Parser[T], operation: str, strict: bool = False) -> T:
+    """Run a generated parser; turn any failure into one clear error that keeps the body.
+
+    Without ``strict`` the parsers never fail on an answer's shape (only on a body that is not
+    JSON); with it, the first value that does not fit the document is reported by its JSON path.
+    """
     try:
         # RawResponse has what the generated parsers use (status_code, content, text, json()).
-        return parse(response)  # type: ignore[arg-type]
-    except Exception as exc:  # the generated parsers raise KeyError, TypeError, ValueError, ...
+        return parse(response, strict)  # type: ignore[arg-type]
+    except Exception as exc:
         http = response.to_httpx() if isinstance(response, RawResponse) else response
+        why = str(exc) if isinstance(exc, ResponseShapeError) else f"{type(exc).__name__}: {exc}"
         raise APIResponseValidationError(
             f"the {response.status_code} response to {operation} does not fit its model "
-            f"({type(exc).__name__}: {exc}); the raw body is on .body",
+            f"({why}); the raw body is on .body",
             method=http.request.method,
             url=safe_url(http.request.url),
             response=http,

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Page", "Paginator"]
+__all__ = ["Page", "Paginator", "before_ids", "offsets", "page_numbers", "topic_posts"]
 
 ItemT = TypeVar("ItemT")
 PageT = TypeVar("PageT")
@@ -140,3 +140,134 @@ class Paginator(Generic[ItemT, PageT]):
         if page is None or not page.items or page.next is None:
             return None
         return await self._fetch(page.next)
+
+
+# ------------------------------------------------------------------------------------------------
+# The paging schemes of Discourse's lists, used by the generated ``iter_*`` methods
+# (codegen/pagination.yaml says which list pages how).
+
+Call = Callable[..., Awaitable[Any]]
+
+
+def _at(value: Any, path: str) -> Any:
+    """The value at a dotted path of a model (``topic_list.topics``); None where a step is missing."""
+    for step in path.split(".") if path else ():
+        value = getattr(value, step, None)
+    return value
+
+
+def _items(response: Any, path: str) -> list[Any]:
+    # A site that sent something else than a list gives no items, not an error.
+    value = _at(response, path)
+    return list(value) if isinstance(value, list) else []
+
+
+def _key_of(fields: Sequence[str] | None) -> Callable[[Any], Hashable | None]:
+    if not fields:
+        return _default_key
+    return lambda item: tuple(getattr(item, f, None) for f in fields)
+
+
+def page_numbers(
+    call: Call,
+    arguments: dict[str, Any],
+    *,
+    items: str,
+    more: str | None = None,
+    total: str | None = None,
+    first: int = 0,
+    max_items: int | None = None,
+    prefetch: int = 0,
+) -> Paginator[Any, Any]:
+    """``page=`` 0, 1, 2... (or from ``first``).
+
+    The end is an empty page, a missing ``more`` marker, or ``total`` items seen.
+    """
+    seen = [0]
+
+    async def fetch(page: int) -> Page[Any, Any]:
+        response = await call(**arguments, page=page)
+        found = _items(response, items)
+        seen[0] += len(found)
+        if more is not None:
+            go_on = bool(_at(response, more))
+        elif total is not None:
+            count = _at(response, total)
+            go_on = not isinstance(count, int) or seen[0] < count
+        else:
+            go_on = True
+        return Page(response, found, page + 1 if found and go_on else None)
+
+    return Paginator(fetch, first, max_items=max_items, prefetch=prefetch)
+
+
+def offsets(
+    call: Call,
+    arguments: dict[str, Any],
+    *,
+    items: str,
+    total: str | None = None,
+    key: Sequence[str] | None = None,
+    max_items: int | None = None,
+    prefetch: int = 0,
+) -> Paginator[Any, Any]:
+    """``offset=`` the items seen so far; the end is an empty page or ``total`` reached."""
+
+    async def fetch(offset: int) -> Page[Any, Any]:
+        response = await call(**arguments, offset=offset)
+        found = _items(response, items)
+        end = offset + len(found)
+        count = _at(response, total) if total else None
+        go_on = bool(found) and (not isinstance(count, int) or end < count)
+        return Page(response, found, end if go_on else None)
+
+    return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch, key=_key_of(key))
+
+
+def before_ids(
+    call: Call, arguments: dict[str, Any], *, items: str, max_items: int | None = None, prefetch: int = 0
+) -> Paginator[Any, Any]:
+    """``before=`` the smallest id seen: newest first, walking back."""
+
+    async def fetch(before: int | None) -> Page[Any, Any]:
+        response = await (call(**arguments, before=before) if before is not None else call(**arguments))
+        found = _items(response, items)
+        ids = [i for i in (getattr(item, "id", None) for item in found) if isinstance(i, int)]
+        return Page(response, found, min(ids) if ids else None)
+
+    return Paginator(fetch, None, max_items=max_items, prefetch=prefetch)
+
+
+#: How many post ids Discourse serves per /t/{id}/posts.json request (its own chunk size).
+POST_CHUNK = 20
+
+
+def topic_posts(
+    call: Call, arguments: dict[str, Any], *, max_items: int | None = None, prefetch: int = 0
+) -> Paginator[Any, Any]:
+    """A topic's posts: the first chunk and every id from ``get_topic``, then 20 ids a request.
+
+    Memory holds the id list and one chunk, however long the topic.
+    """
+    topics = call.__self__  # type: ignore[attr-defined] # the namespace, for get_topic_posts
+    topic_id = arguments["id"]
+    ids: list[int] = []
+
+    async def fetch(offset: int) -> Page[Any, Any]:
+        if offset == 0:
+            topic = await call(**arguments)
+            ids[:] = [i for i in _items(topic, "post_stream.stream") if isinstance(i, int)]
+            first = {p.id: p for p in _items(topic, "post_stream.posts") if hasattr(p, "id")}
+            chunk = ids[:POST_CHUNK]
+            if all(i in first for i in chunk):
+                return Page(topic, [first[i] for i in chunk], len(chunk) if len(ids) > len(chunk) else None)
+        chunk = ids[offset : offset + POST_CHUNK]
+        response = await topics.get_topic_posts(id=topic_id, post_ids=chunk)
+        posts = _items(response, "post_stream.posts")
+        by_id = {p.id: p for p in posts if hasattr(p, "id")}
+        # Discourse answers in its own order and leaves out posts deleted meanwhile: keep stream order.
+        ordered = [by_id[i] for i in chunk if i in by_id]
+        end = offset + POST_CHUNK
+        return Page(response, ordered or posts, end if end < len(ids) else None)
+
+    return Paginator(fetch, 0, max_items=max_items, prefetch=prefetch)

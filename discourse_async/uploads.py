@@ -43,7 +43,7 @@ from discourse_async._http import safe_url
 
 if TYPE_CHECKING:
     from discourse_async._client import Discourse
-    from discourse_async._generated.models import CreateUploadResponse200
+    from discourse_async._generated.models import Upload, UploadMetadata
     from discourse_async._transport import BareSender
 
 __all__ = ["MiB", "Source", "UploadError", "Uploads", "progress_bar"]
@@ -314,7 +314,7 @@ class _Presigner:
                         wanted.add(self._next)
                     self._next += 1
                 answer = await self._uploads.batch_presign_multipart_parts(
-                    body={"part_numbers": sorted(wanted), "unique_identifier": self._identifier}
+                    part_numbers=sorted(wanted), unique_identifier=self._identifier
                 )
                 for key, value in _props(answer.presigned_urls).items():
                     self._urls[int(key)] = str(value)
@@ -342,7 +342,7 @@ class Uploads(_Uploads):
         multipart_threshold: int = MULTIPART_THRESHOLD,
         simple_max: int = SIMPLE_MAX,
         s3_client: httpx.AsyncClient | None = None,
-    ) -> CreateUploadResponse200:
+    ) -> Upload:
         """Upload ``source`` and return the upload record (``id``, ``url``, ``short_url``, ...).
 
         Args:
@@ -396,30 +396,30 @@ class Uploads(_Uploads):
             return "simple"
         return "multipart" if size >= max(multipart_threshold, S3_MIN_PART) else "presigned"
 
-    async def _simple(self, plan: _Plan, user_id: int | Unset) -> CreateUploadResponse200:
-        from discourse_async._generated.models import CreateUploadBody
-
+    async def _simple(self, plan: _Plan, user_id: int | Unset) -> Upload:
         reader = plan.reader
         if reader.random_access:
             data = await reader.read(0, reader.size)
             payload: BinaryIO = io.BytesIO(data)
         else:
             payload = io.BytesIO(await reader.read(0, reader.size))
-        body = CreateUploadBody(
-            upload_type=plan.upload_type,  # type: ignore[arg-type]
+        result = await self.create_upload(
+            upload_type=plan.upload_type,  # any upload type the site accepts
             file=File(payload=payload, file_name=plan.filename, mime_type=plan.content_type),
             synchronous=True,
             user_id=user_id,
         )
-        result = await self.create_upload(body=body)
         plan.progress(reader.size)
         return result
 
-    async def _presigned(self, plan: _Plan) -> CreateUploadResponse200:
+    async def _presigned(self, plan: _Plan) -> Upload:
         reader = plan.reader
         metadata = await self._metadata(reader)
         presign = await self.generate_presigned_put(
-            body={"type": plan.upload_type, "file_name": plan.filename, "file_size": reader.size, **metadata}
+            type=plan.upload_type,  # any upload type the site accepts
+            file_name=plan.filename,
+            file_size=reader.size,
+            metadata=metadata,
         )
         url = str(presign.url)
         headers = {k: str(v) for k, v in _props(presign.signed_headers).items()}
@@ -442,13 +442,15 @@ class Uploads(_Uploads):
                 f"S3 refused the upload of {plan.filename}: {response.status_code} {_s3_code(response)} "
                 f"at {safe_url(url)}"
             )
-        return _as_upload(await self.complete_external_upload(body={"unique_identifier": presign.unique_identifier}))
+        return _as_upload(await self.complete_external_upload(unique_identifier=presign.unique_identifier))
 
-    async def _metadata(self, reader: _Reader) -> dict[str, Any]:
+    async def _metadata(self, reader: _Reader) -> UploadMetadata | Unset:
+        from discourse_async.models import UploadMetadata
+
         checksum = await reader.sha1()
-        return {"metadata": {"sha1-checksum": checksum}} if checksum else {}
+        return UploadMetadata.from_dict({"sha1-checksum": checksum}) if checksum else UNSET
 
-    async def _multipart(self, plan: _Plan, wanted_part_size: int, concurrency: int) -> CreateUploadResponse200:
+    async def _multipart(self, plan: _Plan, wanted_part_size: int, concurrency: int) -> Upload:
         reader = plan.reader
         if reader.size == 0:
             raise ValueError("an empty file cannot be sent as an S3 multipart upload; use route='simple'")
@@ -456,12 +458,10 @@ class Uploads(_Uploads):
         parts = math.ceil(reader.size / part_size)
         metadata = await self._metadata(reader)
         created = await self.create_multipart_upload(
-            body={
-                "upload_type": plan.upload_type,
-                "file_name": plan.filename,
-                "file_size": reader.size,
-                **metadata,
-            }
+            upload_type=plan.upload_type,  # any upload type the site accepts
+            file_name=plan.filename,
+            file_size=reader.size,
+            metadata=metadata,
         )
         identifier = str(created.unique_identifier)
         external_id = str(created.external_upload_identifier)
@@ -493,8 +493,10 @@ class Uploads(_Uploads):
             async with asyncio.TaskGroup() as group:
                 for _ in range(max(1, min(concurrency, parts))):
                     group.create_task(worker())
-            ordered = [{"part_number": n, "etag": etags[n]} for n in sorted(etags)]
-            done = await self.complete_multipart(body={"unique_identifier": identifier, "parts": ordered})
+            from discourse_async.models import CompleteMultipartBodyPartsItem as Part
+
+            ordered = [Part(part_number=n, etag=etags[n]) for n in sorted(etags)]
+            done = await self.complete_multipart(unique_identifier=identifier, parts=ordered)
             return _as_upload(done)
         except BaseException as exc:
             await self._abort(external_id, plan.filename)
@@ -567,7 +569,7 @@ class Uploads(_Uploads):
         # Shielded: a cancelled upload must still be aborted, or its parts stay in the bucket.
         async def abort() -> None:
             try:
-                await self.abort_multipart(body={"external_upload_identifier": external_id})
+                await self.abort_multipart(external_upload_identifier=external_id)
             except Exception as exc:  # the original failure matters more; report this one in the log
                 log.warning("%s: aborting the multipart upload failed: %s", filename, type(exc).__name__)
 
@@ -598,18 +600,18 @@ async def _slices(data: bytes | memoryview, plan: _Plan) -> AsyncIterator[bytes]
             plan.progress(-sent)
 
 
-def _as_upload(model: Any) -> CreateUploadResponse200:
-    """The three routes answer with the same upload record; give it one type."""
-    from discourse_async._generated.models import CreateUploadResponse200
+def _as_upload(model: Any) -> Upload:
+    """The three routes answer with the same upload record (one model); a checked cast."""
+    from discourse_async._generated.models import Upload
 
-    if isinstance(model, CreateUploadResponse200):
+    if isinstance(model, Upload):
         return model
-    return CreateUploadResponse200.from_dict(model.to_dict())
+    return Upload.from_dict(model.to_dict() if hasattr(model, "to_dict") else model)
 
 
 def _props(value: Any) -> dict[str, Any]:
     """The fields of a generated model (known and additional), or a plain dict."""
-    if isinstance(value, Unset) or value is None:
+    if value is None or isinstance(value, Unset):
         return {}
     if isinstance(value, dict):
         return value

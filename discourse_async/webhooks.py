@@ -27,10 +27,11 @@ import logging
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypeVar
 
+from discourse_async._asgi import Receive, Scope, Send, lifespan
 from discourse_async._exceptions import ConfigurationError, DiscourseError
 from discourse_async._secrets import Secret
 
@@ -364,11 +365,6 @@ def parse_event(headers: HeadersLike, body: bytes, secret: str | bytes | Secret)
 Handler = Callable[[WebhookEvent], Awaitable[None] | None]
 _H = TypeVar("_H", bound=Handler)
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
 
 class _Refused(Exception):
     """A delivery answered with an error status before any handler runs."""
@@ -473,7 +469,7 @@ class WebhookApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
         if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             if scope["type"] == "websocket":
@@ -538,16 +534,6 @@ class WebhookApp:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
-
-    @staticmethod
-    async def _lifespan(receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
 
 async def _respond(

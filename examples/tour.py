@@ -41,51 +41,45 @@ async def tour(url: str, api_key: str, username: str, *, fake_site: bool, s3: bo
         if fake_site:
             for name in ("alice", "bob"):
                 made = await dc.users.create_user(
-                    body={
-                        "name": name.capitalize(),
-                        "email": f"{name}@example.com",
-                        "password": "correct horse battery",
-                        "username": name,
-                        "active": True,
-                    }
+                    name=name.capitalize(),
+                    email=f"{name}@example.com",
+                    password="correct horse battery",
+                    username=name,
+                    active=True,
                 )
                 say(f"created user {name} (id {made.user_id})")
             author, second, recipient = "alice", "bob", "bob"
         else:
             author = username
         async with Discourse(url, api_key=api_key, api_username=author) as as_author:
-            category = (await dc.categories.create_category(body={"name": f"Tour {stamp}", "color": "0E76BD"})).category
+            category = (await dc.categories.create_category(name=f"Tour {stamp}", color="0E76BD")).category
             say(f"created category {category.name!r} (id {category.id})")
-            first = await as_author.posts.create_topic_post_pm(
-                body={
-                    "title": f"What can discourse-async do? ({stamp})",
-                    "raw": "Let's find out: this topic was written by examples/tour.py.",
-                    "category": category.id,
-                    "tags": ["tour"],
-                }
+            first = await as_author.posts.create_post(
+                title=f"What can discourse-async do? ({stamp})",
+                raw="Let's find out: this topic was written by examples/tour.py.",
+                category=category.id,
+                extra_body={"tags": ["tour"]},
             )
             say(f"{author} created topic {first.topic_id} ({first.topic_slug})")
             replier = Discourse(url, api_key=api_key, api_username=second or author)
             async with replier:
                 replies = 22 if fake_site else 2
                 for n in range(1, replies + 1):
-                    body: dict[str, Any] = {
-                        "topic_id": first.topic_id,
-                        "raw": f"Reply number {n}: it speaks the whole API.",
-                    }
-                    if n == 1:
-                        body["reply_to_post_number"] = 1
-                    reply = await replier.posts.create_topic_post_pm(body=body)
+                    reply = await replier.posts.create_post(
+                        topic_id=first.topic_id,
+                        raw=f"Reply number {n}: it speaks the whole API.",
+                        reply_to_post_number=1 if n == 1 else None,
+                    )
                 say(f"{second or author} posted {replies} replies (last is post #{reply.post_number})")
                 if second:
-                    await replier.posts.perform_post_action(body={"id": first.id, "post_action_type_id": 2})
+                    await replier.posts.act_on_post(id=first.id, post_action_type_id=2)
                     say(f"{second} liked post {first.id}")
                 else:
                     say("(skipped the like: set DISCOURSE_SECOND_USERNAME to like as someone else)")
             topic = await dc.topics.get_topic(id=str(first.topic_id))
             say(
                 f"read topic back: {topic.title!r}, {topic.posts_count} posts, first chunk of "
-                f"{len(topic.post_stream.posts)}, stream of {len(topic.post_stream.stream)} ids"
+                f"{len(topic.post_stream.posts)}, stream of {len(topic.post_stream.stream or [])} ids"
             )
             numbers = [p.post_number async for p in dc.topics.iter_posts(first.topic_id)]
             say(f"iter_posts walked all {len(numbers)} posts ({numbers[0]}..{numbers[-1]})")
@@ -97,16 +91,14 @@ async def tour(url: str, api_key: str, username: str, *, fake_site: bool, s3: bo
             say(f"iter_latest listed {count} topic{'' if count == 1 else 's'}")
             found = await dc.search.search(q="speaks the whole API")
             say(f"search found {len(found.posts or [])} posts")
-            pm = await as_author.posts.create_topic_post_pm(
-                body={
-                    "title": f"A private word ({stamp})",
-                    "raw": "This message is only for the two of us.",
-                    "archetype": "private_message",
-                    "target_recipients": recipient,
-                }
+            pm = await as_author.posts.create_post(
+                title=f"A private word ({stamp})",
+                raw="This message is only for the two of us.",
+                archetype="private_message",
+                target_recipients=recipient,
             )
             say(f"{author} sent a private message to {recipient} (topic {pm.topic_id})")
-            notes = await as_author.notifications.get_notifications()
+            notes = await as_author.notifications.list_notifications()
             say(
                 f"{author} has {notes.total_rows_notifications} notifications: "
                 f"types {[n.notification_type for n in notes.notifications[:5]]}"

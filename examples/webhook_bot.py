@@ -33,10 +33,8 @@ def make_bot(dc: Discourse, secret: str, replies: list[int]) -> WebhookApp:
     background: set[asyncio.Task[None]] = set()
 
     async def reply(topic_id: int, username: str) -> None:
-        post = await dc.posts.create_topic_post_pm(
-            body={"topic_id": topic_id, "raw": f"Hello @{username}! I am {BOT}, and I heard you."}
-        )
-        replies.append(int(post.id))  # type: ignore[arg-type]
+        post = await dc.posts.create_post(topic_id=topic_id, raw=f"Hello @{username}! I am {BOT}, and I heard you.")
+        replies.append(post.id)
         print(f"  {BOT} replied in topic {topic_id} (post {post.id})")
 
     @hooks.on("post_created")
@@ -88,8 +86,8 @@ async def demo() -> None:
         fake.add_webhook(hook_url, secret, events=["post_created"])
         print(f"Fake Discourse at {forum}; the bot listens at {hook_url}")
         async with fake.client("alice", base_url=forum) as alice:
-            topic = await alice.posts.create_topic_post_pm(
-                body={"title": "Is there a bot around here?", "raw": f"Hey @{BOT}, are you listening?"}
+            topic = await alice.posts.create_post(
+                title="Is there a bot around here?", raw=f"Hey @{BOT}, are you listening?"
             )
             print(f"  alice asked in topic {topic.topic_id}")
             for _ in range(200):
@@ -98,9 +96,7 @@ async def demo() -> None:
                 await asyncio.sleep(0.05)
         fake.add_webhook(hook_url, "a-wrong-secret", events=["post_created"])
         async with fake.client("alice", base_url=forum) as alice:
-            await alice.posts.create_topic_post_pm(
-                body={"topic_id": topic.topic_id, "raw": f"Thanks @{BOT}, that was quick!"}
-            )
+            await alice.posts.create_post(topic_id=topic.topic_id, raw=f"Thanks @{BOT}, that was quick!")
         await asyncio.sleep(0.3)
     print(f"Done: the bot replied {len(replies)} times; the delivery signed with a wrong secret was refused.")
     if len(replies) != 2:

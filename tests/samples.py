@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
@@ -90,8 +91,26 @@ def _string(name: str, schema: dict[str, Any]) -> str:
     return f"{name or 'value'} text"
 
 
+def result_of(operation: str) -> Any:
+    """The generated parser of an operation's answer (snake_case operationId): ``(response, strict) -> result``."""
+    import importlib
+
+    from discourse_async._generated.api import OPERATIONS
+
+    tag = OPERATIONS[operation][0]
+    return getattr(importlib.import_module(f"discourse_async._generated.api.{tag}"), "_" + operation.upper())
+
+
+def deref(schema: Any) -> Any:
+    """The schema a ``$ref`` points at (shared models live in components/schemas)."""
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
 def sample(schema: dict[str, Any] | None, name: str = "", *, depth: int = 0, response: bool = True) -> Any:
     """A value for ``schema``. In responses: nulls where nullable, plugin fields on objects."""
+    schema = deref(schema)
     if not schema:
         return "plugin value"
     if response and _nullable(schema) and depth > 0:
@@ -106,7 +125,8 @@ def sample(schema: dict[str, Any] | None, name: str = "", *, depth: int = 0, res
             if response and depth > 0 and prop.startswith(("can_", "admin_", "staff_")):
                 continue
             out[prop] = sample(sub, prop, depth=depth + 1, response=response)
-        if response:
+        # A plugin adds fields to objects with named fields, not to maps whose values share one type.
+        if response and not isinstance(schema.get("additionalProperties"), dict):
             out[PLUGIN_FIELD] = PLUGIN_VALUE
         return out
     if kind == "array":
@@ -130,8 +150,41 @@ def response_schema(op: dict[str, Any]) -> dict[str, Any] | None:
         if str(status).startswith("2"):
             for media, content in (response.get("content") or {}).items():
                 if "json" in media:
-                    return dict(content.get("schema") or {})
+                    return dict(deref(content.get("schema")) or {})
     return None
+
+
+@functools.cache
+def _registry() -> Any:
+    """openapi.yaml as one JSON Schema resource, so ``$ref``s anywhere in it resolve against the whole document."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    return Registry().with_resource(SPEC_URI, Resource.from_contents(spec(), default_specification=DRAFT202012))
+
+
+SPEC_URI = "urn:discourse-async:openapi"
+
+
+def response_validator(operation_id: str, status: int = 200) -> Any:
+    """A Draft 2020-12 validator for an operation's JSON answer with ``status`` (None when it has none).
+
+    The schema is referenced by its JSON pointer into the whole document, not copied out of it, so
+    ``$ref``s to shared models (``#/components/schemas/...``) resolve as they do in the document.
+    """
+    import jsonschema
+
+    method, path, op = operations()[operation_id]
+    response = op.get("responses", {}).get(str(status))
+    media = next((m for m in (response or {}).get("content") or {} if "json" in m), None)
+    if media is None:
+        return None
+
+    def escape(part: str) -> str:
+        return quote(part.replace("~", "~0").replace("/", "~1"), safe="~")
+
+    pointer = "/".join(["", "paths", escape(path), method.lower(), "responses", str(status), "content", escape(media)])
+    return jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#{pointer}/schema"}, registry=_registry())
 
 
 def request_schema(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -139,4 +192,4 @@ def request_schema(op: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if not body:
         return None
     media, content = next(iter(body["content"].items()))
-    return media, content["schema"]
+    return media, deref(content["schema"])

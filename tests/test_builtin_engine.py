@@ -181,7 +181,7 @@ async def test_stale_keep_alive_connection_is_skipped_for_a_post(
         for writer in raw.writers:  # the server drops its idle connections (a keep-alive timeout)
             writer.close()
         await asyncio.sleep(0.05)
-        post = await dc.posts.create_topic_post_pm(body={"raw": "A reply long enough to post here.", "topic_id": 1})
+        post = await dc.posts.create_post(raw="A reply long enough to post here.", topic_id=1)
     assert post.id == 2
     assert [s.method for s in raw.seen] == ["GET", "POST"], "the POST was sent once, on a new connection"
     assert raw.connections == 2

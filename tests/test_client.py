@@ -252,18 +252,27 @@ async def test_text_and_html_error_bodies() -> None:
     assert info3.value.retry_after is None
 
 
-async def test_body_that_does_not_fit_the_model_keeps_the_raw_body() -> None:
+async def test_body_that_does_not_fit_the_model_is_kept_or_reported_in_strict_mode() -> None:
     raw = b'[{"id": 1}, {"id": 2}]'
     async with client(_error(200, content=raw, headers={"content-type": "application/json"})) as dc:
+        # By default nothing is thrown away: the model gives back what came.
+        topic = await dc.topics.get_topic(id="1")
+        assert topic.id is None and topic.to_dict() == [{"id": 1}, {"id": 2}]
+        strict = dc.with_options(strict=True)
         with pytest.raises(APIResponseValidationError) as info:
-            await dc.topics.get_topic(id="1")
+            await strict.topics.get_topic(id="1")
         assert info.value.body == raw
-        assert "get_topic" in str(info.value)
+        assert "get_topic" in str(info.value) and "$: expected Topic" in str(info.value)
         # The raw variant gives the response; parsing is what fails.
-        response = await dc.topics.with_raw_response.get_topic(id="1")
+        response = await strict.topics.with_raw_response.get_topic(id="1")
         assert response.status_code == 200 and response.json() == [{"id": 1}, {"id": 2}]
         with pytest.raises(APIResponseValidationError):
             response.parse()
+    # Not JSON at all fails in either mode, with the body kept.
+    async with client(_error(200, content=b"<html>", headers={"content-type": "application/json"})) as dc:
+        with pytest.raises(APIResponseValidationError) as info:
+            await dc.topics.get_topic(id="1")
+        assert info.value.body == b"<html>"
 
 
 async def test_connection_errors_and_timeouts() -> None:
@@ -343,10 +352,10 @@ async def test_plain_strings_for_enums_and_dict_bodies() -> None:
         return httpx.Response(200, json={"id": 9, "topic_id": 3})
 
     async with client(handler) as dc:
-        await dc.users.list_users_public(period="weekly", order="likes_received")
-        post = await dc.posts.create_topic_post_pm(body={"raw": "A reply long enough to post.", "topic_id": 3})
+        await dc.users.list_directory(period="weekly", order="likes_received")
+        post = await dc.posts.create_post(raw="A reply long enough to post.", topic_id=3)
         with pytest.raises(TypeError, match="raw"):
-            await dc.posts.create_topic_post_pm(body={"topic_id": 3})
+            await dc.posts.create_post(topic_id=3)
     assert post.id == 9
     assert seen[0].url.params["period"] == "weekly"
     assert seen[1].read() == b'{"raw":"A reply long enough to post.","topic_id":3}'

@@ -207,9 +207,9 @@ async def test_connection_dropped_after_a_post_was_processed_is_not_retried(
     rec.drop_after_processing = 1
     async with client(url, engine, max_retries=3) as dc:
         with pytest.raises(APIConnectionError) as info:
-            await dc.posts.create_topic_post_pm(body={"raw": "A reply long enough to post here.", "topic_id": 1})
+            await dc.posts.create_post(raw="A reply long enough to post here.", topic_id=1)
         assert info.value.request_sent is True
-        post = await dc.posts.create_topic_post_pm(body={"raw": "A reply long enough to post here.", "topic_id": 1})
+        post = await dc.posts.create_post(raw="A reply long enough to post here.", topic_id=1)
     assert rec.writes == 2, "exactly one write per call: the failed call was not repeated"
     assert post.id == 2
 
@@ -235,9 +235,7 @@ async def test_connection_refused_is_retried_for_a_post(engine: str) -> None:
     runners: list[web.AppRunner] = []
     try:
         async with client(f"http://127.0.0.1:{port}", engine, clock=StartServerWhileWaiting()) as dc:
-            response = await dc.posts.with_raw_response.create_topic_post_pm(
-                body={"raw": "A reply long enough to post here.", "topic_id": 1}
-            )
+            response = await dc.posts.with_raw_response.create_post(raw="A reply long enough to post here.", topic_id=1)
         assert response.retries_taken == 1
         assert rec.writes == 1
     finally:

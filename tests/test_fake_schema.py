@@ -13,19 +13,20 @@ import re
 from typing import Any
 
 import httpx
-import jsonschema
 import pytest
 
 from discourse_async import File
-from discourse_async._generated.api import OPERATIONS
+from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
 from discourse_async.testing import FakeDiscourse, S3Server
-from tests.samples import operations, response_schema
+from tests.samples import operations, response_validator
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x03\x08\x02\x00\x00\x00" + b"\x00" * 64
 
 #: Where a current Discourse sends a value that openapi.yaml types differently: the fake stays
 #: faithful to Discourse, and these are reported for codegen/corrections.yaml. When the document
 #: is corrected the entry must go (the test fails on a gap that no longer shows).
+#: Where the fake answers as real sites do and the document does not (none today: corrections in
+#: codegen/corrections.yaml made the document true to them).
 KNOWN_SPEC_GAPS: dict[tuple[str, str], str] = {}
 
 
@@ -40,7 +41,7 @@ class Checker:
     """Validates each raw response against its operation's schema and keeps what was covered."""
 
     def __init__(self) -> None:
-        by_route = {(method, path): op for method, path, op in operations().values()}
+        by_route = {(method, path): op_id for op_id, (method, path, _op) in operations().items()}
         self.by_snake = {name: by_route[(method, path)] for name, (_tag, method, path) in OPERATIONS.items()}
         self.covered: set[str] = set()
         self.problems: list[str] = []
@@ -52,28 +53,36 @@ class Checker:
         if not 200 <= status < 300:
             self.problems.append(f"{name}: HTTP {status}: {response.text[:300]}")
             return None
-        op = self.by_snake[name]
-        schema = response_schema(op)
-        if schema is None or not response.content:
+        validator = response_validator(self.by_snake[name], status)
+        if validator is None or not response.content:
             return None
         body = response.json()
-        for error in jsonschema.Draft202012Validator(schema).iter_errors(body):
-            where = "/".join(str(p) for p in error.absolute_path)
-            gap = next((k for k in KNOWN_SPEC_GAPS if k[0] == name and re.fullmatch(k[1], where)), None)
-            if gap is not None:
-                self.gaps_seen.add(gap)
-                continue
-            self.problems.append(f"{name}: {where or '<root>'}: {error.message[:200]}")
+        for error in validator.iter_errors(body):
+            self.problem(name, "/".join(str(p) for p in error.absolute_path) or "<root>", error.message[:200])
         try:
             response.parse()
         except Exception as exc:  # the generated model must accept what the fake sends
-            self.problems.append(f"{name}: model parse failed: {exc}")
+            self.problem(name, "<model>", f"model parse failed: {exc}")
         return body
 
+    def problem(self, name: str, where: str, message: str) -> None:
+        gap = next((k for k in KNOWN_SPEC_GAPS if k[0] == name and re.fullmatch(k[1], where)), None)
+        if gap is not None:
+            self.gaps_seen.add(gap)
+        else:
+            self.problems.append(f"{name}: {where}: {message}")
 
-async def call(checker: Checker, client: Any, operation: str, /, **kwargs: Any) -> Any:
+
+async def call(checker: Checker, client: Any, operation: str, /, body: Any = None, **kwargs: Any) -> Any:
+    """Call an operation by its name in the table; ``body`` is spread into its body keywords."""
     tag = OPERATIONS[operation][0]
-    raw = getattr(getattr(client, tag).with_raw_response, operation)
+    raw = getattr(getattr(client, tag).with_raw_response, METHOD_NAMES[operation])
+    if body is not None:
+        keyword = {key: kw for kw, key, where in INPUTS[operation] if where in ("json", "form")}
+        kwargs.update({keyword[k]: v for k, v in body.items() if k in keyword})
+        extra = {k: v for k, v in body.items() if k not in keyword}
+        if extra:
+            kwargs["extra_body"] = extra
     return checker.check(operation, await raw(**kwargs))
 
 
@@ -124,15 +133,13 @@ async def test_every_operation_matches_its_response_schema(s3_server: S3Server) 
                 "reply_to_post_number": 1,
             },
         )
-        await as_alice.posts.create_topic_post_pm(
-            body={"topic_id": topic_id, "raw": "Alice answers Bob's reply here.", "reply_to_post_number": 2}
+        await as_alice.posts.create_post(
+            topic_id=topic_id, raw="Alice answers Bob's reply here.", reply_to_post_number=2
         )
-        await as_alice.posts.create_topic_post_pm(
-            body={
-                "title": "Second topic in the sub category",
-                "raw": "Some text for the second topic here.",
-                "category": child["category"]["id"],
-            }
+        await as_alice.posts.create_post(
+            title="Second topic in the sub category",
+            raw="Some text for the second topic here.",
+            category=child["category"]["id"],
         )
         fake.seed_topics(3, category=category_id)
         await call(c, as_bob, "perform_post_action", body={"id": post["id"], "post_action_type_id": 2})
@@ -217,7 +224,7 @@ async def test_every_operation_matches_its_response_schema(s3_server: S3Server) 
         await call(c, anon, "list_group_members", name="testers", limit=2)
         await call(c, as_alice, "remove_group_members", id=gid, body={"usernames": "carol"})
         await call(c, anon, "list_groups")
-        await call(c, as_alice, "list_groups", type_="my")
+        await call(c, as_alice, "list_groups", type="my")
         # ------------------------------------------------------------ notifications
         await call(c, as_alice, "get_notifications")
         await call(c, as_bob, "get_notifications", limit=2, offset=0)
@@ -281,7 +288,7 @@ async def test_every_operation_matches_its_response_schema(s3_server: S3Server) 
         await call(c, as_alice, "update_email", username="alice", body={"email": "alice@new.example.com"})
         await call(c, admin, "update_username", username="grace", body={"new_username": "grace_h"})
         await call(c, anon, "list_users_public", period="all", order="post_count")
-        await call(c, anon, "list_user_actions", offset=0, username="alice", filter_="4,5")
+        await call(c, anon, "list_user_actions", offset=0, username="alice", filter="4,5")
         await call(c, as_alice, "get_user_emails", username="alice")
         await call(c, as_alice, "refresh_gravatar", username="alice")
         await call(c, anon, "send_password_reset_email", body={"login": "bob"})

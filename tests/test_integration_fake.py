@@ -40,22 +40,16 @@ async def site(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeDiscou
 async def test_a_forum_conversation(site: tuple[FakeDiscourse, ClientFactory]) -> None:
     fake, make = site
     async with make() as admin, make("alice") as alice, make("bob") as bob:
-        category = (await admin.categories.create_category(body={"name": "Bots", "color": "0E76BD"})).category
-        first = await alice.posts.create_topic_post_pm(
-            body={
-                "title": "How do I write a Discourse bot?",
-                "raw": "Looking for advice on writing a bot, @bob.",
-                "category": category.id,
-            }
+        category = (await admin.categories.create_category(name="Bots", color="0E76BD")).category
+        first = await alice.posts.create_post(
+            title="How do I write a Discourse bot?",
+            raw="Looking for advice on writing a bot, @bob.",
+            category=category.id,
         )
-        reply = await bob.posts.create_topic_post_pm(
-            body={
-                "topic_id": first.topic_id,
-                "raw": "Start with discourse-async and its fake!",
-                "reply_to_post_number": 1,
-            }
+        reply = await bob.posts.create_post(
+            topic_id=first.topic_id, raw="Start with discourse-async and its fake!", reply_to_post_number=1
         )
-        await alice.posts.perform_post_action(body={"id": reply.id, "post_action_type_id": 2})
+        await alice.posts.act_on_post(id=reply.id, post_action_type_id=2)
         topic = await bob.topics.get_topic(id=str(first.topic_id))
         assert [p.post_number for p in topic.post_stream.posts] == [1, 2]
         assert topic.post_stream.posts[1].reply_to_post_number == 1
@@ -63,17 +57,15 @@ async def test_a_forum_conversation(site: tuple[FakeDiscourse, ClientFactory]) -
         assert [t.id for t in latest.topic_list.topics] == [first.topic_id]
         found = await bob.search.search(q="discourse-async")
         assert found.grouped_search_result.post_ids == [reply.id]
-        await bob.posts.create_topic_post_pm(
-            body={
-                "title": "Thanks for the question",
-                "raw": "Happy to help you, Alice.",
-                "archetype": "private_message",
-                "target_recipients": "alice",
-            }
+        await bob.posts.create_post(
+            title="Thanks for the question",
+            raw="Happy to help you, Alice.",
+            archetype="private_message",
+            target_recipients="alice",
         )
         inbox = await alice.private_messages.list_user_private_messages(username="alice")
         assert [t.title for t in inbox.topic_list.topics] == ["Thanks for the question"]
-        kinds = [n.notification_type for n in (await alice.notifications.get_notifications()).notifications]
+        kinds = [n.notification_type for n in (await alice.notifications.list_notifications()).notifications]
         assert kinds == [6, 12, 2]  # private message, "First Like" badge, reply
         post = await alice.posts.get_post(id=str(first.id))
         assert post.raw.startswith("Looking for advice")
@@ -87,7 +79,7 @@ async def test_typed_errors(site: tuple[FakeDiscourse, ClientFactory]) -> None:
             await dc.topics.get_topic(id="9999")
         assert missing.value.error_type == "not_found"
         with pytest.raises(UnprocessableEntityError) as invalid:
-            await dc.posts.create_topic_post_pm(body={"title": "Too short", "raw": "A body that is long enough."})
+            await dc.posts.create_post(title="Too short", raw="A body that is long enough.")
         assert invalid.value.errors == ["Title is too short (minimum is 15 characters)"]
         fake.set_rate_limit(per_minute=0, scope="admin")
         with pytest.raises(RateLimitError) as limited:
@@ -103,12 +95,8 @@ async def test_typed_errors(site: tuple[FakeDiscourse, ClientFactory]) -> None:
 async def test_external_id_redirect_is_followed(site: tuple[FakeDiscourse, ClientFactory]) -> None:
     _, make = site
     async with make() as dc:
-        created = await dc.posts.create_topic_post_pm(
-            body={
-                "title": "Imported from elsewhere",
-                "raw": "This topic came from an importer.",
-                "external_id": "legacy-42",
-            }
+        created = await dc.posts.create_post(
+            title="Imported from elsewhere", raw="This topic came from an importer.", external_id="legacy-42"
         )
         topic = await dc.topics.get_topic_by_external_id(external_id="legacy-42")
     assert topic.id == created.topic_id  # type: ignore[union-attr]
@@ -135,9 +123,7 @@ async def test_retries_against_faults(site: tuple[FakeDiscourse, ClientFactory])
         assert info.title == "Fake Discourse"
         assert fake.count_requests("GET", "/site/basic-info.json") == 2  # one 503, one retry
         with pytest.raises(InternalServerError):
-            await dc.posts.create_topic_post_pm(
-                body={"title": "Posted exactly once", "raw": "A write is never repeated."}
-            )
+            await dc.posts.create_post(title="Posted exactly once", raw="A write is never repeated.")
     assert fake.count_requests("POST", "/posts.json") == 1 and len(fake.store.topics) == 1
 
 
@@ -146,7 +132,5 @@ async def test_a_dropped_write_is_not_repeated(site: tuple[FakeDiscourse, Client
     fake.add_fault("POST", "/posts.json", drop="after", times=1)
     async with make() as dc:
         with pytest.raises(APIConnectionError):
-            await dc.posts.create_topic_post_pm(
-                body={"title": "Dropped after writing", "raw": "The post exists anyway."}
-            )
+            await dc.posts.create_post(title="Dropped after writing", raw="The post exists anyway.")
     assert fake.count_requests("POST", "/posts.json") == 1 and len(fake.store.topics) == 1

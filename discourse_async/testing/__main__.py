@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 import threading
 
@@ -19,10 +20,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4200, help="port to listen on (0 picks a free one)")
     parser.add_argument("--s3", action="store_true", help="enable direct S3 uploads against a local moto server")
     parser.add_argument("--seed-topics", type=int, default=0, metavar="N", help="start with N topics")
+    parser.add_argument(
+        "--discourse-connect-secret", metavar="SECRET", help="enable DiscourseConnect (POST /admin/users/sync_sso)"
+    )
     args = parser.parse_args(argv)
+    # Warnings (such as a route the fake does not model) go to stderr, one line each.
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     with contextlib.ExitStack() as stack:
         s3 = stack.enter_context(S3Server()) if args.s3 else None
         fake = FakeDiscourse(s3=s3)
+        fake.discourse_connect_secret = args.discourse_connect_secret
         if args.seed_topics:
             fake.seed_topics(args.seed_topics)
         url = stack.enter_context(run_in_thread(fake, args.host, args.port))

@@ -1,4 +1,4 @@
-"""Request plumbing of the fake: Rails-style parameters, the caller, and a small router."""
+"""Request plumbing of the fake: Rails-style parameters, the caller, where handlers register, and a router."""
 
 from __future__ import annotations
 
@@ -13,20 +13,12 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from discourse_async.testing._store import (
-    ApiKey,
-    DiscourseHTTPError,
-    Store,
-    User,
-    UserApiKey,
-    invalid_access,
-    invalid_parameters,
-    not_logged_in,
-)
+from discourse_async.testing import _backend as backend
 
 if TYPE_CHECKING:
     from discourse_async.testing._app import FakeDiscourse
 
+JSON = dict[str, Any]
 #: What a handler returns: a JSON body, None for an empty 200, or a whole response.
 Result = dict[str, Any] | list[Any] | Response | None
 Handler = Callable[["Ctx"], Awaitable[Result]]
@@ -80,11 +72,11 @@ async def read_params(request: Request) -> dict[str, Any]:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise DiscourseHTTPError(
+                raise backend.DiscourseHTTPError(
                     400, "The request body could not be parsed as JSON.", "invalid_parameters"
                 ) from None
             if not isinstance(body, dict):
-                raise DiscourseHTTPError(400, "The JSON body must be an object.", "invalid_parameters")
+                raise backend.DiscourseHTTPError(400, "The JSON body must be an object.", "invalid_parameters")
             params.update(body)
     elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
@@ -100,44 +92,44 @@ class Ctx:
     request: Request
     path_params: dict[str, str]
     params: dict[str, Any]
-    user: User | None = None
+    user: backend.User | None = None
     credential: str = "anonymous"  # "admin_api_key", "user_api_key" or "anonymous"
-    api_key: ApiKey | None = None
-    user_api_key: UserApiKey | None = None
+    api_key: backend.ApiKey | None = None
+    user_api_key: backend.UserApiKey | None = None
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # webhook deliveries
 
     @property
-    def store(self) -> Store:
+    def store(self) -> backend.Store:
         """The fake's records."""
         return self.fake.store
 
     # ---------------------------------------------------------------- who may do this
 
-    def require_user(self) -> User:
+    def require_user(self) -> backend.User:
         """The acting user; anonymous callers get Discourse's ``not_logged_in``."""
         if self.user is None:
-            raise not_logged_in()
+            raise backend.not_logged_in()
         return self.user
 
-    def require_staff(self) -> User:
+    def require_staff(self) -> backend.User:
         """The acting user, who must be an admin or moderator."""
         user = self.require_user()
         if not user.staff:
-            raise invalid_access()
+            raise backend.invalid_access()
         return user
 
-    def require_admin(self) -> User:
+    def require_admin(self) -> backend.User:
         """The acting user, who must be an admin."""
         user = self.require_user()
         if not user.admin:
-            raise invalid_access()
+            raise backend.invalid_access()
         return user
 
-    def require_poster(self) -> User:
+    def require_poster(self) -> backend.User:
         """The acting user, who must be allowed to post (not silenced)."""
         user = self.require_user()
         if user.silenced(self.store.now()):
-            raise invalid_access("You have been silenced and cannot post.")
+            raise backend.invalid_access("You have been silenced and cannot post.")
         return user
 
     # ---------------------------------------------------------------- parameters
@@ -151,7 +143,9 @@ class Ctx:
         try:
             return int(self.path_params[name])
         except ValueError:
-            raise DiscourseHTTPError(404, "The requested URL or resource could not be found.", "not_found") from None
+            raise backend.DiscourseHTTPError(
+                404, "The requested URL or resource could not be found.", "not_found"
+            ) from None
 
     def has(self, name: str) -> bool:
         """Whether a parameter was given (and is not empty)."""
@@ -169,7 +163,7 @@ class Ctx:
         """A required string parameter (Rails' ``params.require``)."""
         value = self.param(name)
         if value is None or value == "":
-            raise invalid_parameters(f"param is missing or the value is empty: {name}")
+            raise backend.invalid_parameters(f"param is missing or the value is empty: {name}")
         return value
 
     def param_int(self, name: str, default: int | None = None) -> int | None:
@@ -178,17 +172,17 @@ class Ctx:
         if value is None or value == "":
             return default
         if isinstance(value, bool):
-            raise invalid_parameters(f"{name} must be an integer")
+            raise backend.invalid_parameters(f"{name} must be an integer")
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise invalid_parameters(f"{name} must be an integer") from None
+            raise backend.invalid_parameters(f"{name} must be an integer") from None
 
     def require_int(self, name: str) -> int:
         """A required integer parameter."""
         value = self.param_int(name)
         if value is None:
-            raise invalid_parameters(f"param is missing or the value is empty: {name}")
+            raise backend.invalid_parameters(f"param is missing or the value is empty: {name}")
         return value
 
     def param_bool(self, name: str, default: bool = False) -> bool:
@@ -222,9 +216,28 @@ class Ctx:
         return value if isinstance(value, UploadFile) else None
 
 
+#: Path parameters that Discourse's routes constrain to numbers (``topic_id: /\d+/``...): they tell
+#: ``/t/{slug}/{id}`` from ``/t/{id}/{post_number}``. System users have negative ids.
+_NUMERIC_PARAMS = {"id", "post_number", "topic_id", "group_id"}
+
+
+def canonical_path(path: str, *, json_route: bool = True) -> str:
+    """A path as Discourse routes it: ``/users/...`` as ``/u/...``, and without a JSON route's ``.json``.
+
+    A file's own ``.json`` name (an upload's URL) is not a format suffix, so other routes keep it.
+    """
+    path = path.removesuffix(".json") if json_route else path
+    if path == "/users" or path.startswith("/users/"):
+        path = "/u" + path[len("/users") :]
+    return path
+
+
 @dataclass
 class Route:
-    """A method and a path template (``/t/{id}.json``) bound to a handler."""
+    """A method and a path template (``/t/{id}.json``) bound to a handler.
+
+    A template matches with or without its ``.json`` suffix, and under ``/users`` as under ``/u``.
+    """
 
     method: str
     template: str
@@ -234,11 +247,16 @@ class Route:
 
     def __post_init__(self) -> None:
         pattern = ""
-        for literal, param in re.findall(r"([^{]*)(?:\{(\w+)\})?", self.template):
+        for literal, param in re.findall(r"([^{]*)(?:\{(\w+)\})?", canonical_path(self.template)):
             pattern += re.escape(literal)
             if param:
-                pattern += f"(?P<{param}>[^/]+?)"
+                pattern += f"(?P<{param}>-?\\d+)" if param in _NUMERIC_PARAMS else f"(?P<{param}>[^/]+)"
         self.regex = re.compile(f"^{pattern}$")
+
+    @property
+    def json_only(self) -> bool:
+        """Whether the route answers JSON alone (so a bare path needs an ``Accept`` that takes JSON)."""
+        return self.template.endswith(".json")
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -255,10 +273,46 @@ class Router:
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The route and its path parameters, or None."""
         method = "GET" if method == "HEAD" else method
+        paths = {True: canonical_path(path), False: canonical_path(path, json_route=False)}
         for route in self.routes:
             if route.method != method:
                 continue
-            found = route.regex.match(path)
+            found = route.regex.match(paths[route.json_only])
             if found:
                 return route, found.groupdict()
         return None
+
+
+def for_viewer(viewer: backend.User | None, data: JSON) -> JSON:
+    """Anonymous views leave out the ``can_*`` permission flags and reviewable counts, as real sites do."""
+    if viewer is None:
+        for key in [k for k in data if k.startswith(("can_", "reviewable_"))]:
+            del data[key]
+    return data
+
+
+# Where route handlers register: by operation name (paths come from openapi.yaml) or by path.
+#: operation name (as in discourse_async._generated.api.OPERATIONS) -> handler
+OPERATION_HANDLERS: dict[str, Handler] = {}
+#: routes Discourse has that our document does not describe: (method, path template, name, handler)
+EXTRA_ROUTES: list[tuple[str, str, str, Handler]] = []
+
+
+def op(name: str) -> Callable[[Handler], Handler]:
+    """Register the handler of a documented operation."""
+
+    def register(handler: Handler) -> Handler:
+        OPERATION_HANDLERS[name] = handler
+        return handler
+
+    return register
+
+
+def route(method: str, path: str) -> Callable[[Handler], Handler]:
+    """Register the handler of an undocumented route."""
+
+    def register(handler: Handler) -> Handler:
+        EXTRA_ROUTES.append((method, path, handler.__name__, handler))
+        return handler
+
+    return register

@@ -1,13 +1,14 @@
-"""Test controls of the fake: rate limits in Discourse's three 429 shapes, injected faults, the request log."""
+"""Test controls of the fake: rate limits in Discourse's three 429 shapes, faults, the request log, the clock."""
 
 from __future__ import annotations
 
 import fnmatch
 import json
 import math
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Shape = Literal["json", "text", "html"]
 Scope = Literal["global", "admin", "user_api", "ip", "proxy", "key"]
@@ -205,3 +206,143 @@ class RequestRecord:
     processed: bool = False  # whether a handler ran
     rate_limited: bool = False
     fault: str | None = None  # "delay", "status", "drop_before", "drop_after"
+    route: str | None = None  # the operation (or route) that served it; None when no route matched
+
+
+class Controls:
+    """The test controls of :class:`FakeDiscourse`: rate limits, faults and the request log."""
+
+    rate_limits: list[RateLimit]
+    faults: list[Fault]
+    requests: list[RequestRecord]
+    webhook_deliveries: list[Any]
+    upload_calls: list[tuple[str, dict[str, Any]]]
+
+    def set_rate_limit(
+        self,
+        limit: int | None = None,
+        window: float = 60.0,
+        *,
+        per_minute: int | None = None,
+        scope: Scope = "admin",
+        shape: Shape | None = None,
+        error_code: str | None = None,
+        api_key: str | None = None,
+    ) -> RateLimit:
+        """Add a rate limit; returns it (its ``refused`` counts the 429s it sent).
+
+        ``scope``: ``admin`` (all admin keys share one bucket, like Discourse's 60/min),
+        ``user_api`` (per User API key), ``ip`` (per client address, answered as ``text/plain``),
+        ``global`` (every request), ``proxy`` (every request, answered with an HTML page and no
+        ``Retry-After``, as nginx does); or ``api_key=`` for one key. ``shape`` (``json``, ``text``,
+        ``html``) and ``error_code`` override the scope's defaults. Windows use the fake's clock.
+        """
+        if per_minute is not None:
+            limit, window = per_minute, 60.0
+        if limit is None:
+            raise ValueError("give limit (with window) or per_minute")
+        rule = make_rate_limit(
+            limit=limit, window=window, scope=scope, shape=shape, error_code=error_code, api_key=api_key
+        )
+        self.rate_limits.append(rule)
+        return rule
+
+    def use_discourse_rate_limits(self) -> None:
+        """Discourse's default limits: admin API 60/min, User API keys 20/min and 2880/day, IP 50/10 s and 200/min."""
+        self.set_rate_limit(60, 60, scope="admin")
+        self.set_rate_limit(20, 60, scope="user_api")
+        self.set_rate_limit(2880, 86400, scope="user_api")
+        self.set_rate_limit(50, 10, scope="ip")
+        self.set_rate_limit(200, 60, scope="ip")
+
+    def clear_rate_limits(self) -> None:
+        """Remove every rate limit."""
+        self.rate_limits.clear()
+
+    def add_fault(
+        self,
+        method: str = "*",
+        path: str = "*",
+        *,
+        delay: float = 0.0,
+        status: int | None = None,
+        drop: Literal["before", "after"] | None = None,
+        after: bool = False,
+        times: int | None = None,
+        probability: float = 1.0,
+    ) -> Fault:
+        """Inject a fault into matching requests (``*`` globs); returns it (``fired`` counts uses).
+
+        ``delay`` adds latency; ``status`` (500/502/503/504) answers with a proxy's HTML page;
+        ``drop="before"`` closes the connection before the request is processed, ``drop="after"``
+        after it was (the write happened, the client sees a broken connection); ``after=True`` does
+        the same for ``status``. The first matching fault applies; it stops after ``times`` uses.
+        """
+        if drop not in (None, "before", "after"):
+            raise ValueError("drop must be 'before' or 'after'")
+        if status is not None and drop is not None:
+            raise ValueError("give status or drop, not both")
+        fault = Fault(
+            method=method,
+            path=path,
+            delay=delay,
+            status=status,
+            drop=drop,
+            after=after,
+            times=times,
+            probability=probability,
+        )
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self.faults.clear()
+
+    def count_requests(
+        self,
+        method: str | None = None,
+        path: str | None = None,
+        *,
+        status: int | None = None,
+        wrote: bool | None = None,
+    ) -> int:
+        """How many logged requests match (``path`` may use ``*`` globs)."""
+        return sum(
+            1
+            for r in self.requests
+            if (method is None or r.method == method.upper())
+            and (path is None or fnmatch.fnmatchcase(r.path, path))
+            and (status is None or r.status == status)
+            and (wrote is None or r.wrote == wrote)
+        )
+
+    def max_requests_in_window(self, window: float, *, processed_only: bool = True) -> int:
+        """The most requests (by default: that were not refused) seen in any ``window`` seconds of the clock."""
+        times = sorted(r.at for r in self.requests if not processed_only or not r.rate_limited)
+        best, start = 0, 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            best = max(best, end - start + 1)
+        return best
+
+    def clear_log(self) -> None:
+        """Forget logged requests, webhook deliveries and upload calls."""
+        self.requests.clear()
+        self.webhook_deliveries.clear()
+        self.upload_calls.clear()
+
+
+@dataclass
+class ManualClock:
+    """A clock that moves only when told: ``FakeDiscourse(clock=clock)``, then ``clock.advance(60)``."""
+
+    now: float = field(default_factory=time.time)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += seconds

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Awaitable, Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .backups import Backups
@@ -123,6 +120,490 @@ OPERATIONS: dict[str, tuple[str, str, str]] = {
     "get_user_emails": ("users", "GET", "/u/{username}/emails.json"),
 }
 
+#: operation -> its inputs, each (keyword argument, the name Discourse reads, where: path, query,
+#: header, json or form).
+INPUTS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "get_backups": (),
+    "create_backup": (("with_uploads", "with_uploads", "json"),),
+    "download_backup": (
+        ("filename", "filename", "path"),
+        ("token", "token", "query"),
+    ),
+    "send_download_backup_email": (("filename", "filename", "path"),),
+    "admin_list_badges": (),
+    "create_badge": (
+        ("name", "name", "json"),
+        ("badge_type_id", "badge_type_id", "json"),
+    ),
+    "update_badge": (
+        ("id", "id", "path"),
+        ("name", "name", "json"),
+        ("badge_type_id", "badge_type_id", "json"),
+    ),
+    "delete_badge": (("id", "id", "path"),),
+    "list_user_badges": (("username", "username", "path"),),
+    "list_categories": (("include_subcategories", "include_subcategories", "query"),),
+    "create_category": (
+        ("name", "name", "json"),
+        ("color", "color", "json"),
+        ("text_color", "text_color", "json"),
+        ("style_type", "style_type", "json"),
+        ("emoji", "emoji", "json"),
+        ("icon", "icon", "json"),
+        ("parent_category_id", "parent_category_id", "json"),
+        ("allow_badges", "allow_badges", "json"),
+        ("slug", "slug", "json"),
+        ("topic_featured_links_allowed", "topic_featured_links_allowed", "json"),
+        ("permissions", "permissions", "json"),
+        ("search_priority", "search_priority", "json"),
+        ("form_template_ids", "form_template_ids", "json"),
+        ("category_localizations", "category_localizations", "json"),
+    ),
+    "update_category": (
+        ("id", "id", "path"),
+        ("name", "name", "json"),
+        ("color", "color", "json"),
+        ("text_color", "text_color", "json"),
+        ("style_type", "style_type", "json"),
+        ("emoji", "emoji", "json"),
+        ("icon", "icon", "json"),
+        ("parent_category_id", "parent_category_id", "json"),
+        ("allow_badges", "allow_badges", "json"),
+        ("slug", "slug", "json"),
+        ("topic_featured_links_allowed", "topic_featured_links_allowed", "json"),
+        ("permissions", "permissions", "json"),
+        ("search_priority", "search_priority", "json"),
+        ("form_template_ids", "form_template_ids", "json"),
+        ("category_localizations", "category_localizations", "json"),
+    ),
+    "list_category_topics": (
+        ("slug", "slug", "path"),
+        ("id", "id", "path"),
+        ("page", "page", "query"),
+    ),
+    "get_category": (("id", "id", "path"),),
+    "list_events": (
+        ("include_details", "include_details", "query"),
+        ("category_id", "category_id", "query"),
+        ("include_subcategories", "include_subcategories", "query"),
+        ("post_id", "post_id", "query"),
+        ("attending_user", "attending_user", "query"),
+        ("before", "before", "query"),
+        ("after", "after", "query"),
+        ("order", "order", "query"),
+        ("limit", "limit", "query"),
+    ),
+    "export_events_ics": (
+        ("category_id", "category_id", "query"),
+        ("include_subcategories", "include_subcategories", "query"),
+        ("attending_user", "attending_user", "query"),
+        ("before", "before", "query"),
+        ("after", "after", "query"),
+        ("order", "order", "query"),
+        ("limit", "limit", "query"),
+    ),
+    "create_group": (("group", "group", "json"),),
+    "delete_group": (("id", "id", "path"),),
+    "get_group": (("name", "name", "path"),),
+    "update_group": (
+        ("id", "id", "path"),
+        ("group", "group", "json"),
+    ),
+    "get_group_by_id": (("id", "id", "path"),),
+    "list_group_members": (
+        ("name", "name", "path"),
+        ("offset", "offset", "query"),
+        ("limit", "limit", "query"),
+        ("order", "order", "query"),
+        ("asc", "asc", "query"),
+        ("filter", "filter", "query"),
+    ),
+    "add_group_members": (
+        ("id", "id", "path"),
+        ("usernames", "usernames", "json"),
+    ),
+    "remove_group_members": (
+        ("id", "id", "path"),
+        ("usernames", "usernames", "json"),
+    ),
+    "list_groups": (
+        ("page", "page", "query"),
+        ("filter", "filter", "query"),
+        ("type", "type", "query"),
+    ),
+    "create_invite": (
+        ("email", "email", "json"),
+        ("skip_email", "skip_email", "json"),
+        ("custom_message", "custom_message", "json"),
+        ("max_redemptions_allowed", "max_redemptions_allowed", "json"),
+        ("topic_id", "topic_id", "json"),
+        ("group_ids", "group_ids", "json"),
+        ("group_names", "group_names", "json"),
+        ("expires_at", "expires_at", "json"),
+    ),
+    "create_multiple_invites": (
+        ("email", "email", "json"),
+        ("skip_email", "skip_email", "json"),
+        ("custom_message", "custom_message", "json"),
+        ("max_redemptions_allowed", "max_redemptions_allowed", "json"),
+        ("topic_id", "topic_id", "json"),
+        ("group_ids", "group_ids", "json"),
+        ("group_names", "group_names", "json"),
+        ("expires_at", "expires_at", "json"),
+    ),
+    "get_notifications": (
+        ("offset", "offset", "query"),
+        ("limit", "limit", "query"),
+        ("filter", "filter", "query"),
+    ),
+    "mark_notifications_as_read": (("id", "id", "json"),),
+    "list_posts": (("before", "before", "query"),),
+    "create_topic_post_pm": (
+        ("raw", "raw", "json"),
+        ("title", "title", "json"),
+        ("topic_id", "topic_id", "json"),
+        ("category", "category", "json"),
+        ("target_recipients", "target_recipients", "json"),
+        ("target_usernames", "target_usernames", "json"),
+        ("archetype", "archetype", "json"),
+        ("created_at", "created_at", "json"),
+        ("reply_to_post_number", "reply_to_post_number", "json"),
+        ("embed_url", "embed_url", "json"),
+        ("external_id", "external_id", "json"),
+        ("auto_track", "auto_track", "json"),
+    ),
+    "get_post": (("id", "id", "path"),),
+    "update_post": (
+        ("id", "id", "path"),
+        ("post", "post", "json"),
+        ("bypass_bump", "bypass_bump", "json"),
+    ),
+    "delete_post": (
+        ("id", "id", "path"),
+        ("force_destroy", "force_destroy", "json"),
+    ),
+    "post_replies": (("id", "id", "path"),),
+    "lock_post": (
+        ("id", "id", "path"),
+        ("locked", "locked", "json"),
+    ),
+    "perform_post_action": (
+        ("id", "id", "json"),
+        ("post_action_type_id", "post_action_type_id", "json"),
+        ("flag_topic", "flag_topic", "json"),
+    ),
+    "list_user_private_messages": (
+        ("username", "username", "path"),
+        ("page", "page", "query"),
+    ),
+    "get_user_sent_private_messages": (
+        ("username", "username", "path"),
+        ("page", "page", "query"),
+    ),
+    "search": (
+        ("q", "q", "query"),
+        ("page", "page", "query"),
+    ),
+    "get_site": (),
+    "get_site_basic_info": (),
+    "list_tag_groups": (),
+    "create_tag_group": (("name", "name", "json"),),
+    "get_tag_group": (("id", "id", "path"),),
+    "update_tag_group": (
+        ("id", "id", "path"),
+        ("name", "name", "json"),
+    ),
+    "list_tags": (),
+    "get_tag": (
+        ("name", "name", "path"),
+        ("page", "page", "query"),
+    ),
+    "get_specific_posts_from_topic": (
+        ("id", "id", "path"),
+        ("post_ids", "post_ids[]", "query"),
+        ("post_number", "post_number", "query"),
+        ("asc", "asc", "query"),
+    ),
+    "get_topic": (("id", "id", "path"),),
+    "remove_topic": (("id", "id", "path"),),
+    "update_topic": (
+        ("id", "id", "path"),
+        ("topic", "topic", "json"),
+    ),
+    "invite_to_topic": (
+        ("id", "id", "path"),
+        ("user", "user", "json"),
+        ("email", "email", "json"),
+    ),
+    "invite_group_to_topic": (
+        ("id", "id", "path"),
+        ("group", "group", "json"),
+        ("should_notify", "should_notify", "json"),
+    ),
+    "bookmark_topic": (("id", "id", "path"),),
+    "update_topic_status": (
+        ("id", "id", "path"),
+        ("status", "status", "json"),
+        ("enabled", "enabled", "json"),
+        ("until", "until", "json"),
+    ),
+    "list_latest_topics": (
+        ("order", "order", "query"),
+        ("ascending", "ascending", "query"),
+        ("per_page", "per_page", "query"),
+        ("page", "page", "query"),
+    ),
+    "list_top_topics": (
+        ("period", "period", "query"),
+        ("per_page", "per_page", "query"),
+        ("page", "page", "query"),
+    ),
+    "set_notification_level": (
+        ("id", "id", "path"),
+        ("notification_level", "notification_level", "json"),
+    ),
+    "update_topic_timestamp": (
+        ("id", "id", "path"),
+        ("timestamp", "timestamp", "json"),
+    ),
+    "create_topic_timer": (
+        ("id", "id", "path"),
+        ("time", "time", "json"),
+        ("status_type", "status_type", "json"),
+        ("based_on_last_post", "based_on_last_post", "json"),
+        ("category_id", "category_id", "json"),
+    ),
+    "get_topic_by_external_id": (("external_id", "external_id", "path"),),
+    "create_upload": (
+        ("upload_type", "upload_type", "form"),
+        ("user_id", "user_id", "form"),
+        ("synchronous", "synchronous", "form"),
+        ("file", "file", "form"),
+    ),
+    "generate_presigned_put": (
+        ("type", "type", "json"),
+        ("file_name", "file_name", "json"),
+        ("file_size", "file_size", "json"),
+        ("metadata", "metadata", "json"),
+    ),
+    "complete_external_upload": (
+        ("unique_identifier", "unique_identifier", "json"),
+        ("for_private_message", "for_private_message", "json"),
+        ("for_site_setting", "for_site_setting", "json"),
+        ("pasted", "pasted", "json"),
+    ),
+    "create_multipart_upload": (
+        ("upload_type", "upload_type", "json"),
+        ("file_name", "file_name", "json"),
+        ("file_size", "file_size", "json"),
+        ("metadata", "metadata", "json"),
+    ),
+    "batch_presign_multipart_parts": (
+        ("part_numbers", "part_numbers", "json"),
+        ("unique_identifier", "unique_identifier", "json"),
+    ),
+    "abort_multipart": (("external_upload_identifier", "external_upload_identifier", "json"),),
+    "complete_multipart": (
+        ("unique_identifier", "unique_identifier", "json"),
+        ("parts", "parts", "json"),
+    ),
+    "create_user": (
+        ("name", "name", "json"),
+        ("email", "email", "json"),
+        ("password", "password", "json"),
+        ("username", "username", "json"),
+        ("active", "active", "json"),
+        ("approved", "approved", "json"),
+        ("user_fields", "user_fields", "json"),
+        ("external_ids", "external_ids", "json"),
+    ),
+    "get_user": (("username", "username", "path"),),
+    "update_user": (
+        ("username", "username", "path"),
+        ("name", "name", "json"),
+        ("external_ids", "external_ids", "json"),
+    ),
+    "get_user_external_id": (("external_id", "external_id", "path"),),
+    "get_user_identiy_provider_external_id": (
+        ("provider", "provider", "path"),
+        ("external_id", "external_id", "path"),
+    ),
+    "update_avatar": (
+        ("username", "username", "path"),
+        ("upload_id", "upload_id", "json"),
+        ("type", "type", "json"),
+    ),
+    "update_email": (
+        ("username", "username", "path"),
+        ("email", "email", "json"),
+    ),
+    "update_username": (
+        ("username", "username", "path"),
+        ("new_username", "new_username", "json"),
+    ),
+    "list_users_public": (
+        ("period", "period", "query"),
+        ("order", "order", "query"),
+        ("asc", "asc", "query"),
+        ("page", "page", "query"),
+    ),
+    "admin_get_user": (("id", "id", "path"),),
+    "delete_user": (
+        ("id", "id", "path"),
+        ("delete_posts", "delete_posts", "json"),
+        ("block_email", "block_email", "json"),
+        ("block_urls", "block_urls", "json"),
+        ("block_ip", "block_ip", "json"),
+    ),
+    "activate_user": (("id", "id", "path"),),
+    "deactivate_user": (("id", "id", "path"),),
+    "suspend_user": (
+        ("id", "id", "path"),
+        ("suspend_until", "suspend_until", "json"),
+        ("reason", "reason", "json"),
+        ("message", "message", "json"),
+        ("post_action", "post_action", "json"),
+    ),
+    "silence_user": (
+        ("id", "id", "path"),
+        ("silenced_till", "silenced_till", "json"),
+        ("reason", "reason", "json"),
+        ("message", "message", "json"),
+        ("post_action", "post_action", "json"),
+    ),
+    "anonymize_user": (("id", "id", "path"),),
+    "log_out_user": (("id", "id", "path"),),
+    "refresh_gravatar": (("username", "username", "path"),),
+    "admin_list_users": (
+        ("order", "order", "query"),
+        ("asc", "asc", "query"),
+        ("page", "page", "query"),
+        ("show_emails", "show_emails", "query"),
+        ("stats", "stats", "query"),
+        ("email", "email", "query"),
+        ("ip", "ip", "query"),
+    ),
+    "admin_list_users_flag": (
+        ("flag", "flag", "path"),
+        ("order", "order", "query"),
+        ("asc", "asc", "query"),
+        ("page", "page", "query"),
+        ("show_emails", "show_emails", "query"),
+        ("stats", "stats", "query"),
+        ("email", "email", "query"),
+        ("ip", "ip", "query"),
+    ),
+    "list_user_actions": (
+        ("offset", "offset", "query"),
+        ("username", "username", "query"),
+        ("filter", "filter", "query"),
+    ),
+    "send_password_reset_email": (("login", "login", "json"),),
+    "change_password": (
+        ("token", "token", "path"),
+        ("username", "username", "json"),
+        ("password", "password", "json"),
+    ),
+    "get_user_emails": (("username", "username", "path"),),
+}
+
+#: operation (snake_case operationId) -> the name of its method in the namespace (codegen/names.yaml).
+METHOD_NAMES: dict[str, str] = {
+    "get_backups": "list_backups",
+    "create_backup": "create_backup",
+    "download_backup": "download_backup",
+    "send_download_backup_email": "send_download_backup_email",
+    "admin_list_badges": "admin_list_badges",
+    "create_badge": "create_badge",
+    "update_badge": "update_badge",
+    "delete_badge": "delete_badge",
+    "list_user_badges": "list_user_badges",
+    "list_categories": "list_categories",
+    "create_category": "create_category",
+    "update_category": "update_category",
+    "list_category_topics": "list_category_topics",
+    "get_category": "get_category",
+    "list_events": "list_events",
+    "export_events_ics": "export_events_ics",
+    "create_group": "create_group",
+    "delete_group": "delete_group",
+    "get_group": "get_group",
+    "update_group": "update_group",
+    "get_group_by_id": "get_group_by_id",
+    "list_group_members": "list_group_members",
+    "add_group_members": "add_group_members",
+    "remove_group_members": "remove_group_members",
+    "list_groups": "list_groups",
+    "create_invite": "create_invite",
+    "create_multiple_invites": "create_multiple_invites",
+    "get_notifications": "list_notifications",
+    "mark_notifications_as_read": "mark_notifications_as_read",
+    "list_posts": "list_posts",
+    "create_topic_post_pm": "create_post",
+    "get_post": "get_post",
+    "update_post": "update_post",
+    "delete_post": "delete_post",
+    "post_replies": "list_post_replies",
+    "lock_post": "lock_post",
+    "perform_post_action": "act_on_post",
+    "list_user_private_messages": "list_user_private_messages",
+    "get_user_sent_private_messages": "get_user_sent_private_messages",
+    "search": "search",
+    "get_site": "get_site",
+    "get_site_basic_info": "get_site_basic_info",
+    "list_tag_groups": "list_tag_groups",
+    "create_tag_group": "create_tag_group",
+    "get_tag_group": "get_tag_group",
+    "update_tag_group": "update_tag_group",
+    "list_tags": "list_tags",
+    "get_tag": "get_tag",
+    "get_specific_posts_from_topic": "get_topic_posts",
+    "get_topic": "get_topic",
+    "remove_topic": "delete_topic",
+    "update_topic": "update_topic",
+    "invite_to_topic": "invite_to_topic",
+    "invite_group_to_topic": "invite_group_to_topic",
+    "bookmark_topic": "bookmark_topic",
+    "update_topic_status": "update_topic_status",
+    "list_latest_topics": "list_latest_topics",
+    "list_top_topics": "list_top_topics",
+    "set_notification_level": "set_notification_level",
+    "update_topic_timestamp": "update_topic_timestamp",
+    "create_topic_timer": "create_topic_timer",
+    "get_topic_by_external_id": "get_topic_by_external_id",
+    "create_upload": "create_upload",
+    "generate_presigned_put": "generate_presigned_put",
+    "complete_external_upload": "complete_external_upload",
+    "create_multipart_upload": "create_multipart_upload",
+    "batch_presign_multipart_parts": "batch_presign_multipart_parts",
+    "abort_multipart": "abort_multipart",
+    "complete_multipart": "complete_multipart",
+    "create_user": "create_user",
+    "get_user": "get_user",
+    "update_user": "update_user",
+    "get_user_external_id": "get_user_by_external_id",
+    "get_user_identiy_provider_external_id": "get_user_by_provider_external_id",
+    "update_avatar": "update_avatar",
+    "update_email": "update_email",
+    "update_username": "update_username",
+    "list_users_public": "list_directory",
+    "admin_get_user": "admin_get_user",
+    "delete_user": "delete_user",
+    "activate_user": "activate_user",
+    "deactivate_user": "deactivate_user",
+    "suspend_user": "suspend_user",
+    "silence_user": "silence_user",
+    "anonymize_user": "anonymize_user",
+    "log_out_user": "log_out_user",
+    "refresh_gravatar": "refresh_gravatar",
+    "admin_list_users": "admin_list_users",
+    "admin_list_users_flag": "admin_list_users_flag",
+    "list_user_actions": "list_user_actions",
+    "send_password_reset_email": "send_password_reset_email",
+    "change_password": "change_password",
+    "get_user_emails": "get_user_emails",
+}
+
 
 class Namespaces:
     """Attributes ``topics``, ``posts``, ... each loaded on first use so imports stay cheap."""
@@ -231,45 +712,3 @@ class Namespaces:
         from .users import Users
 
         return Users(self)
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def deprecated_alias(method: Callable[P, Awaitable[R]], old: str, since: str) -> Callable[P, Awaitable[R]]:
-    """An operation's old name (codegen/deprecations.yaml): warns, then forwards to the new one."""
-
-    @functools.wraps(method)
-    async def alias(*args: P.args, **kwargs: P.kwargs) -> R:
-        # stacklevel 2 is the caller's `await` line: the line to change.
-        message = f"{old}() is deprecated since {since} (Discourse renamed the operation): use {method.__name__}()"
-        warnings.warn(message, DeprecationWarning, stacklevel=2)
-        return await method(*args, **kwargs)
-
-    alias.__name__ = old
-    alias.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + old
-    return alias
-
-
-def renamed_parameters(
-    renamed: dict[str, tuple[str, str]],
-) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
-    """Accept the old keyword of each renamed parameter (old -> (new, since)): warn, then pass it as the new one."""
-
-    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-        @functools.wraps(method)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            for old, (new, since) in renamed.items():
-                if old not in kwargs:
-                    continue
-                if new in kwargs:
-                    raise TypeError(f"{method.__name__}() got both {old}= (deprecated) and {new}=")
-                message = f"{method.__name__}({old}=...) is deprecated since {since} (Discourse renamed it): use {new}="
-                warnings.warn(message, DeprecationWarning, stacklevel=2)
-                kwargs[new] = kwargs.pop(old)
-            return await method(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

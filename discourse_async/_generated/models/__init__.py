@@ -9,937 +9,485 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .abort_multipart_body import AbortMultipartBody
-    from .abort_multipart_response_200 import AbortMultipartResponse200
-    from .activate_user_response_200 import ActivateUserResponse200
-    from .add_group_members_body import AddGroupMembersBody
-    from .add_group_members_response_200 import AddGroupMembersResponse200
-    from .admin_get_user_response_200 import AdminGetUserResponse200
-    from .admin_get_user_response_200_approved_by_type_0 import AdminGetUserResponse200ApprovedByType0
-    from .admin_get_user_response_200_external_ids import AdminGetUserResponse200ExternalIds
-    from .admin_get_user_response_200_groups_item import AdminGetUserResponse200GroupsItem
-    from .admin_get_user_response_200_latest_export_type_0 import AdminGetUserResponse200LatestExportType0
-    from .admin_get_user_response_200_penalty_counts import AdminGetUserResponse200PenaltyCounts
-    from .admin_get_user_response_200_tl_3_requirements import AdminGetUserResponse200Tl3Requirements
-    from .admin_get_user_response_200_tl_3_requirements_penalty_counts import (
-        AdminGetUserResponse200Tl3RequirementsPenaltyCounts,
-    )
-    from .admin_get_user_response_200_upcoming_changes_stats_item import AdminGetUserResponse200UpcomingChangesStatsItem
-    from .admin_list_badges_response_200 import AdminListBadgesResponse200
-    from .admin_list_badges_response_200_admin_badges import AdminListBadgesResponse200AdminBadges
-    from .admin_list_badges_response_200_admin_badges_triggers import AdminListBadgesResponse200AdminBadgesTriggers
-    from .admin_list_badges_response_200_badge_groupings_item import AdminListBadgesResponse200BadgeGroupingsItem
-    from .admin_list_badges_response_200_badge_types_item import AdminListBadgesResponse200BadgeTypesItem
-    from .admin_list_badges_response_200_badges_item import AdminListBadgesResponse200BadgesItem
+    from .action_summary import ActionSummary
     from .admin_list_users_asc import AdminListUsersAsc
     from .admin_list_users_flag_asc import AdminListUsersFlagAsc
     from .admin_list_users_flag_flag import AdminListUsersFlagFlag
     from .admin_list_users_flag_order import AdminListUsersFlagOrder
-    from .admin_list_users_flag_response_200_item import AdminListUsersFlagResponse200Item
     from .admin_list_users_order import AdminListUsersOrder
-    from .admin_list_users_response_200_item import AdminListUsersResponse200Item
-    from .anonymize_user_response_200 import AnonymizeUserResponse200
+    from .admin_user import AdminUser
+    from .admin_user_external_ids import AdminUserExternalIds
+    from .admin_user_groups_item import AdminUserGroupsItem
+    from .admin_user_latest_export_type_0 import AdminUserLatestExportType0
+    from .admin_user_list_item import AdminUserListItem
+    from .admin_user_penalty_counts import AdminUserPenaltyCounts
+    from .admin_user_tl_3_requirements import AdminUserTl3Requirements
+    from .admin_user_tl_3_requirements_penalty_counts import AdminUserTl3RequirementsPenaltyCounts
+    from .admin_user_upcoming_changes_stats_item import AdminUserUpcomingChangesStatsItem
+    from .anonymized_user import AnonymizedUser
+    from .backup import Backup
+    from .badge import Badge
+    from .badge_input import BadgeInput
+    from .badge_list import BadgeList
+    from .badge_list_admin_badges import BadgeListAdminBadges
+    from .badge_list_admin_badges_triggers import BadgeListAdminBadgesTriggers
+    from .badge_list_badge_groupings_item import BadgeListBadgeGroupingsItem
+    from .badge_response import BadgeResponse
+    from .badge_type import BadgeType
+    from .basic_topic import BasicTopic
+    from .basic_user import BasicUser
     from .batch_presign_multipart_parts_body import BatchPresignMultipartPartsBody
-    from .batch_presign_multipart_parts_response_200 import BatchPresignMultipartPartsResponse200
-    from .batch_presign_multipart_parts_response_200_presigned_urls import (
-        BatchPresignMultipartPartsResponse200PresignedUrls,
-    )
+    from .category import Category
+    from .category_category_setting import CategoryCategorySetting
+    from .category_category_type_settings import CategoryCategoryTypeSettings
+    from .category_category_types import CategoryCategoryTypes
+    from .category_custom_fields_type_0 import CategoryCustomFieldsType0
+    from .category_group_permissions_item import CategoryGroupPermissionsItem
+    from .category_input import CategoryInput
+    from .category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
+    from .category_input_permissions import CategoryInputPermissions
+    from .category_list import CategoryList
+    from .category_list_category_list import CategoryListCategoryList
+    from .category_required_tag_groups_item import CategoryRequiredTagGroupsItem
+    from .category_response import CategoryResponse
+    from .category_type import CategoryType
+    from .category_type_configuration_schema import CategoryTypeConfigurationSchema
     from .change_password_body import ChangePasswordBody
     from .complete_external_upload_body import CompleteExternalUploadBody
-    from .complete_external_upload_response_200 import CompleteExternalUploadResponse200
-    from .complete_external_upload_response_200_optimized_video_type_0 import (
-        CompleteExternalUploadResponse200OptimizedVideoType0,
-    )
-    from .complete_external_upload_response_200_thumbnail_type_0 import CompleteExternalUploadResponse200ThumbnailType0
     from .complete_multipart_body import CompleteMultipartBody
     from .complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
-    from .complete_multipart_response_200 import CompleteMultipartResponse200
-    from .complete_multipart_response_200_optimized_video_type_0 import CompleteMultipartResponse200OptimizedVideoType0
-    from .complete_multipart_response_200_thumbnail_type_0 import CompleteMultipartResponse200ThumbnailType0
     from .create_backup_body import CreateBackupBody
-    from .create_backup_response_200 import CreateBackupResponse200
-    from .create_badge_body import CreateBadgeBody
-    from .create_badge_response_200 import CreateBadgeResponse200
-    from .create_badge_response_200_badge import CreateBadgeResponse200Badge
-    from .create_badge_response_200_badge_types_item import CreateBadgeResponse200BadgeTypesItem
-    from .create_category_body import CreateCategoryBody
-    from .create_category_body_category_localizations_item import CreateCategoryBodyCategoryLocalizationsItem
-    from .create_category_body_permissions import CreateCategoryBodyPermissions
-    from .create_category_response_200 import CreateCategoryResponse200
-    from .create_category_response_200_category import CreateCategoryResponse200Category
-    from .create_category_response_200_category_available_category_types_item import (
-        CreateCategoryResponse200CategoryAvailableCategoryTypesItem,
-    )
-    from .create_category_response_200_category_available_category_types_item_configuration_schema import (
-        CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,
-    )
-    from .create_category_response_200_category_category_setting import CreateCategoryResponse200CategoryCategorySetting
-    from .create_category_response_200_category_category_type_settings import (
-        CreateCategoryResponse200CategoryCategoryTypeSettings,
-    )
-    from .create_category_response_200_category_category_types import CreateCategoryResponse200CategoryCategoryTypes
-    from .create_category_response_200_category_custom_fields import CreateCategoryResponse200CategoryCustomFields
-    from .create_category_response_200_category_group_permissions_item import (
-        CreateCategoryResponse200CategoryGroupPermissionsItem,
-    )
-    from .create_category_response_200_category_required_tag_groups_item import (
-        CreateCategoryResponse200CategoryRequiredTagGroupsItem,
-    )
-    from .create_group_body import CreateGroupBody
-    from .create_group_body_group import CreateGroupBodyGroup
-    from .create_group_response_200 import CreateGroupResponse200
-    from .create_group_response_200_basic_group import CreateGroupResponse200BasicGroup
-    from .create_invite_body import CreateInviteBody
-    from .create_invite_response_200 import CreateInviteResponse200
-    from .create_invite_response_200_groups_item import CreateInviteResponse200GroupsItem
-    from .create_invite_response_200_topics_item import CreateInviteResponse200TopicsItem
     from .create_multipart_upload_body import CreateMultipartUploadBody
-    from .create_multipart_upload_body_metadata import CreateMultipartUploadBodyMetadata
     from .create_multipart_upload_body_upload_type import CreateMultipartUploadBodyUploadType
-    from .create_multipart_upload_response_200 import CreateMultipartUploadResponse200
-    from .create_multiple_invites_body import CreateMultipleInvitesBody
-    from .create_multiple_invites_response_200 import CreateMultipleInvitesResponse200
-    from .create_multiple_invites_response_200_successful_invitations_item import (
-        CreateMultipleInvitesResponse200SuccessfulInvitationsItem,
-    )
-    from .create_tag_group_body import CreateTagGroupBody
-    from .create_tag_group_response_200 import CreateTagGroupResponse200
-    from .create_tag_group_response_200_tag_group import CreateTagGroupResponse200TagGroup
-    from .create_tag_group_response_200_tag_group_parent_tag_item import CreateTagGroupResponse200TagGroupParentTagItem
-    from .create_tag_group_response_200_tag_group_permissions import CreateTagGroupResponse200TagGroupPermissions
-    from .create_tag_group_response_200_tag_group_tags_item import CreateTagGroupResponse200TagGroupTagsItem
     from .create_topic_post_pm_body import CreateTopicPostPmBody
-    from .create_topic_post_pm_response_200 import CreateTopicPostPmResponse200
-    from .create_topic_post_pm_response_200_actions_summary_item import CreateTopicPostPmResponse200ActionsSummaryItem
     from .create_topic_timer_body import CreateTopicTimerBody
-    from .create_topic_timer_response_200 import CreateTopicTimerResponse200
     from .create_upload_body import CreateUploadBody
     from .create_upload_body_upload_type import CreateUploadBodyUploadType
-    from .create_upload_response_200 import CreateUploadResponse200
-    from .create_upload_response_200_optimized_video_type_0 import CreateUploadResponse200OptimizedVideoType0
-    from .create_upload_response_200_thumbnail_type_0 import CreateUploadResponse200ThumbnailType0
     from .create_user_body import CreateUserBody
     from .create_user_body_external_ids import CreateUserBodyExternalIds
     from .create_user_body_user_fields import CreateUserBodyUserFields
-    from .create_user_response_200 import CreateUserResponse200
-    from .deactivate_user_response_200 import DeactivateUserResponse200
-    from .delete_group_response_200 import DeleteGroupResponse200
+    from .created_group import CreatedGroup
+    from .created_group_basic_group import CreatedGroupBasicGroup
+    from .created_user import CreatedUser
     from .delete_post_body import DeletePostBody
     from .delete_user_body import DeleteUserBody
-    from .delete_user_response_200 import DeleteUserResponse200
+    from .deleted_user import DeletedUser
+    from .directory import Directory
+    from .directory_directory_items_item import DirectoryDirectoryItemsItem
+    from .directory_directory_items_item_user import DirectoryDirectoryItemsItemUser
+    from .directory_meta import DirectoryMeta
+    from .event_list import EventList
+    from .event_list_events_item import EventListEventsItem
+    from .event_list_events_item_channel import EventListEventsItemChannel
+    from .event_list_events_item_custom_fields_type_0 import EventListEventsItemCustomFieldsType0
+    from .event_list_events_item_image_upload_type_0 import EventListEventsItemImageUploadType0
+    from .event_list_events_item_occurrences_item import EventListEventsItemOccurrencesItem
+    from .event_list_events_item_post import EventListEventsItemPost
+    from .event_list_events_item_post_topic import EventListEventsItemPostTopic
+    from .event_list_events_item_post_topic_tags_descriptions import EventListEventsItemPostTopicTagsDescriptions
+    from .event_list_events_item_reminders_item import EventListEventsItemRemindersItem
+    from .event_list_events_item_sample_invitees_item import EventListEventsItemSampleInviteesItem
+    from .event_list_events_item_stats import EventListEventsItemStats
+    from .event_list_events_item_watching_invitee_type_0 import EventListEventsItemWatchingInviteeType0
     from .export_events_ics_include_subcategories import ExportEventsIcsIncludeSubcategories
     from .export_events_ics_order import ExportEventsIcsOrder
+    from .external_topic import ExternalTopic
     from .generate_presigned_put_body import GeneratePresignedPutBody
-    from .generate_presigned_put_body_metadata import GeneratePresignedPutBodyMetadata
     from .generate_presigned_put_body_type import GeneratePresignedPutBodyType
-    from .generate_presigned_put_response_200 import GeneratePresignedPutResponse200
-    from .generate_presigned_put_response_200_signed_headers import GeneratePresignedPutResponse200SignedHeaders
-    from .get_backups_response_200_item import GetBackupsResponse200Item
-    from .get_category_response_200 import GetCategoryResponse200
-    from .get_category_response_200_category import GetCategoryResponse200Category
-    from .get_category_response_200_category_available_category_types_item import (
-        GetCategoryResponse200CategoryAvailableCategoryTypesItem,
-    )
-    from .get_category_response_200_category_available_category_types_item_configuration_schema import (
-        GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,
-    )
-    from .get_category_response_200_category_category_setting import GetCategoryResponse200CategoryCategorySetting
-    from .get_category_response_200_category_category_type_settings import (
-        GetCategoryResponse200CategoryCategoryTypeSettings,
-    )
-    from .get_category_response_200_category_category_types import GetCategoryResponse200CategoryCategoryTypes
-    from .get_category_response_200_category_custom_fields import GetCategoryResponse200CategoryCustomFields
-    from .get_category_response_200_category_group_permissions_item import (
-        GetCategoryResponse200CategoryGroupPermissionsItem,
-    )
-    from .get_category_response_200_category_required_tag_groups_item import (
-        GetCategoryResponse200CategoryRequiredTagGroupsItem,
-    )
-    from .get_group_by_id_response_200 import GetGroupByIdResponse200
-    from .get_group_by_id_response_200_extras import GetGroupByIdResponse200Extras
-    from .get_group_by_id_response_200_group import GetGroupByIdResponse200Group
-    from .get_group_by_id_response_200_group_smtp_updated_by_type_0 import (
-        GetGroupByIdResponse200GroupSmtpUpdatedByType0,
-    )
-    from .get_group_response_200 import GetGroupResponse200
-    from .get_group_response_200_extras import GetGroupResponse200Extras
-    from .get_group_response_200_group import GetGroupResponse200Group
-    from .get_group_response_200_group_smtp_updated_by_type_0 import GetGroupResponse200GroupSmtpUpdatedByType0
     from .get_notifications_filter import GetNotificationsFilter
-    from .get_notifications_response_200 import GetNotificationsResponse200
-    from .get_notifications_response_200_notifications_item import GetNotificationsResponse200NotificationsItem
-    from .get_notifications_response_200_notifications_item_data import GetNotificationsResponse200NotificationsItemData
-    from .get_post_response_200 import GetPostResponse200
-    from .get_post_response_200_actions_summary_item import GetPostResponse200ActionsSummaryItem
-    from .get_site_basic_info_response_200 import GetSiteBasicInfoResponse200
-    from .get_site_response_200 import GetSiteResponse200
-    from .get_site_response_200_access_control import GetSiteResponse200AccessControl
-    from .get_site_response_200_access_control_banned_acl import GetSiteResponse200AccessControlBannedAcl
-    from .get_site_response_200_access_control_mandatory_acl import GetSiteResponse200AccessControlMandatoryAcl
-    from .get_site_response_200_archetypes_item import GetSiteResponse200ArchetypesItem
-    from .get_site_response_200_categories_item import GetSiteResponse200CategoriesItem
-    from .get_site_response_200_categories_item_category_types import GetSiteResponse200CategoriesItemCategoryTypes
-    from .get_site_response_200_categories_item_custom_fields_type_0 import (
-        GetSiteResponse200CategoriesItemCustomFieldsType0,
-    )
-    from .get_site_response_200_categories_item_required_tag_groups_item import (
-        GetSiteResponse200CategoriesItemRequiredTagGroupsItem,
-    )
-    from .get_site_response_200_category_types_item import GetSiteResponse200CategoryTypesItem
-    from .get_site_response_200_category_types_item_configuration_schema import (
-        GetSiteResponse200CategoryTypesItemConfigurationSchema,
-    )
-    from .get_site_response_200_censored_regexp_item import GetSiteResponse200CensoredRegexpItem
-    from .get_site_response_200_custom_emoji_translation import GetSiteResponse200CustomEmojiTranslation
-    from .get_site_response_200_default_dark_color_scheme_type_0 import GetSiteResponse200DefaultDarkColorSchemeType0
-    from .get_site_response_200_default_light_color_scheme_type_0 import GetSiteResponse200DefaultLightColorSchemeType0
-    from .get_site_response_200_groups_item import GetSiteResponse200GroupsItem
-    from .get_site_response_200_hashtag_configurations import GetSiteResponse200HashtagConfigurations
-    from .get_site_response_200_hashtag_icons import GetSiteResponse200HashtagIcons
-    from .get_site_response_200_markdown_additional_options import GetSiteResponse200MarkdownAdditionalOptions
-    from .get_site_response_200_notification_types import GetSiteResponse200NotificationTypes
-    from .get_site_response_200_post_action_types_item import GetSiteResponse200PostActionTypesItem
-    from .get_site_response_200_post_types import GetSiteResponse200PostTypes
-    from .get_site_response_200_top_tags_item import GetSiteResponse200TopTagsItem
-    from .get_site_response_200_topic_flag_types_item import GetSiteResponse200TopicFlagTypesItem
-    from .get_site_response_200_trust_levels import GetSiteResponse200TrustLevels
-    from .get_site_response_200_user_color_schemes_item import GetSiteResponse200UserColorSchemesItem
-    from .get_site_response_200_user_color_schemes_item_colors_item import (
-        GetSiteResponse200UserColorSchemesItemColorsItem,
-    )
-    from .get_site_response_200_user_themes_item import GetSiteResponse200UserThemesItem
-    from .get_site_response_200_user_tips import GetSiteResponse200UserTips
-    from .get_specific_posts_from_topic_response_200 import GetSpecificPostsFromTopicResponse200
-    from .get_specific_posts_from_topic_response_200_post_stream import GetSpecificPostsFromTopicResponse200PostStream
-    from .get_specific_posts_from_topic_response_200_post_stream_posts_item import (
-        GetSpecificPostsFromTopicResponse200PostStreamPostsItem,
-    )
-    from .get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item import (
-        GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem,
-    )
-    from .get_tag_group_response_200 import GetTagGroupResponse200
-    from .get_tag_group_response_200_tag_group import GetTagGroupResponse200TagGroup
-    from .get_tag_group_response_200_tag_group_permissions import GetTagGroupResponse200TagGroupPermissions
-    from .get_tag_response_200 import GetTagResponse200
-    from .get_tag_response_200_topic_list import GetTagResponse200TopicList
-    from .get_tag_response_200_topic_list_tags_item import GetTagResponse200TopicListTagsItem
-    from .get_tag_response_200_topic_list_topics_item import GetTagResponse200TopicListTopicsItem
-    from .get_tag_response_200_topic_list_topics_item_posters_item import (
-        GetTagResponse200TopicListTopicsItemPostersItem,
-    )
-    from .get_tag_response_200_users_item import GetTagResponse200UsersItem
-    from .get_topic_by_external_id_response_200 import GetTopicByExternalIdResponse200
-    from .get_topic_response_200 import GetTopicResponse200
-    from .get_topic_response_200_actions_summary_item import GetTopicResponse200ActionsSummaryItem
-    from .get_topic_response_200_details import GetTopicResponse200Details
-    from .get_topic_response_200_details_created_by import GetTopicResponse200DetailsCreatedBy
-    from .get_topic_response_200_details_last_poster import GetTopicResponse200DetailsLastPoster
-    from .get_topic_response_200_details_participants_item import GetTopicResponse200DetailsParticipantsItem
-    from .get_topic_response_200_post_stream import GetTopicResponse200PostStream
-    from .get_topic_response_200_post_stream_posts_item import GetTopicResponse200PostStreamPostsItem
-    from .get_topic_response_200_post_stream_posts_item_actions_summary_item import (
-        GetTopicResponse200PostStreamPostsItemActionsSummaryItem,
-    )
-    from .get_topic_response_200_post_stream_posts_item_link_counts_item import (
-        GetTopicResponse200PostStreamPostsItemLinkCountsItem,
-    )
-    from .get_topic_response_200_suggested_topics_item import GetTopicResponse200SuggestedTopicsItem
-    from .get_topic_response_200_suggested_topics_item_posters_item import (
-        GetTopicResponse200SuggestedTopicsItemPostersItem,
-    )
-    from .get_topic_response_200_suggested_topics_item_posters_item_user import (
-        GetTopicResponse200SuggestedTopicsItemPostersItemUser,
-    )
-    from .get_topic_response_200_suggested_topics_item_tags_descriptions import (
-        GetTopicResponse200SuggestedTopicsItemTagsDescriptions,
-    )
-    from .get_topic_response_200_suggested_topics_item_tags_item_type_1 import (
-        GetTopicResponse200SuggestedTopicsItemTagsItemType1,
-    )
-    from .get_topic_response_200_tags_descriptions import GetTopicResponse200TagsDescriptions
-    from .get_topic_response_200_tags_item_type_1 import GetTopicResponse200TagsItemType1
-    from .get_topic_response_200_topic_timer_type_0 import GetTopicResponse200TopicTimerType0
-    from .get_user_emails_response_200 import GetUserEmailsResponse200
-    from .get_user_external_id_response_200 import GetUserExternalIdResponse200
-    from .get_user_external_id_response_200_user import GetUserExternalIdResponse200User
-    from .get_user_external_id_response_200_user_custom_fields import GetUserExternalIdResponse200UserCustomFields
-    from .get_user_external_id_response_200_user_featured_topic import GetUserExternalIdResponse200UserFeaturedTopic
-    from .get_user_external_id_response_200_user_group_users_item import GetUserExternalIdResponse200UserGroupUsersItem
-    from .get_user_external_id_response_200_user_groups_item import GetUserExternalIdResponse200UserGroupsItem
-    from .get_user_external_id_response_200_user_sidebar_tags_item import (
-        GetUserExternalIdResponse200UserSidebarTagsItem,
-    )
-    from .get_user_external_id_response_200_user_user_auth_tokens_item import (
-        GetUserExternalIdResponse200UserUserAuthTokensItem,
-    )
-    from .get_user_external_id_response_200_user_user_fields import GetUserExternalIdResponse200UserUserFields
-    from .get_user_external_id_response_200_user_user_notification_schedule import (
-        GetUserExternalIdResponse200UserUserNotificationSchedule,
-    )
-    from .get_user_external_id_response_200_user_user_option import GetUserExternalIdResponse200UserUserOption
-    from .get_user_external_id_response_200_user_user_passkeys_item import (
-        GetUserExternalIdResponse200UserUserPasskeysItem,
-    )
-    from .get_user_identiy_provider_external_id_response_200 import GetUserIdentiyProviderExternalIdResponse200
-    from .get_user_identiy_provider_external_id_response_200_user import GetUserIdentiyProviderExternalIdResponse200User
-    from .get_user_identiy_provider_external_id_response_200_user_custom_fields import (
-        GetUserIdentiyProviderExternalIdResponse200UserCustomFields,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_featured_topic import (
-        GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_group_users_item import (
-        GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_groups_item import (
-        GetUserIdentiyProviderExternalIdResponse200UserGroupsItem,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_sidebar_tags_item import (
-        GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_user_auth_tokens_item import (
-        GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_user_fields import (
-        GetUserIdentiyProviderExternalIdResponse200UserUserFields,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_user_notification_schedule import (
-        GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_user_option import (
-        GetUserIdentiyProviderExternalIdResponse200UserUserOption,
-    )
-    from .get_user_identiy_provider_external_id_response_200_user_user_passkeys_item import (
-        GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem,
-    )
-    from .get_user_response_200 import GetUserResponse200
-    from .get_user_response_200_user import GetUserResponse200User
-    from .get_user_response_200_user_custom_fields import GetUserResponse200UserCustomFields
-    from .get_user_response_200_user_featured_topic import GetUserResponse200UserFeaturedTopic
-    from .get_user_response_200_user_group_users_item import GetUserResponse200UserGroupUsersItem
-    from .get_user_response_200_user_groups_item import GetUserResponse200UserGroupsItem
-    from .get_user_response_200_user_sidebar_tags_item import GetUserResponse200UserSidebarTagsItem
-    from .get_user_response_200_user_user_auth_tokens_item import GetUserResponse200UserUserAuthTokensItem
-    from .get_user_response_200_user_user_fields import GetUserResponse200UserUserFields
-    from .get_user_response_200_user_user_notification_schedule import GetUserResponse200UserUserNotificationSchedule
-    from .get_user_response_200_user_user_option import GetUserResponse200UserUserOption
-    from .get_user_response_200_user_user_passkeys_item import GetUserResponse200UserUserPasskeysItem
-    from .get_user_sent_private_messages_response_200 import GetUserSentPrivateMessagesResponse200
-    from .get_user_sent_private_messages_response_200_topic_list import GetUserSentPrivateMessagesResponse200TopicList
-    from .get_user_sent_private_messages_response_200_topic_list_topics_item import (
-        GetUserSentPrivateMessagesResponse200TopicListTopicsItem,
-    )
-    from .get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item import (
-        GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem,
-    )
-    from .get_user_sent_private_messages_response_200_users_item import GetUserSentPrivateMessagesResponse200UsersItem
+    from .gravatar import Gravatar
+    from .group import Group
+    from .group_input import GroupInput
+    from .group_input_group import GroupInputGroup
+    from .group_list import GroupList
+    from .group_list_extras import GroupListExtras
+    from .group_member import GroupMember
+    from .group_member_list import GroupMemberList
+    from .group_member_list_meta import GroupMemberListMeta
+    from .group_members_added import GroupMembersAdded
+    from .group_members_input import GroupMembersInput
+    from .group_members_removed import GroupMembersRemoved
+    from .group_response import GroupResponse
+    from .group_response_extras import GroupResponseExtras
+    from .group_smtp_updated_by_type_0 import GroupSmtpUpdatedByType0
+    from .invite import Invite
+    from .invite_batch import InviteBatch
+    from .invite_batch_successful_invitations_item import InviteBatchSuccessfulInvitationsItem
     from .invite_group_to_topic_body import InviteGroupToTopicBody
-    from .invite_group_to_topic_response_200 import InviteGroupToTopicResponse200
-    from .invite_group_to_topic_response_200_group import InviteGroupToTopicResponse200Group
+    from .invite_groups_item import InviteGroupsItem
+    from .invite_input import InviteInput
     from .invite_to_topic_body import InviteToTopicBody
-    from .invite_to_topic_response_200 import InviteToTopicResponse200
-    from .invite_to_topic_response_200_user import InviteToTopicResponse200User
-    from .list_categories_response_200 import ListCategoriesResponse200
-    from .list_categories_response_200_category_list import ListCategoriesResponse200CategoryList
-    from .list_categories_response_200_category_list_categories_item import (
-        ListCategoriesResponse200CategoryListCategoriesItem,
-    )
-    from .list_category_topics_response_200 import ListCategoryTopicsResponse200
-    from .list_category_topics_response_200_topic_list import ListCategoryTopicsResponse200TopicList
-    from .list_category_topics_response_200_topic_list_top_tags_item import (
-        ListCategoryTopicsResponse200TopicListTopTagsItem,
-    )
-    from .list_category_topics_response_200_topic_list_topics_item import (
-        ListCategoryTopicsResponse200TopicListTopicsItem,
-    )
-    from .list_category_topics_response_200_topic_list_topics_item_posters_item import (
-        ListCategoryTopicsResponse200TopicListTopicsItemPostersItem,
-    )
-    from .list_category_topics_response_200_users_item import ListCategoryTopicsResponse200UsersItem
+    from .invite_topics_item import InviteTopicsItem
+    from .latest_posts import LatestPosts
     from .list_events_include_details import ListEventsIncludeDetails
     from .list_events_include_subcategories import ListEventsIncludeSubcategories
     from .list_events_order import ListEventsOrder
-    from .list_events_response_200 import ListEventsResponse200
-    from .list_events_response_200_events_item import ListEventsResponse200EventsItem
-    from .list_events_response_200_events_item_channel import ListEventsResponse200EventsItemChannel
-    from .list_events_response_200_events_item_creator import ListEventsResponse200EventsItemCreator
-    from .list_events_response_200_events_item_custom_fields_type_0 import (
-        ListEventsResponse200EventsItemCustomFieldsType0,
-    )
-    from .list_events_response_200_events_item_image_upload_type_0 import (
-        ListEventsResponse200EventsItemImageUploadType0,
-    )
-    from .list_events_response_200_events_item_occurrences_item import ListEventsResponse200EventsItemOccurrencesItem
-    from .list_events_response_200_events_item_post import ListEventsResponse200EventsItemPost
-    from .list_events_response_200_events_item_post_topic import ListEventsResponse200EventsItemPostTopic
-    from .list_events_response_200_events_item_post_topic_tags_descriptions import (
-        ListEventsResponse200EventsItemPostTopicTagsDescriptions,
-    )
-    from .list_events_response_200_events_item_reminders_item import ListEventsResponse200EventsItemRemindersItem
-    from .list_events_response_200_events_item_sample_invitees_item import (
-        ListEventsResponse200EventsItemSampleInviteesItem,
-    )
-    from .list_events_response_200_events_item_stats import ListEventsResponse200EventsItemStats
-    from .list_events_response_200_events_item_watching_invitee_type_0 import (
-        ListEventsResponse200EventsItemWatchingInviteeType0,
-    )
-    from .list_group_members_response_200 import ListGroupMembersResponse200
-    from .list_group_members_response_200_members_item import ListGroupMembersResponse200MembersItem
-    from .list_group_members_response_200_meta import ListGroupMembersResponse200Meta
-    from .list_group_members_response_200_owners_item import ListGroupMembersResponse200OwnersItem
-    from .list_groups_response_200 import ListGroupsResponse200
-    from .list_groups_response_200_extras import ListGroupsResponse200Extras
-    from .list_groups_response_200_groups_item import ListGroupsResponse200GroupsItem
-    from .list_latest_topics_response_200 import ListLatestTopicsResponse200
-    from .list_latest_topics_response_200_topic_list import ListLatestTopicsResponse200TopicList
-    from .list_latest_topics_response_200_topic_list_topics_item import ListLatestTopicsResponse200TopicListTopicsItem
-    from .list_latest_topics_response_200_topic_list_topics_item_posters_item import (
-        ListLatestTopicsResponse200TopicListTopicsItemPostersItem,
-    )
-    from .list_latest_topics_response_200_users_item import ListLatestTopicsResponse200UsersItem
-    from .list_posts_response_200 import ListPostsResponse200
-    from .list_posts_response_200_latest_posts_item import ListPostsResponse200LatestPostsItem
-    from .list_posts_response_200_latest_posts_item_actions_summary_item import (
-        ListPostsResponse200LatestPostsItemActionsSummaryItem,
-    )
-    from .list_tag_groups_response_200 import ListTagGroupsResponse200
-    from .list_tag_groups_response_200_tag_groups_item import ListTagGroupsResponse200TagGroupsItem
-    from .list_tag_groups_response_200_tag_groups_item_parent_tag_item import (
-        ListTagGroupsResponse200TagGroupsItemParentTagItem,
-    )
-    from .list_tag_groups_response_200_tag_groups_item_permissions import (
-        ListTagGroupsResponse200TagGroupsItemPermissions,
-    )
-    from .list_tag_groups_response_200_tag_groups_item_tags_item import ListTagGroupsResponse200TagGroupsItemTagsItem
-    from .list_tags_response_200 import ListTagsResponse200
-    from .list_tags_response_200_extras import ListTagsResponse200Extras
-    from .list_tags_response_200_tags_item import ListTagsResponse200TagsItem
-    from .list_top_topics_response_200 import ListTopTopicsResponse200
-    from .list_top_topics_response_200_topic_list import ListTopTopicsResponse200TopicList
-    from .list_top_topics_response_200_topic_list_topics_item import ListTopTopicsResponse200TopicListTopicsItem
-    from .list_top_topics_response_200_topic_list_topics_item_posters_item import (
-        ListTopTopicsResponse200TopicListTopicsItemPostersItem,
-    )
-    from .list_top_topics_response_200_users_item import ListTopTopicsResponse200UsersItem
-    from .list_user_actions_response_200 import ListUserActionsResponse200
-    from .list_user_actions_response_200_user_actions_item import ListUserActionsResponse200UserActionsItem
-    from .list_user_badges_response_200 import ListUserBadgesResponse200
-    from .list_user_badges_response_200_badge_types_item import ListUserBadgesResponse200BadgeTypesItem
-    from .list_user_badges_response_200_badges_item import ListUserBadgesResponse200BadgesItem
-    from .list_user_badges_response_200_granted_bies_item import ListUserBadgesResponse200GrantedBiesItem
-    from .list_user_badges_response_200_user_badges_item import ListUserBadgesResponse200UserBadgesItem
-    from .list_user_private_messages_response_200 import ListUserPrivateMessagesResponse200
-    from .list_user_private_messages_response_200_topic_list import ListUserPrivateMessagesResponse200TopicList
-    from .list_user_private_messages_response_200_topic_list_topics_item import (
-        ListUserPrivateMessagesResponse200TopicListTopicsItem,
-    )
-    from .list_user_private_messages_response_200_topic_list_topics_item_participants_item import (
-        ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem,
-    )
-    from .list_user_private_messages_response_200_topic_list_topics_item_posters_item import (
-        ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem,
-    )
-    from .list_user_private_messages_response_200_users_item import ListUserPrivateMessagesResponse200UsersItem
+    from .list_latest_topics_ascending import ListLatestTopicsAscending
+    from .list_latest_topics_order import ListLatestTopicsOrder
+    from .list_top_topics_period import ListTopTopicsPeriod
     from .list_users_public_asc import ListUsersPublicAsc
     from .list_users_public_order import ListUsersPublicOrder
     from .list_users_public_period import ListUsersPublicPeriod
-    from .list_users_public_response_200 import ListUsersPublicResponse200
-    from .list_users_public_response_200_directory_items_item import ListUsersPublicResponse200DirectoryItemsItem
-    from .list_users_public_response_200_directory_items_item_user import (
-        ListUsersPublicResponse200DirectoryItemsItemUser,
-    )
-    from .list_users_public_response_200_meta import ListUsersPublicResponse200Meta
     from .lock_post_body import LockPostBody
-    from .lock_post_response_200 import LockPostResponse200
-    from .log_out_user_response_200 import LogOutUserResponse200
     from .mark_notifications_as_read_body import MarkNotificationsAsReadBody
-    from .mark_notifications_as_read_response_200 import MarkNotificationsAsReadResponse200
+    from .multipart_upload import MultipartUpload
+    from .notification import Notification
+    from .notification_data import NotificationData
+    from .notification_list import NotificationList
+    from .password_reset import PasswordReset
     from .perform_post_action_body import PerformPostActionBody
-    from .perform_post_action_response_200 import PerformPostActionResponse200
-    from .perform_post_action_response_200_actions_summary_item import PerformPostActionResponse200ActionsSummaryItem
-    from .post_replies_response_200_item import PostRepliesResponse200Item
-    from .post_replies_response_200_item_actions_summary_item import PostRepliesResponse200ItemActionsSummaryItem
-    from .post_replies_response_200_item_reply_to_user import PostRepliesResponse200ItemReplyToUser
-    from .refresh_gravatar_response_200 import RefreshGravatarResponse200
-    from .remove_group_members_body import RemoveGroupMembersBody
-    from .remove_group_members_response_200 import RemoveGroupMembersResponse200
-    from .search_response_200 import SearchResponse200
-    from .search_response_200_grouped_search_result import SearchResponse200GroupedSearchResult
-    from .search_response_200_grouped_search_result_extra import SearchResponse200GroupedSearchResultExtra
-    from .search_response_200_grouped_search_result_extra_categories_type_0_item import (
-        SearchResponse200GroupedSearchResultExtraCategoriesType0Item,
+    from .post import Post
+    from .post_action_type import PostActionType
+    from .post_link_counts_item import PostLinkCountsItem
+    from .post_lock import PostLock
+    from .post_stream import PostStream
+    from .presigned_parts import PresignedParts
+    from .presigned_parts_presigned_urls import PresignedPartsPresignedUrls
+    from .presigned_put import PresignedPut
+    from .presigned_put_signed_headers import PresignedPutSignedHeaders
+    from .search_result import SearchResult
+    from .search_result_grouped_search_result import SearchResultGroupedSearchResult
+    from .search_result_grouped_search_result_extra import SearchResultGroupedSearchResultExtra
+    from .search_result_grouped_search_result_extra_categories_type_0_item import (
+        SearchResultGroupedSearchResultExtraCategoriesType0Item,
     )
-    from .search_response_200_posts_item import SearchResponse200PostsItem
-    from .search_response_200_tags_item import SearchResponse200TagsItem
+    from .search_result_posts_item import SearchResultPostsItem
     from .send_password_reset_email_body import SendPasswordResetEmailBody
-    from .send_password_reset_email_response_200 import SendPasswordResetEmailResponse200
     from .set_notification_level_body import SetNotificationLevelBody
     from .set_notification_level_body_notification_level import SetNotificationLevelBodyNotificationLevel
-    from .set_notification_level_response_200 import SetNotificationLevelResponse200
+    from .silence import Silence
+    from .silence_silence import SilenceSilence
     from .silence_user_body import SilenceUserBody
-    from .silence_user_response_200 import SilenceUserResponse200
-    from .silence_user_response_200_silence import SilenceUserResponse200Silence
-    from .silence_user_response_200_silence_silenced_by import SilenceUserResponse200SilenceSilencedBy
+    from .site_basic_info import SiteBasicInfo
+    from .site_info import SiteInfo
+    from .site_info_access_control import SiteInfoAccessControl
+    from .site_info_access_control_banned_acl import SiteInfoAccessControlBannedAcl
+    from .site_info_access_control_mandatory_acl import SiteInfoAccessControlMandatoryAcl
+    from .site_info_archetypes_item import SiteInfoArchetypesItem
+    from .site_info_censored_regexp_item import SiteInfoCensoredRegexpItem
+    from .site_info_custom_emoji_translation import SiteInfoCustomEmojiTranslation
+    from .site_info_default_dark_color_scheme_type_0 import SiteInfoDefaultDarkColorSchemeType0
+    from .site_info_default_light_color_scheme_type_0 import SiteInfoDefaultLightColorSchemeType0
+    from .site_info_groups_item import SiteInfoGroupsItem
+    from .site_info_hashtag_configurations import SiteInfoHashtagConfigurations
+    from .site_info_hashtag_icons import SiteInfoHashtagIcons
+    from .site_info_markdown_additional_options import SiteInfoMarkdownAdditionalOptions
+    from .site_info_notification_types import SiteInfoNotificationTypes
+    from .site_info_post_types import SiteInfoPostTypes
+    from .site_info_trust_levels import SiteInfoTrustLevels
+    from .site_info_user_color_schemes_item import SiteInfoUserColorSchemesItem
+    from .site_info_user_color_schemes_item_colors_item import SiteInfoUserColorSchemesItemColorsItem
+    from .site_info_user_themes_item import SiteInfoUserThemesItem
+    from .site_info_user_tips import SiteInfoUserTips
+    from .success_response import SuccessResponse
     from .suspend_user_body import SuspendUserBody
-    from .suspend_user_response_200 import SuspendUserResponse200
-    from .suspend_user_response_200_suspension import SuspendUserResponse200Suspension
-    from .suspend_user_response_200_suspension_suspended_by import SuspendUserResponse200SuspensionSuspendedBy
+    from .suspension import Suspension
+    from .suspension_suspension import SuspensionSuspension
+    from .tag import Tag
+    from .tag_group import TagGroup
+    from .tag_group_input import TagGroupInput
+    from .tag_group_list import TagGroupList
+    from .tag_group_permissions import TagGroupPermissions
+    from .tag_group_response import TagGroupResponse
+    from .tag_list import TagList
+    from .tag_list_extras import TagListExtras
+    from .tag_list_tags_item import TagListTagsItem
+    from .topic import Topic
+    from .topic_actions_summary_item import TopicActionsSummaryItem
+    from .topic_details import TopicDetails
+    from .topic_details_participants_item import TopicDetailsParticipantsItem
+    from .topic_group_invite import TopicGroupInvite
+    from .topic_group_invite_group import TopicGroupInviteGroup
+    from .topic_invite import TopicInvite
+    from .topic_list import TopicList
+    from .topic_list_item import TopicListItem
+    from .topic_list_item_tags_descriptions import TopicListItemTagsDescriptions
+    from .topic_list_response import TopicListResponse
+    from .topic_list_tags_item import TopicListTagsItem
+    from .topic_poster import TopicPoster
+    from .topic_posts import TopicPosts
+    from .topic_status_update import TopicStatusUpdate
+    from .topic_tags_descriptions import TopicTagsDescriptions
+    from .topic_timer import TopicTimer
+    from .topic_topic_timer_type_0 import TopicTopicTimerType0
     from .update_avatar_body import UpdateAvatarBody
     from .update_avatar_body_type import UpdateAvatarBodyType
-    from .update_avatar_response_200 import UpdateAvatarResponse200
-    from .update_badge_body import UpdateBadgeBody
-    from .update_badge_response_200 import UpdateBadgeResponse200
-    from .update_badge_response_200_badge import UpdateBadgeResponse200Badge
-    from .update_badge_response_200_badge_types_item import UpdateBadgeResponse200BadgeTypesItem
-    from .update_category_body import UpdateCategoryBody
-    from .update_category_body_category_localizations_item import UpdateCategoryBodyCategoryLocalizationsItem
-    from .update_category_body_permissions import UpdateCategoryBodyPermissions
-    from .update_category_response_200 import UpdateCategoryResponse200
-    from .update_category_response_200_category import UpdateCategoryResponse200Category
-    from .update_category_response_200_category_available_category_types_item import (
-        UpdateCategoryResponse200CategoryAvailableCategoryTypesItem,
-    )
-    from .update_category_response_200_category_available_category_types_item_configuration_schema import (
-        UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema,
-    )
-    from .update_category_response_200_category_category_setting import UpdateCategoryResponse200CategoryCategorySetting
-    from .update_category_response_200_category_category_type_settings import (
-        UpdateCategoryResponse200CategoryCategoryTypeSettings,
-    )
-    from .update_category_response_200_category_category_types import UpdateCategoryResponse200CategoryCategoryTypes
-    from .update_category_response_200_category_custom_fields import UpdateCategoryResponse200CategoryCustomFields
-    from .update_category_response_200_category_group_permissions_item import (
-        UpdateCategoryResponse200CategoryGroupPermissionsItem,
-    )
-    from .update_category_response_200_category_required_tag_groups_item import (
-        UpdateCategoryResponse200CategoryRequiredTagGroupsItem,
-    )
     from .update_email_body import UpdateEmailBody
-    from .update_group_body import UpdateGroupBody
-    from .update_group_body_group import UpdateGroupBodyGroup
-    from .update_group_response_200 import UpdateGroupResponse200
     from .update_post_body import UpdatePostBody
     from .update_post_body_post import UpdatePostBodyPost
-    from .update_post_response_200 import UpdatePostResponse200
-    from .update_post_response_200_post import UpdatePostResponse200Post
-    from .update_post_response_200_post_actions_summary_item import UpdatePostResponse200PostActionsSummaryItem
-    from .update_tag_group_body import UpdateTagGroupBody
-    from .update_tag_group_response_200 import UpdateTagGroupResponse200
-    from .update_tag_group_response_200_tag_group import UpdateTagGroupResponse200TagGroup
-    from .update_tag_group_response_200_tag_group_permissions import UpdateTagGroupResponse200TagGroupPermissions
     from .update_topic_body import UpdateTopicBody
     from .update_topic_body_topic import UpdateTopicBodyTopic
-    from .update_topic_response_200 import UpdateTopicResponse200
-    from .update_topic_response_200_basic_topic import UpdateTopicResponse200BasicTopic
     from .update_topic_status_body import UpdateTopicStatusBody
     from .update_topic_status_body_enabled import UpdateTopicStatusBodyEnabled
     from .update_topic_status_body_status import UpdateTopicStatusBodyStatus
-    from .update_topic_status_response_200 import UpdateTopicStatusResponse200
     from .update_topic_timestamp_body import UpdateTopicTimestampBody
-    from .update_topic_timestamp_response_200 import UpdateTopicTimestampResponse200
     from .update_user_body import UpdateUserBody
     from .update_user_body_external_ids import UpdateUserBodyExternalIds
-    from .update_user_response_200 import UpdateUserResponse200
-    from .update_user_response_200_user import UpdateUserResponse200User
     from .update_username_body import UpdateUsernameBody
+    from .updated_post import UpdatedPost
+    from .updated_topic import UpdatedTopic
+    from .updated_user import UpdatedUser
+    from .updated_user_user import UpdatedUserUser
+    from .upload import Upload
+    from .upload_metadata import UploadMetadata
+    from .upload_optimized_video_type_0 import UploadOptimizedVideoType0
+    from .upload_thumbnail_type_0 import UploadThumbnailType0
+    from .user import User
+    from .user_action_list import UserActionList
+    from .user_action_list_user_actions_item import UserActionListUserActionsItem
+    from .user_badge_list import UserBadgeList
+    from .user_badge_list_granted_bies_item import UserBadgeListGrantedBiesItem
+    from .user_badge_list_user_badges_item import UserBadgeListUserBadgesItem
+    from .user_custom_fields import UserCustomFields
+    from .user_emails import UserEmails
+    from .user_group_users_item import UserGroupUsersItem
+    from .user_profile import UserProfile
+    from .user_sidebar_tags_item import UserSidebarTagsItem
+    from .user_user_auth_tokens_item import UserUserAuthTokensItem
+    from .user_user_fields import UserUserFields
+    from .user_user_notification_schedule import UserUserNotificationSchedule
+    from .user_user_option import UserUserOption
+    from .user_user_passkeys_item import UserUserPasskeysItem
 
 _MODULE_OF: dict[str, str] = {
     "AbortMultipartBody": ".abort_multipart_body",
-    "AbortMultipartResponse200": ".abort_multipart_response_200",
-    "ActivateUserResponse200": ".activate_user_response_200",
-    "AddGroupMembersBody": ".add_group_members_body",
-    "AddGroupMembersResponse200": ".add_group_members_response_200",
-    "AdminGetUserResponse200": ".admin_get_user_response_200",
-    "AdminGetUserResponse200ApprovedByType0": ".admin_get_user_response_200_approved_by_type_0",
-    "AdminGetUserResponse200ExternalIds": ".admin_get_user_response_200_external_ids",
-    "AdminGetUserResponse200GroupsItem": ".admin_get_user_response_200_groups_item",
-    "AdminGetUserResponse200LatestExportType0": ".admin_get_user_response_200_latest_export_type_0",
-    "AdminGetUserResponse200PenaltyCounts": ".admin_get_user_response_200_penalty_counts",
-    "AdminGetUserResponse200Tl3Requirements": ".admin_get_user_response_200_tl_3_requirements",
-    "AdminGetUserResponse200Tl3RequirementsPenaltyCounts": ".admin_get_user_response_200_tl_3_requirements_penalty_counts",
-    "AdminGetUserResponse200UpcomingChangesStatsItem": ".admin_get_user_response_200_upcoming_changes_stats_item",
-    "AdminListBadgesResponse200": ".admin_list_badges_response_200",
-    "AdminListBadgesResponse200AdminBadges": ".admin_list_badges_response_200_admin_badges",
-    "AdminListBadgesResponse200AdminBadgesTriggers": ".admin_list_badges_response_200_admin_badges_triggers",
-    "AdminListBadgesResponse200BadgeGroupingsItem": ".admin_list_badges_response_200_badge_groupings_item",
-    "AdminListBadgesResponse200BadgeTypesItem": ".admin_list_badges_response_200_badge_types_item",
-    "AdminListBadgesResponse200BadgesItem": ".admin_list_badges_response_200_badges_item",
+    "ActionSummary": ".action_summary",
     "AdminListUsersAsc": ".admin_list_users_asc",
     "AdminListUsersFlagAsc": ".admin_list_users_flag_asc",
     "AdminListUsersFlagFlag": ".admin_list_users_flag_flag",
     "AdminListUsersFlagOrder": ".admin_list_users_flag_order",
-    "AdminListUsersFlagResponse200Item": ".admin_list_users_flag_response_200_item",
     "AdminListUsersOrder": ".admin_list_users_order",
-    "AdminListUsersResponse200Item": ".admin_list_users_response_200_item",
-    "AnonymizeUserResponse200": ".anonymize_user_response_200",
+    "AdminUser": ".admin_user",
+    "AdminUserExternalIds": ".admin_user_external_ids",
+    "AdminUserGroupsItem": ".admin_user_groups_item",
+    "AdminUserLatestExportType0": ".admin_user_latest_export_type_0",
+    "AdminUserListItem": ".admin_user_list_item",
+    "AdminUserPenaltyCounts": ".admin_user_penalty_counts",
+    "AdminUserTl3Requirements": ".admin_user_tl_3_requirements",
+    "AdminUserTl3RequirementsPenaltyCounts": ".admin_user_tl_3_requirements_penalty_counts",
+    "AdminUserUpcomingChangesStatsItem": ".admin_user_upcoming_changes_stats_item",
+    "AnonymizedUser": ".anonymized_user",
+    "Backup": ".backup",
+    "Badge": ".badge",
+    "BadgeInput": ".badge_input",
+    "BadgeList": ".badge_list",
+    "BadgeListAdminBadges": ".badge_list_admin_badges",
+    "BadgeListAdminBadgesTriggers": ".badge_list_admin_badges_triggers",
+    "BadgeListBadgeGroupingsItem": ".badge_list_badge_groupings_item",
+    "BadgeResponse": ".badge_response",
+    "BadgeType": ".badge_type",
+    "BasicTopic": ".basic_topic",
+    "BasicUser": ".basic_user",
     "BatchPresignMultipartPartsBody": ".batch_presign_multipart_parts_body",
-    "BatchPresignMultipartPartsResponse200": ".batch_presign_multipart_parts_response_200",
-    "BatchPresignMultipartPartsResponse200PresignedUrls": ".batch_presign_multipart_parts_response_200_presigned_urls",
+    "Category": ".category",
+    "CategoryCategorySetting": ".category_category_setting",
+    "CategoryCategoryTypeSettings": ".category_category_type_settings",
+    "CategoryCategoryTypes": ".category_category_types",
+    "CategoryCustomFieldsType0": ".category_custom_fields_type_0",
+    "CategoryGroupPermissionsItem": ".category_group_permissions_item",
+    "CategoryInput": ".category_input",
+    "CategoryInputCategoryLocalizationsItem": ".category_input_category_localizations_item",
+    "CategoryInputPermissions": ".category_input_permissions",
+    "CategoryList": ".category_list",
+    "CategoryListCategoryList": ".category_list_category_list",
+    "CategoryRequiredTagGroupsItem": ".category_required_tag_groups_item",
+    "CategoryResponse": ".category_response",
+    "CategoryType": ".category_type",
+    "CategoryTypeConfigurationSchema": ".category_type_configuration_schema",
     "ChangePasswordBody": ".change_password_body",
     "CompleteExternalUploadBody": ".complete_external_upload_body",
-    "CompleteExternalUploadResponse200": ".complete_external_upload_response_200",
-    "CompleteExternalUploadResponse200OptimizedVideoType0": ".complete_external_upload_response_200_optimized_video_type_0",
-    "CompleteExternalUploadResponse200ThumbnailType0": ".complete_external_upload_response_200_thumbnail_type_0",
     "CompleteMultipartBody": ".complete_multipart_body",
     "CompleteMultipartBodyPartsItem": ".complete_multipart_body_parts_item",
-    "CompleteMultipartResponse200": ".complete_multipart_response_200",
-    "CompleteMultipartResponse200OptimizedVideoType0": ".complete_multipart_response_200_optimized_video_type_0",
-    "CompleteMultipartResponse200ThumbnailType0": ".complete_multipart_response_200_thumbnail_type_0",
     "CreateBackupBody": ".create_backup_body",
-    "CreateBackupResponse200": ".create_backup_response_200",
-    "CreateBadgeBody": ".create_badge_body",
-    "CreateBadgeResponse200": ".create_badge_response_200",
-    "CreateBadgeResponse200Badge": ".create_badge_response_200_badge",
-    "CreateBadgeResponse200BadgeTypesItem": ".create_badge_response_200_badge_types_item",
-    "CreateCategoryBody": ".create_category_body",
-    "CreateCategoryBodyCategoryLocalizationsItem": ".create_category_body_category_localizations_item",
-    "CreateCategoryBodyPermissions": ".create_category_body_permissions",
-    "CreateCategoryResponse200": ".create_category_response_200",
-    "CreateCategoryResponse200Category": ".create_category_response_200_category",
-    "CreateCategoryResponse200CategoryAvailableCategoryTypesItem": ".create_category_response_200_category_available_category_types_item",
-    "CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema": ".create_category_response_200_category_available_category_types_item_configuration_schema",
-    "CreateCategoryResponse200CategoryCategorySetting": ".create_category_response_200_category_category_setting",
-    "CreateCategoryResponse200CategoryCategoryTypeSettings": ".create_category_response_200_category_category_type_settings",
-    "CreateCategoryResponse200CategoryCategoryTypes": ".create_category_response_200_category_category_types",
-    "CreateCategoryResponse200CategoryCustomFields": ".create_category_response_200_category_custom_fields",
-    "CreateCategoryResponse200CategoryGroupPermissionsItem": ".create_category_response_200_category_group_permissions_item",
-    "CreateCategoryResponse200CategoryRequiredTagGroupsItem": ".create_category_response_200_category_required_tag_groups_item",
-    "CreateGroupBody": ".create_group_body",
-    "CreateGroupBodyGroup": ".create_group_body_group",
-    "CreateGroupResponse200": ".create_group_response_200",
-    "CreateGroupResponse200BasicGroup": ".create_group_response_200_basic_group",
-    "CreateInviteBody": ".create_invite_body",
-    "CreateInviteResponse200": ".create_invite_response_200",
-    "CreateInviteResponse200GroupsItem": ".create_invite_response_200_groups_item",
-    "CreateInviteResponse200TopicsItem": ".create_invite_response_200_topics_item",
     "CreateMultipartUploadBody": ".create_multipart_upload_body",
-    "CreateMultipartUploadBodyMetadata": ".create_multipart_upload_body_metadata",
     "CreateMultipartUploadBodyUploadType": ".create_multipart_upload_body_upload_type",
-    "CreateMultipartUploadResponse200": ".create_multipart_upload_response_200",
-    "CreateMultipleInvitesBody": ".create_multiple_invites_body",
-    "CreateMultipleInvitesResponse200": ".create_multiple_invites_response_200",
-    "CreateMultipleInvitesResponse200SuccessfulInvitationsItem": ".create_multiple_invites_response_200_successful_invitations_item",
-    "CreateTagGroupBody": ".create_tag_group_body",
-    "CreateTagGroupResponse200": ".create_tag_group_response_200",
-    "CreateTagGroupResponse200TagGroup": ".create_tag_group_response_200_tag_group",
-    "CreateTagGroupResponse200TagGroupParentTagItem": ".create_tag_group_response_200_tag_group_parent_tag_item",
-    "CreateTagGroupResponse200TagGroupPermissions": ".create_tag_group_response_200_tag_group_permissions",
-    "CreateTagGroupResponse200TagGroupTagsItem": ".create_tag_group_response_200_tag_group_tags_item",
     "CreateTopicPostPmBody": ".create_topic_post_pm_body",
-    "CreateTopicPostPmResponse200": ".create_topic_post_pm_response_200",
-    "CreateTopicPostPmResponse200ActionsSummaryItem": ".create_topic_post_pm_response_200_actions_summary_item",
     "CreateTopicTimerBody": ".create_topic_timer_body",
-    "CreateTopicTimerResponse200": ".create_topic_timer_response_200",
     "CreateUploadBody": ".create_upload_body",
     "CreateUploadBodyUploadType": ".create_upload_body_upload_type",
-    "CreateUploadResponse200": ".create_upload_response_200",
-    "CreateUploadResponse200OptimizedVideoType0": ".create_upload_response_200_optimized_video_type_0",
-    "CreateUploadResponse200ThumbnailType0": ".create_upload_response_200_thumbnail_type_0",
     "CreateUserBody": ".create_user_body",
     "CreateUserBodyExternalIds": ".create_user_body_external_ids",
     "CreateUserBodyUserFields": ".create_user_body_user_fields",
-    "CreateUserResponse200": ".create_user_response_200",
-    "DeactivateUserResponse200": ".deactivate_user_response_200",
-    "DeleteGroupResponse200": ".delete_group_response_200",
+    "CreatedGroup": ".created_group",
+    "CreatedGroupBasicGroup": ".created_group_basic_group",
+    "CreatedUser": ".created_user",
     "DeletePostBody": ".delete_post_body",
     "DeleteUserBody": ".delete_user_body",
-    "DeleteUserResponse200": ".delete_user_response_200",
+    "DeletedUser": ".deleted_user",
+    "Directory": ".directory",
+    "DirectoryDirectoryItemsItem": ".directory_directory_items_item",
+    "DirectoryDirectoryItemsItemUser": ".directory_directory_items_item_user",
+    "DirectoryMeta": ".directory_meta",
+    "EventList": ".event_list",
+    "EventListEventsItem": ".event_list_events_item",
+    "EventListEventsItemChannel": ".event_list_events_item_channel",
+    "EventListEventsItemCustomFieldsType0": ".event_list_events_item_custom_fields_type_0",
+    "EventListEventsItemImageUploadType0": ".event_list_events_item_image_upload_type_0",
+    "EventListEventsItemOccurrencesItem": ".event_list_events_item_occurrences_item",
+    "EventListEventsItemPost": ".event_list_events_item_post",
+    "EventListEventsItemPostTopic": ".event_list_events_item_post_topic",
+    "EventListEventsItemPostTopicTagsDescriptions": ".event_list_events_item_post_topic_tags_descriptions",
+    "EventListEventsItemRemindersItem": ".event_list_events_item_reminders_item",
+    "EventListEventsItemSampleInviteesItem": ".event_list_events_item_sample_invitees_item",
+    "EventListEventsItemStats": ".event_list_events_item_stats",
+    "EventListEventsItemWatchingInviteeType0": ".event_list_events_item_watching_invitee_type_0",
     "ExportEventsIcsIncludeSubcategories": ".export_events_ics_include_subcategories",
     "ExportEventsIcsOrder": ".export_events_ics_order",
+    "ExternalTopic": ".external_topic",
     "GeneratePresignedPutBody": ".generate_presigned_put_body",
-    "GeneratePresignedPutBodyMetadata": ".generate_presigned_put_body_metadata",
     "GeneratePresignedPutBodyType": ".generate_presigned_put_body_type",
-    "GeneratePresignedPutResponse200": ".generate_presigned_put_response_200",
-    "GeneratePresignedPutResponse200SignedHeaders": ".generate_presigned_put_response_200_signed_headers",
-    "GetBackupsResponse200Item": ".get_backups_response_200_item",
-    "GetCategoryResponse200": ".get_category_response_200",
-    "GetCategoryResponse200Category": ".get_category_response_200_category",
-    "GetCategoryResponse200CategoryAvailableCategoryTypesItem": ".get_category_response_200_category_available_category_types_item",
-    "GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema": ".get_category_response_200_category_available_category_types_item_configuration_schema",
-    "GetCategoryResponse200CategoryCategorySetting": ".get_category_response_200_category_category_setting",
-    "GetCategoryResponse200CategoryCategoryTypeSettings": ".get_category_response_200_category_category_type_settings",
-    "GetCategoryResponse200CategoryCategoryTypes": ".get_category_response_200_category_category_types",
-    "GetCategoryResponse200CategoryCustomFields": ".get_category_response_200_category_custom_fields",
-    "GetCategoryResponse200CategoryGroupPermissionsItem": ".get_category_response_200_category_group_permissions_item",
-    "GetCategoryResponse200CategoryRequiredTagGroupsItem": ".get_category_response_200_category_required_tag_groups_item",
-    "GetGroupByIdResponse200": ".get_group_by_id_response_200",
-    "GetGroupByIdResponse200Extras": ".get_group_by_id_response_200_extras",
-    "GetGroupByIdResponse200Group": ".get_group_by_id_response_200_group",
-    "GetGroupByIdResponse200GroupSmtpUpdatedByType0": ".get_group_by_id_response_200_group_smtp_updated_by_type_0",
-    "GetGroupResponse200": ".get_group_response_200",
-    "GetGroupResponse200Extras": ".get_group_response_200_extras",
-    "GetGroupResponse200Group": ".get_group_response_200_group",
-    "GetGroupResponse200GroupSmtpUpdatedByType0": ".get_group_response_200_group_smtp_updated_by_type_0",
     "GetNotificationsFilter": ".get_notifications_filter",
-    "GetNotificationsResponse200": ".get_notifications_response_200",
-    "GetNotificationsResponse200NotificationsItem": ".get_notifications_response_200_notifications_item",
-    "GetNotificationsResponse200NotificationsItemData": ".get_notifications_response_200_notifications_item_data",
-    "GetPostResponse200": ".get_post_response_200",
-    "GetPostResponse200ActionsSummaryItem": ".get_post_response_200_actions_summary_item",
-    "GetSiteBasicInfoResponse200": ".get_site_basic_info_response_200",
-    "GetSiteResponse200": ".get_site_response_200",
-    "GetSiteResponse200AccessControl": ".get_site_response_200_access_control",
-    "GetSiteResponse200AccessControlBannedAcl": ".get_site_response_200_access_control_banned_acl",
-    "GetSiteResponse200AccessControlMandatoryAcl": ".get_site_response_200_access_control_mandatory_acl",
-    "GetSiteResponse200ArchetypesItem": ".get_site_response_200_archetypes_item",
-    "GetSiteResponse200CategoriesItem": ".get_site_response_200_categories_item",
-    "GetSiteResponse200CategoriesItemCategoryTypes": ".get_site_response_200_categories_item_category_types",
-    "GetSiteResponse200CategoriesItemCustomFieldsType0": ".get_site_response_200_categories_item_custom_fields_type_0",
-    "GetSiteResponse200CategoriesItemRequiredTagGroupsItem": ".get_site_response_200_categories_item_required_tag_groups_item",
-    "GetSiteResponse200CategoryTypesItem": ".get_site_response_200_category_types_item",
-    "GetSiteResponse200CategoryTypesItemConfigurationSchema": ".get_site_response_200_category_types_item_configuration_schema",
-    "GetSiteResponse200CensoredRegexpItem": ".get_site_response_200_censored_regexp_item",
-    "GetSiteResponse200CustomEmojiTranslation": ".get_site_response_200_custom_emoji_translation",
-    "GetSiteResponse200DefaultDarkColorSchemeType0": ".get_site_response_200_default_dark_color_scheme_type_0",
-    "GetSiteResponse200DefaultLightColorSchemeType0": ".get_site_response_200_default_light_color_scheme_type_0",
-    "GetSiteResponse200GroupsItem": ".get_site_response_200_groups_item",
-    "GetSiteResponse200HashtagConfigurations": ".get_site_response_200_hashtag_configurations",
-    "GetSiteResponse200HashtagIcons": ".get_site_response_200_hashtag_icons",
-    "GetSiteResponse200MarkdownAdditionalOptions": ".get_site_response_200_markdown_additional_options",
-    "GetSiteResponse200NotificationTypes": ".get_site_response_200_notification_types",
-    "GetSiteResponse200PostActionTypesItem": ".get_site_response_200_post_action_types_item",
-    "GetSiteResponse200PostTypes": ".get_site_response_200_post_types",
-    "GetSiteResponse200TopTagsItem": ".get_site_response_200_top_tags_item",
-    "GetSiteResponse200TopicFlagTypesItem": ".get_site_response_200_topic_flag_types_item",
-    "GetSiteResponse200TrustLevels": ".get_site_response_200_trust_levels",
-    "GetSiteResponse200UserColorSchemesItem": ".get_site_response_200_user_color_schemes_item",
-    "GetSiteResponse200UserColorSchemesItemColorsItem": ".get_site_response_200_user_color_schemes_item_colors_item",
-    "GetSiteResponse200UserThemesItem": ".get_site_response_200_user_themes_item",
-    "GetSiteResponse200UserTips": ".get_site_response_200_user_tips",
-    "GetSpecificPostsFromTopicResponse200": ".get_specific_posts_from_topic_response_200",
-    "GetSpecificPostsFromTopicResponse200PostStream": ".get_specific_posts_from_topic_response_200_post_stream",
-    "GetSpecificPostsFromTopicResponse200PostStreamPostsItem": ".get_specific_posts_from_topic_response_200_post_stream_posts_item",
-    "GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem": ".get_specific_posts_from_topic_response_200_post_stream_posts_item_actions_summary_item",
-    "GetTagGroupResponse200": ".get_tag_group_response_200",
-    "GetTagGroupResponse200TagGroup": ".get_tag_group_response_200_tag_group",
-    "GetTagGroupResponse200TagGroupPermissions": ".get_tag_group_response_200_tag_group_permissions",
-    "GetTagResponse200": ".get_tag_response_200",
-    "GetTagResponse200TopicList": ".get_tag_response_200_topic_list",
-    "GetTagResponse200TopicListTagsItem": ".get_tag_response_200_topic_list_tags_item",
-    "GetTagResponse200TopicListTopicsItem": ".get_tag_response_200_topic_list_topics_item",
-    "GetTagResponse200TopicListTopicsItemPostersItem": ".get_tag_response_200_topic_list_topics_item_posters_item",
-    "GetTagResponse200UsersItem": ".get_tag_response_200_users_item",
-    "GetTopicByExternalIdResponse200": ".get_topic_by_external_id_response_200",
-    "GetTopicResponse200": ".get_topic_response_200",
-    "GetTopicResponse200ActionsSummaryItem": ".get_topic_response_200_actions_summary_item",
-    "GetTopicResponse200Details": ".get_topic_response_200_details",
-    "GetTopicResponse200DetailsCreatedBy": ".get_topic_response_200_details_created_by",
-    "GetTopicResponse200DetailsLastPoster": ".get_topic_response_200_details_last_poster",
-    "GetTopicResponse200DetailsParticipantsItem": ".get_topic_response_200_details_participants_item",
-    "GetTopicResponse200PostStream": ".get_topic_response_200_post_stream",
-    "GetTopicResponse200PostStreamPostsItem": ".get_topic_response_200_post_stream_posts_item",
-    "GetTopicResponse200PostStreamPostsItemActionsSummaryItem": ".get_topic_response_200_post_stream_posts_item_actions_summary_item",
-    "GetTopicResponse200PostStreamPostsItemLinkCountsItem": ".get_topic_response_200_post_stream_posts_item_link_counts_item",
-    "GetTopicResponse200SuggestedTopicsItem": ".get_topic_response_200_suggested_topics_item",
-    "GetTopicResponse200SuggestedTopicsItemPostersItem": ".get_topic_response_200_suggested_topics_item_posters_item",
-    "GetTopicResponse200SuggestedTopicsItemPostersItemUser": ".get_topic_response_200_suggested_topics_item_posters_item_user",
-    "GetTopicResponse200SuggestedTopicsItemTagsDescriptions": ".get_topic_response_200_suggested_topics_item_tags_descriptions",
-    "GetTopicResponse200SuggestedTopicsItemTagsItemType1": ".get_topic_response_200_suggested_topics_item_tags_item_type_1",
-    "GetTopicResponse200TagsDescriptions": ".get_topic_response_200_tags_descriptions",
-    "GetTopicResponse200TagsItemType1": ".get_topic_response_200_tags_item_type_1",
-    "GetTopicResponse200TopicTimerType0": ".get_topic_response_200_topic_timer_type_0",
-    "GetUserEmailsResponse200": ".get_user_emails_response_200",
-    "GetUserExternalIdResponse200": ".get_user_external_id_response_200",
-    "GetUserExternalIdResponse200User": ".get_user_external_id_response_200_user",
-    "GetUserExternalIdResponse200UserCustomFields": ".get_user_external_id_response_200_user_custom_fields",
-    "GetUserExternalIdResponse200UserFeaturedTopic": ".get_user_external_id_response_200_user_featured_topic",
-    "GetUserExternalIdResponse200UserGroupUsersItem": ".get_user_external_id_response_200_user_group_users_item",
-    "GetUserExternalIdResponse200UserGroupsItem": ".get_user_external_id_response_200_user_groups_item",
-    "GetUserExternalIdResponse200UserSidebarTagsItem": ".get_user_external_id_response_200_user_sidebar_tags_item",
-    "GetUserExternalIdResponse200UserUserAuthTokensItem": ".get_user_external_id_response_200_user_user_auth_tokens_item",
-    "GetUserExternalIdResponse200UserUserFields": ".get_user_external_id_response_200_user_user_fields",
-    "GetUserExternalIdResponse200UserUserNotificationSchedule": ".get_user_external_id_response_200_user_user_notification_schedule",
-    "GetUserExternalIdResponse200UserUserOption": ".get_user_external_id_response_200_user_user_option",
-    "GetUserExternalIdResponse200UserUserPasskeysItem": ".get_user_external_id_response_200_user_user_passkeys_item",
-    "GetUserIdentiyProviderExternalIdResponse200": ".get_user_identiy_provider_external_id_response_200",
-    "GetUserIdentiyProviderExternalIdResponse200User": ".get_user_identiy_provider_external_id_response_200_user",
-    "GetUserIdentiyProviderExternalIdResponse200UserCustomFields": ".get_user_identiy_provider_external_id_response_200_user_custom_fields",
-    "GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic": ".get_user_identiy_provider_external_id_response_200_user_featured_topic",
-    "GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem": ".get_user_identiy_provider_external_id_response_200_user_group_users_item",
-    "GetUserIdentiyProviderExternalIdResponse200UserGroupsItem": ".get_user_identiy_provider_external_id_response_200_user_groups_item",
-    "GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem": ".get_user_identiy_provider_external_id_response_200_user_sidebar_tags_item",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem": ".get_user_identiy_provider_external_id_response_200_user_user_auth_tokens_item",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserFields": ".get_user_identiy_provider_external_id_response_200_user_user_fields",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule": ".get_user_identiy_provider_external_id_response_200_user_user_notification_schedule",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserOption": ".get_user_identiy_provider_external_id_response_200_user_user_option",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem": ".get_user_identiy_provider_external_id_response_200_user_user_passkeys_item",
-    "GetUserResponse200": ".get_user_response_200",
-    "GetUserResponse200User": ".get_user_response_200_user",
-    "GetUserResponse200UserCustomFields": ".get_user_response_200_user_custom_fields",
-    "GetUserResponse200UserFeaturedTopic": ".get_user_response_200_user_featured_topic",
-    "GetUserResponse200UserGroupUsersItem": ".get_user_response_200_user_group_users_item",
-    "GetUserResponse200UserGroupsItem": ".get_user_response_200_user_groups_item",
-    "GetUserResponse200UserSidebarTagsItem": ".get_user_response_200_user_sidebar_tags_item",
-    "GetUserResponse200UserUserAuthTokensItem": ".get_user_response_200_user_user_auth_tokens_item",
-    "GetUserResponse200UserUserFields": ".get_user_response_200_user_user_fields",
-    "GetUserResponse200UserUserNotificationSchedule": ".get_user_response_200_user_user_notification_schedule",
-    "GetUserResponse200UserUserOption": ".get_user_response_200_user_user_option",
-    "GetUserResponse200UserUserPasskeysItem": ".get_user_response_200_user_user_passkeys_item",
-    "GetUserSentPrivateMessagesResponse200": ".get_user_sent_private_messages_response_200",
-    "GetUserSentPrivateMessagesResponse200TopicList": ".get_user_sent_private_messages_response_200_topic_list",
-    "GetUserSentPrivateMessagesResponse200TopicListTopicsItem": ".get_user_sent_private_messages_response_200_topic_list_topics_item",
-    "GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem": ".get_user_sent_private_messages_response_200_topic_list_topics_item_posters_item",
-    "GetUserSentPrivateMessagesResponse200UsersItem": ".get_user_sent_private_messages_response_200_users_item",
+    "Gravatar": ".gravatar",
+    "Group": ".group",
+    "GroupInput": ".group_input",
+    "GroupInputGroup": ".group_input_group",
+    "GroupList": ".group_list",
+    "GroupListExtras": ".group_list_extras",
+    "GroupMember": ".group_member",
+    "GroupMemberList": ".group_member_list",
+    "GroupMemberListMeta": ".group_member_list_meta",
+    "GroupMembersAdded": ".group_members_added",
+    "GroupMembersInput": ".group_members_input",
+    "GroupMembersRemoved": ".group_members_removed",
+    "GroupResponse": ".group_response",
+    "GroupResponseExtras": ".group_response_extras",
+    "GroupSmtpUpdatedByType0": ".group_smtp_updated_by_type_0",
+    "Invite": ".invite",
+    "InviteBatch": ".invite_batch",
+    "InviteBatchSuccessfulInvitationsItem": ".invite_batch_successful_invitations_item",
     "InviteGroupToTopicBody": ".invite_group_to_topic_body",
-    "InviteGroupToTopicResponse200": ".invite_group_to_topic_response_200",
-    "InviteGroupToTopicResponse200Group": ".invite_group_to_topic_response_200_group",
+    "InviteGroupsItem": ".invite_groups_item",
+    "InviteInput": ".invite_input",
     "InviteToTopicBody": ".invite_to_topic_body",
-    "InviteToTopicResponse200": ".invite_to_topic_response_200",
-    "InviteToTopicResponse200User": ".invite_to_topic_response_200_user",
-    "ListCategoriesResponse200": ".list_categories_response_200",
-    "ListCategoriesResponse200CategoryList": ".list_categories_response_200_category_list",
-    "ListCategoriesResponse200CategoryListCategoriesItem": ".list_categories_response_200_category_list_categories_item",
-    "ListCategoryTopicsResponse200": ".list_category_topics_response_200",
-    "ListCategoryTopicsResponse200TopicList": ".list_category_topics_response_200_topic_list",
-    "ListCategoryTopicsResponse200TopicListTopTagsItem": ".list_category_topics_response_200_topic_list_top_tags_item",
-    "ListCategoryTopicsResponse200TopicListTopicsItem": ".list_category_topics_response_200_topic_list_topics_item",
-    "ListCategoryTopicsResponse200TopicListTopicsItemPostersItem": ".list_category_topics_response_200_topic_list_topics_item_posters_item",
-    "ListCategoryTopicsResponse200UsersItem": ".list_category_topics_response_200_users_item",
+    "InviteTopicsItem": ".invite_topics_item",
+    "LatestPosts": ".latest_posts",
     "ListEventsIncludeDetails": ".list_events_include_details",
     "ListEventsIncludeSubcategories": ".list_events_include_subcategories",
     "ListEventsOrder": ".list_events_order",
-    "ListEventsResponse200": ".list_events_response_200",
-    "ListEventsResponse200EventsItem": ".list_events_response_200_events_item",
-    "ListEventsResponse200EventsItemChannel": ".list_events_response_200_events_item_channel",
-    "ListEventsResponse200EventsItemCreator": ".list_events_response_200_events_item_creator",
-    "ListEventsResponse200EventsItemCustomFieldsType0": ".list_events_response_200_events_item_custom_fields_type_0",
-    "ListEventsResponse200EventsItemImageUploadType0": ".list_events_response_200_events_item_image_upload_type_0",
-    "ListEventsResponse200EventsItemOccurrencesItem": ".list_events_response_200_events_item_occurrences_item",
-    "ListEventsResponse200EventsItemPost": ".list_events_response_200_events_item_post",
-    "ListEventsResponse200EventsItemPostTopic": ".list_events_response_200_events_item_post_topic",
-    "ListEventsResponse200EventsItemPostTopicTagsDescriptions": ".list_events_response_200_events_item_post_topic_tags_descriptions",
-    "ListEventsResponse200EventsItemRemindersItem": ".list_events_response_200_events_item_reminders_item",
-    "ListEventsResponse200EventsItemSampleInviteesItem": ".list_events_response_200_events_item_sample_invitees_item",
-    "ListEventsResponse200EventsItemStats": ".list_events_response_200_events_item_stats",
-    "ListEventsResponse200EventsItemWatchingInviteeType0": ".list_events_response_200_events_item_watching_invitee_type_0",
-    "ListGroupMembersResponse200": ".list_group_members_response_200",
-    "ListGroupMembersResponse200MembersItem": ".list_group_members_response_200_members_item",
-    "ListGroupMembersResponse200Meta": ".list_group_members_response_200_meta",
-    "ListGroupMembersResponse200OwnersItem": ".list_group_members_response_200_owners_item",
-    "ListGroupsResponse200": ".list_groups_response_200",
-    "ListGroupsResponse200Extras": ".list_groups_response_200_extras",
-    "ListGroupsResponse200GroupsItem": ".list_groups_response_200_groups_item",
-    "ListLatestTopicsResponse200": ".list_latest_topics_response_200",
-    "ListLatestTopicsResponse200TopicList": ".list_latest_topics_response_200_topic_list",
-    "ListLatestTopicsResponse200TopicListTopicsItem": ".list_latest_topics_response_200_topic_list_topics_item",
-    "ListLatestTopicsResponse200TopicListTopicsItemPostersItem": ".list_latest_topics_response_200_topic_list_topics_item_posters_item",
-    "ListLatestTopicsResponse200UsersItem": ".list_latest_topics_response_200_users_item",
-    "ListPostsResponse200": ".list_posts_response_200",
-    "ListPostsResponse200LatestPostsItem": ".list_posts_response_200_latest_posts_item",
-    "ListPostsResponse200LatestPostsItemActionsSummaryItem": ".list_posts_response_200_latest_posts_item_actions_summary_item",
-    "ListTagGroupsResponse200": ".list_tag_groups_response_200",
-    "ListTagGroupsResponse200TagGroupsItem": ".list_tag_groups_response_200_tag_groups_item",
-    "ListTagGroupsResponse200TagGroupsItemParentTagItem": ".list_tag_groups_response_200_tag_groups_item_parent_tag_item",
-    "ListTagGroupsResponse200TagGroupsItemPermissions": ".list_tag_groups_response_200_tag_groups_item_permissions",
-    "ListTagGroupsResponse200TagGroupsItemTagsItem": ".list_tag_groups_response_200_tag_groups_item_tags_item",
-    "ListTagsResponse200": ".list_tags_response_200",
-    "ListTagsResponse200Extras": ".list_tags_response_200_extras",
-    "ListTagsResponse200TagsItem": ".list_tags_response_200_tags_item",
-    "ListTopTopicsResponse200": ".list_top_topics_response_200",
-    "ListTopTopicsResponse200TopicList": ".list_top_topics_response_200_topic_list",
-    "ListTopTopicsResponse200TopicListTopicsItem": ".list_top_topics_response_200_topic_list_topics_item",
-    "ListTopTopicsResponse200TopicListTopicsItemPostersItem": ".list_top_topics_response_200_topic_list_topics_item_posters_item",
-    "ListTopTopicsResponse200UsersItem": ".list_top_topics_response_200_users_item",
-    "ListUserActionsResponse200": ".list_user_actions_response_200",
-    "ListUserActionsResponse200UserActionsItem": ".list_user_actions_response_200_user_actions_item",
-    "ListUserBadgesResponse200": ".list_user_badges_response_200",
-    "ListUserBadgesResponse200BadgeTypesItem": ".list_user_badges_response_200_badge_types_item",
-    "ListUserBadgesResponse200BadgesItem": ".list_user_badges_response_200_badges_item",
-    "ListUserBadgesResponse200GrantedBiesItem": ".list_user_badges_response_200_granted_bies_item",
-    "ListUserBadgesResponse200UserBadgesItem": ".list_user_badges_response_200_user_badges_item",
-    "ListUserPrivateMessagesResponse200": ".list_user_private_messages_response_200",
-    "ListUserPrivateMessagesResponse200TopicList": ".list_user_private_messages_response_200_topic_list",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItem": ".list_user_private_messages_response_200_topic_list_topics_item",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem": ".list_user_private_messages_response_200_topic_list_topics_item_participants_item",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem": ".list_user_private_messages_response_200_topic_list_topics_item_posters_item",
-    "ListUserPrivateMessagesResponse200UsersItem": ".list_user_private_messages_response_200_users_item",
+    "ListLatestTopicsAscending": ".list_latest_topics_ascending",
+    "ListLatestTopicsOrder": ".list_latest_topics_order",
+    "ListTopTopicsPeriod": ".list_top_topics_period",
     "ListUsersPublicAsc": ".list_users_public_asc",
     "ListUsersPublicOrder": ".list_users_public_order",
     "ListUsersPublicPeriod": ".list_users_public_period",
-    "ListUsersPublicResponse200": ".list_users_public_response_200",
-    "ListUsersPublicResponse200DirectoryItemsItem": ".list_users_public_response_200_directory_items_item",
-    "ListUsersPublicResponse200DirectoryItemsItemUser": ".list_users_public_response_200_directory_items_item_user",
-    "ListUsersPublicResponse200Meta": ".list_users_public_response_200_meta",
     "LockPostBody": ".lock_post_body",
-    "LockPostResponse200": ".lock_post_response_200",
-    "LogOutUserResponse200": ".log_out_user_response_200",
     "MarkNotificationsAsReadBody": ".mark_notifications_as_read_body",
-    "MarkNotificationsAsReadResponse200": ".mark_notifications_as_read_response_200",
+    "MultipartUpload": ".multipart_upload",
+    "Notification": ".notification",
+    "NotificationData": ".notification_data",
+    "NotificationList": ".notification_list",
+    "PasswordReset": ".password_reset",
     "PerformPostActionBody": ".perform_post_action_body",
-    "PerformPostActionResponse200": ".perform_post_action_response_200",
-    "PerformPostActionResponse200ActionsSummaryItem": ".perform_post_action_response_200_actions_summary_item",
-    "PostRepliesResponse200Item": ".post_replies_response_200_item",
-    "PostRepliesResponse200ItemActionsSummaryItem": ".post_replies_response_200_item_actions_summary_item",
-    "PostRepliesResponse200ItemReplyToUser": ".post_replies_response_200_item_reply_to_user",
-    "RefreshGravatarResponse200": ".refresh_gravatar_response_200",
-    "RemoveGroupMembersBody": ".remove_group_members_body",
-    "RemoveGroupMembersResponse200": ".remove_group_members_response_200",
-    "SearchResponse200": ".search_response_200",
-    "SearchResponse200GroupedSearchResult": ".search_response_200_grouped_search_result",
-    "SearchResponse200GroupedSearchResultExtra": ".search_response_200_grouped_search_result_extra",
-    "SearchResponse200GroupedSearchResultExtraCategoriesType0Item": ".search_response_200_grouped_search_result_extra_categories_type_0_item",
-    "SearchResponse200PostsItem": ".search_response_200_posts_item",
-    "SearchResponse200TagsItem": ".search_response_200_tags_item",
+    "Post": ".post",
+    "PostActionType": ".post_action_type",
+    "PostLinkCountsItem": ".post_link_counts_item",
+    "PostLock": ".post_lock",
+    "PostStream": ".post_stream",
+    "PresignedParts": ".presigned_parts",
+    "PresignedPartsPresignedUrls": ".presigned_parts_presigned_urls",
+    "PresignedPut": ".presigned_put",
+    "PresignedPutSignedHeaders": ".presigned_put_signed_headers",
+    "SearchResult": ".search_result",
+    "SearchResultGroupedSearchResult": ".search_result_grouped_search_result",
+    "SearchResultGroupedSearchResultExtra": ".search_result_grouped_search_result_extra",
+    "SearchResultGroupedSearchResultExtraCategoriesType0Item": ".search_result_grouped_search_result_extra_categories_type_0_item",
+    "SearchResultPostsItem": ".search_result_posts_item",
     "SendPasswordResetEmailBody": ".send_password_reset_email_body",
-    "SendPasswordResetEmailResponse200": ".send_password_reset_email_response_200",
     "SetNotificationLevelBody": ".set_notification_level_body",
     "SetNotificationLevelBodyNotificationLevel": ".set_notification_level_body_notification_level",
-    "SetNotificationLevelResponse200": ".set_notification_level_response_200",
+    "Silence": ".silence",
+    "SilenceSilence": ".silence_silence",
     "SilenceUserBody": ".silence_user_body",
-    "SilenceUserResponse200": ".silence_user_response_200",
-    "SilenceUserResponse200Silence": ".silence_user_response_200_silence",
-    "SilenceUserResponse200SilenceSilencedBy": ".silence_user_response_200_silence_silenced_by",
+    "SiteBasicInfo": ".site_basic_info",
+    "SiteInfo": ".site_info",
+    "SiteInfoAccessControl": ".site_info_access_control",
+    "SiteInfoAccessControlBannedAcl": ".site_info_access_control_banned_acl",
+    "SiteInfoAccessControlMandatoryAcl": ".site_info_access_control_mandatory_acl",
+    "SiteInfoArchetypesItem": ".site_info_archetypes_item",
+    "SiteInfoCensoredRegexpItem": ".site_info_censored_regexp_item",
+    "SiteInfoCustomEmojiTranslation": ".site_info_custom_emoji_translation",
+    "SiteInfoDefaultDarkColorSchemeType0": ".site_info_default_dark_color_scheme_type_0",
+    "SiteInfoDefaultLightColorSchemeType0": ".site_info_default_light_color_scheme_type_0",
+    "SiteInfoGroupsItem": ".site_info_groups_item",
+    "SiteInfoHashtagConfigurations": ".site_info_hashtag_configurations",
+    "SiteInfoHashtagIcons": ".site_info_hashtag_icons",
+    "SiteInfoMarkdownAdditionalOptions": ".site_info_markdown_additional_options",
+    "SiteInfoNotificationTypes": ".site_info_notification_types",
+    "SiteInfoPostTypes": ".site_info_post_types",
+    "SiteInfoTrustLevels": ".site_info_trust_levels",
+    "SiteInfoUserColorSchemesItem": ".site_info_user_color_schemes_item",
+    "SiteInfoUserColorSchemesItemColorsItem": ".site_info_user_color_schemes_item_colors_item",
+    "SiteInfoUserThemesItem": ".site_info_user_themes_item",
+    "SiteInfoUserTips": ".site_info_user_tips",
+    "SuccessResponse": ".success_response",
     "SuspendUserBody": ".suspend_user_body",
-    "SuspendUserResponse200": ".suspend_user_response_200",
-    "SuspendUserResponse200Suspension": ".suspend_user_response_200_suspension",
-    "SuspendUserResponse200SuspensionSuspendedBy": ".suspend_user_response_200_suspension_suspended_by",
+    "Suspension": ".suspension",
+    "SuspensionSuspension": ".suspension_suspension",
+    "Tag": ".tag",
+    "TagGroup": ".tag_group",
+    "TagGroupInput": ".tag_group_input",
+    "TagGroupList": ".tag_group_list",
+    "TagGroupPermissions": ".tag_group_permissions",
+    "TagGroupResponse": ".tag_group_response",
+    "TagList": ".tag_list",
+    "TagListExtras": ".tag_list_extras",
+    "TagListTagsItem": ".tag_list_tags_item",
+    "Topic": ".topic",
+    "TopicActionsSummaryItem": ".topic_actions_summary_item",
+    "TopicDetails": ".topic_details",
+    "TopicDetailsParticipantsItem": ".topic_details_participants_item",
+    "TopicGroupInvite": ".topic_group_invite",
+    "TopicGroupInviteGroup": ".topic_group_invite_group",
+    "TopicInvite": ".topic_invite",
+    "TopicList": ".topic_list",
+    "TopicListItem": ".topic_list_item",
+    "TopicListItemTagsDescriptions": ".topic_list_item_tags_descriptions",
+    "TopicListResponse": ".topic_list_response",
+    "TopicListTagsItem": ".topic_list_tags_item",
+    "TopicPoster": ".topic_poster",
+    "TopicPosts": ".topic_posts",
+    "TopicStatusUpdate": ".topic_status_update",
+    "TopicTagsDescriptions": ".topic_tags_descriptions",
+    "TopicTimer": ".topic_timer",
+    "TopicTopicTimerType0": ".topic_topic_timer_type_0",
     "UpdateAvatarBody": ".update_avatar_body",
     "UpdateAvatarBodyType": ".update_avatar_body_type",
-    "UpdateAvatarResponse200": ".update_avatar_response_200",
-    "UpdateBadgeBody": ".update_badge_body",
-    "UpdateBadgeResponse200": ".update_badge_response_200",
-    "UpdateBadgeResponse200Badge": ".update_badge_response_200_badge",
-    "UpdateBadgeResponse200BadgeTypesItem": ".update_badge_response_200_badge_types_item",
-    "UpdateCategoryBody": ".update_category_body",
-    "UpdateCategoryBodyCategoryLocalizationsItem": ".update_category_body_category_localizations_item",
-    "UpdateCategoryBodyPermissions": ".update_category_body_permissions",
-    "UpdateCategoryResponse200": ".update_category_response_200",
-    "UpdateCategoryResponse200Category": ".update_category_response_200_category",
-    "UpdateCategoryResponse200CategoryAvailableCategoryTypesItem": ".update_category_response_200_category_available_category_types_item",
-    "UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema": ".update_category_response_200_category_available_category_types_item_configuration_schema",
-    "UpdateCategoryResponse200CategoryCategorySetting": ".update_category_response_200_category_category_setting",
-    "UpdateCategoryResponse200CategoryCategoryTypeSettings": ".update_category_response_200_category_category_type_settings",
-    "UpdateCategoryResponse200CategoryCategoryTypes": ".update_category_response_200_category_category_types",
-    "UpdateCategoryResponse200CategoryCustomFields": ".update_category_response_200_category_custom_fields",
-    "UpdateCategoryResponse200CategoryGroupPermissionsItem": ".update_category_response_200_category_group_permissions_item",
-    "UpdateCategoryResponse200CategoryRequiredTagGroupsItem": ".update_category_response_200_category_required_tag_groups_item",
     "UpdateEmailBody": ".update_email_body",
-    "UpdateGroupBody": ".update_group_body",
-    "UpdateGroupBodyGroup": ".update_group_body_group",
-    "UpdateGroupResponse200": ".update_group_response_200",
     "UpdatePostBody": ".update_post_body",
     "UpdatePostBodyPost": ".update_post_body_post",
-    "UpdatePostResponse200": ".update_post_response_200",
-    "UpdatePostResponse200Post": ".update_post_response_200_post",
-    "UpdatePostResponse200PostActionsSummaryItem": ".update_post_response_200_post_actions_summary_item",
-    "UpdateTagGroupBody": ".update_tag_group_body",
-    "UpdateTagGroupResponse200": ".update_tag_group_response_200",
-    "UpdateTagGroupResponse200TagGroup": ".update_tag_group_response_200_tag_group",
-    "UpdateTagGroupResponse200TagGroupPermissions": ".update_tag_group_response_200_tag_group_permissions",
     "UpdateTopicBody": ".update_topic_body",
     "UpdateTopicBodyTopic": ".update_topic_body_topic",
-    "UpdateTopicResponse200": ".update_topic_response_200",
-    "UpdateTopicResponse200BasicTopic": ".update_topic_response_200_basic_topic",
     "UpdateTopicStatusBody": ".update_topic_status_body",
     "UpdateTopicStatusBodyEnabled": ".update_topic_status_body_enabled",
     "UpdateTopicStatusBodyStatus": ".update_topic_status_body_status",
-    "UpdateTopicStatusResponse200": ".update_topic_status_response_200",
     "UpdateTopicTimestampBody": ".update_topic_timestamp_body",
-    "UpdateTopicTimestampResponse200": ".update_topic_timestamp_response_200",
     "UpdateUserBody": ".update_user_body",
     "UpdateUserBodyExternalIds": ".update_user_body_external_ids",
-    "UpdateUserResponse200": ".update_user_response_200",
-    "UpdateUserResponse200User": ".update_user_response_200_user",
     "UpdateUsernameBody": ".update_username_body",
+    "UpdatedPost": ".updated_post",
+    "UpdatedTopic": ".updated_topic",
+    "UpdatedUser": ".updated_user",
+    "UpdatedUserUser": ".updated_user_user",
+    "Upload": ".upload",
+    "UploadMetadata": ".upload_metadata",
+    "UploadOptimizedVideoType0": ".upload_optimized_video_type_0",
+    "UploadThumbnailType0": ".upload_thumbnail_type_0",
+    "User": ".user",
+    "UserActionList": ".user_action_list",
+    "UserActionListUserActionsItem": ".user_action_list_user_actions_item",
+    "UserBadgeList": ".user_badge_list",
+    "UserBadgeListGrantedBiesItem": ".user_badge_list_granted_bies_item",
+    "UserBadgeListUserBadgesItem": ".user_badge_list_user_badges_item",
+    "UserCustomFields": ".user_custom_fields",
+    "UserEmails": ".user_emails",
+    "UserGroupUsersItem": ".user_group_users_item",
+    "UserProfile": ".user_profile",
+    "UserSidebarTagsItem": ".user_sidebar_tags_item",
+    "UserUserAuthTokensItem": ".user_user_auth_tokens_item",
+    "UserUserFields": ".user_user_fields",
+    "UserUserNotificationSchedule": ".user_user_notification_schedule",
+    "UserUserOption": ".user_user_option",
+    "UserUserPasskeysItem": ".user_user_passkeys_item",
 }
 
 
@@ -959,400 +507,241 @@ def __dir__() -> list[str]:
 
 __all__ = (
     "AbortMultipartBody",
-    "AbortMultipartResponse200",
-    "ActivateUserResponse200",
-    "AddGroupMembersBody",
-    "AddGroupMembersResponse200",
-    "AdminGetUserResponse200",
-    "AdminGetUserResponse200ApprovedByType0",
-    "AdminGetUserResponse200ExternalIds",
-    "AdminGetUserResponse200GroupsItem",
-    "AdminGetUserResponse200LatestExportType0",
-    "AdminGetUserResponse200PenaltyCounts",
-    "AdminGetUserResponse200Tl3Requirements",
-    "AdminGetUserResponse200Tl3RequirementsPenaltyCounts",
-    "AdminGetUserResponse200UpcomingChangesStatsItem",
-    "AdminListBadgesResponse200",
-    "AdminListBadgesResponse200AdminBadges",
-    "AdminListBadgesResponse200AdminBadgesTriggers",
-    "AdminListBadgesResponse200BadgeGroupingsItem",
-    "AdminListBadgesResponse200BadgesItem",
-    "AdminListBadgesResponse200BadgeTypesItem",
+    "ActionSummary",
     "AdminListUsersAsc",
     "AdminListUsersFlagAsc",
     "AdminListUsersFlagFlag",
     "AdminListUsersFlagOrder",
-    "AdminListUsersFlagResponse200Item",
     "AdminListUsersOrder",
-    "AdminListUsersResponse200Item",
-    "AnonymizeUserResponse200",
+    "AdminUser",
+    "AdminUserExternalIds",
+    "AdminUserGroupsItem",
+    "AdminUserLatestExportType0",
+    "AdminUserListItem",
+    "AdminUserPenaltyCounts",
+    "AdminUserTl3Requirements",
+    "AdminUserTl3RequirementsPenaltyCounts",
+    "AdminUserUpcomingChangesStatsItem",
+    "AnonymizedUser",
+    "Backup",
+    "Badge",
+    "BadgeInput",
+    "BadgeList",
+    "BadgeListAdminBadges",
+    "BadgeListAdminBadgesTriggers",
+    "BadgeListBadgeGroupingsItem",
+    "BadgeResponse",
+    "BadgeType",
+    "BasicTopic",
+    "BasicUser",
     "BatchPresignMultipartPartsBody",
-    "BatchPresignMultipartPartsResponse200",
-    "BatchPresignMultipartPartsResponse200PresignedUrls",
+    "Category",
+    "CategoryCategorySetting",
+    "CategoryCategoryTypes",
+    "CategoryCategoryTypeSettings",
+    "CategoryCustomFieldsType0",
+    "CategoryGroupPermissionsItem",
+    "CategoryInput",
+    "CategoryInputCategoryLocalizationsItem",
+    "CategoryInputPermissions",
+    "CategoryList",
+    "CategoryListCategoryList",
+    "CategoryRequiredTagGroupsItem",
+    "CategoryResponse",
+    "CategoryType",
+    "CategoryTypeConfigurationSchema",
     "ChangePasswordBody",
     "CompleteExternalUploadBody",
-    "CompleteExternalUploadResponse200",
-    "CompleteExternalUploadResponse200OptimizedVideoType0",
-    "CompleteExternalUploadResponse200ThumbnailType0",
     "CompleteMultipartBody",
     "CompleteMultipartBodyPartsItem",
-    "CompleteMultipartResponse200",
-    "CompleteMultipartResponse200OptimizedVideoType0",
-    "CompleteMultipartResponse200ThumbnailType0",
     "CreateBackupBody",
-    "CreateBackupResponse200",
-    "CreateBadgeBody",
-    "CreateBadgeResponse200",
-    "CreateBadgeResponse200Badge",
-    "CreateBadgeResponse200BadgeTypesItem",
-    "CreateCategoryBody",
-    "CreateCategoryBodyCategoryLocalizationsItem",
-    "CreateCategoryBodyPermissions",
-    "CreateCategoryResponse200",
-    "CreateCategoryResponse200Category",
-    "CreateCategoryResponse200CategoryAvailableCategoryTypesItem",
-    "CreateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema",
-    "CreateCategoryResponse200CategoryCategorySetting",
-    "CreateCategoryResponse200CategoryCategoryTypes",
-    "CreateCategoryResponse200CategoryCategoryTypeSettings",
-    "CreateCategoryResponse200CategoryCustomFields",
-    "CreateCategoryResponse200CategoryGroupPermissionsItem",
-    "CreateCategoryResponse200CategoryRequiredTagGroupsItem",
-    "CreateGroupBody",
-    "CreateGroupBodyGroup",
-    "CreateGroupResponse200",
-    "CreateGroupResponse200BasicGroup",
-    "CreateInviteBody",
-    "CreateInviteResponse200",
-    "CreateInviteResponse200GroupsItem",
-    "CreateInviteResponse200TopicsItem",
+    "CreatedGroup",
+    "CreatedGroupBasicGroup",
+    "CreatedUser",
     "CreateMultipartUploadBody",
-    "CreateMultipartUploadBodyMetadata",
     "CreateMultipartUploadBodyUploadType",
-    "CreateMultipartUploadResponse200",
-    "CreateMultipleInvitesBody",
-    "CreateMultipleInvitesResponse200",
-    "CreateMultipleInvitesResponse200SuccessfulInvitationsItem",
-    "CreateTagGroupBody",
-    "CreateTagGroupResponse200",
-    "CreateTagGroupResponse200TagGroup",
-    "CreateTagGroupResponse200TagGroupParentTagItem",
-    "CreateTagGroupResponse200TagGroupPermissions",
-    "CreateTagGroupResponse200TagGroupTagsItem",
     "CreateTopicPostPmBody",
-    "CreateTopicPostPmResponse200",
-    "CreateTopicPostPmResponse200ActionsSummaryItem",
     "CreateTopicTimerBody",
-    "CreateTopicTimerResponse200",
     "CreateUploadBody",
     "CreateUploadBodyUploadType",
-    "CreateUploadResponse200",
-    "CreateUploadResponse200OptimizedVideoType0",
-    "CreateUploadResponse200ThumbnailType0",
     "CreateUserBody",
     "CreateUserBodyExternalIds",
     "CreateUserBodyUserFields",
-    "CreateUserResponse200",
-    "DeactivateUserResponse200",
-    "DeleteGroupResponse200",
+    "DeletedUser",
     "DeletePostBody",
     "DeleteUserBody",
-    "DeleteUserResponse200",
+    "Directory",
+    "DirectoryDirectoryItemsItem",
+    "DirectoryDirectoryItemsItemUser",
+    "DirectoryMeta",
+    "EventList",
+    "EventListEventsItem",
+    "EventListEventsItemChannel",
+    "EventListEventsItemCustomFieldsType0",
+    "EventListEventsItemImageUploadType0",
+    "EventListEventsItemOccurrencesItem",
+    "EventListEventsItemPost",
+    "EventListEventsItemPostTopic",
+    "EventListEventsItemPostTopicTagsDescriptions",
+    "EventListEventsItemRemindersItem",
+    "EventListEventsItemSampleInviteesItem",
+    "EventListEventsItemStats",
+    "EventListEventsItemWatchingInviteeType0",
     "ExportEventsIcsIncludeSubcategories",
     "ExportEventsIcsOrder",
+    "ExternalTopic",
     "GeneratePresignedPutBody",
-    "GeneratePresignedPutBodyMetadata",
     "GeneratePresignedPutBodyType",
-    "GeneratePresignedPutResponse200",
-    "GeneratePresignedPutResponse200SignedHeaders",
-    "GetBackupsResponse200Item",
-    "GetCategoryResponse200",
-    "GetCategoryResponse200Category",
-    "GetCategoryResponse200CategoryAvailableCategoryTypesItem",
-    "GetCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema",
-    "GetCategoryResponse200CategoryCategorySetting",
-    "GetCategoryResponse200CategoryCategoryTypes",
-    "GetCategoryResponse200CategoryCategoryTypeSettings",
-    "GetCategoryResponse200CategoryCustomFields",
-    "GetCategoryResponse200CategoryGroupPermissionsItem",
-    "GetCategoryResponse200CategoryRequiredTagGroupsItem",
-    "GetGroupByIdResponse200",
-    "GetGroupByIdResponse200Extras",
-    "GetGroupByIdResponse200Group",
-    "GetGroupByIdResponse200GroupSmtpUpdatedByType0",
-    "GetGroupResponse200",
-    "GetGroupResponse200Extras",
-    "GetGroupResponse200Group",
-    "GetGroupResponse200GroupSmtpUpdatedByType0",
     "GetNotificationsFilter",
-    "GetNotificationsResponse200",
-    "GetNotificationsResponse200NotificationsItem",
-    "GetNotificationsResponse200NotificationsItemData",
-    "GetPostResponse200",
-    "GetPostResponse200ActionsSummaryItem",
-    "GetSiteBasicInfoResponse200",
-    "GetSiteResponse200",
-    "GetSiteResponse200AccessControl",
-    "GetSiteResponse200AccessControlBannedAcl",
-    "GetSiteResponse200AccessControlMandatoryAcl",
-    "GetSiteResponse200ArchetypesItem",
-    "GetSiteResponse200CategoriesItem",
-    "GetSiteResponse200CategoriesItemCategoryTypes",
-    "GetSiteResponse200CategoriesItemCustomFieldsType0",
-    "GetSiteResponse200CategoriesItemRequiredTagGroupsItem",
-    "GetSiteResponse200CategoryTypesItem",
-    "GetSiteResponse200CategoryTypesItemConfigurationSchema",
-    "GetSiteResponse200CensoredRegexpItem",
-    "GetSiteResponse200CustomEmojiTranslation",
-    "GetSiteResponse200DefaultDarkColorSchemeType0",
-    "GetSiteResponse200DefaultLightColorSchemeType0",
-    "GetSiteResponse200GroupsItem",
-    "GetSiteResponse200HashtagConfigurations",
-    "GetSiteResponse200HashtagIcons",
-    "GetSiteResponse200MarkdownAdditionalOptions",
-    "GetSiteResponse200NotificationTypes",
-    "GetSiteResponse200PostActionTypesItem",
-    "GetSiteResponse200PostTypes",
-    "GetSiteResponse200TopicFlagTypesItem",
-    "GetSiteResponse200TopTagsItem",
-    "GetSiteResponse200TrustLevels",
-    "GetSiteResponse200UserColorSchemesItem",
-    "GetSiteResponse200UserColorSchemesItemColorsItem",
-    "GetSiteResponse200UserThemesItem",
-    "GetSiteResponse200UserTips",
-    "GetSpecificPostsFromTopicResponse200",
-    "GetSpecificPostsFromTopicResponse200PostStream",
-    "GetSpecificPostsFromTopicResponse200PostStreamPostsItem",
-    "GetSpecificPostsFromTopicResponse200PostStreamPostsItemActionsSummaryItem",
-    "GetTagGroupResponse200",
-    "GetTagGroupResponse200TagGroup",
-    "GetTagGroupResponse200TagGroupPermissions",
-    "GetTagResponse200",
-    "GetTagResponse200TopicList",
-    "GetTagResponse200TopicListTagsItem",
-    "GetTagResponse200TopicListTopicsItem",
-    "GetTagResponse200TopicListTopicsItemPostersItem",
-    "GetTagResponse200UsersItem",
-    "GetTopicByExternalIdResponse200",
-    "GetTopicResponse200",
-    "GetTopicResponse200ActionsSummaryItem",
-    "GetTopicResponse200Details",
-    "GetTopicResponse200DetailsCreatedBy",
-    "GetTopicResponse200DetailsLastPoster",
-    "GetTopicResponse200DetailsParticipantsItem",
-    "GetTopicResponse200PostStream",
-    "GetTopicResponse200PostStreamPostsItem",
-    "GetTopicResponse200PostStreamPostsItemActionsSummaryItem",
-    "GetTopicResponse200PostStreamPostsItemLinkCountsItem",
-    "GetTopicResponse200SuggestedTopicsItem",
-    "GetTopicResponse200SuggestedTopicsItemPostersItem",
-    "GetTopicResponse200SuggestedTopicsItemPostersItemUser",
-    "GetTopicResponse200SuggestedTopicsItemTagsDescriptions",
-    "GetTopicResponse200SuggestedTopicsItemTagsItemType1",
-    "GetTopicResponse200TagsDescriptions",
-    "GetTopicResponse200TagsItemType1",
-    "GetTopicResponse200TopicTimerType0",
-    "GetUserEmailsResponse200",
-    "GetUserExternalIdResponse200",
-    "GetUserExternalIdResponse200User",
-    "GetUserExternalIdResponse200UserCustomFields",
-    "GetUserExternalIdResponse200UserFeaturedTopic",
-    "GetUserExternalIdResponse200UserGroupsItem",
-    "GetUserExternalIdResponse200UserGroupUsersItem",
-    "GetUserExternalIdResponse200UserSidebarTagsItem",
-    "GetUserExternalIdResponse200UserUserAuthTokensItem",
-    "GetUserExternalIdResponse200UserUserFields",
-    "GetUserExternalIdResponse200UserUserNotificationSchedule",
-    "GetUserExternalIdResponse200UserUserOption",
-    "GetUserExternalIdResponse200UserUserPasskeysItem",
-    "GetUserIdentiyProviderExternalIdResponse200",
-    "GetUserIdentiyProviderExternalIdResponse200User",
-    "GetUserIdentiyProviderExternalIdResponse200UserCustomFields",
-    "GetUserIdentiyProviderExternalIdResponse200UserFeaturedTopic",
-    "GetUserIdentiyProviderExternalIdResponse200UserGroupsItem",
-    "GetUserIdentiyProviderExternalIdResponse200UserGroupUsersItem",
-    "GetUserIdentiyProviderExternalIdResponse200UserSidebarTagsItem",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserAuthTokensItem",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserFields",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserNotificationSchedule",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserOption",
-    "GetUserIdentiyProviderExternalIdResponse200UserUserPasskeysItem",
-    "GetUserResponse200",
-    "GetUserResponse200User",
-    "GetUserResponse200UserCustomFields",
-    "GetUserResponse200UserFeaturedTopic",
-    "GetUserResponse200UserGroupsItem",
-    "GetUserResponse200UserGroupUsersItem",
-    "GetUserResponse200UserSidebarTagsItem",
-    "GetUserResponse200UserUserAuthTokensItem",
-    "GetUserResponse200UserUserFields",
-    "GetUserResponse200UserUserNotificationSchedule",
-    "GetUserResponse200UserUserOption",
-    "GetUserResponse200UserUserPasskeysItem",
-    "GetUserSentPrivateMessagesResponse200",
-    "GetUserSentPrivateMessagesResponse200TopicList",
-    "GetUserSentPrivateMessagesResponse200TopicListTopicsItem",
-    "GetUserSentPrivateMessagesResponse200TopicListTopicsItemPostersItem",
-    "GetUserSentPrivateMessagesResponse200UsersItem",
+    "Gravatar",
+    "Group",
+    "GroupInput",
+    "GroupInputGroup",
+    "GroupList",
+    "GroupListExtras",
+    "GroupMember",
+    "GroupMemberList",
+    "GroupMemberListMeta",
+    "GroupMembersAdded",
+    "GroupMembersInput",
+    "GroupMembersRemoved",
+    "GroupResponse",
+    "GroupResponseExtras",
+    "GroupSmtpUpdatedByType0",
+    "Invite",
+    "InviteBatch",
+    "InviteBatchSuccessfulInvitationsItem",
+    "InviteGroupsItem",
     "InviteGroupToTopicBody",
-    "InviteGroupToTopicResponse200",
-    "InviteGroupToTopicResponse200Group",
+    "InviteInput",
+    "InviteTopicsItem",
     "InviteToTopicBody",
-    "InviteToTopicResponse200",
-    "InviteToTopicResponse200User",
-    "ListCategoriesResponse200",
-    "ListCategoriesResponse200CategoryList",
-    "ListCategoriesResponse200CategoryListCategoriesItem",
-    "ListCategoryTopicsResponse200",
-    "ListCategoryTopicsResponse200TopicList",
-    "ListCategoryTopicsResponse200TopicListTopicsItem",
-    "ListCategoryTopicsResponse200TopicListTopicsItemPostersItem",
-    "ListCategoryTopicsResponse200TopicListTopTagsItem",
-    "ListCategoryTopicsResponse200UsersItem",
+    "LatestPosts",
     "ListEventsIncludeDetails",
     "ListEventsIncludeSubcategories",
     "ListEventsOrder",
-    "ListEventsResponse200",
-    "ListEventsResponse200EventsItem",
-    "ListEventsResponse200EventsItemChannel",
-    "ListEventsResponse200EventsItemCreator",
-    "ListEventsResponse200EventsItemCustomFieldsType0",
-    "ListEventsResponse200EventsItemImageUploadType0",
-    "ListEventsResponse200EventsItemOccurrencesItem",
-    "ListEventsResponse200EventsItemPost",
-    "ListEventsResponse200EventsItemPostTopic",
-    "ListEventsResponse200EventsItemPostTopicTagsDescriptions",
-    "ListEventsResponse200EventsItemRemindersItem",
-    "ListEventsResponse200EventsItemSampleInviteesItem",
-    "ListEventsResponse200EventsItemStats",
-    "ListEventsResponse200EventsItemWatchingInviteeType0",
-    "ListGroupMembersResponse200",
-    "ListGroupMembersResponse200MembersItem",
-    "ListGroupMembersResponse200Meta",
-    "ListGroupMembersResponse200OwnersItem",
-    "ListGroupsResponse200",
-    "ListGroupsResponse200Extras",
-    "ListGroupsResponse200GroupsItem",
-    "ListLatestTopicsResponse200",
-    "ListLatestTopicsResponse200TopicList",
-    "ListLatestTopicsResponse200TopicListTopicsItem",
-    "ListLatestTopicsResponse200TopicListTopicsItemPostersItem",
-    "ListLatestTopicsResponse200UsersItem",
-    "ListPostsResponse200",
-    "ListPostsResponse200LatestPostsItem",
-    "ListPostsResponse200LatestPostsItemActionsSummaryItem",
-    "ListTagGroupsResponse200",
-    "ListTagGroupsResponse200TagGroupsItem",
-    "ListTagGroupsResponse200TagGroupsItemParentTagItem",
-    "ListTagGroupsResponse200TagGroupsItemPermissions",
-    "ListTagGroupsResponse200TagGroupsItemTagsItem",
-    "ListTagsResponse200",
-    "ListTagsResponse200Extras",
-    "ListTagsResponse200TagsItem",
-    "ListTopTopicsResponse200",
-    "ListTopTopicsResponse200TopicList",
-    "ListTopTopicsResponse200TopicListTopicsItem",
-    "ListTopTopicsResponse200TopicListTopicsItemPostersItem",
-    "ListTopTopicsResponse200UsersItem",
-    "ListUserActionsResponse200",
-    "ListUserActionsResponse200UserActionsItem",
-    "ListUserBadgesResponse200",
-    "ListUserBadgesResponse200BadgesItem",
-    "ListUserBadgesResponse200BadgeTypesItem",
-    "ListUserBadgesResponse200GrantedBiesItem",
-    "ListUserBadgesResponse200UserBadgesItem",
-    "ListUserPrivateMessagesResponse200",
-    "ListUserPrivateMessagesResponse200TopicList",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItem",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItemParticipantsItem",
-    "ListUserPrivateMessagesResponse200TopicListTopicsItemPostersItem",
-    "ListUserPrivateMessagesResponse200UsersItem",
+    "ListLatestTopicsAscending",
+    "ListLatestTopicsOrder",
+    "ListTopTopicsPeriod",
     "ListUsersPublicAsc",
     "ListUsersPublicOrder",
     "ListUsersPublicPeriod",
-    "ListUsersPublicResponse200",
-    "ListUsersPublicResponse200DirectoryItemsItem",
-    "ListUsersPublicResponse200DirectoryItemsItemUser",
-    "ListUsersPublicResponse200Meta",
     "LockPostBody",
-    "LockPostResponse200",
-    "LogOutUserResponse200",
     "MarkNotificationsAsReadBody",
-    "MarkNotificationsAsReadResponse200",
+    "MultipartUpload",
+    "Notification",
+    "NotificationData",
+    "NotificationList",
+    "PasswordReset",
     "PerformPostActionBody",
-    "PerformPostActionResponse200",
-    "PerformPostActionResponse200ActionsSummaryItem",
-    "PostRepliesResponse200Item",
-    "PostRepliesResponse200ItemActionsSummaryItem",
-    "PostRepliesResponse200ItemReplyToUser",
-    "RefreshGravatarResponse200",
-    "RemoveGroupMembersBody",
-    "RemoveGroupMembersResponse200",
-    "SearchResponse200",
-    "SearchResponse200GroupedSearchResult",
-    "SearchResponse200GroupedSearchResultExtra",
-    "SearchResponse200GroupedSearchResultExtraCategoriesType0Item",
-    "SearchResponse200PostsItem",
-    "SearchResponse200TagsItem",
+    "Post",
+    "PostActionType",
+    "PostLinkCountsItem",
+    "PostLock",
+    "PostStream",
+    "PresignedParts",
+    "PresignedPartsPresignedUrls",
+    "PresignedPut",
+    "PresignedPutSignedHeaders",
+    "SearchResult",
+    "SearchResultGroupedSearchResult",
+    "SearchResultGroupedSearchResultExtra",
+    "SearchResultGroupedSearchResultExtraCategoriesType0Item",
+    "SearchResultPostsItem",
     "SendPasswordResetEmailBody",
-    "SendPasswordResetEmailResponse200",
     "SetNotificationLevelBody",
     "SetNotificationLevelBodyNotificationLevel",
-    "SetNotificationLevelResponse200",
+    "Silence",
+    "SilenceSilence",
     "SilenceUserBody",
-    "SilenceUserResponse200",
-    "SilenceUserResponse200Silence",
-    "SilenceUserResponse200SilenceSilencedBy",
+    "SiteBasicInfo",
+    "SiteInfo",
+    "SiteInfoAccessControl",
+    "SiteInfoAccessControlBannedAcl",
+    "SiteInfoAccessControlMandatoryAcl",
+    "SiteInfoArchetypesItem",
+    "SiteInfoCensoredRegexpItem",
+    "SiteInfoCustomEmojiTranslation",
+    "SiteInfoDefaultDarkColorSchemeType0",
+    "SiteInfoDefaultLightColorSchemeType0",
+    "SiteInfoGroupsItem",
+    "SiteInfoHashtagConfigurations",
+    "SiteInfoHashtagIcons",
+    "SiteInfoMarkdownAdditionalOptions",
+    "SiteInfoNotificationTypes",
+    "SiteInfoPostTypes",
+    "SiteInfoTrustLevels",
+    "SiteInfoUserColorSchemesItem",
+    "SiteInfoUserColorSchemesItemColorsItem",
+    "SiteInfoUserThemesItem",
+    "SiteInfoUserTips",
+    "SuccessResponse",
     "SuspendUserBody",
-    "SuspendUserResponse200",
-    "SuspendUserResponse200Suspension",
-    "SuspendUserResponse200SuspensionSuspendedBy",
+    "Suspension",
+    "SuspensionSuspension",
+    "Tag",
+    "TagGroup",
+    "TagGroupInput",
+    "TagGroupList",
+    "TagGroupPermissions",
+    "TagGroupResponse",
+    "TagList",
+    "TagListExtras",
+    "TagListTagsItem",
+    "Topic",
+    "TopicActionsSummaryItem",
+    "TopicDetails",
+    "TopicDetailsParticipantsItem",
+    "TopicGroupInvite",
+    "TopicGroupInviteGroup",
+    "TopicInvite",
+    "TopicList",
+    "TopicListItem",
+    "TopicListItemTagsDescriptions",
+    "TopicListResponse",
+    "TopicListTagsItem",
+    "TopicPoster",
+    "TopicPosts",
+    "TopicStatusUpdate",
+    "TopicTagsDescriptions",
+    "TopicTimer",
+    "TopicTopicTimerType0",
     "UpdateAvatarBody",
     "UpdateAvatarBodyType",
-    "UpdateAvatarResponse200",
-    "UpdateBadgeBody",
-    "UpdateBadgeResponse200",
-    "UpdateBadgeResponse200Badge",
-    "UpdateBadgeResponse200BadgeTypesItem",
-    "UpdateCategoryBody",
-    "UpdateCategoryBodyCategoryLocalizationsItem",
-    "UpdateCategoryBodyPermissions",
-    "UpdateCategoryResponse200",
-    "UpdateCategoryResponse200Category",
-    "UpdateCategoryResponse200CategoryAvailableCategoryTypesItem",
-    "UpdateCategoryResponse200CategoryAvailableCategoryTypesItemConfigurationSchema",
-    "UpdateCategoryResponse200CategoryCategorySetting",
-    "UpdateCategoryResponse200CategoryCategoryTypes",
-    "UpdateCategoryResponse200CategoryCategoryTypeSettings",
-    "UpdateCategoryResponse200CategoryCustomFields",
-    "UpdateCategoryResponse200CategoryGroupPermissionsItem",
-    "UpdateCategoryResponse200CategoryRequiredTagGroupsItem",
+    "UpdatedPost",
+    "UpdatedTopic",
+    "UpdatedUser",
+    "UpdatedUserUser",
     "UpdateEmailBody",
-    "UpdateGroupBody",
-    "UpdateGroupBodyGroup",
-    "UpdateGroupResponse200",
     "UpdatePostBody",
     "UpdatePostBodyPost",
-    "UpdatePostResponse200",
-    "UpdatePostResponse200Post",
-    "UpdatePostResponse200PostActionsSummaryItem",
-    "UpdateTagGroupBody",
-    "UpdateTagGroupResponse200",
-    "UpdateTagGroupResponse200TagGroup",
-    "UpdateTagGroupResponse200TagGroupPermissions",
     "UpdateTopicBody",
     "UpdateTopicBodyTopic",
-    "UpdateTopicResponse200",
-    "UpdateTopicResponse200BasicTopic",
     "UpdateTopicStatusBody",
     "UpdateTopicStatusBodyEnabled",
     "UpdateTopicStatusBodyStatus",
-    "UpdateTopicStatusResponse200",
     "UpdateTopicTimestampBody",
-    "UpdateTopicTimestampResponse200",
     "UpdateUserBody",
     "UpdateUserBodyExternalIds",
     "UpdateUsernameBody",
-    "UpdateUserResponse200",
-    "UpdateUserResponse200User",
+    "Upload",
+    "UploadMetadata",
+    "UploadOptimizedVideoType0",
+    "UploadThumbnailType0",
+    "User",
+    "UserActionList",
+    "UserActionListUserActionsItem",
+    "UserBadgeList",
+    "UserBadgeListGrantedBiesItem",
+    "UserBadgeListUserBadgesItem",
+    "UserCustomFields",
+    "UserEmails",
+    "UserGroupUsersItem",
+    "UserProfile",
+    "UserSidebarTagsItem",
+    "UserUserAuthTokensItem",
+    "UserUserFields",
+    "UserUserNotificationSchedule",
+    "UserUserOption",
+    "UserUserPasskeysItem",
 )

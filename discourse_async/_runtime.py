@@ -1,0 +1,701 @@
+"""What the generated models and operations are built on: lenient, lossless models over decoded JSON.
+
+A model holds the JSON object it was built from, untouched, and reads its fields from it on access:
+
+- parsing costs one object per answer, however big (nested models are made when first read, then
+  kept), and ``to_dict()`` is a copy of what the server sent: same keys, same values, same
+  absent-vs-null;
+- a value that does not fit its declared type is returned as received (a ``null`` where an object
+  was documented, a number where a string was, a list where an object was, a timestamp that does
+  not parse): a real site running plugins or another version never makes a parse fail;
+- an absent field reads as ``None``; :attr:`Model.fields_set` says which fields were present;
+- ``strict=True`` (see :func:`check`) reports the first value that does not fit, with its JSON path.
+
+Generated code declares each field as ``name: Field[T] = field("key", SPEC)``, where ``SPEC`` says
+what the document promises (used to wrap nested models, parse timestamps and check strict mode).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import importlib
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
+from urllib.parse import quote
+
+T = TypeVar("T")
+M = TypeVar("M", bound="Model")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = [
+    "Field",
+    "Model",
+    "PathParameterError",
+    "Result",
+    "Spec",
+    "check",
+    "decoded",
+    "deprecated_alias",
+    "field",
+    "parse",
+    "path_param",
+    "renamed_parameters",
+    "with_body_dict",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# What the document promises about a value (used for wrapping and for strict checks)
+
+
+class Spec:
+    """The documented type of one JSON value."""
+
+    __slots__ = ("lazy", "name")
+
+    def __init__(self, name: str, lazy: bool = False) -> None:
+        self.name = name
+        # Whether reading a value of this type builds something (a model, a datetime).
+        self.lazy = lazy
+
+    def fits(self, value: Any) -> bool:
+        """Whether ``value`` (not None) has this type; nested values are checked by :meth:`walk`."""
+        raise NotImplementedError
+
+    def read(self, value: Any) -> Any:
+        """The value as a field returns it: built when it fits, as received otherwise."""
+        return value
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        """The first mismatch inside ``value``: (JSON path, expected type, value found)."""
+        if value is None and self.name != "null":
+            return path, self.name, value
+        return None if self.fits(value) else (path, self.name, value)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Scalar(Spec):
+    __slots__ = ("types",)
+
+    def __init__(self, name: str, types: tuple[type, ...]) -> None:
+        super().__init__(name)
+        self.types = types
+
+    def fits(self, value: Any) -> bool:
+        # JSON true/false are Python bools, which are ints too: an integer field holding true does not fit.
+        return isinstance(value, self.types) and (bool in self.types or not isinstance(value, bool))
+
+
+class _Any(Spec):
+    __slots__ = ()
+
+    def fits(self, value: Any) -> bool:
+        return True
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        return None
+
+
+class _Null(Spec):
+    __slots__ = ()
+
+    def fits(self, value: Any) -> bool:
+        return value is None
+
+
+def _parse_datetime(text: str) -> _dt.datetime | None:
+    try:
+        value = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    # Discourse sends UTC ("...Z"); a value without an offset is read as UTC too, so every
+    # timestamp compares with every other.
+    return value if value.tzinfo is not None else value.replace(tzinfo=_dt.UTC)
+
+
+class _DateTime(Spec):
+    __slots__ = ()
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, str) and _parse_datetime(value) is not None
+
+    def read(self, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = _parse_datetime(value)
+            if parsed is not None:
+                return parsed
+        return value
+
+
+class _Date(Spec):
+    __slots__ = ()
+
+    def fits(self, value: Any) -> bool:
+        return self.read(value) is not value
+
+    def read(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return _dt.date.fromisoformat(value)
+            except ValueError:
+                return value
+        return value
+
+
+class _Enum(Spec):
+    __slots__ = ("values",)
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        super().__init__(" | ".join(repr(v) for v in values))
+        self.values = values
+
+    def fits(self, value: Any) -> bool:
+        return value in self.values and type(value) in {type(v) for v in self.values}
+
+
+class _List(Spec):
+    __slots__ = ("item",)
+
+    def __init__(self, item: Spec) -> None:
+        super().__init__(f"list[{item.name}]", item.lazy)
+        self.item = item
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, list)
+
+    def read(self, value: Any) -> Any:
+        if type(value) is not list:
+            return value
+        read = self.item.read
+        return [read(item) for item in value]
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        if not isinstance(value, list):
+            return path, self.name, value
+        for i, item in enumerate(value):
+            found = self.item.walk(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+
+
+class _Mapping(Spec):
+    __slots__ = ("item",)
+
+    def __init__(self, item: Spec) -> None:
+        super().__init__(f"dict[str, {item.name}]", item.lazy)
+        self.item = item
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def read(self, value: Any) -> Any:
+        if type(value) is not dict:
+            return value
+        read = self.item.read
+        return {key: read(item) for key, item in value.items()}
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        if not isinstance(value, dict):
+            return path, self.name, value
+        for key, item in value.items():
+            found = self.item.walk(item, _child(path, key))
+            if found:
+                return found
+        return None
+
+
+class _Ref(Spec):
+    """A model, named: resolved on first use, so models that refer to each other load lazily."""
+
+    __slots__ = ("_cls",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, lazy=True)
+        self._cls: type[Model] | None = None
+
+    @property
+    def cls(self) -> type[Model]:
+        """The model class."""
+        if self._cls is None:
+            models = importlib.import_module("discourse_async._generated.models")
+            self._cls = getattr(models, self.name)
+        return self._cls
+
+    def fits(self, value: Any) -> bool:
+        return isinstance(value, dict)
+
+    def read(self, value: Any) -> Any:
+        if type(value) is not dict:
+            return value
+        obj = _new(self._cls or self.cls)
+        _set_data(obj, value)
+        return obj
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        if not isinstance(value, dict):
+            return path, self.name, value
+        return self.cls._walk(value, path)
+
+
+class _Union(Spec):
+    __slots__ = ("options",)
+
+    def __init__(self, options: tuple[Spec, ...]) -> None:
+        super().__init__(" | ".join(o.name for o in options), any(o.lazy for o in options))
+        self.options = options
+
+    def fits(self, value: Any) -> bool:
+        return any(o.walk(value, "") is None for o in self.options)
+
+    def read(self, value: Any) -> Any:
+        # The first option the value fits at its top level decides (a dict -> the first model).
+        for option in self.options:
+            if value is None or option.fits(value):
+                return option.read(value) if value is not None else None
+        return value
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        if any(o.walk(value, path) is None for o in self.options):
+            return None
+        # Report from inside the option the value fits at its top level, when there is one.
+        for option in self.options:
+            if value is not None and option.fits(value):
+                return option.walk(value, path)
+        return path, self.name, value
+
+
+class _Nullable(Spec):
+    """``inner`` or null."""
+
+    __slots__ = ("inner", "read")
+
+    def __init__(self, inner: Spec) -> None:
+        super().__init__(f"{inner.name} | null", inner.lazy)
+        self.inner = inner
+        # Reading never sees None (a field returns it before reading), and every read passes
+        # through what does not fit: the inner type's read is this type's read.
+        self.read = inner.read  # type: ignore[method-assign] # a slot of this class, see __slots__
+
+    def fits(self, value: Any) -> bool:
+        return value is None or self.inner.fits(value)
+
+    def walk(self, value: Any, path: str) -> tuple[str, str, Any] | None:
+        return None if value is None else self.inner.walk(value, path)
+
+
+STR: Spec = _Scalar("string", (str,))
+INT: Spec = _Scalar("integer", (int,))
+FLOAT: Spec = _Scalar("number", (int, float))
+BOOL: Spec = _Scalar("boolean", (bool,))
+ANY: Spec = _Any("any")
+NULL: Spec = _Null("null")
+DATETIME: Spec = _DateTime("date-time", lazy=True)
+DATE: Spec = _Date("date", lazy=True)
+FILE: Spec = _Any("file")
+
+
+def nullable(spec: Spec) -> Spec:
+    """``spec`` or null."""
+    return _Nullable(spec)
+
+
+def lst(item: Spec) -> Spec:
+    """A list of ``item``."""
+    return _List(item)
+
+
+def mapping(item: Spec) -> Spec:
+    """An object whose values are all ``item`` (keys are data, not field names)."""
+    return _Mapping(item)
+
+
+def ref(name: str) -> Spec:
+    """The model named ``name`` (looked up in the generated models on first use)."""
+    return _Ref(name)
+
+
+def one_of(*options: Spec) -> Spec:
+    """Any of ``options``."""
+    return _Union(options)
+
+
+def enum(*values: Any) -> Spec:
+    """One of ``values``."""
+    return _Enum(values)
+
+
+def _child(path: str, key: str) -> str:
+    return f"{path}.{key}" if key.isidentifier() else f"{path}[{key!r}]"
+
+
+# --------------------------------------------------------------------------------------------
+# Fields and models
+
+
+class Field(Generic[T]):
+    """One field of a model: reads ``key`` from the model's JSON object.
+
+    Absent reads as None. A value is returned as received unless the field's type builds something
+    from it (a nested model, a datetime), which is then kept on the instance for later reads.
+    """
+
+    __slots__ = ("key", "name", "required", "spec")
+
+    def __init__(self, key: str, spec: Spec, required: bool = False) -> None:
+        self.key = key
+        self.spec = spec
+        self.required = required
+        self.name = key
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._data.get(self.key)  # type: ignore[attr-defined]
+
+
+class _LazyField(Field[T]):
+    """A field whose value is built on first read and kept in the instance's ``__dict__``.
+
+    A non-data descriptor: once the instance has the built value, reads find it there directly.
+    """
+
+    __slots__ = ()
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = obj._data.get(self.key)  # type: ignore[attr-defined]
+        if value is not None:
+            value = self.spec.read(value)
+            obj.__dict__[self.name] = value
+        return value
+
+
+def field(key: str, spec: Spec, required: bool = False) -> Any:
+    """Declare a field of a generated model (the annotation beside it gives its type)."""
+    return (_LazyField if spec.lazy else Field)(key, spec, required)
+
+
+class _Received(dict[str, Any]):
+    """Stands for an answer that is not a JSON object where a model was documented: no fields."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+def _dump(value: Any) -> Any:
+    """A value as JSON data, for building a model or setting a field."""
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, _dt.datetime | _dt.date):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, list | tuple):
+        return [_dump(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
+def _copy(value: Any) -> Any:
+    # JSON data is dicts, lists and immutable scalars: this is a deep copy, without deepcopy's memo.
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_copy(v) for v in value]
+    return value
+
+
+class Model:
+    """Base of every generated model: a typed view of one JSON object, which it keeps as received.
+
+    Build one from keyword arguments (``Post(raw="...")``; fields left out are absent) or from a
+    mapping (``Post.from_dict(data)``). Read fields as attributes; ``to_dict()`` gives the JSON
+    object back; ``fields_set`` tells absent from ``null``; ``additional_properties`` holds what the
+    document does not describe (plugin fields, newer versions).
+    """
+
+    __slots__ = ("__dict__", "_data")
+    _fields: ClassVar[dict[str, Field[Any]]] = {}
+
+    if TYPE_CHECKING:
+        _data: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = dict(cls._fields)
+        fields.update({name: f for name, f in vars(cls).items() if isinstance(f, Field)})
+        cls._fields = fields
+
+    def __init__(self, **fields: Any) -> None:
+        data: dict[str, Any] = {}
+        for name, value in fields.items():
+            f = self._fields.get(name)
+            if f is None:
+                raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {name!r}")
+            data[f.key] = _dump(value)
+        _set_data(self, data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build the model from a JSON object (copied: the mapping given is left as it is)."""
+        obj = _new(cls)
+        _set_data(obj, _copy(dict(data)) if isinstance(data, Mapping) else _Received(data))
+        return obj
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, exactly as received (or as built), as a new dict."""
+        data = self._data
+        if type(data) is _Received:
+            return data.value  # type: ignore[no-any-return] # what was received, whatever it was
+        return _copy(data)  # type: ignore[no-any-return]
+
+    def to_multipart(self) -> list[tuple[str, Any]]:
+        """The object as multipart/form-data fields (files as files, the rest as text), for httpx."""
+        parts: list[tuple[str, Any]] = []
+        for key, value in self._data.items():
+            if hasattr(value, "to_tuple"):  # a File
+                parts.append((key, value.to_tuple()))
+            elif isinstance(value, bool):
+                parts.append((key, (None, b"true" if value else b"false", "text/plain")))
+            elif value is not None:
+                parts.append((key, (None, str(value).encode(), "text/plain")))
+        return parts
+
+    @property
+    def fields_set(self) -> frozenset[str]:
+        """The names of the fields present in the object (present with ``null`` included)."""
+        data = self._data
+        return frozenset(name for name, f in self._fields.items() if f.key in data)
+
+    @property
+    def additional_properties(self) -> dict[str, Any]:
+        """The keys the document does not describe for this model, with their values."""
+        known = {f.key for f in self._fields.values()}
+        return {k: v for k, v in self._data.items() if k not in known}
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        f = self._fields.get(name)
+        if f is None:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self._data[f.key] = _dump(value)
+        self.__dict__.pop(name, None)
+
+    def __delattr__(self, name: str) -> None:
+        f = self._fields.get(name)
+        if f is None:
+            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+        self._data.pop(f.key, None)
+        self.__dict__.pop(name, None)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment] # mutable, like the dict it holds
+
+    def __repr__(self) -> str:
+        data = self._data
+        parts = [f"{name}={_short(data[f.key])}" for name, f in self._fields.items() if f.key in data][:6]
+        more = ", ..." if len(data) > len(parts) else ""
+        return f"{type(self).__name__}({', '.join(parts)}{more})"
+
+    def __rich_repr__(self) -> Iterator[tuple[str, Any]]:
+        data = self._data
+        for name, f in self._fields.items():
+            if f.key in data:
+                yield name, getattr(self, name)
+
+    @classmethod
+    def _walk(cls, data: dict[str, Any], path: str) -> tuple[str, str, Any] | None:
+        for f in cls._fields.values():
+            if f.key not in data:
+                if f.required:
+                    return _child(path, f.key), f"{f.spec.name} (required)", _ABSENT
+                continue
+            found = f.spec.walk(data[f.key], _child(path, f.key))
+            if found:
+                return found
+        return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_new = object.__new__
+# The slot's own setter: Model.__setattr__ is for fields, and building a model is the hot path.
+_set_data = Model.__dict__["_data"].__set__
+_ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "absent"})()
+
+
+class ResponseShapeError(ValueError):
+    """A strict-mode mismatch between an answer and the document (path, expected type, value)."""
+
+    def __init__(self, path: str, expected: str, value: Any) -> None:
+        self.path, self.expected, self.value = path, expected, value
+        super().__init__(f"{path}: expected {expected}, got {_short(value)}")
+
+
+def check(spec: Spec, data: Any) -> None:
+    """Strict mode: raise :class:`ResponseShapeError` for the first value that does not fit ``spec``."""
+    found = spec.walk(data, "$")
+    if found:
+        raise ResponseShapeError(*found)
+
+
+def parse(spec: Spec, data: Any, strict: bool = False) -> Any:
+    """An operation's result from its decoded JSON answer; never fails on shape unless ``strict``."""
+    if strict:
+        check(spec, data)
+    if type(spec) is _Ref:
+        obj = _new(spec._cls or spec.cls)
+        _set_data(obj, data if type(data) is dict else _Received(data))
+        return obj
+    return spec.read(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers of the generated operations
+
+
+def decoded(response: Any) -> Any:
+    """An answer no schema describes: its JSON, or its text when it is not JSON, or None when empty."""
+    content = response.content
+    if not content:
+        return None
+    if "json" in response.headers.get("content-type", "") or content[:1] in (b"{", b"["):
+        return response.json()
+    return response.text
+
+
+class PathParameterError(ValueError):
+    """A path parameter value that would move the request to another endpoint."""
+
+
+def path_param(name: str, value: object) -> str:
+    """Encode one path segment, refusing values that change which endpoint is called.
+
+    Every reserved character is percent-encoded ("a/b" -> "a%2Fb", "?" -> "%3F", "#" -> "%23").
+    "", "." and ".." cannot be encoded into something a server keeps as one segment (URL
+    normalisation removes dot segments), so they are refused.
+    """
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise PathParameterError(f"path parameter {name!r} may not be {text!r}: it would change the endpoint called")
+    return quote(text, safe="")
+
+
+def deprecated_alias(method: Callable[P, Awaitable[R]], old: str, since: str) -> Callable[P, Awaitable[R]]:
+    """An operation's old name (codegen/deprecations.yaml): warns, then forwards to the new one."""
+    message = f"{old}() is deprecated since {since}: use {method.__name__}()"
+
+    @functools.wraps(method)
+    async def alias(*args: P.args, **kwargs: P.kwargs) -> R:
+        # stacklevel 2 is the caller's `await` line: the line to change.
+        warnings.warn(message, DeprecationWarning, stacklevel=2)
+        return await method(*args, **kwargs)
+
+    alias.__name__ = old
+    alias.__qualname__ = method.__qualname__.rsplit(".", 1)[0] + "." + old
+    alias.__deprecated__ = message  # type: ignore[attr-defined] # as warnings.deprecated marks (PEP 702)
+    return alias
+
+
+def renamed_parameters(
+    renamed: dict[str, tuple[str, str]],
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+    """Accept the old keyword of each renamed parameter (old -> (new, since)): warn, then pass it as the new one."""
+
+    def decorate(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+        @functools.wraps(method)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            for old, (new, since) in renamed.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(f"{method.__name__}() got both {old}= (deprecated) and {new}=")
+                message = f"{method.__name__}({old}=...) is deprecated since {since}: use {new}="
+                warnings.warn(message, DeprecationWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return await method(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+class Result:
+    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON."""
+
+    __slots__ = ("file", "spec")
+
+    def __init__(self, spec: Spec | None = None, *, file: bool = False) -> None:
+        self.spec = spec
+        self.file = file
+
+    def __call__(self, response: Any, strict: bool = False) -> Any:
+        if self.spec is not None:
+            return parse(self.spec, response.json(), strict)
+        if self.file:
+            from io import BytesIO
+
+            from discourse_async._generated.types import File
+
+            return File(payload=BytesIO(response.content))
+        return decoded(response)
+
+
+def with_body_dict(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Accept the request body as one dict (``body={...}``), the way 0.1 took it, with a warning.
+
+    The documented fields become the keyword arguments they now are; the rest go in ``extra_body``.
+    """
+    keyword: dict[str, str] = {}  # JSON key -> keyword argument, read from the signature on first use
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        body = kwargs.pop("body", None)
+        if body is not None:
+            warnings.warn(
+                f"{method.__name__}(body={{...}}) is deprecated since 0.2.0: pass the fields as keyword arguments",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if not keyword:
+                import inspect
+
+                for name, param in inspect.signature(method).parameters.items():
+                    if param.kind is param.KEYWORD_ONLY:
+                        keyword[name.rstrip("_")] = name
+            given: Any = body
+            data: dict[str, Any] = given.to_dict() if isinstance(given, Model) else dict(given)
+            extra_given: Any = kwargs.pop("extra_body", None)
+            extra: dict[str, Any] = dict(extra_given or {})
+            for key, value in data.items():
+                target = keyword.get(key)
+                if target is None or target.startswith("extra_") or target == "self":
+                    extra[key] = value
+                else:
+                    kwargs.setdefault(target, value)
+            kwargs["extra_body"] = extra
+        return await method(*args, **kwargs)
+
+    return wrapper

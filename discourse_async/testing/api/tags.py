@@ -1,0 +1,121 @@
+"""Tags and tag groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discourse_async.testing import _backend as backend
+from discourse_async.testing._context import JSON, Ctx, op
+from discourse_async.testing.api import topics as _topics
+
+
+@op("get_tag")
+async def get_tag(ctx: Ctx) -> JSON:
+    """GET /tag/{name}.json: the topics with a tag."""
+    tag = ctx.store.tags.get(ctx.path("name").lower())
+    if tag is None:
+        raise backend.not_found()
+    topics = _topics._sorted_topics(
+        ctx, "tag", lambda t: tag.name in t.tags and _topics._listed(ctx.store, ctx.user, t)
+    )
+    count = sum(1 for t in ctx.store.topics.values() if tag.name in t.tags and t.deleted_at is None)
+    extra = {"tags": [{"id": tag.id, "name": tag.name, "topic_count": count, "staff": False}]}
+    return _topics._topic_list_page(ctx, topics, f"/tag/{tag.name}/l/latest", extra=extra)
+
+
+def _tag_group_json(group: Any, *, names: bool) -> JSON:
+    if names:
+        return {
+            "id": group.id,
+            "name": group.name,
+            "tag_names": list(group.tag_names),
+            "parent_tag_name": list(group.parent_tag_name),
+            "one_per_topic": group.one_per_topic,
+            "permissions": dict(group.permissions),
+        }
+    return {
+        "id": group.id,
+        "name": group.name,
+        "tags": [{"id": i, "name": n, "slug": n} for i, n in enumerate(group.tag_names, 1)],
+        "parent_tag": [{"id": 0, "name": n, "slug": n} for n in group.parent_tag_name],
+        "one_per_topic": group.one_per_topic,
+        "permissions": dict(group.permissions),
+    }
+
+
+@op("list_tags")
+async def list_tags(ctx: Ctx) -> JSON:
+    """GET /tags.json: every tag with its topic counts."""
+    counts: dict[str, tuple[int, int]] = {}
+    for topic in ctx.store.topics.values():
+        if topic.deleted_at is None:
+            for name in topic.tags:
+                regular, pm = counts.get(name, (0, 0))
+                counts[name] = (regular + (not topic.private), pm + topic.private)
+    tags = [
+        {
+            "id": t.id,
+            "text": t.name,
+            "name": t.name,
+            "count": counts.get(t.name, (0, 0))[0],
+            "pm_count": counts.get(t.name, (0, 0))[1],
+            "target_tag": None,
+        }
+        for t in ctx.store.tags.values()
+    ]
+    return {"tags": tags, "extras": {"categories": []}}
+
+
+@op("list_tag_groups")
+async def list_tag_groups(ctx: Ctx) -> JSON:
+    """GET /tag_groups.json."""
+    return {"tag_groups": [_tag_group_json(g, names=False) for g in ctx.store.tag_groups.values()]}
+
+
+def _apply_tag_group(ctx: Ctx, group: Any) -> None:
+    if ctx.has("name"):
+        group.name = ctx.param("name")
+    if "tag_names" in ctx.params:
+        group.tag_names = [ctx.store.ensure_tag(str(n)).name for n in ctx.param_list("tag_names")]
+    if "parent_tag_name" in ctx.params:
+        group.parent_tag_name = [ctx.store.ensure_tag(str(n)).name for n in ctx.param_list("parent_tag_name")]
+    if "one_per_topic" in ctx.params:
+        group.one_per_topic = ctx.param_bool("one_per_topic")
+    if ctx.param_dict("permissions"):
+        group.permissions = {str(k): int(v) for k, v in ctx.param_dict("permissions").items()}
+    ctx.store.changed()
+
+
+@op("create_tag_group")
+async def create_tag_group(ctx: Ctx) -> JSON:
+    """POST /tag_groups.json (staff)."""
+    ctx.require_staff()
+    name = ctx.require("name")
+    if any(g.name.lower() == name.lower() for g in ctx.store.tag_groups.values()):
+        raise backend.record_invalid("Name has already been taken")
+    group = backend.TagGroup(id=ctx.store.next_id("tag_group"), name=name)
+    ctx.store.tag_groups[group.id] = group
+    _apply_tag_group(ctx, group)
+    return {"tag_group": _tag_group_json(group, names=False)}
+
+
+def _tag_group(ctx: Ctx) -> Any:
+    group = ctx.store.tag_groups.get(ctx.path_int("id"))
+    if group is None:
+        raise backend.not_found()
+    return group
+
+
+@op("get_tag_group")
+async def get_tag_group(ctx: Ctx) -> JSON:
+    """GET /tag_groups/{id}.json."""
+    return {"tag_group": _tag_group_json(_tag_group(ctx), names=True)}
+
+
+@op("update_tag_group")
+async def update_tag_group(ctx: Ctx) -> JSON:
+    """PUT /tag_groups/{id}.json (staff)."""
+    ctx.require_staff()
+    group = _tag_group(ctx)
+    _apply_tag_group(ctx, group)
+    return {"success": "OK", "tag_group": _tag_group_json(group, names=True)}

@@ -1,0 +1,1018 @@
+"""Users: profiles, the directory, admin user tools, User API keys, DiscourseConnect sync."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from discourse_async.testing import _backend as backend
+from discourse_async.testing._context import JSON, Ctx, for_viewer, op, route
+from discourse_async.testing.api import groups as _groups
+
+
+def basic_user(user: backend.User) -> JSON:
+    """BasicUserSerializer."""
+    return {"id": user.id, "username": user.username, "name": user.name, "avatar_template": user.avatar_template}
+
+
+def user_with_flair(user: backend.User) -> JSON:
+    """A basic user with the flair and rank fields that participant lists carry."""
+    return basic_user(user) | {
+        "primary_group_name": None,
+        "flair_name": None,
+        "flair_url": None,
+        "flair_color": None,
+        "flair_bg_color": None,
+        "flair_group_id": None,
+        "admin": user.admin,
+        "moderator": user.moderator,
+        "trust_level": user.trust_level,
+    }
+
+
+_USER_OPTION = {
+    "mailing_list_mode": False,
+    "mailing_list_mode_frequency": 1,
+    "email_digests": True,
+    "email_level": 1,
+    "email_messages_level": 0,
+    "external_links_in_new_tab": False,
+    "bookmark_auto_delete_preference": 3,
+    "color_scheme_id": None,
+    "dark_scheme_id": None,
+    "dynamic_favicon": False,
+    "enable_quoting": True,
+    "enable_smart_lists": True,
+    "enable_markdown_monospace_font": False,
+    "digest_after_minutes": 10080,
+    "automatically_unpin_topics": True,
+    "auto_track_topics_after_msecs": 240000,
+    "notification_level_when_replying": 2,
+    "new_topic_duration_minutes": 2880,
+    "email_previous_replies": 2,
+    "email_in_reply_to": False,
+    "like_notification_frequency": 1,
+    "notify_on_linked_posts": True,
+    "push_notification_level": "all",
+    "enable_upcoming_change_available_notifications": False,
+    "include_tl0_in_digests": False,
+    "theme_ids": [1],
+    "theme_key_seq": 0,
+    "allow_private_messages": True,
+    "enable_allowed_pm_users": False,
+    "homepage_id": None,
+    "hide_profile_and_presence": False,
+    "hide_profile": False,
+    "hide_presence": False,
+    "text_size": "normal",
+    "text_size_seq": 0,
+    "title_count_mode": "notifications",
+    "timezone": None,
+    "skip_new_user_tips": False,
+    "default_calendar": "none_selected",
+    "oldest_search_log_date": None,
+    "sidebar_link_to_filtered_list": False,
+    "sidebar_show_count_of_new_items": False,
+    "watched_precedence_over_muted": False,
+    "seen_popups": None,
+    "topics_unread_when_closed": True,
+    "composition_mode": 1,
+    "interface_color_mode": 1,
+    "automatically_translate": False,
+    "understood_languages": [],
+    "show_original_content": False,
+    "send_shortcut": "ctrl_enter",
+}
+
+
+def user_detail(store: backend.Store, viewer: backend.User | None, user: backend.User) -> JSON:
+    """UserSerializer: a profile, with private fields only for the user and staff."""
+    me = viewer is not None and viewer.id == user.id
+    staff = viewer is not None and viewer.staff
+    badges = [b for b in store.user_badges if b.user_id == user.id]
+    groups = [store.groups[g] for g in sorted(store.group_ids_of(user)) if g in store.groups and g != 0]
+    data: JSON = {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "avatar_template": user.avatar_template,
+        "last_posted_at": backend.iso(user.last_posted_at),
+        "last_seen_at": backend.iso(user.last_seen_at),
+        "created_at": backend.iso(user.created_at),
+        "ignored": False,
+        "muted": False,
+        "can_ignore_user": viewer is not None and not me and not user.staff,
+        "can_ignore_users": viewer is not None,
+        "can_mute_user": viewer is not None and not me,
+        "can_mute_users": viewer is not None,
+        "can_send_private_messages": viewer is not None,
+        "can_send_private_message_to_user": viewer is not None and not me,
+        "trust_level": user.trust_level,
+        "moderator": user.moderator,
+        "admin": user.admin,
+        "title": user.title,
+        "badge_count": len(badges),
+        "user_fields": {"1": None, "2": None},
+        "custom_fields": {},
+        "time_read": 0,
+        "recent_time_read": 0,
+        "primary_group_id": user.primary_group_id,
+        "primary_group_name": None,
+        "flair_group_id": None,
+        "flair_name": None,
+        "flair_url": None,
+        "flair_bg_color": None,
+        "flair_color": None,
+        "featured_topic": None,
+        "staged": user.staged,
+        "pending_posts_count": 0,
+        "profile_view_count": 0,
+        "post_count": user.post_count,
+        "topic_count": user.topic_count,
+        "can_be_deleted": staff and user.post_count == 0 and not user.admin,
+        "can_delete_all_posts": staff,
+        "locale": None,
+        "system_avatar_upload_id": None,
+        "system_avatar_template": user.avatar_template,
+        "use_logo_small_as_avatar": False,
+        "featured_user_badge_ids": [b.badge_id for b in badges[:3]],
+        "invited_by": None,
+        "groups": [_groups.group_json(store, viewer, g) for g in groups],
+        "group_users": [
+            {
+                "group_id": g.id,
+                "user_id": user.id,
+                "notification_level": 3,
+                "owner": bool(g.members.get(user.id) and g.members[user.id].owner),
+            }
+            for g in groups
+        ],
+    }
+    if me or staff:
+        data |= {
+            "can_edit": True,
+            "can_edit_username": True,
+            "can_edit_email": True,
+            "can_edit_name": True,
+            "uploaded_avatar_id": user.uploaded_avatar_id,
+            "has_title_badges": False,
+            "pending_count": 0,
+            "second_factor_enabled": False,
+            "second_factor_backup_enabled": False,
+            "can_upload_profile_header": True,
+            "can_upload_user_card_background": True,
+            "muted_category_ids": [],
+            "regular_category_ids": [],
+            "watched_tags": [],
+            "watching_first_post_tags": [],
+            "tracked_tags": [],
+            "muted_tags": [],
+            "tracked_category_ids": [],
+            "watched_category_ids": [],
+            "watched_first_post_category_ids": [],
+            "muted_usernames": [],
+            "ignored_usernames": [],
+            "allowed_pm_usernames": [],
+            "mailing_list_posts_per_day": 0,
+            "can_change_bio": True,
+            "can_change_location": True,
+            "can_change_website": True,
+            "can_change_tracking_preferences": True,
+            "user_api_keys": None,
+            "user_passkeys": [],
+            "sidebar_tags": [],
+            "sidebar_category_ids": [],
+            "display_sidebar_tags": True,
+            "can_pick_theme_with_custom_homepage": False,
+            "user_auth_tokens": [],
+            "user_notification_schedule": {"enabled": False}
+            | {
+                f"day_{d}_{edge}_time": (480 if edge == "start" else 1020)
+                for d in range(7)
+                for edge in ("start", "end")
+            },
+            "user_option": {"user_id": user.id} | _USER_OPTION,
+        }
+    return for_viewer(viewer, data)
+
+
+def admin_user(store: backend.Store, user: backend.User, *, detailed: bool = False, show_email: bool = False) -> JSON:
+    """AdminUserListSerializer, or AdminDetailedUserSerializer with ``detailed``."""
+    now = store.now()
+    data: JSON = basic_user(user) | {
+        "active": user.active,
+        "admin": user.admin,
+        "moderator": user.moderator,
+        "last_seen_at": backend.iso(user.last_seen_at),
+        "last_emailed_at": None,
+        "created_at": backend.iso(user.created_at),
+        "last_seen_age": None if user.last_seen_at is None else round(now - user.last_seen_at, 3),
+        "last_emailed_age": None,
+        "created_at_age": round(now - user.created_at, 3),
+        "trust_level": user.trust_level,
+        "manual_locked_trust_level": None,
+        "title": user.title,
+        "time_read": 0,
+        "staged": user.staged,
+        "days_visited": 1,
+        "posts_read_count": 0,
+        "topics_entered": 0,
+        "post_count": user.post_count,
+    }
+    if user.suspended(now):
+        data |= {"suspended_at": backend.iso(user.suspended_at), "suspended_till": backend.iso(user.suspended_till)}
+    if user.silenced(now):
+        data["silenced_till"] = backend.iso(user.silenced_till)
+    if show_email or detailed:
+        data |= {"email": user.email, "secondary_emails": list(user.secondary_emails)}
+    if not detailed:
+        return data
+    groups = [store.groups[g] for g in sorted(store.group_ids_of(user)) if g in store.groups and g != 0]
+    data |= {
+        "associated_accounts": [],
+        "can_send_activation_email": not user.active,
+        "can_activate": not user.active,
+        "can_deactivate": user.active and not user.admin,
+        "can_change_trust_level": True,
+        "ip_address": "127.0.0.1",
+        "registration_ip_address": "127.0.0.1",
+        "can_grant_admin": not user.admin,
+        "can_revoke_admin": user.admin and user.id > 0,
+        "can_grant_moderation": not user.moderator,
+        "can_revoke_moderation": user.moderator and user.id > 0,
+        "can_impersonate": not user.admin,
+        "like_count": user.likes_received,
+        "like_given_count": user.likes_given,
+        "topic_count": user.topic_count,
+        "flags_given_count": 0,
+        "flags_received_count": 0,
+        "private_topics_count": sum(1 for t in store.topics.values() if t.private and t.user_id == user.id),
+        "can_delete_all_posts": user.post_count > 0,
+        "can_be_deleted": user.post_count == 0 and not user.admin,
+        "can_be_anonymized": not user.admin,
+        "can_be_merged": not user.admin,
+        "full_suspend_reason": user.suspend_reason if user.suspended(now) else None,
+        "latest_export": None,
+        "full_silence_reason": user.silence_reason if user.silenced(now) else None,
+        "silence_reason": user.silence_reason if user.silenced(now) else None,
+        "post_edits_count": 0,
+        "primary_group_id": user.primary_group_id,
+        "badge_count": sum(1 for b in store.user_badges if b.user_id == user.id),
+        "warnings_received_count": 0,
+        "bounce_score": 0,
+        "reset_bounce_score_after": None,
+        "can_view_action_logs": True,
+        "can_disable_second_factor": False,
+        "can_delete_sso_record": bool(user.external_ids),
+        "api_key_count": sum(1 for k in store.api_keys.values() if k.user_id == user.id and not k.revoked),
+        "similar_users_count": 0,
+        "single_sign_on_record": None,
+        "approved_by": None,
+        "suspended_by": None,
+        "silenced_by": None,
+        "penalty_counts": {
+            "silenced": int(user.silenced_at is not None),
+            "suspended": int(user.suspended_at is not None),
+        },
+        "next_penalty": backend.iso(now + 86400),
+        "groups": [_groups.group_json(store, None, g) for g in groups],
+        "external_ids": dict(user.external_ids),
+        "include_ip": True,
+        "upcoming_changes_stats": [],
+    }
+    return data
+
+
+def user_action(store: backend.Store, action: backend.UserAction) -> JSON:
+    """UserActionSerializer."""
+    topic = store.topics[action.topic_id]
+    p = store.posts.get(action.post_id) if action.post_id is not None else None
+    acting = store.users.get(action.acting_user_id)
+    owner = store.users.get(action.user_id)
+    target = store.users.get(p.user_id if p else topic.user_id)
+    return {
+        "excerpt": backend.excerpt(p.cooked) if p else None,
+        "action_type": action.action_type,
+        "created_at": backend.iso(action.created_at),
+        "avatar_template": target.avatar_template if target else "",
+        "acting_avatar_template": acting.avatar_template if acting else "",
+        "slug": topic.slug,
+        "topic_id": topic.id,
+        "target_user_id": target.id if target else 0,
+        "target_name": target.name if target else None,
+        "target_username": target.username if target else "",
+        "post_number": p.post_number if p else 1,
+        "post_id": action.post_id,
+        "username": owner.username if owner else "",
+        "name": owner.name if owner else None,
+        "user_id": action.user_id,
+        "acting_username": acting.username if acting else "",
+        "acting_name": acting.name if acting else None,
+        "acting_user_id": action.acting_user_id,
+        "title": topic.title,
+        "deleted": bool(p and p.deleted_at is not None),
+        "hidden": bool(p and p.hidden),
+        "post_type": p.post_type if p else None,
+        "action_code": p.action_code if p else None,
+        "category_id": topic.category_id or 0,
+        "closed": topic.closed,
+        "archived": topic.archived,
+    }
+
+
+DIRECTORY_PER_PAGE = 50
+
+
+USER_ACTIONS_PER_PAGE = 30
+
+
+ADMIN_USERS_PER_PAGE = 100
+
+
+PERIOD_DAYS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
+
+
+def user_event(user: backend.User) -> JSON:
+    """A user as a webhook delivers them."""
+    return {
+        "user": basic_user(user)
+        | {
+            "created_at": backend.iso(user.created_at),
+            "trust_level": user.trust_level,
+            "admin": user.admin,
+            "moderator": user.moderator,
+        }
+    }
+
+
+@op("create_user")
+async def create_user(ctx: Ctx) -> JSON:
+    """POST /users.json. Like Discourse, a refused account is a 200 with ``success: false``."""
+    ctx.require_admin()  # signups through the API need an admin key (no browser session here)
+    username, email = ctx.require("username"), ctx.require("email")
+    name, password = ctx.param("name"), ctx.require("password")
+    store = ctx.store
+    errors: dict[str, list[str]] = {}
+    problems = store.validate_username(username)
+    if problems:
+        errors["username"] = [p.removeprefix("Username ") for p in problems]
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        errors["email"] = ["is invalid"]
+    elif any(u.email.lower() == email.lower() for u in store.users.values()):
+        errors["email"] = ["has already been taken"]
+    if len(password) < backend.MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"is too short (minimum is {backend.MIN_PASSWORD_LENGTH} characters)"]
+    if errors:
+        messages = [f"{field.capitalize()} {text}" for field, texts in errors.items() for text in texts]
+        return {
+            "success": False,
+            "message": "\n".join(messages),
+            "errors": errors,
+            "values": {"name": name, "username": username, "email": email},
+            "is_developer": False,
+        }
+    active = ctx.param_bool("active")
+    user = store.create_user(username, email=email, name=name, password=password, active=active)
+    external = ctx.param_dict("external_ids")
+    user.external_ids.update({str(k): str(v) for k, v in external.items()})
+    ctx.events.append(("user", "user_created", user_event(user)))
+    message = (
+        "Your account is activated and ready to use."
+        if active
+        else f"<p>You're almost done! We sent an activation mail to <b>{email}</b>.</p>"
+    )
+    return {"success": True, "active": active, "message": message, "user_id": user.id}
+
+
+def _user_for(ctx: Ctx, user: backend.User) -> JSON:
+    if user.id <= 0 and user.username != "system":
+        raise backend.not_found()
+    badges = [b for b in ctx.store.user_badges if b.user_id == user.id]
+    return {
+        "user_badges": [{"id": b.id, "granted_at": backend.iso(b.granted_at), "badge_id": b.badge_id} for b in badges],
+        "user": user_detail(ctx.store, ctx.user, user),
+    }
+
+
+@op("get_user")
+async def get_user(ctx: Ctx) -> JSON:
+    """GET /u/{username}.json: a public profile (private fields for the user and staff)."""
+    user = ctx.store.user(ctx.path("username"))
+    if (user.suspended(ctx.store.now()) or not user.active) and not (ctx.user and ctx.user.staff):
+        raise backend.not_found()
+    return _user_for(ctx, user)
+
+
+def _own_or_staff(ctx: Ctx, username: str) -> tuple[backend.User, backend.User]:
+    actor = ctx.require_user()
+    target = ctx.store.user(username)
+    if actor.id != target.id and not actor.staff:
+        raise backend.invalid_access()
+    return actor, target
+
+
+@op("update_user")
+async def update_user(ctx: Ctx) -> JSON:
+    """PUT /u/{username}.json: name, title and (admins) external ids."""
+    actor, user = _own_or_staff(ctx, ctx.path("username"))
+    if ctx.has("name"):
+        user.name = ctx.param("name")
+    if ctx.has("title"):
+        user.title = ctx.param("title")
+    if ctx.param_dict("external_ids"):
+        if not actor.admin:
+            raise backend.invalid_access()
+        user.external_ids.update({str(k): str(v) for k, v in ctx.param_dict("external_ids").items()})
+    ctx.store.changed()
+    ctx.events.append(("user", "user_updated", user_event(user)))
+    return {"success": "OK", "user": user_detail(ctx.store, actor, user)}
+
+
+def _by_external(ctx: Ctx, provider: str, external_id: str) -> JSON:
+    ctx.require_staff()
+    for user in ctx.store.users.values():
+        if user.external_ids.get(provider) == external_id:
+            return _user_for(ctx, user)
+    raise backend.not_found()
+
+
+@op("get_user_external_id")
+async def get_user_external_id(ctx: Ctx) -> JSON:
+    """GET /u/by-external/{external_id}.json: the DiscourseConnect external id (staff)."""
+    return _by_external(ctx, "discourse_connect", ctx.path("external_id"))
+
+
+@op("get_user_identiy_provider_external_id")
+async def get_user_identity_provider_external_id(ctx: Ctx) -> JSON:
+    """GET /u/by-external/{provider}/{external_id}.json (staff)."""
+    return _by_external(ctx, ctx.path("provider"), ctx.path("external_id"))
+
+
+@op("update_avatar")
+async def update_avatar(ctx: Ctx) -> JSON:
+    """PUT /u/{username}/preferences/avatar/pick.json: use an upload (or the system avatar)."""
+    _, user = _own_or_staff(ctx, ctx.path("username"))
+    kind = ctx.require("type")
+    if kind == "system":
+        user.uploaded_avatar_id = None
+    else:
+        upload_id = ctx.require_int("upload_id")
+        if upload_id not in ctx.store.uploads:
+            raise backend.not_found()
+        user.uploaded_avatar_id = upload_id
+    ctx.store.changed()
+    return {"success": "OK"}
+
+
+@op("update_email")
+async def update_email(ctx: Ctx) -> JSON:
+    """PUT /u/{username}/preferences/email.json (staff change it at once)."""
+    _, user = _own_or_staff(ctx, ctx.path("username"))
+    email = ctx.require("email")
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise backend.record_invalid("Email is invalid")
+    if any(u.email.lower() == email.lower() and u is not user for u in ctx.store.users.values()):
+        raise backend.record_invalid("Email has already been taken")
+    user.email = email
+    ctx.store.changed()
+    return {"success": "OK"}
+
+
+@op("update_username")
+async def update_username(ctx: Ctx) -> JSON:
+    """PUT /u/{username}/preferences/username.json."""
+    _, user = _own_or_staff(ctx, ctx.path("username"))
+    new = ctx.require("new_username")
+    problems = ctx.store.validate_username(new, current=user)
+    if problems:
+        raise backend.record_invalid(*problems)
+    ctx.store.rename_user(user, new)
+    return {"id": user.id, "username": user.username}
+
+
+def _directory_stats(ctx: Ctx, user: backend.User, since: float | None) -> JSON:
+    if since is None:
+        likes_received, likes_given, topics, posts = (
+            user.likes_received,
+            user.likes_given,
+            user.topic_count,
+            user.post_count,
+        )
+    else:
+        recent = [a for a in user.actions if a.created_at >= since]
+
+        def count(kind: str) -> int:
+            return sum(1 for a in recent if a.action_type == backend.ACTION_TYPES[kind])
+
+        likes_received, likes_given, topics = count("was_liked"), count("like"), count("new_topic")
+        posts = topics + count("reply")
+    return {
+        "id": user.id,
+        "likes_received": likes_received,
+        "likes_given": likes_given,
+        "topics_entered": 0,
+        "topic_count": topics,
+        "post_count": posts,
+        "posts_read": 0,
+        "days_visited": 1,
+        "user": basic_user(user) | {"title": user.title},
+    }
+
+
+_DIRECTORY_ORDERS = (
+    "likes_received",
+    "likes_given",
+    "topic_count",
+    "post_count",
+    "topics_entered",
+    "posts_read",
+    "days_visited",
+)
+
+
+@op("list_users_public")
+async def list_users_public(ctx: Ctx) -> JSON:
+    """GET /directory_items.json: 50 a page; ``load_more_directory_items`` only when more exist."""
+    period, order = ctx.require("period"), ctx.require("order")
+    if period not in PERIOD_DAYS:
+        raise backend.invalid_parameters(f"invalid period: {period}")
+    days = PERIOD_DAYS[period]
+    since = None if days is None else ctx.store.now() - days * 86400
+    users = [u for u in ctx.store.users.values() if u.id > 0 and u.active and not u.staged]
+    rows = [_directory_stats(ctx, u, since) for u in users]
+    asc = ctx.param_bool("asc")
+    if order not in _DIRECTORY_ORDERS:
+        raise backend.invalid_parameters(f"invalid order: {order}")
+    rows.sort(key=lambda r: (r[order], -r["id"] if not asc else r["id"]), reverse=not asc)
+    page = max(0, ctx.param_int("page", 0) or 0)
+    chunk = rows[page * DIRECTORY_PER_PAGE : (page + 1) * DIRECTORY_PER_PAGE]
+    meta: JSON = {"last_updated_at": backend.iso(ctx.store.now()), "total_rows_directory_items": len(rows)}
+    if (page + 1) * DIRECTORY_PER_PAGE < len(rows):
+        query = {"order": order, "page": page + 1, "period": period} | ({"asc": "true"} if asc else {})
+        meta["load_more_directory_items"] = f"/directory_items?{urlencode(query)}"
+    return {"directory_items": chunk, "meta": meta}
+
+
+@op("list_user_actions")
+async def list_user_actions(ctx: Ctx) -> JSON:
+    """GET /user_actions.json: newest first, 30 from ``offset``, ``filter`` a list of action types."""
+    user = ctx.store.user(ctx.require("username"))
+    offset = ctx.param_int("offset", 0) or 0
+    if offset < 0:
+        raise backend.invalid_parameters("offset must be 0 or more")
+    try:
+        kinds = {int(k) for k in ctx.param_list("filter")}
+    except ValueError:
+        raise backend.invalid_parameters("filter must be a list of action types") from None
+    private = {backend.ACTION_TYPES["new_private_message"], backend.ACTION_TYPES["got_private_message"]}
+    may_see_private = ctx.user is not None and (ctx.user.id == user.id or ctx.user.admin)
+    picked = []
+    store = ctx.store
+    for action in reversed(user.actions):
+        if kinds and action.action_type not in kinds:
+            continue
+        if action.action_type in private and not may_see_private:
+            continue
+        topic = store.topics.get(action.topic_id)
+        if topic is None or not store.can_see_topic(ctx.user, topic):
+            continue
+        picked.append(action)
+        if len(picked) >= offset + USER_ACTIONS_PER_PAGE:
+            break
+    return {"user_actions": [user_action(store, a) for a in picked[offset:]]}
+
+
+@op("get_user_emails")
+async def get_user_emails(ctx: Ctx) -> JSON:
+    """GET /u/{username}/emails.json (the user or staff)."""
+    _, user = _own_or_staff(ctx, ctx.path("username"))
+    return {
+        "email": user.email,
+        "secondary_emails": list(user.secondary_emails),
+        "unconfirmed_emails": [],
+        "associated_accounts": [],
+    }
+
+
+@op("refresh_gravatar")
+async def refresh_gravatar(ctx: Ctx) -> JSON:
+    """POST /user_avatar/{username}/refresh_gravatar.json (no Gravatar offline: nothing found)."""
+    _own_or_staff(ctx, ctx.path("username"))
+    return {"gravatar_upload_id": None, "gravatar_avatar_template": None}
+
+
+@op("send_password_reset_email")
+async def send_password_reset_email(ctx: Ctx) -> JSON:
+    """POST /session/forgot_password.json: "sends" a reset link (see ``fake.emails``)."""
+    login = ctx.require("login").lower()
+    user = ctx.store.users_by_name.get(login) or next(
+        (u for u in ctx.store.users.values() if u.email.lower() == login), None
+    )
+    if user is not None and user.id > 0:
+        token = secrets.token_hex(16)
+        ctx.store.password_reset_tokens[token] = user.id
+        ctx.store.emails.append(backend.Email(to=user.email, kind="forgot_password", token=token))
+    return {"success": "OK", "user_found": user is not None}
+
+
+@op("change_password")
+async def change_password(ctx: Ctx) -> JSON:
+    """PUT /users/password-reset/{token}.json."""
+    user_id = ctx.store.password_reset_tokens.get(ctx.path("token"))
+    if user_id is None:
+        raise backend.record_invalid("Password reset link has expired")
+    password = ctx.require("password")
+    if len(password) < backend.MIN_PASSWORD_LENGTH:
+        raise backend.record_invalid(f"Password is too short (minimum is {backend.MIN_PASSWORD_LENGTH} characters)")
+    del ctx.store.password_reset_tokens[ctx.path("token")]
+    ctx.store.users[user_id].password = password
+    ctx.store.changed()
+    return {"success": True, "message": "Your password was changed.", "requires_approval": False}
+
+
+def _admin_target(ctx: Ctx) -> backend.User:
+    ctx.require_admin()
+    return ctx.store.user_by_id(ctx.path_int("id"))
+
+
+@op("admin_get_user")
+async def admin_get_user(ctx: Ctx) -> JSON:
+    """GET /admin/users/{id}.json."""
+    return admin_user(ctx.store, _admin_target(ctx), detailed=True)
+
+
+_ADMIN_ORDERS: dict[str, Callable[[backend.User], Any]] = {
+    "created": lambda u: u.created_at,
+    "seen": lambda u: u.last_seen_at or 0,
+    "username": lambda u: u.username.lower(),
+    "email": lambda u: u.email.lower(),
+    "trust_level": lambda u: u.trust_level,
+    "posts": lambda u: u.post_count,
+    "topics_viewed": lambda u: 0,
+    "days_visited": lambda u: 1,
+    "posts_read": lambda u: 0,
+    "read_time": lambda u: 0,
+    "last_emailed": lambda u: 0,
+}
+
+
+def _admin_list(ctx: Ctx, flag: str) -> list[JSON]:
+    ctx.require_admin()
+    now = ctx.store.now()
+    filters: dict[str, Callable[[backend.User], bool]] = {
+        "active": lambda u: u.active,
+        "new": lambda u: u.trust_level == 0,
+        "staff": lambda u: u.staff,
+        "suspended": lambda u: u.suspended(now),
+        "blocked": lambda u: u.silenced(now),
+        "silenced": lambda u: u.silenced(now),
+        "suspect": lambda u: False,
+        "staged": lambda u: u.staged,
+        "admins": lambda u: u.admin,
+        "moderators": lambda u: u.moderator,
+    }
+    if flag not in filters:
+        raise backend.not_found()
+    users = [u for u in ctx.store.users.values() if u.id > 0 and filters[flag](u)]
+    if ctx.has("email"):
+        users = [u for u in users if (ctx.param("email") or "").lower() in u.email.lower()]
+    if ctx.has("filter"):
+        needle = (ctx.param("filter") or "").lower()
+        users = [u for u in users if needle in u.username.lower() or needle in u.email.lower()]
+    order = ctx.param("order") or "created"
+    users.sort(key=_ADMIN_ORDERS.get(order, _ADMIN_ORDERS["created"]), reverse=not ctx.param_bool("asc"))
+    page = max(1, ctx.param_int("page", 1) or 1)  # Discourse's admin list pages count from 1
+    chunk = users[(page - 1) * ADMIN_USERS_PER_PAGE : page * ADMIN_USERS_PER_PAGE]
+    return [admin_user(ctx.store, u, show_email=ctx.param_bool("show_emails")) for u in chunk]
+
+
+@op("admin_list_users")
+async def admin_list_users(ctx: Ctx) -> list[JSON]:
+    """GET /admin/users.json: active users, 100 a page."""
+    return _admin_list(ctx, "active")
+
+
+@op("admin_list_users_flag")
+async def admin_list_users_flag(ctx: Ctx) -> list[JSON]:
+    """GET /admin/users/list/{flag}.json."""
+    return _admin_list(ctx, ctx.path("flag"))
+
+
+@op("delete_user")
+async def delete_user(ctx: Ctx) -> JSON:
+    """DELETE /admin/users/{id}.json: refused while the user has posts unless ``delete_posts``."""
+    user = _admin_target(ctx)
+    if user.admin or user.id <= 0:
+        raise backend.invalid_access("You can't delete an admin.")
+    if user.post_count and not ctx.param_bool("delete_posts"):
+        raise backend.DiscourseHTTPError(
+            403,
+            "",
+            body={
+                "deleted": False,
+                "message": f"User {user.username} has {user.post_count} posts, so they can't be deleted.",
+            },
+        )
+    for post in [p for p in ctx.store.posts.values() if p.user_id == user.id and p.deleted_at is None]:
+        ctx.store.delete_post(post, ctx.require_user())
+    del ctx.store.users[user.id]
+    del ctx.store.users_by_name[user.username.lower()]
+    ctx.store.changed()
+    ctx.events.append(("user", "user_destroyed", user_event(user)))
+    return {"deleted": True}
+
+
+async def _set_flag(ctx: Ctx, **changes: Any) -> JSON:
+    user = _admin_target(ctx)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    ctx.store.changed()
+    return {"success": "OK"}
+
+
+@op("activate_user")
+async def activate_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/activate.json."""
+    return await _set_flag(ctx, active=True)
+
+
+@op("deactivate_user")
+async def deactivate_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/deactivate.json."""
+    return await _set_flag(ctx, active=False)
+
+
+def _until(ctx: Ctx, name: str) -> float:
+    value = ctx.require(name)
+    if value == "forever":
+        return ctx.store.now() + 1000 * 365 * 86400
+    return backend.parse_time(value)
+
+
+@op("suspend_user")
+async def suspend_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/suspend.json: staff cannot be suspended."""
+    admin = ctx.require_admin()
+    user = _admin_target(ctx)
+    if user.staff:
+        raise backend.invalid_access("Staff can't be suspended.")
+    user.suspended_till, user.suspend_reason = _until(ctx, "suspend_until"), ctx.require("reason")
+    user.suspended_at = ctx.store.now()
+    ctx.store.changed()
+    return {
+        "suspension": {
+            "suspend_reason": user.suspend_reason,
+            "full_suspend_reason": user.suspend_reason,
+            "suspended_till": backend.iso(user.suspended_till),
+            "suspended_at": backend.iso(user.suspended_at),
+            "suspended_by": basic_user(admin),
+        }
+    }
+
+
+@op("silence_user")
+async def silence_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/silence.json: the user can read but not post."""
+    admin = ctx.require_admin()
+    user = _admin_target(ctx)
+    if user.staff:
+        raise backend.invalid_access("Staff can't be silenced.")
+    user.silenced_till, user.silence_reason = _until(ctx, "silenced_till"), ctx.require("reason")
+    user.silenced_at = ctx.store.now()
+    ctx.store.changed()
+    return {
+        "silence": {
+            "silenced": True,
+            "silence_reason": user.silence_reason,
+            "full_silence_reason": user.silence_reason,
+            "silenced_till": backend.iso(user.silenced_till),
+            "silenced_at": backend.iso(user.silenced_at),
+            "silenced_by": basic_user(admin),
+        }
+    }
+
+
+@op("anonymize_user")
+async def anonymize_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/anonymize.json."""
+    user = _admin_target(ctx)
+    if user.admin:
+        raise backend.invalid_access("You can't anonymize an admin.")
+    new_name = f"anon{secrets.token_hex(4)}"
+    ctx.store.rename_user(user, new_name)
+    user.name, user.email, user.title, user.external_ids = None, f"{new_name}@anonymized.invalid", None, {}
+    return {"success": "OK", "username": user.username}
+
+
+@op("log_out_user")
+async def log_out_user(ctx: Ctx) -> JSON:
+    """POST /admin/users/{id}/log_out.json."""
+    user = _admin_target(ctx)
+    user.auth_token_count = 0
+    return {"success": "OK"}
+
+
+def _encrypt_payload(public_key_pem: str, payload: bytes, padding_name: str) -> str:
+    """RSA-encrypt with the app's public key and base64 it the way Ruby's Base64.encode64 does."""
+    try:
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    except ImportError:  # pragma: no cover - the testing extra installs it
+        raise backend.DiscourseHTTPError(
+            500, "install 'cryptography' for the User API key flow", "server_error"
+        ) from None
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except ValueError:
+        raise backend.invalid_parameters("public_key is not a valid PEM RSA public key") from None
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise backend.invalid_parameters("public_key must be an RSA key")
+    if padding_name == "oaep":
+        scheme: padding.AsymmetricPadding = padding.OAEP(
+            mgf=padding.MGF1(algorithm=hashes.SHA1()),  # noqa: S303 - OAEP-SHA1 is what Discourse uses
+            algorithm=hashes.SHA1(),  # noqa: S303
+            label=None,
+        )
+    else:
+        scheme = padding.PKCS1v15()
+    encoded = base64.b64encode(key.encrypt(payload, scheme)).decode()
+    # Base64.encode64 breaks lines every 60 characters and ends with a newline; clients must cope.
+    return "".join(encoded[i : i + 60] + "\n" for i in range(0, len(encoded), 60))
+
+
+@route("GET", "/user-api-key/new")
+async def user_api_key_new(ctx: Ctx) -> Response:
+    """The User API key authorization: approves at once for the configured user and redirects with the payload.
+
+    With no browser login here, the approving user is ``fake.user_api_key_approver`` or, failing
+    that, the user the request's own credentials act as.
+    """
+    for name in ("application_name", "client_id", "scopes", "nonce", "public_key"):
+        ctx.require(name)
+    scopes = [s for s in (ctx.param("scopes") or "").split(",") if s]
+    unknown = [s for s in scopes if s not in backend.USER_API_SCOPES]
+    if unknown:
+        raise backend.invalid_parameters(f"invalid scopes: {', '.join(unknown)}")
+    padding_name = ctx.param("padding") or "pkcs1"
+    if padding_name not in ("pkcs1", "oaep"):
+        raise backend.invalid_parameters("padding must be pkcs1 or oaep")
+    approver_name = ctx.fake.user_api_key_approver
+    approver = ctx.store.users_by_name.get(approver_name.lower()) if approver_name else ctx.user
+    if approver is None:
+        raise backend.not_logged_in()
+    key = ctx.store.create_user_api_key(
+        approver, scopes=scopes, client_id=ctx.require("client_id"), application_name=ctx.require("application_name")
+    )
+    payload = json.dumps({"key": key.key, "nonce": ctx.require("nonce"), "push": False, "api": 4}).encode()
+    encrypted = _encrypt_payload(ctx.require("public_key"), payload, padding_name)
+    redirect = ctx.param("auth_redirect")
+    if not redirect:
+        return HTMLResponse(f"<html><body><p>Your key:</p><textarea id='payload'>{encrypted}</textarea></body></html>")
+    parts = urlsplit(redirect)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), ("payload", encrypted)])
+    return RedirectResponse(urlunsplit(parts._replace(query=query)), status_code=302)
+
+
+@route("POST", "/user-api-key/revoke")
+async def user_api_key_revoke(ctx: Ctx) -> JSON:
+    """Revoke the calling User API key (or, with ``id``, one of the caller's keys)."""
+    user = ctx.require_user()
+    key = ctx.user_api_key
+    if ctx.has("id"):
+        wanted = ctx.param_int("id")
+        key = next((k for k in ctx.store.user_api_keys.values() if k.id == wanted), None)
+        if key is None or (key.user_id != user.id and not user.admin):
+            raise backend.not_found()
+    if key is None:
+        raise backend.invalid_access()
+    key.revoked = True
+    return {"success": "OK"}
+
+
+@route("GET", "/session/current.json")
+async def session_current(ctx: Ctx) -> JSON:
+    """The acting user (what the ``session_info`` scope is for)."""
+    user = ctx.require_user()
+    return {
+        "current_user": basic_user(user)
+        | {"admin": user.admin, "moderator": user.moderator, "trust_level": user.trust_level}
+    }
+
+
+@route("GET", "/srv/status")
+async def status(ctx: Ctx) -> Response:
+    """Discourse's health check."""
+    return Response("ok", media_type="text/plain")
+
+
+@route("GET", "/session/hp.json")
+async def honeypot(ctx: Ctx) -> JSON:
+    """GET /session/hp.json: the signup form's honeypot challenge, which some clients fetch before ``POST /users``."""
+    return {"value": secrets.token_hex(16), "challenge": secrets.token_hex(16)}
+
+
+@route("PUT", "/admin/users/{id}/unsuspend.json")
+async def unsuspend_user(ctx: Ctx) -> JSON:
+    """PUT /admin/users/{id}/unsuspend.json."""
+    user = _admin_target(ctx)
+    user.suspended_till = user.suspended_at = None
+    ctx.store.changed()
+    return {"suspension": {"suspended_till": None, "suspended_at": None}}
+
+
+def _suggest_username(ctx: Ctx, seed: str) -> str:
+    """Discourse's UserNameSuggester, in short: allowed characters, padded with 1s to 3, a number if taken."""
+    base = re.sub(r"[^\w.-]", "_", seed).strip("_.-")[:15].ljust(3, "1")
+    candidates = [base, *(f"{base}{n}" for n in range(1, 1000))]
+    return next(name for name in candidates if not ctx.store.validate_username(name))
+
+
+@route("POST", "/admin/users/sync_sso.json")
+async def sync_sso(ctx: Ctx) -> JSON:
+    """POST /admin/users/sync_sso: create or update a user from a signed DiscourseConnect payload.
+
+    Needs ``fake.discourse_connect_secret`` (Discourse's ``discourse_connect_secret``); without it the
+    route does not exist, as on a site without DiscourseConnect.
+    """
+    from discourse_async.connect import ConnectError, decode_payload
+
+    ctx.require_admin()
+    secret = ctx.fake.discourse_connect_secret
+    if secret is None:
+        raise backend.not_found()
+    try:
+        fields = decode_payload(ctx.require("sso"), ctx.param("sig"), secret)
+    except ConnectError:
+        raise backend.DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"}) from None
+    external_id, email = fields.get("external_id"), fields.get("email")
+    if not external_id or not email:
+        raise backend.DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"})
+    store = ctx.store
+    user = next((u for u in store.users.values() if u.external_ids.get("discourse_connect") == external_id), None)
+    user = user or next((u for u in store.users.values() if u.email.lower() == email.lower()), None)
+    username = fields.get("username") or _suggest_username(ctx, email.split("@")[0])
+    if user is None:
+        if store.validate_username(username):
+            raise backend.DiscourseHTTPError(403, [], body={"failed": "FAILED", "message": "Username is invalid"})
+        user = store.create_user(username, email=email, name=fields.get("name"))
+        ctx.events.append(("user", "user_created", user_event(user)))
+    else:
+        user.email = email
+        if fields.get("username") and fields["username"].lower() != user.username.lower():
+            store.rename_user(user, fields["username"])
+        user.name = fields.get("name") or user.name
+    user.external_ids["discourse_connect"] = external_id
+    for flag in ("admin", "moderator"):
+        if flag in fields:
+            setattr(user, flag, fields[flag] == "true")
+    store.changed()
+    return admin_user(store, user, detailed=True)
+
+
+@route("GET", "/session/sso_provider")
+async def sso_provider(ctx: Ctx) -> Response:
+    """GET /session/sso_provider: Discourse as identity provider, answering for the request's user.
+
+    The secret is ``fake.discourse_connect_provider_secrets[<return URL's host>]`` (Discourse's
+    *discourse connect provider secrets*); the browser's login session is the request's credentials.
+    """
+    from discourse_async.connect import ConnectError, decode_payload, encode_payload, sign_payload
+
+    if not ctx.fake.discourse_connect_provider_secrets:
+        raise backend.not_found()
+    sso, sig = ctx.require("sso"), ctx.param("sig")
+    try:  # the secret depends on where the answer goes, so read that before checking the signature
+        unverified = dict(parse_qsl(base64.b64decode(sso.replace(" ", "+")).decode("utf-8")))
+        return_url = unverified["return_sso_url"]
+        secret = ctx.fake.discourse_connect_provider_secrets[urlsplit(return_url).hostname or ""]
+        fields = decode_payload(sso, sig, secret)
+    except (ConnectError, KeyError, ValueError):
+        raise backend.invalid_access("The DiscourseConnect request is not valid.") from None
+    user = ctx.user
+    if user is None:
+        if fields.get("prompt") != "none":
+            raise backend.not_logged_in()
+        answer: dict[str, object] = {"nonce": fields.get("nonce"), "return_sso_url": return_url, "failed": True}
+    else:
+        groups = [ctx.store.groups[g].name for g in sorted(ctx.store.group_ids_of(user)) if g in ctx.store.groups]
+        answer = {
+            "nonce": fields.get("nonce"),
+            "return_sso_url": return_url,
+            "external_id": user.id,
+            "email": user.email,
+            "username": user.username,
+            "name": user.name,
+            "admin": user.admin,
+            "moderator": user.moderator,
+            "groups": ",".join(groups),
+        }
+    payload = encode_payload(answer)
+    query = urlencode({"sso": payload, "sig": sign_payload(payload, secret)})
+    return RedirectResponse(f"{return_url}{'&' if '?' in return_url else '?'}{query}", status_code=302)
