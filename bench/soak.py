@@ -1,6 +1,7 @@
 """``make soak``: 10,000 requests at 200 in flight against the fake Discourse, 5% of them faulty.
 
     python bench/soak.py [--requests 10000] [--concurrency 200] [--fault-rate 0.05]
+    python bench/soak.py --closing [--requests 10000] [--concurrency 200]
 
 The fake runs on 127.0.0.1 (uvicorn, a real socket) and injects, with the given probability per
 request, one of: a 502/503/504 page from a "proxy", a connection dropped before the request is
@@ -11,6 +12,11 @@ Reported: unhandled exceptions (anything that is not one of our typed errors; go
 writes (a token stored twice; goal 0), typed errors by kind (writes that may have happened are
 raised, not retried: that is the point), connections still open to the fake at the end, and peak
 memory. Exits 1 if either goal is missed.
+
+``--closing`` runs the same mix against a plain HTTP server on 127.0.0.1 that closes every
+connection after a random 1 to 5 answers, without announcing it (no ``Connection: close``): a
+client must notice the closed idle connections and send on fresh ones. Goals: 0 failed reads, 0
+failed writes, 0 writes stored twice. Exits 1 if any is missed.
 """
 
 from __future__ import annotations
@@ -140,13 +146,108 @@ async def soak(total: int, concurrency: int, fault_rate: float, seed: int) -> di
     }
 
 
+async def soak_closing(total: int, concurrency: int, seed: int) -> dict[str, Any]:
+    """The mixed workload against a server closing each connection after 1 to 5 answers."""
+    rng = random.Random(seed)
+    stored: collections.Counter[str] = collections.Counter()
+    connections = 0
+
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        handlers.add(asyncio.current_task())  # type: ignore[arg-type]
+        answers = rng.randint(1, 5)
+        try:
+            for _ in range(answers):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length) if length else b""
+                if head.startswith(b"POST"):
+                    stored[json.loads(body)["token"]] += 1
+                answer = b'{"ok": true}'
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(answer), answer)
+                )
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()  # right behind the last answer, unannounced
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    failed: collections.Counter[str] = collections.Counter()
+    done: collections.Counter[str] = collections.Counter()
+    examples: list[str] = []
+    posted: list[str] = []
+    from discourse_async import Discourse
+
+    async with Discourse(f"http://127.0.0.1:{port}", api_key="soak", api_username="system", rate_limits=None) as dc:
+        remaining = total
+
+        async def one(i: int) -> None:
+            write = rng.random() < 0.3
+            kind = "POST" if write else "GET"
+            try:
+                if write:
+                    token = f"soak-{i:06d}"
+                    posted.append(token)
+                    await dc.request("POST", "/posts.json", json={"token": token, "raw": "A soak reply."})
+                else:
+                    await dc.request("GET", f"/t/{i % 50}.json")
+                done[kind] += 1
+            except Exception as exc:
+                failed[kind] += 1
+                if len(examples) < 5:
+                    examples.append(f"{kind} {type(exc).__name__}: {exc}")
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await one(remaining)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        engine = dc.engine
+    server.close()
+    # The closed client's connections end every handler (they read EOF); wait for them.
+    await asyncio.wait_for(asyncio.gather(*handlers), 10)
+    return {
+        "mode": "closing: each connection closed after 1-5 answers",
+        "engine": engine,
+        "requests": total,
+        "concurrency": concurrency,
+        "seconds": round(elapsed, 2),
+        "connections_opened": connections,
+        "gets_ok": done["GET"],
+        "gets_failed": failed["GET"],
+        "posts_ok": done["POST"],
+        "posts_failed": failed["POST"],
+        "posts_stored_twice": sum(1 for n in stored.values() if n > 1),
+        "posts_acknowledged_but_not_stored": done["POST"] - len(set(posted) & set(stored)),
+        "failure_examples": examples,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--fault-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--closing", action="store_true", help="against a server closing connections after 1-5 answers")
     args = parser.parse_args()
+    if args.closing:
+        closing = asyncio.run(soak_closing(args.requests, args.concurrency, args.seed))
+        print(json.dumps(closing, indent=1))
+        bad = closing["gets_failed"] or closing["posts_failed"] or closing["posts_stored_twice"]
+        sys.exit(1 if bad or closing["posts_acknowledged_but_not_stored"] else 0)
     result = asyncio.run(soak(args.requests, args.concurrency, args.fault_rate, args.seed))
     print(json.dumps(result, indent=1))
     sys.exit(1 if result["unhandled_exceptions"] or result["duplicate_writes"] else 0)

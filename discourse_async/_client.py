@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from discourse_async._engines import AiohttpEngine, Engine, HttpxEngine, RawResponse, choose_engine
-from discourse_async._exceptions import ConfigurationError
+from discourse_async._engines import (
+    DEFAULT_MAX_RESPONSE_SIZE,
+    AiohttpEngine,
+    Engine,
+    HttpxEngine,
+    RawResponse,
+    choose_engine,
+)
+from discourse_async._engines.builtin import BuiltinEngine
+from discourse_async._exceptions import APIResponseValidationError, ConfigurationError
 from discourse_async._generated.api import Namespaces
-from discourse_async._h1 import BuiltinEngine
-from discourse_async._http import CREDENTIAL_HEADERS
+from discourse_async._http import CREDENTIAL_HEADERS, safe_url
 from discourse_async._limits import (
     ADMIN_LIMITS,
     ANONYMOUS_LIMITS,
@@ -27,12 +34,13 @@ from discourse_async._limits import (
     RateLimit,
     RateLimitStore,
     SystemClock,
+    WaitHook,
     bucket_name,
 )
 from discourse_async._response import APIResponse, Parser, parse_or_raise
 from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
-from discourse_async._transport import DEFAULT_MAX_REDIRECTS, Credentials, RequestPath, origin_of_url
+from discourse_async._transport import DEFAULT_MAX_REDIRECTS, BareSender, Credentials, RequestPath, origin_of_url
 from discourse_async._version import __version__
 
 if TYPE_CHECKING:
@@ -75,6 +83,13 @@ def _credentials(  # noqa: PLR0917 - private helper mirroring the constructor's 
 ) -> Credentials:
     if api_key is not None and user_api_key is not None:
         raise ConfigurationError("give either api_key (an admin API key) or user_api_key, not both")
+    if api_key is not None and user_api_client_id is not None:
+        raise ConfigurationError("user_api_client_id goes with a user_api_key, not with an admin api_key")
+    if user_api_key is not None and (api_username or api_user_id or api_user_external_id):
+        raise ConfigurationError(
+            "a user API key acts as the user it was granted by: api_username, api_user_id and "
+            "api_user_external_id go with an admin api_key"
+        )
     if api_key is not None:
         who = [v for v in (api_username, api_user_id, api_user_external_id) if v is not None]
         if len(who) > 1:
@@ -166,6 +181,10 @@ class Discourse(Namespaces):
             ``None`` turns client-side limiting off.
         rate_limit_store: where budgets live (default: in this client's memory).
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
+        on_wait: ``on_wait(seconds, reason)`` is called before each wait for rate-limit budget or
+            for a pause Discourse asked for (each wait also logs one INFO line).
+        max_response_size: the built-in and aiohttp engines refuse a response body larger than this,
+            as received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
         strict: raise ``APIResponseValidationError`` (naming the JSON path and the expected type)
@@ -193,6 +212,8 @@ class Discourse(Namespaces):
         rate_limits: Sequence[RateLimit] | None = AUTO,
         rate_limit_store: RateLimitStore | None = None,
         max_concurrency: int | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        on_wait: WaitHook | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         strict: bool = False,
@@ -222,9 +243,13 @@ class Discourse(Namespaces):
                 )
             )
         elif chosen == "aiohttp":
-            sender = AiohttpEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
+            sender = AiohttpEngine(
+                max_connections=DEFAULT_LIMITS.max_connections or 100, max_response_size=max_response_size
+            )
         else:
-            sender = BuiltinEngine(max_connections=DEFAULT_LIMITS.max_connections or 100)
+            sender = BuiltinEngine(
+                max_connections=DEFAULT_LIMITS.max_connections or 100, max_response_size=max_response_size
+            )
         origin = origin_of_url(str(url))
         clock = clock or SystemClock()
         limiter = Limiter(
@@ -233,6 +258,7 @@ class Discourse(Namespaces):
             _default_limits(credentials) if rate_limits is AUTO else (rate_limits or ()),
             clock,
             max_concurrency,
+            on_wait=on_wait,
         )
         path = RequestPath(
             engine=sender,
@@ -306,8 +332,12 @@ class Discourse(Namespaces):
         return copy
 
     async def aclose(self) -> None:
-        """Close the connection pool (a no-op on copies made by ``with_options``)."""
+        """Close the connection pool (a no-op on copies made by ``with_options``).
+
+        Calls made afterwards, on this client or its copies, raise :class:`ClientClosedError`.
+        """
         if self._owns_engine:
+            self._path.lifetime.closed = True
             await self._path.engine.aclose()
 
     async def __aenter__(self) -> Self:
@@ -333,6 +363,10 @@ class Discourse(Namespaces):
         return Uploads(self)
 
     # ------------------------------------------------------------------ the request path
+
+    def _bare_sender(self, timeout: httpx.Timeout) -> BareSender:
+        """Presigned URLs' sender: this client's engine and pool, without credentials or default headers."""
+        return BareSender(self._path, timeout)
 
     async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Parser[T]) -> T:
         """Send a generated operation's request and return its typed result (the hot path)."""
@@ -366,7 +400,18 @@ class Discourse(Namespaces):
         if not response.content:
             return None
         if "json" in response.headers.get("content-type", "") or response.content[:1] in (b"{", b"["):
-            return response.json()
+            try:
+                return response.json()
+            except ValueError as exc:  # orjson's and json's decode errors are both ValueErrors
+                http = response.to_httpx()
+                raise APIResponseValidationError(
+                    f"the {response.status_code} response to {method.upper()} {path.split('?', 1)[0]} is not valid "
+                    f"JSON ({exc}); the raw body is on .body",
+                    method=method.upper(),
+                    url=safe_url(response.url),
+                    response=http,
+                    body=response.content,
+                ) from exc
         return response.text
 
     async def request_raw(

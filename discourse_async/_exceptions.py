@@ -15,6 +15,7 @@ DiscourseError
 │   │   └── APITimeoutError
 │   ├── APIResponseValidationError  a 2xx body that does not fit its model (.body kept)
 │   └── RedirectError             too many redirects, or a redirect without a usable Location
+├── ClientClosedError             a call on a closed client (also a RuntimeError)
 └── ConfigurationError            the client was given options that cannot work (also a ValueError)
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "DiscourseError",
@@ -50,6 +52,10 @@ __all__ = [
 
 class DiscourseError(Exception):
     """Base class of every exception raised by discourse_async."""
+
+
+class ClientClosedError(DiscourseError, RuntimeError):
+    """A call on a client that was closed (``aclose()`` or the end of ``async with``); nothing was sent."""
 
 
 class ConfigurationError(DiscourseError, ValueError):

@@ -29,6 +29,7 @@ CREDENTIAL_HEADERS = frozenset(
 )
 
 Origin = tuple[str, str, int]
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def safe_url(url: httpx.URL | str) -> str:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import bisect
 import hashlib
+import logging
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -173,6 +175,20 @@ def bucket_name(origin: str, scope: str, credential: str | None = None) -> str:
     return f"{origin}|{scope}|{digest}"
 
 
+log = logging.getLogger("discourse_async")
+
+#: ``on_wait(seconds, reason)``: called before each wait for budget or for a pause.
+WaitHook = Callable[[float, str], object]
+
+
+class PauseTooLong(Exception):
+    """Every request of the bucket is paused for longer than the caller will wait."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"paused for {seconds:g}s")
+        self.seconds = seconds
+
+
 class Limiter:
     """Waits for budget and honours pauses before each request of one bucket."""
 
@@ -183,17 +199,22 @@ class Limiter:
         limits: Sequence[RateLimit],
         clock: Clock,
         max_concurrency: int | None = None,
+        *,
+        on_wait: WaitHook | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
         self.limits = tuple(limits)
         self.clock = clock
         self.semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
+        self.on_wait = on_wait
 
-    async def wait_for_turn(self) -> float | None:
+    async def wait_for_turn(self, operation: str = "request", max_pause: float = math.inf) -> float | None:
         """Return once this request may be sent (pause over, a slot taken in every limit).
 
         Returns the time the slot was taken (for :meth:`done`), or None when nothing is counted.
+        Raises :class:`PauseTooLong` when the bucket is paused for more than ``max_pause`` seconds.
+        Each wait logs one INFO line and calls ``on_wait``: a caller is never held in silence.
         """
         # The in-memory store answers without awaiting: skip a coroutine per request.
         memory = self.store if isinstance(self.store, MemoryStore) else None
@@ -204,6 +225,17 @@ class Limiter:
                 wait, taken_at = await self.store.take(self.bucket, self.limits)
             if wait <= 0:
                 return taken_at if self.limits else None
+            paused = await self.store.paused_for(self.bucket)
+            if paused > max_pause:
+                raise PauseTooLong(paused)
+            if paused > 0:
+                reason = "Discourse asked every request of this site and credential to pause (429)"
+            else:
+                budget = ", ".join(f"{limit.requests} per {limit.per:g}s" for limit in self.limits)
+                reason = f"client-side rate limit ({budget}; rate_limits= changes it)"
+            log.info("%s: waiting %.1fs: %s", operation, wait, reason)
+            if self.on_wait is not None:
+                self.on_wait(wait, reason)
             await self.clock.sleep(wait)
 
     async def done(self, taken_at: float | None) -> None:

@@ -12,6 +12,7 @@ errors are handled once::
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
@@ -25,11 +26,13 @@ from discourse_async._exceptions import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ClientClosedError,
+    PermissionDeniedError,
     RateLimitError,
     RedirectError,
 )
-from discourse_async._http import CREDENTIAL_HEADERS, Origin, retry_after_of, safe_url, status_error
-from discourse_async._limits import Clock, Limiter
+from discourse_async._http import CREDENTIAL_HEADERS, DEFAULT_PORTS, Origin, retry_after_of, safe_url, status_error
+from discourse_async._limits import Clock, Limiter, PauseTooLong
 from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
 
@@ -37,7 +40,6 @@ log = logging.getLogger("discourse_async")
 
 DEFAULT_MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def origin_of_url(url: str) -> Origin:
@@ -68,8 +70,30 @@ class Credentials:
                 return self._headers[name].reveal()
         return None
 
+    def describe(self) -> str:
+        """What a 403 ``invalid_access`` should say about the credentials sent (header names, never values)."""
+        names = list(self._headers)
+        if not names:
+            return "no credentials were sent (anonymous client)"
+        text = f"credentials sent: {', '.join(names)}"
+        if names == ["Api-Key"]:
+            text += (
+                "; a key bound to one user needs nothing more, but a key for all users needs api_username "
+                "(or api_user_id / api_user_external_id)"
+            )
+        return text + "; check the key and the user it acts as"
+
     def __repr__(self) -> str:
         return f"<Credentials {self.kind}>"
+
+
+class Lifetime:
+    """Whether the client (and the copies sharing its pool) has been closed."""
+
+    __slots__ = ("closed",)
+
+    def __init__(self) -> None:
+        self.closed = False
 
 
 def strip_credentials(headers: dict[str, str]) -> None:
@@ -93,6 +117,7 @@ class RequestPath:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     rng: random.Random = field(default_factory=random.Random)
+    lifetime: Lifetime = field(default_factory=Lifetime)
 
     def prepare(
         self,
@@ -152,6 +177,11 @@ class RequestPath:
         """
         if cookies:
             raise TypeError("cookies are not sent by discourse_async; authenticate with API keys")
+        if self.lifetime.closed:
+            raise ClientClosedError(
+                f"{operation}: this Discourse client is closed (aclose() or the end of its `async with`); "
+                "create a new client"
+            )
         request = self.prepare(
             method, url, params=params, json=json, content=content, data=data, files=files, headers=headers
         )
@@ -169,6 +199,10 @@ class RequestPath:
                 if 200 <= response.status_code < 300:
                     return response, retries
                 error = status_error(response.to_httpx(), method=method, url=safe_url(request.url))
+                if isinstance(error, PermissionDeniedError) and error.error_type == "invalid_access":
+                    # Discourse answers a bad key, a missing username and a wrong one alike: say what went.
+                    error.message += f" ({self.credentials.describe()})"
+                    error.args = (error.message,)
                 wait = await self._wait_after(error, retries)
                 if retries >= self.retry.max_retries or not retryable_status(method, response.status_code):
                     raise error
@@ -208,7 +242,10 @@ class RequestPath:
         return wait
 
     async def _attempt(self, request: Request, operation: str) -> RawResponse:
-        taken_at = await self.limiter.wait_for_turn()
+        try:
+            taken_at = await self.limiter.wait_for_turn(operation, self.retry.max_retry_after)
+        except PauseTooLong as exc:
+            raise self._paused_error(request, operation, exc.seconds) from None
         try:
             if self.limiter.semaphore is None:
                 return await self._send_following_redirects(request, operation)
@@ -233,13 +270,43 @@ class RequestPath:
             location = response.headers.get("location") if response.status_code in _REDIRECTS else None
             if not location:
                 return response
-            request = self._redirected(request, response.status_code, location)
+            try:
+                request = self._redirected(request, response.status_code, location)
+            except (httpx.InvalidURL, UnicodeError) as exc:
+                raise RedirectError(
+                    f"{operation}: the {response.status_code} redirect has an unusable Location ({exc})",
+                    method=request.method,
+                    url=safe_url(request.url),
+                ) from exc
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("%s: %s redirected to %s", operation, response.status_code, safe_url(request.url))
         raise RedirectError(
             f"more than {self.max_redirects} redirects for {operation}",
             method=request.method,
             url=safe_url(request.url),
+        )
+
+    def _paused_error(self, request: Request, operation: str, seconds: float) -> RateLimitError:
+        """The error of a call made while a pause longer than ``max_retry_after`` holds (nothing sent)."""
+        limit = self.retry.max_retry_after
+        url = safe_url(request.url)
+        message = (
+            f"{operation}: requests to this site are paused for another {seconds:.0f}s after a 429, more than "
+            f"max_retry_after={limit:g}s; nothing was sent"
+        )
+        response = httpx.Response(
+            429, headers={"Retry-After": str(math.ceil(seconds))}, request=httpx.Request(request.method, url)
+        )
+        return RateLimitError(
+            message,
+            retry_after=seconds,
+            method=request.method,
+            url=url,
+            response=response,
+            body=None,
+            errors=[message],
+            error_type="rate_limit",
+            extras={"wait_seconds": seconds},
         )
 
     def _same_origin(self, url: str) -> bool:
@@ -281,7 +348,7 @@ class RequestPath:
                 method=request.method,
                 url=safe_url(request.url),
             ) from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # transport errors, and bodies that do not decode or are too large
             raise APIConnectionError(
                 f"{operation}: {_why(exc, request.url)} talking to {safe_url(request.url)}",
                 method=request.method,
@@ -290,6 +357,28 @@ class RequestPath:
         if log.isEnabledFor(logging.DEBUG):  # safe_url parses the URL: only when someone listens
             log.debug("%s %s %s -> %s", operation, request.method, safe_url(request.url), response.status_code)
         return response
+
+
+class BareSender:
+    """Sends requests to URLs that are not the site's (presigned S3 URLs) through the client's engine.
+
+    Bare: no credentials, no default headers, no redirects, no retries (the caller decides); it shares
+    the client's connection pool, and with ``transport=`` given, that transport sees these requests too.
+    """
+
+    def __init__(self, path: RequestPath, timeout: httpx.Timeout) -> None:
+        self._path = path
+        self._timeout = timeout
+
+    async def put(self, url: str, *, content: bytes | AsyncIterable[bytes], headers: Mapping[str, str]) -> RawResponse:
+        """PUT ``content`` to ``url`` with exactly ``headers``; raise ``httpx`` transport errors."""
+        if self._path.lifetime.closed:
+            raise ClientClosedError("this Discourse client is closed; create a new client")
+        try:
+            return await self._path.engine.send(Request("PUT", url, dict(headers), content), self._timeout)
+        except NotSent as exc:
+            cause = exc.__cause__
+            raise cause if isinstance(cause, httpx.TransportError) else httpx.ConnectError(str(exc)) from exc
 
 
 def _why(exc: BaseException, url: str) -> str:

@@ -10,8 +10,8 @@
   needed -> ``PUT`` each part (several at once), keeping its ETag -> ``complete-multipart``; any
   failure or cancellation calls ``abort-multipart`` so no half-done upload is left behind.
 
-Presigned URLs are sent through a separate, bare HTTP client: no Discourse credentials, none of
-the client's default headers, and no redirects. Memory stays bounded by part size x concurrency
+Presigned URLs are sent through the client's own engine and pool, bare: no Discourse credentials,
+none of the client's default headers, and no redirects. Memory stays bounded by part size x concurrency
 whatever the file size: parts are read by offset (or in order from a stream) and sent as they are
 read.
 """
@@ -31,17 +31,20 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, cast
 
 import httpx
 
+from discourse_async._engines import RawResponse
 from discourse_async._exceptions import APIStatusError, DiscourseError
 from discourse_async._generated.api.uploads import Uploads as _Uploads
 from discourse_async._generated.types import UNSET, File, Unset
 from discourse_async._http import safe_url
 
 if TYPE_CHECKING:
+    from discourse_async._client import Discourse
     from discourse_async._generated.models import Upload, UploadMetadata
+    from discourse_async._transport import BareSender
 
 __all__ = ["MiB", "Source", "UploadError", "Uploads", "progress_bar"]
 
@@ -226,7 +229,11 @@ def _part_size(size: int, wanted: int) -> int:
 _EXPIRED = re.compile(rb"Request has expired|<Code>ExpiredToken</Code>|expired", re.IGNORECASE)
 
 
-def _s3_code(response: httpx.Response) -> str:
+#: Presigned requests: a part of several MiB may take a while on a slow uplink.
+S3_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+def _s3_code(response: httpx.Response | RawResponse) -> str:
     match = re.search(rb"<Code>([^<]+)</Code>", response.content or b"")
     return match.group(1).decode() if match else ""
 
@@ -269,7 +276,7 @@ class _Plan:
     content_type: str
     upload_type: str
     on_progress: Progress | None
-    s3: httpx.AsyncClient
+    s3: httpx.AsyncClient | BareSender
     sent: int = 0
 
     def progress(self, n: int) -> None:
@@ -352,7 +359,8 @@ class Uploads(_Uploads):
             concurrency: parts uploaded at once.
             multipart_threshold: files at least this big go multipart under ``"auto"``.
             simple_max: files at most this big go in one POST under ``"auto"``.
-            s3_client: the bare client for presigned URLs (default: a new one, closed afterwards).
+            s3_client: an httpx client for the presigned URLs instead of this client's own engine
+                (which sends them bare: no credentials, no default headers, no redirects).
         """
         reader = _Reader(source, size)
         name = filename or reader.name
@@ -362,7 +370,7 @@ class Uploads(_Uploads):
             content_type=content_type or mimetypes.guess_type(name)[0] or "application/octet-stream",
             upload_type=type,
             on_progress=on_progress,
-            s3=s3_client or httpx.AsyncClient(follow_redirects=False, timeout=httpx.Timeout(60.0, connect=10.0)),
+            s3=s3_client or cast("Discourse", self._client)._bare_sender(S3_TIMEOUT),
         )
         try:
             chosen = route if route != "auto" else self._route(reader.size, multipart_threshold, simple_max)
@@ -381,8 +389,6 @@ class Uploads(_Uploads):
                 return await self._simple(plan, user_id)
         finally:
             reader.close()
-            if s3_client is None:
-                await plan.s3.aclose()
 
     @staticmethod
     def _route(size: int, multipart_threshold: int, simple_max: int) -> Route:
@@ -425,7 +431,12 @@ class Uploads(_Uploads):
                 yield bytes(data)
                 plan.progress(len(data))
 
-        response = await plan.s3.put(url, content=body() if reader.size else b"", headers=headers)
+        try:
+            response = await plan.s3.put(url, content=body() if reader.size else b"", headers=headers)
+        except httpx.RequestError as exc:
+            raise UploadError(
+                f"the upload of {plan.filename} to {safe_url(url)} failed: {type(exc).__name__}: {exc}", cause=exc
+            ) from exc
         if response.status_code >= 300:
             raise UploadError(
                 f"S3 refused the upload of {plan.filename}: {response.status_code} {_s3_code(response)} "
@@ -519,7 +530,7 @@ class Uploads(_Uploads):
                     url, content=_slices(data, plan), headers={"Content-Length": str(len(data))}
                 )
                 etag = self._part_answer(response)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 failure = _PartFailed(f"{type(exc).__name__}", retry=True)
             except _PartFailed as exc:
                 failure = exc
@@ -540,7 +551,7 @@ class Uploads(_Uploads):
         raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
-    def _part_answer(response: httpx.Response) -> str:
+    def _part_answer(response: httpx.Response | RawResponse) -> str:
         status = response.status_code
         if 200 <= status < 300:
             etag: str | None = response.headers.get("etag")

@@ -22,7 +22,7 @@ import pytest
 
 from discourse_async import APIConnectionError, APITimeoutError, Discourse, NotFoundError
 from discourse_async._engines import Request
-from discourse_async._h1 import BuiltinEngine, ResponseHeaders, _split
+from discourse_async._engines.builtin import BuiltinEngine, ResponseHeaders, _split
 
 Reply = Callable[["Seen"], Awaitable[bytes | None]]
 

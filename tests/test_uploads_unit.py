@@ -216,3 +216,91 @@ async def test_bad_sources() -> None:
 
         with pytest.raises(ValueError, match="size"):
             await dc.uploads.upload(stream(), s3_client=s3)
+
+
+@pytest.mark.parametrize("route", ["presigned", "multipart"])
+async def test_a_mock_transport_sees_every_request_of_an_upload(route: str) -> None:
+    """Without s3_client, presigned URLs go through the client's own engine: here, its transport."""
+    site = Site()
+
+    def both(request: httpx.Request) -> httpx.Response | asyncio.Future[httpx.Response]:
+        if request.url.host == "bucket.s3.example":
+            return asyncio.ensure_future(site.s3(request))
+        return site.discourse(request)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        answer = both(request)
+        return await answer if isinstance(answer, asyncio.Future) else answer
+
+    dc = Discourse(
+        "https://forum.example.com",
+        api_key=KEY,
+        api_username="system",
+        headers={"X-Bot": "mine"},
+        transport=httpx.MockTransport(handler),
+    )
+    async with dc:
+        upload = await dc.uploads.upload(b"m" * (11 * MiB), filename="f.bin", route=route, part_size=5 * MiB)  # type: ignore[arg-type]
+    assert upload.id == 1
+    assert len(site.s3_requests) == (1 if route == "presigned" else 3)
+    for request in site.s3_requests:
+        names = {name.lower() for name in request.headers}
+        assert not names & {"api-key", "api-username", "x-bot"}  # no credentials, no default headers
+        assert "discourse-async" not in request.headers.get("user-agent", "")
+
+
+async def test_presigned_urls_share_the_builtin_engines_pool() -> None:
+    site = Site()
+    requests: list[tuple[str, str, dict[str, str]]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                return
+            line, *rest = head.decode().split("\r\n")
+            method, target, _ = line.split(" ")
+            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
+            site.objects["k"] = await reader.readexactly(int(headers.get("content-length", "0")))
+            requests.append((method, target, headers))
+            writer.write(b'HTTP/1.1 200 OK\r\nETag: "e"\r\nContent-Length: 0\r\n\r\n')
+            await writer.drain()
+
+    bucket = await asyncio.start_server(handle, "127.0.0.1", 0)
+    bucket_url = f"http://127.0.0.1:{bucket.sockets[0].getsockname()[1]}"
+
+    def discourse(request: httpx.Request) -> httpx.Response:
+        response = site.discourse(request)
+        if request.url.path == "/uploads/generate-presigned-put.json":
+            return httpx.Response(
+                200, json={**json.loads(response.content), "url": f"{bucket_url}/k?X-Amz-Signature=s"}
+            )
+        return response
+
+    # The site answers through a mock; the engine under test sends the presigned PUT for real.
+    dc = Discourse("https://forum.example.com", api_key=KEY, api_username="system", engine="builtin", rate_limits=None)
+    path = dc._path
+
+    async def send_site_calls(request: object, timeout: httpx.Timeout) -> object:
+        from discourse_async._engines import RawResponse, Request
+
+        assert isinstance(request, Request)
+        if request.url.startswith(bucket_url):
+            return await real_send(request, timeout)
+        built = httpx.Request(request.method, request.url, headers=request.headers, content=request.content)  # type: ignore[arg-type]
+        answer = discourse(built)
+        return RawResponse(answer.status_code, answer.headers, answer.content, method=request.method, url=request.url)
+
+    real_send = path.engine.send
+    path.engine.send = send_site_calls  # type: ignore[method-assign,assignment]
+    try:
+        async with dc:
+            await dc.uploads.upload(b"p" * (6 * MiB), filename="f.bin", route="presigned")
+            pooled = path.engine._idle  # type: ignore[attr-defined]
+            assert ("http", "127.0.0.1", bucket.sockets[0].getsockname()[1]) in pooled
+    finally:
+        bucket.close()
+    ((method, target, headers),) = requests
+    assert method == "PUT" and target.startswith("/k?X-Amz-Signature")
+    assert not {"api-key", "api-username", "accept", "user-agent"} & set(headers)

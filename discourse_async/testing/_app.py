@@ -394,7 +394,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         if "rate_limits" in inspect.signature(Discourse.__init__).parameters:
             options.setdefault("rate_limits", None)
         if base_url is None:
-            options.setdefault("transport", httpx.ASGITransport(app=self))
+            options.setdefault("transport", _InProcess(self))
         url = base_url or self.base_url
         if anonymous:
             return Discourse(url, **options)
@@ -433,3 +433,26 @@ def _operations() -> dict[str, tuple[str, str]]:
     from discourse_async._generated.api import OPERATIONS
 
     return {name: (method, path) for name, (_tag, method, path) in OPERATIONS.items()}
+
+
+class _InProcess(httpx.AsyncBaseTransport):
+    """The fake in-process; any other host (its S3 server, for presigned URLs) over the network."""
+
+    def __init__(self, fake: FakeDiscourse) -> None:
+        self._app = httpx.ASGITransport(app=fake)
+        self._host = httpx.URL(fake.base_url).host
+        self._network: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` to the fake, or to the network when it is for another host."""
+        if request.url.host == self._host:
+            return await self._app.handle_async_request(request)
+        if self._network is None:
+            self._network = httpx.AsyncHTTPTransport()
+        return await self._network.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Close the network transport, if one was opened."""
+        if self._network is not None:
+            await self._network.aclose()
+        await self._app.aclose()

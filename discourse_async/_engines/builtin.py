@@ -8,9 +8,16 @@ needs is small: write one buffer, feed what arrives to a C parser, keep the conn
 
 What it does: keep-alive pools per origin with one bound on open connections, TLS with
 certificate checks (certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set),
-gzip/deflate, chunked and read-until-close bodies, streamed request bodies with back-pressure,
-httpx's four timeouts, and errors mapped onto httpx's exceptions. What it leaves out: proxies
-(the automatic engine choice takes httpx when proxy variables are set), HTTP/2, cookies.
+gzip/deflate (stacked codings and multi-member gzip included, decoded in steps under a size
+limit), chunked and read-until-close bodies, streamed request bodies with back-pressure, httpx's
+four timeouts, and errors mapped onto httpx's exceptions. What it leaves out: proxies (the
+automatic engine choice takes httpx when proxy variables are set), HTTP/2, cookies.
+
+What it refuses (a response is success only when complete and correctly framed): a status line
+and headers over 64 KiB or 256 lines (h11's size limit; 1xx answers count towards it), a body
+over the size limit, a read-until-close body ended by a reset, any byte that arrives after the
+answer or on an idle connection (the connection is then dropped), and an idle connection the
+server has closed or written to (checked before each reuse, as httpcore does).
 """
 
 from __future__ import annotations
@@ -18,40 +25,46 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import select
 import ssl
-import zlib
 from collections import deque
 from collections.abc import AsyncIterable, Iterator, Mapping
 
 import httptools
 import httpx
 
-from discourse_async._engines import NotSent, RawResponse, Request
-from discourse_async._transport import DEFAULT_PORTS
+from discourse_async._engines._codec import codings_of, decode_body
+from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request
+from discourse_async._http import DEFAULT_PORTS
 
 _Key = tuple[str, str, int]
 #: Request bodies up to this size go out with the head in one write; larger ones in pieces.
 _ONE_WRITE = 64 * 1024
 _PIECE = 256 * 1024
+#: The status line and headers of one answer (with any 1xx answers before it): h11's size bound,
+#: and a count no real server comes near.
+MAX_HEAD_SIZE = 64 * 1024
+MAX_HEADERS = 256
+#: 1xx answers before the final one: real servers send one or two.
+MAX_INTERIM = 16
 
 
 class ResponseHeaders(Mapping[str, str]):
     """Response headers as received; looked up case-insensitively (and only decoded when asked)."""
 
-    __slots__ = ("_map", "_raw")
+    __slots__ = ("_map", "raw")
 
     def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self._raw = raw
+        self.raw = raw
         self._map: dict[str, str] | None = None
 
     def _lookup(self) -> dict[str, str]:
         if self._map is None:
-            merged: dict[str, str] = {}
-            for name, value in self._raw:
-                key = name.decode("latin-1").lower()
-                text = value.decode("latin-1")
-                merged[key] = f"{merged[key]}, {text}" if key in merged else text
-            self._map = merged
+            # Lists joined once, so that many lines of one name cost linear time.
+            grouped: dict[str, list[str]] = {}
+            for name, value in self.raw:
+                grouped.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
+            self._map = {key: values[0] if len(values) == 1 else ", ".join(values) for key, values in grouped.items()}
         return self._map
 
     def __getitem__(self, name: str) -> str:
@@ -65,33 +78,61 @@ class ResponseHeaders(Mapping[str, str]):
 
     def multi_items(self) -> list[tuple[str, str]]:
         """Every header line, repeated names included, in the order received."""
-        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw]
+        return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self.raw]
 
     def __repr__(self) -> str:
         return f"ResponseHeaders({self.multi_items()!r})"
 
 
+class _Answer:
+    """A final answer, taken from the parser the moment it is complete (later bytes cannot touch it)."""
+
+    __slots__ = ("body", "codings", "headers", "keep_alive", "status")
+
+    def __init__(
+        self, status: int, headers: list[tuple[bytes, bytes]], body: list[bytes], codings: list[bytes], keep_alive: bool
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.codings = codings
+        self.keep_alive = keep_alive
+
+
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing an answer we will not take."""
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection: writes requests, parses responses, reports the end of each."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: _Key, generation: int) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: _Key, generation: int, max_body: int) -> None:
         self.loop = loop
         self.key = key
         self.generation = generation
+        self.max_body = max_body
         self.transport: asyncio.Transport | None = None
+        self.poller: select.poll | None = None  # readiness of the socket, for the check before reuse
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
+        self.spoiled = False  # sent something it should not have: never reused
         self.idle_since = 0.0
         self.last_activity = 0.0
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[_Answer] | None = None
+        self.answered = True  # no exchange in progress: any byte now is unexpected
         self.timer: asyncio.TimerHandle | None = None
         self.drain: asyncio.Future[None] | None = None
         self.paused = False
         self.head_only = False
+        self.head_size = 0  # bytes received while the head was incomplete (a bound before parsing ends)
+        self.head_parsed = 0  # bytes of status lines and headers parsed (exact)
+        self.interim = 0
+        self.refusal = ""
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
-        self.encoding = b""
+        self.body_size = 0
+        self.encodings: list[bytes] = []
         self.framed = False  # Content-Length or chunked: the body's end is known without EOF
         self.headers_done = False
         self.keep_alive = False
@@ -100,14 +141,30 @@ class _Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            self.poller = select.poll()
+            self.poller.register(sock.fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
+        if self.answered:
+            # Nothing was asked: a late part of an earlier answer, or a server out of step with us.
+            # Whatever it is, the connection cannot be trusted with the next request.
+            self.spoiled = True
+            self.abort()
+            return
         self.last_activity = self.loop.time()
+        if not self.headers_done:
+            self.head_size += len(data)
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.fail(httpx.RemoteProtocolError("the server switched protocols (101), which was not asked for"))
         except httptools.HttpParserError as exc:
-            self.fail(httpx.RemoteProtocolError(f"invalid HTTP response: {exc}"))
-            self.close()
+            self.fail(httpx.RemoteProtocolError(self.refusal or f"invalid HTTP response: {exc}"))
+        else:
+            if not self.headers_done and self.head_size > MAX_HEAD_SIZE:
+                self.fail(httpx.RemoteProtocolError(f"the response head is larger than {MAX_HEAD_SIZE} bytes"))
 
     def eof_received(self) -> bool:
         return False  # close our side too: connection_lost follows
@@ -116,8 +173,11 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            if self.headers_done and not self.framed and not self.head_only:
-                waiter.set_result(None)  # a body that ends when the connection does
+            if self.headers_done and not self.framed and not self.head_only and exc is None:
+                self._finish()  # a body that ends when the connection does
+            elif exc is not None:
+                where = "mid-response" if self.headers_done else "before answering"
+                waiter.set_exception(httpx.ReadError(f"the connection was reset {where}: {exc}"))
             else:
                 where = "mid-response" if self.headers_done else "before answering"
                 waiter.set_exception(httpx.RemoteProtocolError(f"the server closed the connection {where}"))
@@ -132,25 +192,46 @@ class _Connection(asyncio.Protocol):
         if self.drain is not None and not self.drain.done():
             self.drain.set_result(None)
 
-    # -- httptools callbacks
+    # -- httptools callbacks (after the answer is complete, a further message only spoils the connection)
 
     def on_message_begin(self) -> None:
+        if self.answered:
+            self.spoiled = True
+            return
         self.headers = []
         self.body = []
-        self.encoding = b""
+        self.body_size = 0
+        self.encodings = []
         self.framed = False
         self.headers_done = False
 
+    def on_status(self, reason: bytes) -> None:
+        if self.answered:
+            return
+        self._count_head(len(reason) + 15)  # "HTTP/1.1 200 ", the reason, CRLF
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.answered:
+            return
         self.headers.append((name, value))
-        if len(name) == 16 and name.lower() == b"content-encoding":
-            self.encoding = value.strip().lower()
-        elif (len(name) == 14 and name.lower() == b"content-length") or (
-            len(name) == 17 and name.lower() == b"transfer-encoding"
-        ):
+        self._count_head(len(name) + len(value) + 4)  # name, ": ", value, CRLF
+        if len(self.headers) > MAX_HEADERS:
+            self._refuse(f"the response has more than {MAX_HEADERS} header lines")
+        size = len(name)
+        if size == 16 and name.lower() == b"content-encoding":
+            self.encodings.append(value)
+        elif size == 14 and name.lower() == b"content-length":
             self.framed = True
+            with contextlib.suppress(ValueError):  # llhttp has checked it is a number
+                if int(value) > self.max_body:
+                    self._refuse(f"the response announces {int(value)} bytes, more than {self.max_body}")
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            # Only a final "chunked" frames the body; any other transfer coding reads until close.
+            self.framed = value.rpartition(b",")[2].strip().lower() == b"chunked"
 
     def on_headers_complete(self) -> None:
+        if self.answered:
+            return
         self.status = self.parser.get_status_code()
         self.keep_alive = self.parser.should_keep_alive()
         if self.status >= 200:
@@ -161,31 +242,90 @@ class _Connection(asyncio.Protocol):
                 self._finish()
 
     def on_body(self, body: bytes) -> None:
+        if self.answered:
+            return
+        self.body_size += len(body)
+        if self.body_size > self.max_body:
+            self._refuse(f"the response body is larger than {self.max_body} bytes")
         self.body.append(body)
 
     def on_message_complete(self) -> None:
+        if self.answered:
+            return
         if self.status >= 200:  # an interim 1xx answer is followed by the real one
             self.framed = True
             self._finish()
+        else:
+            self.interim += 1
+            if self.interim > MAX_INTERIM:
+                self._refuse(f"more than {MAX_INTERIM} interim (1xx) answers")
 
     # -- helpers
 
+    def _count_head(self, size: int) -> None:
+        self.head_parsed += size
+        if self.head_parsed > MAX_HEAD_SIZE:
+            self._refuse(f"the response head is larger than {MAX_HEAD_SIZE} bytes")
+
+    def _refuse(self, reason: str) -> None:
+        self.refusal = reason
+        raise _Refused(reason)
+
     def _finish(self) -> None:
+        self.answered = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(
+                _Answer(
+                    self.status,
+                    self.headers,
+                    self.body,
+                    codings_of(self.encodings) if self.encodings else [],
+                    self.keep_alive,
+                )
+            )
+
+    def begin(self) -> asyncio.Future[_Answer]:
+        """Start an exchange: the answer to the request about to be written goes to the returned future."""
+        self.waiter = waiter = self.loop.create_future()
+        self.answered = False
+        self.head_size = self.head_parsed = self.interim = 0
+        self.refusal = ""
+        self.headers_done = False
+        self.last_activity = self.loop.time()
+        return waiter
 
     def fail(self, exc: BaseException) -> None:
-        """End the exchange in progress with ``exc``."""
+        """End the exchange in progress with ``exc``; the connection is dropped."""
+        self.answered = True
+        self.spoiled = True
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
+        self.abort()
 
     def close(self) -> None:
-        """Close the connection (not reused)."""
+        """Close the connection after what is buffered is sent (not reused)."""
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+    def abort(self) -> None:
+        """Drop the connection now, buffered data and all (a peer we gave up on may never read it)."""
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def reusable(self) -> bool:
+        """Whether an idle connection can carry another request: open, in step, nothing waiting to be read.
+
+        A server that closed the connection (or wrote to it) may not have been heard yet by the
+        event loop; the socket itself tells. Checked before reuse, so a request that would have
+        met a dead connection goes on another one, never having left.
+        """
+        if self.closed or self.spoiled or self.transport is None:
+            return False
+        return self.poller is None or not self.poller.poll(0)
 
     def check_read(self, read_timeout: float) -> None:
         """The read timer fired: fail if nothing arrived for ``read_timeout`` seconds, else re-arm."""
@@ -196,8 +336,7 @@ class _Connection(asyncio.Protocol):
         if self.drain is not None:  # still sending the body: the write timeout governs that
             quiet = 0.0
         if quiet >= read_timeout:
-            waiter.set_exception(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
-            self.close()
+            self.fail(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
         else:
             self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
 
@@ -232,27 +371,20 @@ def _split(url: str) -> tuple[_Key, str, str]:
     return (scheme, host.lower(), port), authority, target
 
 
-def _decode(body: bytes, encoding: bytes) -> bytes:
-    try:
-        if encoding in (b"gzip", b"x-gzip"):
-            return zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        if encoding == b"deflate":
-            try:
-                return zlib.decompress(body)
-            except zlib.error:
-                return zlib.decompress(body, -zlib.MAX_WBITS)  # raw deflate, as some servers send
-    except zlib.error as exc:
-        raise httpx.DecodingError(f"could not decode the {encoding.decode()} body: {exc}") from exc
-    return body  # identity, or an encoding we did not ask for: as received
-
-
 class BuiltinEngine:
     """Sends requests over pooled HTTP/1.1 connections (see the module docstring)."""
 
     name = "builtin"
 
-    def __init__(self, *, max_connections: int = 100, keepalive_expiry: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        keepalive_expiry: float = 15.0,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
         self._max = max_connections
+        self._max_body = max_response_size
         self._expiry = keepalive_expiry
         self._idle: dict[_Key, list[_Connection]] = {}
         self._open = 0  # connections open or being opened, idle ones included
@@ -288,7 +420,7 @@ class BuiltinEngine:
             now = loop.time()
             while idle:
                 conn = idle.pop()
-                if conn.closed or now - conn.idle_since > self._expiry:
+                if now - conn.idle_since > self._expiry or not conn.reusable():
                     self._discard(conn)
                     continue
                 return conn
@@ -298,7 +430,7 @@ class BuiltinEngine:
                 continue
             handed = await self._wait_for_room(loop, key, timeout.pool)
             if handed is not None:
-                if not handed.closed:
+                if handed.reusable():
                     return handed
                 self._discard(handed)
         self._open += 1
@@ -396,13 +528,15 @@ class BuiltinEngine:
         return True
 
     def _discard(self, conn: _Connection) -> None:
-        conn.close()
+        conn.abort()
         self._open -= 1
         self._wake()
 
     def _release(self, conn: _Connection, reusable: bool) -> None:
         conn.waiter = None
-        if reusable and not conn.closed and conn.generation == self._generation and conn.loop is self._loop:
+        conn.answered = True  # from now on, any byte from the server spoils the connection
+        reusable = reusable and not conn.closed and not conn.spoiled
+        if reusable and conn.generation == self._generation and conn.loop is self._loop:
             if self._waiters and self._hand_over(conn):
                 return
             conn.idle_since = conn.loop.time()
@@ -411,7 +545,7 @@ class BuiltinEngine:
         elif conn.loop is self._loop:
             self._discard(conn)
         else:
-            conn.close()
+            conn.abort()
 
     async def _connect(self, loop: asyncio.AbstractEventLoop, key: _Key, connect_timeout: float | None) -> _Connection:
         scheme, host, port = key
@@ -424,7 +558,7 @@ class BuiltinEngine:
         try:
             async with asyncio.timeout(connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, key, self._generation),
+                    lambda: _Connection(loop, key, self._generation, self._max_body),
                     host,
                     port,
                     ssl=context,
@@ -457,24 +591,20 @@ class BuiltinEngine:
         """Send ``request`` on a pooled connection and read the whole response."""
         key, authority, target = _split(request.url)
         head, body, chunked = _head(request, authority, target)
-        while True:
-            conn = await self._acquire(key, timeout)
-            if not conn.closed:
-                break
-            self._release(conn, reusable=False)  # closed while idle: nothing was sent on it
+        conn = await self._acquire(key, timeout)
         reusable = False
         try:
-            await self._exchange(conn, request, head=head, body=body, chunked=chunked, timeout=timeout)
-            reusable = conn.keep_alive
-            content = conn.body[0] if len(conn.body) == 1 else b"".join(conn.body)
-            if conn.encoding and conn.encoding != b"identity":
-                content = _decode(content, conn.encoding)
-            return RawResponse(
-                conn.status, ResponseHeaders(conn.headers), content, method=request.method, url=request.url
-            )
+            answer = await self._exchange(conn, request, head=head, body=body, chunked=chunked, timeout=timeout)
+            reusable = answer.keep_alive
         finally:
-            # On any failure, cancellation included, the connection's state is unknown: close it.
+            # On any failure, cancellation included, the connection's state is unknown: drop it.
             self._release(conn, reusable)
+        content = answer.body[0] if len(answer.body) == 1 else b"".join(answer.body)
+        if answer.codings and content:  # HEAD, 204, 304 and empty bodies name a coding they do not use
+            content = await decode_body(content, answer.codings, self._max_body)
+        return RawResponse(
+            answer.status, ResponseHeaders(answer.headers), content, method=request.method, url=request.url
+        )
 
     async def _exchange(
         self,
@@ -485,13 +615,14 @@ class BuiltinEngine:
         body: bytes | AsyncIterable[bytes] | None,
         chunked: bool,
         timeout: httpx.Timeout,
-    ) -> None:
-        assert conn.transport is not None
+    ) -> _Answer:
+        if conn.closed or conn.spoiled or conn.transport is None:
+            # A fresh connection the server closed (or wrote to) before we said anything.
+            message = "the server closed the connection before the request was sent"
+            raise NotSent(message) from httpx.ConnectError(message)
         loop = conn.loop
-        conn.waiter = waiter = loop.create_future()
+        waiter = conn.begin()
         conn.head_only = request.method == "HEAD"
-        conn.headers_done = False
-        conn.last_activity = loop.time()
         if timeout.read is not None:
             conn.timer = loop.call_later(timeout.read, conn.check_read, timeout.read)
         try:
@@ -502,11 +633,15 @@ class BuiltinEngine:
             else:
                 conn.transport.write(head)
                 await self._write_body(conn, body, chunked, timeout.write)
-            await waiter
+            return await waiter
         finally:
             if conn.timer is not None:
                 conn.timer.cancel()
                 conn.timer = None
+            if not waiter.done():
+                waiter.cancel()
+            elif not waiter.cancelled():
+                waiter.exception()  # a failure seen first by the body's writer: mark this one as seen
 
     @staticmethod
     async def _write_body(

@@ -1,0 +1,122 @@
+"""The aiohttp engine (``pip install discourse-async[aiohttp]``), its errors mapped onto httpx's."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import httpx
+
+from discourse_async._engines._codec import ResponseTooLarge, codings_of, decode_body
+from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+class AiohttpEngine:
+    """Sends through an ``aiohttp.ClientSession`` created on first use (it belongs to a loop)."""
+
+    name = "aiohttp"
+
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        trust_env: bool | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+    ) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._max_body = max_response_size
+        self._max_connections = max_connections
+        # aiohttp's trust_env also reads ~/.netrc in a thread on every request; turn it on only
+        # when proxy variables are set, which is what it is needed for.
+        self._trust_env = proxy_configured() if trust_env is None else trust_env
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),  # header auth only; a shared jar would mix sessions
+            trust_env=self._trust_env,
+            # Bodies are decoded here, as the built-in engine decodes them: every coding (stacked
+            # ones too), in steps, under the size limit.
+            auto_decompress=False,
+            headers={"Accept-Encoding": "gzip, deflate"},  # the codings decode_body undoes
+            skip_auto_headers=("User-Agent",),
+        )
+        return self._session
+
+    def _timeout(self, timeout: httpx.Timeout) -> aiohttp.ClientTimeout:
+        key = (timeout.connect, timeout.read, timeout.write, timeout.pool)
+        cached = self._timeouts.get(key)
+        if cached is None:
+            import aiohttp
+
+            # httpx's phases map onto aiohttp's: pool wait + connect, then each socket read.
+            pool = timeout.pool
+            connect = timeout.connect
+            cached = aiohttp.ClientTimeout(
+                total=None,
+                connect=None if pool is None or connect is None else pool + connect,
+                sock_connect=connect,
+                sock_read=timeout.read,
+            )
+            self._timeouts[key] = cached
+        return cached
+
+    async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
+        """Send with aiohttp and read the body, mapping its errors onto httpx's."""
+        import aiohttp
+
+        session = self._session or self._open()
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=request.headers,
+                data=request.content,
+                allow_redirects=False,
+                timeout=self._timeout(timeout),
+            ) as response:
+                pieces = []
+                size = 0
+                async for piece in response.content.iter_any():
+                    size += len(piece)
+                    if size > self._max_body:
+                        raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
+                    pieces.append(piece)
+                content = b"".join(pieces)
+                codings = codings_of([header_bytes(v) for v in response.headers.getall("Content-Encoding", ())])
+                if codings and content:
+                    content = await decode_body(content, codings, self._max_body)
+                return RawResponse(response.status, response.headers, content, method=request.method, url=request.url)
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise NotSent(str(exc)) from httpx.ConnectTimeout(str(exc))
+        except aiohttp.ClientConnectorError as exc:
+            raise NotSent(str(exc)) from httpx.ConnectError(str(exc))
+        except (aiohttp.SocketTimeoutError, aiohttp.ServerTimeoutError) as exc:
+            raise httpx.ReadTimeout(str(exc)) from exc
+        except aiohttp.ServerDisconnectedError as exc:
+            raise httpx.RemoteProtocolError(str(exc) or "server disconnected") from exc
+        except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+            raise httpx.RemoteProtocolError(str(exc)) from exc
+        except aiohttp.ClientError as exc:
+            raise httpx.ReadError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def aclose(self) -> None:
+        """Close the aiohttp session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def proxy_configured() -> bool:
+    """Whether proxy variables are set in the environment."""
+    return any(
+        os.environ.get(name)
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    )
