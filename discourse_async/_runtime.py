@@ -17,12 +17,14 @@ what the document promises (used to wrap nested models, parse timestamps and che
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
 import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
+from types import MethodType
+from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
 from urllib.parse import quote
 
 T = TypeVar("T")
@@ -359,7 +361,11 @@ class Field(Generic[T]):
     """One field of a model: reads ``key`` from the model's JSON object.
 
     Absent reads as None. A value is returned as received unless the field's type builds something
-    from it: a nested model (kept on the instance for later reads) or a datetime (parsed on each read).
+    from it: a nested model (kept for later reads) or a datetime (parsed on each read).
+
+    The model's ``__dict__`` *is* its JSON object, so a plain field whose name is its JSON key is
+    read by Python itself, as fast as a dict lookup: this non-data descriptor is only reached when
+    the key is absent (or named otherwise in JSON), and answers from the object by key.
     """
 
     __slots__ = ("key", "name", "required", "spec")
@@ -380,33 +386,53 @@ class Field(Generic[T]):
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        return obj._data.get(self.key)  # type: ignore[attr-defined]
+        return obj.__dict__.get(self.key)
 
 
-class _LazyField(Field[T]):
-    """A field whose value is built on first read and kept in the instance's ``__dict__``.
+class _BuiltField(Field[T]):
+    """A field whose value is built from the JSON one.
 
-    A non-data descriptor: once the instance has the built value, reads find it there directly.
+    A data descriptor, so the JSON value of the same name in the model's ``__dict__`` does not
+    hide it. (Assignments go through Model.__setattr__.)
     """
+
+    __slots__ = ()
+
+    def __set__(self, obj: object, value: Any) -> None:  # pragma: no cover - Model.__setattr__ comes first
+        raise AttributeError(self.name)
+
+
+class _LazyField(_BuiltField[T]):
+    """A nested model (or a list or map of them): built on first read and kept for later reads."""
 
     __slots__ = ()
 
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        value = obj._data.get(self.key)  # type: ignore[attr-defined]
+        try:
+            cache: dict[str, Any] | None = obj._cache  # type: ignore[attr-defined]
+        except AttributeError:
+            cache = None
+        else:
+            if self.name in cache:  # type: ignore[operator]
+                return cache[self.name]  # type: ignore[index]
+        value = obj.__dict__.get(self.key)
         if value is not None:
             value = self.spec.read(value)
-            obj.__dict__[self.name] = value
+            if cache is None:
+                cache = {}
+                _set_cache(obj, cache)
+            cache[self.name] = value
         return value
 
 
-class _DateTimeField(Field[T]):
+class _DateTimeField(_BuiltField[T]):
     """A timestamp field (``date-time``, nullable or not): parsed on every read, never kept.
 
-    A datetime is immutable and parsing one is about as cheap as keeping it: keeping it would give
-    each model a ``__dict__``, one more object per post for the garbage collector to walk while a
-    topic's posts are read (bench/run.py: a 1,000-post topic). Same result as ``DATETIME.read``.
+    A datetime is immutable and parsing one is about as cheap as keeping it, and keeping it would
+    give each model a second object for the garbage collector to walk while a topic's posts are
+    read (bench/run.py: a 1,000-post topic). Same result as ``DATETIME.read``.
     """
 
     __slots__ = ()
@@ -414,7 +440,7 @@ class _DateTimeField(Field[T]):
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        value = obj._data.get(self.key)  # type: ignore[attr-defined]
+        value = obj.__dict__.get(self.key)
         if type(value) is str:
             try:
                 parsed = _fromisoformat(value)
@@ -472,11 +498,13 @@ class Model:
     document does not describe (plugin fields, newer versions).
     """
 
-    __slots__ = ("__dict__", "_data")
+    # __dict__ is the JSON object itself (see Field); _cache holds the nested models built from it.
+    __slots__ = ("__dict__", "_cache")
     _fields: ClassVar[dict[str, Field[Any]]] = {}
 
-    if TYPE_CHECKING:
-        _data: dict[str, Any]
+    @property
+    def _data(self) -> dict[str, Any]:
+        return self.__dict__
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -535,15 +563,20 @@ class Model:
         f = self._fields.get(name)
         if f is None:
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        self._data[f.key] = _dump(value)
-        self.__dict__.pop(name, None)
+        self.__dict__[f.key] = _dump(value)
+        self._forget(name)
 
     def __delattr__(self, name: str) -> None:
         f = self._fields.get(name)
         if f is None:
             raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        self._data.pop(f.key, None)
-        self.__dict__.pop(name, None)
+        self.__dict__.pop(f.key, None)
+        self._forget(name)
+
+    def _forget(self, name: str) -> None:
+        with contextlib.suppress(AttributeError):  # nothing built yet
+            cache: dict[str, Any] = self._cache  # type: ignore[attr-defined]
+            cache.pop(name, None)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -583,8 +616,33 @@ def _short(value: Any) -> str:
 
 
 _new = object.__new__
-# The slot's own setter: Model.__setattr__ is for fields, and building a model is the hot path.
-_set_data = Model.__dict__["_data"].__set__
+# The slots' own setters: Model.__setattr__ is for fields, and building a model is the hot path.
+_set_data = Model.__dict__["__dict__"].__set__
+_set_cache = Model.__dict__["_cache"].__set__
+
+
+class _Method:
+    """A method no JSON key can hide.
+
+    A data descriptor is found before the instance's ``__dict__`` (which is the JSON object), so
+    ``{"to_dict": 1}`` from a server leaves ``to_dict()`` working.
+    """
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> Any:
+        return self.function if obj is None else MethodType(self.function, obj)
+
+    def __set__(self, obj: object, value: Any) -> None:
+        raise AttributeError(self.function.__name__)
+
+
+for _name in ("to_dict", "to_multipart", "_forget"):
+    setattr(Model, _name, _Method(Model.__dict__[_name]))
+del _name
 _ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "absent"})()
 
 
