@@ -14,10 +14,10 @@ import html
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 # ------------------------------------------------------------------------------------- constants
 
@@ -150,6 +150,18 @@ def not_found() -> DiscourseHTTPError:
 def invalid_access(message: str = "You are not permitted to view the requested resource.") -> DiscourseHTTPError:
     """Discourse's 403 for a bad key or a caller not allowed to do this."""
     return DiscourseHTTPError(403, message, "invalid_access")
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def found(table: Mapping[_K, _V], key: _K) -> _V:
+    """``table[key]``, or Discourse's 404 when there is none."""
+    value = table.get(key)
+    if value is None:
+        raise not_found()
+    return value
 
 
 def not_logged_in() -> DiscourseHTTPError:
@@ -808,17 +820,11 @@ class Store:
 
     def user(self, username: str) -> User:
         """The user with this username (case-insensitive), or a 404."""
-        found = self.users_by_name.get(username.lower())
-        if found is None:
-            raise not_found()
-        return found
+        return found(self.users_by_name, username.lower())
 
     def user_by_id(self, user_id: int) -> User:
         """The user with this id, or a 404."""
-        found = self.users.get(user_id)
-        if found is None:
-            raise not_found()
-        return found
+        return found(self.users, user_id)
 
     def validate_username(self, username: str, *, current: User | None = None) -> list[str]:
         """Discourse's username rules; the list of problems (empty when fine)."""

@@ -72,11 +72,9 @@ async def read_params(request: Request) -> dict[str, Any]:
             try:
                 body = json.loads(raw)
             except ValueError:
-                raise backend.DiscourseHTTPError(
-                    400, "The request body could not be parsed as JSON.", "invalid_parameters"
-                ) from None
+                raise backend.invalid_parameters("The request body could not be parsed as JSON.") from None
             if not isinstance(body, dict):
-                raise backend.DiscourseHTTPError(400, "The JSON body must be an object.", "invalid_parameters")
+                raise backend.invalid_parameters("The JSON body must be an object.")
             params.update(body)
     elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
@@ -143,9 +141,7 @@ class Ctx:
         try:
             return int(self.path_params[name])
         except ValueError:
-            raise backend.DiscourseHTTPError(
-                404, "The requested URL or resource could not be found.", "not_found"
-            ) from None
+            raise backend.not_found() from None
 
     def has(self, name: str) -> bool:
         """Whether a parameter was given (and is not empty)."""

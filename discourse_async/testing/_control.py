@@ -112,30 +112,6 @@ def default_error_code(scope: Scope, window: float) -> str | None:
     return None
 
 
-def make_rate_limit(
-    *,
-    limit: int,
-    window: float,
-    scope: Scope,
-    shape: Shape | None,
-    error_code: str | None,
-    api_key: str | None,
-) -> RateLimit:
-    """A :class:`RateLimit` with Discourse's shape and code for its scope unless given."""
-    if limit < 0 or window <= 0:
-        raise ValueError("limit must be >= 0 and window > 0")
-    if scope not in _DEFAULT_SHAPES:
-        raise ValueError(f"unknown scope {scope!r}; use one of {sorted(_DEFAULT_SHAPES)}")
-    return RateLimit(
-        limit=limit,
-        window=window,
-        scope="key" if api_key else scope,
-        shape=shape or _DEFAULT_SHAPES[scope],
-        error_code=error_code or default_error_code(scope, window),
-        api_key=api_key,
-    )
-
-
 def rate_limited_response(rule: RateLimit, wait: int) -> tuple[str, list[tuple[str, str]], bytes]:
     """(content type, headers, body) of a 429 in the limit's shape."""
     if rule.shape == "html":
@@ -184,11 +160,6 @@ class Fault:
         if self.times is not None and self.fired >= self.times:
             return False
         return fnmatch.fnmatchcase(method.upper(), self.method.upper()) and fnmatch.fnmatchcase(path, self.path)
-
-    @property
-    def processes_first(self) -> bool:
-        """Whether the request is processed before the fault shows."""
-        return self.drop == "after" or (self.status is not None and self.after)
 
 
 @dataclass
@@ -241,9 +212,13 @@ class Controls:
             limit, window = per_minute, 60.0
         if limit is None:
             raise ValueError("give limit (with window) or per_minute")
-        rule = make_rate_limit(
-            limit=limit, window=window, scope=scope, shape=shape, error_code=error_code, api_key=api_key
-        )
+        if limit < 0 or window <= 0:
+            raise ValueError("limit must be >= 0 and window > 0")
+        if scope not in _DEFAULT_SHAPES:
+            raise ValueError(f"unknown scope {scope!r}; use one of {sorted(_DEFAULT_SHAPES)}")
+        # Discourse's shape and error code for the scope, unless given
+        shape, error_code = shape or _DEFAULT_SHAPES[scope], error_code or default_error_code(scope, window)
+        rule = RateLimit(limit, window, "key" if api_key else scope, shape, error_code, api_key)
         self.rate_limits.append(rule)
         return rule
 

@@ -119,18 +119,11 @@ async def create_badge(ctx: Ctx) -> JSON:
     }
 
 
-def _badge(ctx: Ctx) -> backend.Badge:
-    badge = ctx.store.badges.get(ctx.path_int("id"))
-    if badge is None:
-        raise backend.not_found()
-    return badge
-
-
 @op("update_badge")
 async def update_badge(ctx: Ctx) -> JSON:
     """PUT /admin/badges/{id}.json."""
     ctx.require_admin()
-    badge = _badge(ctx)
+    badge = backend.found(ctx.store.badges, ctx.path_int("id"))
     _apply_badge(ctx, badge)
     return {
         "badge_types": BADGE_TYPES,
@@ -142,7 +135,7 @@ async def update_badge(ctx: Ctx) -> JSON:
 async def delete_badge(ctx: Ctx) -> None:
     """DELETE /admin/badges/{id}.json: system badges stay."""
     ctx.require_admin()
-    badge = _badge(ctx)
+    badge = backend.found(ctx.store.badges, ctx.path_int("id"))
     if badge.system:
         raise backend.invalid_access("System badges can't be deleted.")
     del ctx.store.badges[badge.id]

@@ -347,9 +347,7 @@ async def search_groups(ctx: Ctx) -> list[JSON]:
 async def admin_add_user_to_group(ctx: Ctx) -> JSON:
     """POST /admin/users/{id}/groups.json: put a user in a custom group by ids."""
     user = _users._admin_target(ctx)
-    group = ctx.store.groups.get(ctx.require_int("group_id"))
-    if group is None:
-        raise backend.not_found()
+    group = backend.found(ctx.store.groups, ctx.require_int("group_id"))
     if group.automatic:
         raise backend.invalid_access("You can't add members to an automatic group.")
     group.members.setdefault(user.id, backend.Membership(added_at=ctx.store.now()))

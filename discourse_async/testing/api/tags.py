@@ -12,9 +12,7 @@ from discourse_async.testing.api import topics as _topics
 @op("get_tag")
 async def get_tag(ctx: Ctx) -> JSON:
     """GET /tag/{name}.json: the topics with a tag."""
-    tag = ctx.store.tags.get(ctx.path("name").lower())
-    if tag is None:
-        raise backend.not_found()
+    tag = backend.found(ctx.store.tags, ctx.path("name").lower())
     topics = _topics._sorted_topics(
         ctx, "tag", lambda t: tag.name in t.tags and _topics._listed(ctx.store, ctx.user, t)
     )
@@ -99,11 +97,8 @@ async def create_tag_group(ctx: Ctx) -> JSON:
     return {"tag_group": _tag_group_json(group, names=False)}
 
 
-def _tag_group(ctx: Ctx) -> Any:
-    group = ctx.store.tag_groups.get(ctx.path_int("id"))
-    if group is None:
-        raise backend.not_found()
-    return group
+def _tag_group(ctx: Ctx) -> backend.TagGroup:
+    return backend.found(ctx.store.tag_groups, ctx.path_int("id"))
 
 
 @op("get_tag_group")

@@ -654,24 +654,15 @@ async def invite_to_topic(ctx: Ctx) -> JSON:
     target = ctx.store.users_by_name.get(name.lower())
     if target is None:
         raise backend.record_invalid(f"The user '{name}' could not be found.")
-    if topic.private:
-        if target.id not in topic.allowed_user_ids:
-            topic.allowed_user_ids.append(target.id)
-        ctx.store.notify(
-            target,
-            "invited_to_private_message",
-            topic=topic,
-            post=topic.posts[0],
-            data={"topic_title": topic.title, "display_username": user.username},
-        )
-    else:
-        ctx.store.notify(
-            target,
-            "invited_to_topic",
-            topic=topic,
-            post=topic.posts[0],
-            data={"topic_title": topic.title, "display_username": user.username},
-        )
+    if topic.private and target.id not in topic.allowed_user_ids:
+        topic.allowed_user_ids.append(target.id)
+    ctx.store.notify(
+        target,
+        "invited_to_private_message" if topic.private else "invited_to_topic",
+        topic=topic,
+        post=topic.posts[0],
+        data={"topic_title": topic.title, "display_username": user.username},
+    )
     return {"user": _users.basic_user(target)}
 
 
@@ -698,7 +689,7 @@ async def bookmark_topic(ctx: Ctx) -> None:
     user = ctx.require_user()
     topic = ctx.store.visible_topic(user, _topic_id(ctx))
     if topic.id in user.bookmarked_topics:
-        raise backend.DiscourseHTTPError(400, "You have already bookmarked this topic.", "invalid_parameters")
+        raise backend.invalid_parameters("You have already bookmarked this topic.")
     user.bookmarked_topics.add(topic.id)
     topic.posts[0].bookmarked_by.add(user.id)
     ctx.store.changed()

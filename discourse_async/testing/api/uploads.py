@@ -108,10 +108,8 @@ def _upload_type(ctx: Ctx, *names: str) -> str:
 def _check_size(ctx: Ctx, size: int) -> None:
     limit = ctx.fake.max_upload_bytes
     if limit is not None and size > limit:
-        raise backend.DiscourseHTTPError(
-            422,
-            f"Sorry, the file you are trying to upload is too big (maximum size is {human_size(limit)}).",
-            "record_invalid",
+        raise backend.record_invalid(
+            f"Sorry, the file you are trying to upload is too big (maximum size is {human_size(limit)})."
         )
 
 
@@ -246,24 +244,18 @@ async def _promote(ctx: Ctx, s3: S3Store, stub: backend.ExternalUploadStub, user
     """Discourse's ExternalUploadManager: check the object's size (and SHA1), then make the record."""
     size = await asyncio.to_thread(s3.size_of, stub.key)
     if size is None:
-        raise backend.DiscourseHTTPError(
-            422, "The file was not found in the store; upload it before completing.", "record_invalid"
-        )
+        raise backend.record_invalid("The file was not found in the store; upload it before completing.")
     if size != stub.filesize:
-        raise backend.DiscourseHTTPError(
-            422,
+        raise backend.record_invalid(
             f"The uploaded file's size ({size} bytes) does not match the size given "
-            f"when the upload started ({stub.filesize} bytes).",
-            "record_invalid",
+            f"when the upload started ({stub.filesize} bytes)."
         )
     head = await asyncio.to_thread(s3.read, stub.key, "bytes=0-31") if size else b""
     sha1 = stub.sha1 or hashlib.sha1(stub.key.encode(), usedforsecurity=False).hexdigest()
     if stub.sha1 and size <= CHECKSUM_LIMIT:
         actual = hashlib.sha1(await asyncio.to_thread(s3.read, stub.key), usedforsecurity=False).hexdigest()
         if actual != stub.sha1:
-            raise backend.DiscourseHTTPError(
-                422, "The file's SHA1 checksum does not match metadata.sha1-checksum.", "record_invalid"
-            )
+            raise backend.record_invalid("The file's SHA1 checksum does not match metadata.sha1-checksum.")
     del ctx.store.upload_stubs[stub.unique_identifier]
     return _new_upload(
         ctx,
@@ -280,8 +272,7 @@ async def _promote(ctx: Ctx, s3: S3Store, stub: backend.ExternalUploadStub, user
 @op("generate_presigned_put")
 async def generate_presigned_put(ctx: Ctx) -> JSON:
     """POST /uploads/generate-presigned-put.json."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     stub = _new_stub(ctx, user, multipart=False)
     url, headers = await asyncio.to_thread(
         s3.presign_put, stub.key, expires=ctx.fake.presigned_expires, metadata=_metadata(ctx)
@@ -293,8 +284,7 @@ async def generate_presigned_put(ctx: Ctx) -> JSON:
 @op("complete_external_upload")
 async def complete_external_upload(ctx: Ctx) -> JSON:
     """POST /uploads/complete-external-upload.json."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     stub = _stub(ctx, user, multipart=False)
     _record(ctx, "complete_external_upload", unique_identifier=stub.unique_identifier)
     return _json(ctx, await _promote(ctx, s3, stub, user))
@@ -303,13 +293,12 @@ async def complete_external_upload(ctx: Ctx) -> JSON:
 @op("create_multipart_upload")
 async def create_multipart_upload(ctx: Ctx) -> JSON:
     """POST /uploads/create-multipart.json: S3 CreateMultipartUpload."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     stub = _new_stub(ctx, user, multipart=True)
     try:
         stub.external_upload_identifier = await asyncio.to_thread(s3.create_multipart, stub.key, _metadata(ctx))
     except S3Error as exc:
-        raise backend.DiscourseHTTPError(422, exc.message, "record_invalid") from exc
+        raise backend.record_invalid(exc.message) from exc
     _record(
         ctx,
         "create_multipart",
@@ -327,8 +316,7 @@ async def create_multipart_upload(ctx: Ctx) -> JSON:
 @op("batch_presign_multipart_parts")
 async def batch_presign_multipart_parts(ctx: Ctx) -> JSON:
     """POST /uploads/batch-presign-multipart-parts.json: ``{"presigned_urls": {"1": url, ...}}``."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     stub = _stub(ctx, user, multipart=True)
     try:
         numbers = [int(n) for n in ctx.param_list("part_numbers")]
@@ -351,8 +339,7 @@ async def batch_presign_multipart_parts(ctx: Ctx) -> JSON:
 @op("complete_multipart")
 async def complete_multipart(ctx: Ctx) -> JSON:
     """POST /uploads/complete-multipart.json: parts in ascending order; S3 checks every ETag."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     stub = _stub(ctx, user, multipart=True)
     raw_parts = ctx.param_list("parts")
     if not raw_parts:
@@ -364,21 +351,20 @@ async def complete_multipart(ctx: Ctx) -> JSON:
         parts.append((int(part["part_number"]), str(part["etag"])))
     _record(ctx, "complete_multipart", unique_identifier=stub.unique_identifier, parts=len(parts))
     if [n for n, _ in parts] != sorted({n for n, _ in parts}):
-        raise backend.DiscourseHTTPError(
-            422, "The list of parts was not in ascending order. Parts must be ordered by part number.", "record_invalid"
+        raise backend.record_invalid(
+            "The list of parts was not in ascending order. Parts must be ordered by part number."
         )
     try:
         await asyncio.to_thread(s3.complete_multipart, stub.key, stub.external_upload_identifier or "", parts)
     except S3Error as exc:
-        raise backend.DiscourseHTTPError(422, f"{exc.code}: {exc.message}", "record_invalid") from exc
+        raise backend.record_invalid(f"{exc.code}: {exc.message}") from exc
     return _json(ctx, await _promote(ctx, s3, stub, user))
 
 
 @op("abort_multipart")
 async def abort_multipart(ctx: Ctx) -> JSON:
     """POST /uploads/abort-multipart.json: an unknown identifier is fine (already gone)."""
-    user = ctx.require_user()
-    s3 = _s3(ctx)
+    user, s3 = ctx.require_user(), _s3(ctx)
     identifier = ctx.require("external_upload_identifier")
     _record(ctx, "abort_multipart", external_upload_identifier=identifier)
     stub = next((s for s in ctx.store.upload_stubs.values() if s.external_upload_identifier == identifier), None)
@@ -390,6 +376,6 @@ async def abort_multipart(ctx: Ctx) -> JSON:
         await asyncio.to_thread(s3.abort_multipart, stub.key, identifier)
     except S3Error as exc:
         if exc.code != "NoSuchUpload":
-            raise backend.DiscourseHTTPError(422, exc.message, "record_invalid") from exc
+            raise backend.record_invalid(exc.message) from exc
     del ctx.store.upload_stubs[stub.unique_identifier]
     return {"success": "OK"}
