@@ -414,7 +414,7 @@ def parse_cost(repeat: int) -> dict[str, float]:
     import httpx
 
     from discourse_async._engines import RawResponse, loads
-    from discourse_async._generated.api.topics import get_topic
+    from discourse_async._generated.api.topics import _GET_TOPIC as parse_topic
 
     body = json.dumps(topic_json(1000)).encode()
     raw = RawResponse(200, httpx.Headers({"content-type": "application/json"}), body, method="GET", url="http://x/")
@@ -432,11 +432,11 @@ def parse_cost(repeat: int) -> dict[str, float]:
         f"plain dicts ({decoder}), every post read": lambda: [
             (p["id"], p["username"], p["created_at"], p["cooked"]) for p in loads(body)["post_stream"]["posts"]
         ],
-        "typed (default)": lambda: get_topic._parse_response(raw),  # type: ignore[arg-type]
+        "typed (default)": lambda: parse_topic(raw),  # type: ignore[arg-type]
         # Nested models are built on first read: reading every post's fields is the full cost.
         "typed, every post read": lambda: [
             (p.id, p.username, p.created_at, p.cooked)
-            for p in get_topic._parse_response(raw).post_stream.posts  # type: ignore[arg-type]
+            for p in parse_topic(raw).post_stream.posts  # type: ignore[arg-type]
         ],
     }
     for _ in range(repeat):

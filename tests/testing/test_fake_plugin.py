@@ -11,7 +11,7 @@ import pytest
 
 from discourse_async.testing.pytest_plugin import discourse, fake_discourse  # noqa: F401 - fixtures used below
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_fixtures_give_a_client_on_a_fresh_fake(discourse, fake_discourse) -> None:  # noqa: F811

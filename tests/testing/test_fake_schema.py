@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 import httpx
-import pytest
 
 from discourse_async import File
 from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
@@ -28,13 +27,6 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x03\x08\
 #: Where the fake answers as real sites do and the document does not (none today: corrections in
 #: codegen/corrections.yaml made the document true to them).
 KNOWN_SPEC_GAPS: dict[tuple[str, str], str] = {}
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    pytest.importorskip("moto.server")
-    with S3Server() as server:
-        yield server
 
 
 class Checker:

@@ -14,7 +14,7 @@ from codegen.build_spec import SPEC_CACHE_ENV, apply_overlay, build, load_yaml, 
 from discourse_async._generated.api import OPERATIONS
 from tests import samples
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The reference copies of the upstream documents, in the folder the spec build reads them from.
 UPSTREAM = Path(os.environ.get(SPEC_CACHE_ENV) or ROOT / "no-spec-cache")
 PINNED = UPSTREAM / "discourse_api_docs-openapi.json"

@@ -1,6 +1,6 @@
 """Upload routing and the multipart bookkeeping, against an in-memory site and bucket.
 
-The end-to-end tests against a real S3-compatible server are in tests/test_uploads_s3.py.
+The end-to-end tests against a real S3-compatible server are in tests/uploads/test_uploads_s3.py.
 """
 
 from __future__ import annotations

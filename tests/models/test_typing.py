@@ -14,7 +14,7 @@ import pytest
 
 mypy_api = pytest.importorskip("mypy.api")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRELUDE = "from __future__ import annotations\n\nfrom discourse_async import Discourse\n\n"
 #: README blocks that are not Python a user runs as it stands (none today).
 NOT_CHECKED: set[int] = set()
@@ -40,7 +40,10 @@ def as_module(index: int, block: str) -> str:
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
     where = tmp_path_factory.mktemp("typing")
-    files = [str(ROOT / "tests" / "typing" / "bot.py"), *sorted(str(p) for p in (ROOT / "examples").glob("*.py"))]
+    files = [
+        str(ROOT / "tests" / "models" / "typing" / "bot.py"),
+        *sorted(str(p) for p in (ROOT / "examples").glob("*.py")),
+    ]
     for i, block in enumerate(readme_blocks()):
         if i not in NOT_CHECKED:
             path = where / f"readme_block_{i}.py"
@@ -53,8 +56,8 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, int]:
 
 
 def test_mistakes_are_type_errors(tmp_path: Path) -> None:
-    """tests/typing/misuse.py: each line marked ``# expect: <code>`` fails with that code, no other line fails."""
-    path = ROOT / "tests" / "typing" / "misuse.py"
+    """tests/models/typing/misuse.py: each line marked ``# expect: <code>`` fails with that code, no other line fails."""
+    path = ROOT / "tests" / "models" / "typing" / "misuse.py"
     expected = {
         i: m.group(1)
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
@@ -67,7 +70,7 @@ def test_mistakes_are_type_errors(tmp_path: Path) -> None:
 
 
 def test_no_type_ignores_or_unset_checks() -> None:
-    sources = [(ROOT / "tests" / "typing" / "bot.py").read_text(), *readme_blocks()]
+    sources = [(ROOT / "tests" / "models" / "typing" / "bot.py").read_text(), *readme_blocks()]
     sources += [p.read_text() for p in (ROOT / "examples").glob("*.py")]
     for text in sources:
         assert "type: ignore" not in text

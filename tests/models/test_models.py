@@ -14,7 +14,7 @@ from discourse_async import Discourse, models
 from discourse_async._generated import models as generated
 from discourse_async._runtime import ResponseShapeError, check, parse, ref
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TABLE = yaml.safe_load((ROOT / "codegen" / "models.yaml").read_text(encoding="utf-8"))
 SHARED = [
     "Post",

@@ -22,7 +22,7 @@ import pytest
 
 from discourse_async.testing import FakeDiscourse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 SITE = "https://forum.example.com"
 NOT_RUN = re.compile(r"<!--\s*not run:\s*(?P<why>.+?)\s*-->")

@@ -17,7 +17,7 @@ import pytest
 from discourse_async import PostActionType, models
 from discourse_async.testing import FakeDiscourse
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TASKS = ["create a topic", "reply", "like", "flag", "edit", "private message", "read a user", "search", "upload"]
 
 
