@@ -72,7 +72,7 @@ async def tour(url: str, api_key: str, username: str, *, fake_site: bool, s3: bo
                     )
                 say(f"{second or author} posted {replies} replies (last is post #{reply.post_number})")
                 if second:
-                    await replier.posts.act_on_post(id=first.id, post_action_type_id=2)
+                    await replier.posts.like(first.id)
                     say(f"{second} liked post {first.id}")
                 else:
                     say("(skipped the like: set DISCOURSE_SECOND_USERNAME to like as someone else)")
