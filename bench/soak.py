@@ -29,6 +29,7 @@ import random
 import resource
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,21 @@ def open_connections(port: int) -> int:
     return count
 
 
+async def run_all(one: Callable[[int], Awaitable[None]], total: int, concurrency: int) -> float:
+    """Call ``one(i)`` for every i below ``total``, ``concurrency`` at a time; the seconds it took."""
+    remaining = total
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await one(remaining)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start
+
+
 async def soak(total: int, concurrency: int, fault_rate: float, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     fake = FakeDiscourse()
@@ -79,7 +95,6 @@ async def soak(total: int, concurrency: int, fault_rate: float, seed: int) -> di
     async with fake.serve() as url:
         port = int(url.rsplit(":", 1)[1])
         async with fake.client(base_url=url, max_retries=2) as dc:
-            remaining = total
 
             async def one(i: int) -> None:
                 kind = rng.random()
@@ -106,15 +121,7 @@ async def soak(total: int, concurrency: int, fault_rate: float, seed: int) -> di
                 except Exception as exc:  # what the soak is looking for
                     unhandled.append(f"{type(exc).__name__}: {exc}")
 
-            async def worker() -> None:
-                nonlocal remaining
-                while remaining > 0:
-                    remaining -= 1
-                    await one(remaining)
-
-            start = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            elapsed = time.perf_counter() - start
+            elapsed = await run_all(one, total, concurrency)
             connections_open_before_close = open_connections(port)
         connections_after_close = open_connections(port)
 
@@ -187,7 +194,6 @@ async def soak_closing(total: int, concurrency: int, seed: int) -> dict[str, Any
     from discourse_async import Discourse
 
     async with Discourse(f"http://127.0.0.1:{port}", api_key="soak", api_username="system", rate_limits=None) as dc:
-        remaining = total
 
         async def one(i: int) -> None:
             write = rng.random() < 0.3
@@ -205,15 +211,7 @@ async def soak_closing(total: int, concurrency: int, seed: int) -> dict[str, Any
                 if len(examples) < 5:
                     examples.append(f"{kind} {type(exc).__name__}: {exc}")
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one(remaining)
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+        elapsed = await run_all(one, total, concurrency)
         engine = dc.engine
     server.close()
     # The closed client's connections end every handler (they read EOF); wait for them.
