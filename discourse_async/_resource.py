@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from discourse_async._generated.types import Unset
-from discourse_async._runtime import Result, _dump, path_param
+from discourse_async._runtime import Result, _dump, form_part, path_param
 
 if TYPE_CHECKING:
     from discourse_async._response import APIResponse
@@ -64,14 +64,6 @@ def _query_value(value: Any) -> Any:
     return value
 
 
-def _form_part(value: Any) -> Any:
-    if hasattr(value, "to_tuple"):  # a File
-        return value.to_tuple()
-    if isinstance(value, bool):
-        return (None, b"true" if value else b"false", "text/plain")
-    return (None, str(value).encode(), "text/plain")
-
-
 class Namespace:
     """Holds the client; the generated subclasses add one method per operation."""
 
@@ -119,7 +111,7 @@ class Namespace:
             body = {k: v for k, v in (json or files or {}).items() if not isinstance(v, Unset)}
             body.update(extra_body or {})
             if files is not None:
-                kwargs["files"] = [(k, _form_part(v)) for k, v in body.items() if v is not None]
+                kwargs["files"] = [(k, form_part(v)) for k, v in body.items() if v is not None]
             elif body:
                 kwargs["json"] = {k: _dump(v) for k, v in body.items()}
         if _RAW.get():

@@ -480,6 +480,18 @@ def _dump(value: Any) -> Any:
     return value
 
 
+def form_part(value: Any) -> Any:
+    """One multipart/form-data field as httpx takes it.
+
+    A file goes as a file; the rest as its text, booleans lowercase as Discourse reads them.
+    """
+    if hasattr(value, "to_tuple"):  # a File
+        return value.to_tuple()
+    if isinstance(value, bool):
+        return (None, b"true" if value else b"false", "text/plain")
+    return (None, str(value).encode(), "text/plain")
+
+
 def _copy(value: Any) -> Any:
     # JSON data is dicts, lists and immutable scalars: this is a deep copy, without deepcopy's memo.
     if type(value) is dict:
@@ -537,15 +549,7 @@ class Model:
 
     def to_multipart(self) -> list[tuple[str, Any]]:
         """The object as multipart/form-data fields (files as files, the rest as text), for httpx."""
-        parts: list[tuple[str, Any]] = []
-        for key, value in self._data.items():
-            if hasattr(value, "to_tuple"):  # a File
-                parts.append((key, value.to_tuple()))
-            elif isinstance(value, bool):
-                parts.append((key, (None, b"true" if value else b"false", "text/plain")))
-            elif value is not None:
-                parts.append((key, (None, str(value).encode(), "text/plain")))
-        return parts
+        return [(key, form_part(value)) for key, value in self._data.items() if value is not None]
 
     @property
     def fields_set(self) -> frozenset[str]:

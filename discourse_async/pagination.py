@@ -38,12 +38,9 @@ PageFunction = Callable[[Any], Awaitable[Page[ItemT, PageT]]]
 
 
 def _default_key(item: object) -> Hashable | None:
+    # Models read an absent id as None (they no longer hold an UNSET marker).
     value = getattr(item, "id", None)
-    return value if isinstance(value, Hashable) and value is not None and not _is_unset(value) else None
-
-
-def _is_unset(value: object) -> bool:
-    return type(value).__name__ == "Unset"
+    return value if isinstance(value, Hashable) and value is not None else None
 
 
 class Paginator(Generic[ItemT, PageT]):
