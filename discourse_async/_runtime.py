@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
+import gc
 import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -163,6 +164,10 @@ class _Enum(Spec):
         return value in self.values and type(value) in {type(v) for v in self.values}
 
 
+#: Lists of models from this length up are built with the cyclic garbage collector paused.
+_PAUSE_GC_ITEMS = 256
+
+
 class _List(Spec):
     __slots__ = ("item",)
 
@@ -179,16 +184,25 @@ class _List(Spec):
         item = self.item
         if type(item) is _Ref:
             # The common case (a topic's posts, a list's topics): each model built here rather than
-            # through a call per item, a fifth of the cost of building them (bench/run.py).
+            # through a call per item, a fifth of the cost of building them (bench/run.py). A long
+            # list is built with the collector paused, as a large answer is decoded (_codec.loads):
+            # the new models make no cycles for it to find.
             cls = item._cls or item.cls
-            built = []
-            for data in value:
-                if type(data) is dict:
-                    obj = _new(cls)
-                    _set_data(obj, data)
-                    built.append(obj)
-                else:
-                    built.append(data)
+            pause = len(value) >= _PAUSE_GC_ITEMS and gc.isenabled()
+            if pause:
+                gc.disable()
+            try:
+                built = []
+                for data in value:
+                    if type(data) is dict:
+                        obj = _new(cls)
+                        _set_data(obj, data)
+                        built.append(obj)
+                    else:
+                        built.append(data)
+            finally:
+                if pause:
+                    gc.enable()
             return built
         read = item.read
         return [read(v) for v in value]

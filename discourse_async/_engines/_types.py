@@ -60,13 +60,13 @@ class RawResponse:
     ``headers``, ``content``, ``text``, ``json()``).
     """
 
-    __slots__ = ("_httpx", "content", "headers", "method", "status_code", "url")
+    __slots__ = ("_body", "_httpx", "headers", "method", "status_code", "url")
 
     def __init__(
         self,
         status_code: int,
         headers: Mapping[str, str],
-        content: bytes,
+        content: bytes | bytearray,
         *,
         method: str,
         url: str,
@@ -74,10 +74,20 @@ class RawResponse:
     ) -> None:
         self.status_code = status_code
         self.headers = headers
-        self.content = content
+        # A large body arrives in a bytearray (see the built-in engine): the JSON decoder reads it
+        # as it is, and ``content`` makes the bytes copy only if someone asks for the bytes.
+        self._body = content
         self.method = method
         self.url = url
         self._httpx = httpx_response
+
+    @property
+    def content(self) -> bytes:
+        """The body (decoded from any content coding)."""
+        body = self._body
+        if type(body) is not bytes:
+            self._body = body = bytes(body)
+        return body
 
     @property
     def text(self) -> str:
@@ -86,7 +96,7 @@ class RawResponse:
 
     def json(self) -> Any:
         """The body decoded as JSON."""
-        return loads(self.content)
+        return loads(self._body)
 
     def to_httpx(self) -> httpx.Response:
         """The same response as an ``httpx.Response`` (built once, on demand), never holding a credential."""

@@ -89,7 +89,7 @@ class AiohttpEngine:
                     if size > self._max_body:
                         raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
                     pieces.append(piece)
-                content = b"".join(pieces)
+                content: bytes | bytearray = b"".join(pieces)
                 codings = codings_of([header_bytes(v) for v in response.headers.getall("Content-Encoding", ())])
                 if codings and content:
                     content = await decode_body(content, codings, self._max_body)
