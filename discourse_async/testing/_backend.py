@@ -99,7 +99,8 @@ POST_ACTION_TYPES = {
     "spam": 8,
     "illegal": 10,
 }
-NOTIFICATION_LEVELS = {"muted": 0, "regular": 1, "tracking": 2, "watching": 3}
+#: Discourse's periods (the top lists, the user directory) and their days; "all" has no limit.
+PERIOD_DAYS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
 USER_API_SCOPES = (
     "read",
     "write",

@@ -272,9 +272,6 @@ TOPICS_PER_PAGE = 30
 POST_CHUNK = 20  # posts in a topic view
 
 
-TOP_PERIODS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
-
-
 def topic_event(store: backend.Store, topic: backend.Topic) -> JSON:
     """A topic as a webhook delivers it."""
     body = topic_list_item(store, None, topic)
@@ -394,9 +391,9 @@ async def list_latest_topics(ctx: Ctx) -> JSON:
 async def list_top_topics(ctx: Ctx) -> JSON:
     """GET /top.json: topics of the period by activity."""
     period = ctx.param("period") or "all"
-    if period not in TOP_PERIODS:
+    if period not in backend.PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
-    days = TOP_PERIODS[period]
+    days = backend.PERIOD_DAYS[period]
     since = ctx.store.now() - days * 86400 if days else float("-inf")
 
     def keep(t: backend.Topic) -> bool:
