@@ -29,7 +29,7 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
     staff = viewer is not None and viewer.staff
     mine = viewer is not None and viewer.id == p.user_id
     can_edit = viewer is not None and (staff or (mine and not p.locked and not topic.archived))
-    data: JSON = {
+    data: JSON = _users.FLAIR | {
         "id": p.id,
         "name": author.name if author else None,
         "username": author.username if author else "deleted",
@@ -51,12 +51,6 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
         "topic_id": topic.id,
         "topic_slug": topic.slug,
         "display_username": author.name if author else None,
-        "primary_group_name": None,
-        "flair_name": None,
-        "flair_url": None,
-        "flair_bg_color": None,
-        "flair_color": None,
-        "flair_group_id": None,
         "badges_granted": [],
         "version": p.version,
         "can_edit": can_edit,
@@ -292,14 +286,10 @@ async def list_posts(ctx: Ctx) -> JSON:
     return {"latest_posts": [latest_post(store, viewer, p) for p in found]}
 
 
-def _post_id(ctx: Ctx) -> int:
-    return ctx.path_int("id")
-
-
 @op("get_post")
 async def get_post(ctx: Ctx) -> JSON:
     """GET /posts/{id}.json, with its raw."""
-    return post_json(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, _post_id(ctx)), raw=True)
+    return post_json(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, ctx.path_int("id")), raw=True)
 
 
 @route("GET", "/posts/by_number/{topic_id}/{post_number}.json")
@@ -316,7 +306,7 @@ async def get_post_by_number(ctx: Ctx) -> JSON:
 async def update_post(ctx: Ctx) -> JSON:
     """PUT /posts/{id}.json: new raw (``{"post": {"raw": ..., "edit_reason": ...}}``); each change is a version."""
     user = ctx.require_poster()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     topic = ctx.store.topics[post.topic_id]
     if not user.staff and (user.id != post.user_id or post.locked or topic.archived):
         raise backend.invalid_access()
@@ -343,7 +333,7 @@ async def update_post(ctx: Ctx) -> JSON:
 async def delete_post(ctx: Ctx) -> None:
     """DELETE /posts/{id}.json: the author or staff; ``force_destroy`` (admins) removes it for good."""
     user = ctx.require_user()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     if not (user.staff or user.id == post.user_id):
         raise backend.invalid_access()
     force = ctx.param_bool("force_destroy")
@@ -357,7 +347,7 @@ async def delete_post(ctx: Ctx) -> None:
 @op("post_replies")
 async def post_replies(ctx: Ctx) -> list[JSON]:
     """GET /posts/{id}/replies.json: the posts that reply directly to this one."""
-    post = ctx.store.visible_post(ctx.user, _post_id(ctx))
+    post = ctx.store.visible_post(ctx.user, ctx.path_int("id"))
     topic = ctx.store.topics[post.topic_id]
     replies = [p for p in topic.posts if p.reply_to_post_number == post.post_number and p.deleted_at is None]
     return [post_json(ctx.store, ctx.user, p) for p in replies]
@@ -367,7 +357,7 @@ async def post_replies(ctx: Ctx) -> list[JSON]:
 async def lock_post(ctx: Ctx) -> JSON:
     """PUT /posts/{id}/locked.json: lock a post against edits by its author (staff)."""
     user = ctx.require_staff()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     post.locked = ctx.param_bool("locked")
     ctx.store.changed()
     return {"locked": post.locked}
