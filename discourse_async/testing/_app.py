@@ -87,8 +87,6 @@ def _error_response(error: backend.DiscourseHTTPError) -> Response:
     body: dict[str, Any] = {"errors": error.errors}
     if error.error_type:
         body["error_type"] = error.error_type
-    if error.extras is not None:
-        body["extras"] = error.extras
     return _json_response(body, error.status)
 
 
@@ -140,7 +138,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         self.title = title
         self.s3: S3Store | None = self._s3_store(s3)
         self.max_upload_bytes = max_upload_bytes
-        self.presigned_expires = 600
+        self.presigned_expires = 600  # Discourse's presigned URLs live ten minutes
         #: DiscourseConnect's shared secret; ``POST /admin/users/sync_sso`` exists only when it is set
         self.discourse_connect_secret: str | None = None
         #: Discourse as identity provider (``/session/sso_provider``): return URL host -> secret
@@ -274,8 +272,6 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
                 path_params=path_params,
                 params=await read_params(request),
                 user=auth.user,
-                credential=auth.credential,
-                api_key=auth.api_key,
                 user_api_key=auth.user_api_key,
             )
             if auth.user is not None:

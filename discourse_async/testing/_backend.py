@@ -132,13 +132,11 @@ class DiscourseHTTPError(Exception):
         errors: str | list[str],
         error_type: str | None = None,
         *,
-        extras: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> None:
         self.status = status
         self.errors = [errors] if isinstance(errors, str) else list(errors)
         self.error_type = error_type
-        self.extras = extras
         self.body = body  # a whole body, for the few endpoints that answer in their own shape
         super().__init__(f"{status} {error_type}: {'; '.join(self.errors)}")
 
@@ -276,7 +274,6 @@ class User:
     admin: bool = False
     moderator: bool = False
     active: bool = True
-    approved: bool = True
     staged: bool = False
     title: str | None = None
     suspended_at: float | None = None
@@ -822,10 +819,6 @@ class Store:
     def user(self, username: str) -> User:
         """The user with this username (case-insensitive), or a 404."""
         return found(self.users_by_name, username.lower())
-
-    def user_by_id(self, user_id: int) -> User:
-        """The user with this id, or a 404."""
-        return found(self.users, user_id)
 
     def validate_username(self, username: str, *, current: User | None = None) -> list[str]:
         """Discourse's username rules; the list of problems (empty when fine)."""

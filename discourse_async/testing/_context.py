@@ -91,8 +91,6 @@ class Ctx:
     path_params: dict[str, str]
     params: dict[str, Any]
     user: backend.User | None = None
-    credential: str = "anonymous"  # "admin_api_key", "user_api_key" or "anonymous"
-    api_key: backend.ApiKey | None = None
     user_api_key: backend.UserApiKey | None = None
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # webhook deliveries
 

@@ -673,20 +673,13 @@ async def update_topic_status(ctx: Ctx) -> JSON:
     if status not in _STATUS_FLAGS:
         raise backend.invalid_parameters(f"invalid status: {status}")
     enabled = ctx.require("enabled").lower() == "true"
-    now = ctx.store.now()
-    if status == "closed":
-        topic.closed = enabled
-    elif status == "archived":
-        topic.archived = enabled
-    elif status == "visible":
-        topic.visible = enabled
+    if status in ("closed", "archived", "visible"):  # a flag of the topic's own name, and a small action
+        setattr(topic, status, enabled)
+        ctx.store.add_small_action(user, topic, f"{status}.{'enabled' if enabled else 'disabled'}")
     else:
-        topic.pinned_at = now if enabled else None
+        topic.pinned_at = ctx.store.now() if enabled else None
         topic.pinned_globally = enabled and status == "pinned_globally"
         topic.pinned_until = backend.parse_time(ctx.require("until")) if enabled and ctx.has("until") else None
-    if status in ("closed", "archived", "visible"):
-        code = f"{status}.{'enabled' if enabled else 'disabled'}"
-        ctx.store.add_small_action(user, topic, code)
     ctx.store.changed()
     ctx.events.append(("topic", "topic_edited", topic_event(ctx.store, topic)))
     return {"success": "OK", "topic_status_update": None}

@@ -719,7 +719,7 @@ async def change_password(ctx: Ctx) -> JSON:
 
 def _admin_target(ctx: Ctx) -> backend.User:
     ctx.require_admin()
-    return ctx.store.user_by_id(ctx.path_int("id"))
+    return backend.found(ctx.store.users, ctx.path_int("id"))
 
 
 @op("admin_get_user")
