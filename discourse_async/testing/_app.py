@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import random
@@ -62,7 +61,6 @@ class _Auth:
     user: backend.User | None = None
     credential: str = "anonymous"
     key: str | None = None
-    api_key: backend.ApiKey | None = None
     user_api_key: backend.UserApiKey | None = None
 
 
@@ -318,7 +316,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             user = self._acting_user(api_key, headers)
             if user is None or user.suspended(now) or not user.active:
                 raise backend.invalid_access(_BAD_KEY)
-            return _Auth(user=user, credential="admin_api_key", key=api_key.key, api_key=api_key)
+            return _Auth(user=user, credential="admin_api_key", key=api_key.key)
         if "user-api-key" in headers:
             user_key = store.user_api_keys.get(headers["user-api-key"])
             if user_key is None or user_key.revoked:
@@ -387,8 +385,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         from discourse_async import Discourse
 
         # The fake enforces only the limits a test sets; a client-side budget would make tests wait.
-        if "rate_limits" in inspect.signature(Discourse.__init__).parameters:
-            options.setdefault("rate_limits", None)
+        options.setdefault("rate_limits", None)
         if base_url is None:
             options.setdefault("transport", _InProcess(self))
         url = base_url or self.base_url

@@ -461,10 +461,6 @@ class Topic:
         """The title as HTML."""
         return html.escape(self.title, quote=False)
 
-    def live(self) -> list[Post]:
-        """The posts that are not deleted."""
-        return [p for p in self.posts if p.deleted_at is None]
-
     def post_by_number(self, number: int) -> Post | None:
         """The post with this number, if any (deleted ones included)."""
         index = bisect.bisect_left(self.posts, number, key=lambda p: p.post_number)

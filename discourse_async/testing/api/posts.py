@@ -154,31 +154,25 @@ def _notify_new_post(store: backend.Store, post: backend.Post, author: backend.U
         "revision_number": None,
         "display_username": author.username,
     }
-    for name in backend.mentions(post.raw):
-        target = store.users_by_name.get(name)
-        if target is None or target.id in notified or not store.can_see_topic(target, topic):
-            continue
-        store.notify(target, "mentioned", topic=topic, post=post, data=data)
-        store.add_action(target, backend.ACTION_TYPES["mention"], author, topic, post, post.created_at)
-        notified.add(target.id)
-    if post.reply_to_post_number is not None:
-        parent = topic.post_by_number(post.reply_to_post_number)
-        target = store.users.get(parent.user_id) if parent else None
-        if target is not None and target.id not in notified:
-            store.notify(target, "replied", topic=topic, post=post, data=data)
-            store.add_action(target, backend.ACTION_TYPES["response"], author, topic, post, post.created_at)
-            notified.add(target.id)
-    kind = "private_message" if topic.private else "posted"
-    watchers = (
-        topic.allowed_user_ids
-        if topic.private
-        else [uid for uid, user in store.users.items() if user.topic_levels.get(topic.id) == 3]
-    )
-    for uid in watchers:
-        target = store.users.get(uid)
-        if target is not None and target.id not in notified:
+    mentioned = [store.users_by_name.get(name) for name in backend.mentions(post.raw)]
+    parent = topic.post_by_number(post.reply_to_post_number or 0)  # None when the post replies to no post
+    if topic.private:
+        watchers = [store.users.get(uid) for uid in topic.allowed_user_ids]
+    else:
+        watchers = [user for user in store.users.values() if user.topic_levels.get(topic.id) == 3]
+    rounds: list[tuple[str, str | None, list[backend.User | None]]] = [
+        ("mentioned", "mention", [u for u in mentioned if u is not None and store.can_see_topic(u, topic)]),
+        ("replied", "response", [store.users.get(parent.user_id)] if parent else []),
+        ("private_message" if topic.private else "posted", None, watchers),
+    ]
+    for kind, action, targets in rounds:
+        for target in targets:
+            if target is None or target.id in notified:
+                continue
             store.notify(target, kind, topic=topic, post=post, data=data)
-            notified.add(uid)
+            if action is not None:
+                store.add_action(target, backend.ACTION_TYPES[action], author, topic, post, post.created_at)
+            notified.add(target.id)
 
 
 def _reply(ctx: Ctx, author: backend.User, topic_id: int, raw: str, created_at: float | None) -> backend.Post:
