@@ -9,7 +9,7 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -294,15 +294,13 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             )
 
     @staticmethod
-    def _scope_allows(scopes: Iterable[str], request: Request) -> bool:
-        granted = set(scopes)
-        method = request.method
-        if "write" in granted or canonical_path(request.url.path) == "/user-api-key/revoke":
-            return True
-        if "read" in granted and method in ("GET", "HEAD"):
-            return True
+    def _scope_allows(scopes: tuple[str, ...], request: Request) -> bool:
         path = canonical_path(request.url.path)
-        return any((method, path) in _SCOPED_ROUTES.get(s, set()) for s in granted)
+        if "write" in scopes or path == "/user-api-key/revoke":
+            return True
+        if "read" in scopes and request.method in ("GET", "HEAD"):
+            return True
+        return any((request.method, path) in _SCOPED_ROUTES.get(s, set()) for s in scopes)
 
     def _authenticate(self, request: Request) -> _Auth:
         """Discourse's header auth: an admin key with a user, or a User API key; nothing else counts."""

@@ -101,11 +101,7 @@ def _can_see_group(ctx: Ctx, group: backend.Group) -> bool:
     viewer = ctx.user
     if group.visibility_level == 0 or (viewer is not None and viewer.staff):
         return True
-    if viewer is None:
-        return False
-    if group.visibility_level == 1:
-        return True
-    return viewer.id in group.members
+    return viewer is not None and (group.visibility_level == 1 or viewer.id in group.members)
 
 
 def _apply_group(ctx: Ctx, group: backend.Group, fields: dict[str, Any]) -> None:
