@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -284,20 +285,16 @@ async def list_groups(ctx: Ctx) -> JSON:
     groups = [g for g in ctx.store.groups.values() if _can_see_group(ctx, g) and g.id != 0]
     kind = ctx.param("type")
     viewer = ctx.user
-    if kind == "automatic":
-        groups = [g for g in groups if g.automatic]
-    elif kind == "custom":
-        groups = [g for g in groups if not g.automatic]
-    elif kind in ("my", "owner"):
-        groups = [
-            g
-            for g in groups
-            if viewer is not None and viewer.id in g.members and (kind == "my" or g.members[viewer.id].owner)
-        ]
-    elif kind == "public":
-        groups = [g for g in groups if g.public_admission]
-    elif kind == "close":
-        groups = [g for g in groups if not g.public_admission and not g.automatic]
+    kinds: dict[str | None, Callable[[backend.Group], bool]] = {
+        "automatic": lambda g: g.automatic,
+        "custom": lambda g: not g.automatic,
+        "my": lambda g: viewer is not None and viewer.id in g.members,
+        "owner": lambda g: viewer is not None and viewer.id in g.members and g.members[viewer.id].owner,
+        "public": lambda g: g.public_admission,
+        "close": lambda g: not g.public_admission and not g.automatic,
+    }
+    if kind in kinds:
+        groups = [g for g in groups if kinds[kind](g)]
     if ctx.has("filter"):
         needle = (ctx.param("filter") or "").lower()
         groups = [g for g in groups if needle in g.name.lower() or needle in (g.full_name or "").lower()]

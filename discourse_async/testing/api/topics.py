@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -164,13 +165,10 @@ def topic_view(
     mine = viewer is not None and viewer.id == topic.user_id
     creator = store.users.get(topic.user_id)
     last = store.users.get(topic.last_post_user_id)
-    counts: dict[int, int] = {}
-    for p in topic.posts:
-        if p.deleted_at is None and p.post_type == 1:
-            counts[p.user_id] = counts.get(p.user_id, 0) + 1
+    counts = Counter(p.user_id for p in topic.posts if p.deleted_at is None and p.post_type == 1)
     participants = [
         _users.user_with_flair(store.users[uid]) | {"post_count": n}
-        for uid, n in sorted(counts.items(), key=lambda kv: -kv[1])[:24]
+        for uid, n in counts.most_common(24)
         if uid in store.users
     ]
     can_post = viewer is not None and not topic.archived and (not topic.closed or staff)
