@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
 import logging
 import random
 import time
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +61,6 @@ class _Auth:
     user: backend.User | None = None
     credential: str = "anonymous"
     key: str | None = None
-    api_key: backend.ApiKey | None = None
     user_api_key: backend.UserApiKey | None = None
 
 
@@ -87,8 +85,6 @@ def _error_response(error: backend.DiscourseHTTPError) -> Response:
     body: dict[str, Any] = {"errors": error.errors}
     if error.error_type:
         body["error_type"] = error.error_type
-    if error.extras is not None:
-        body["extras"] = error.extras
     return _json_response(body, error.status)
 
 
@@ -140,7 +136,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         self.title = title
         self.s3: S3Store | None = self._s3_store(s3)
         self.max_upload_bytes = max_upload_bytes
-        self.presigned_expires = 600
+        self.presigned_expires = 600  # Discourse's presigned URLs live ten minutes
         #: DiscourseConnect's shared secret; ``POST /admin/users/sync_sso`` exists only when it is set
         self.discourse_connect_secret: str | None = None
         #: Discourse as identity provider (``/session/sso_provider``): return URL host -> secret
@@ -274,8 +270,6 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
                 path_params=path_params,
                 params=await read_params(request),
                 user=auth.user,
-                credential=auth.credential,
-                api_key=auth.api_key,
                 user_api_key=auth.user_api_key,
             )
             if auth.user is not None:
@@ -300,15 +294,13 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             )
 
     @staticmethod
-    def _scope_allows(scopes: Iterable[str], request: Request) -> bool:
-        granted = set(scopes)
-        method = request.method
-        if "write" in granted or canonical_path(request.url.path) == "/user-api-key/revoke":
-            return True
-        if "read" in granted and method in ("GET", "HEAD"):
-            return True
+    def _scope_allows(scopes: tuple[str, ...], request: Request) -> bool:
         path = canonical_path(request.url.path)
-        return any((method, path) in _SCOPED_ROUTES.get(s, set()) for s in granted)
+        if "write" in scopes or path == "/user-api-key/revoke":
+            return True
+        if "read" in scopes and request.method in ("GET", "HEAD"):
+            return True
+        return any((request.method, path) in _SCOPED_ROUTES.get(s, set()) for s in scopes)
 
     def _authenticate(self, request: Request) -> _Auth:
         """Discourse's header auth: an admin key with a user, or a User API key; nothing else counts."""
@@ -322,7 +314,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             user = self._acting_user(api_key, headers)
             if user is None or user.suspended(now) or not user.active:
                 raise backend.invalid_access(_BAD_KEY)
-            return _Auth(user=user, credential="admin_api_key", key=api_key.key, api_key=api_key)
+            return _Auth(user=user, credential="admin_api_key", key=api_key.key)
         if "user-api-key" in headers:
             user_key = store.user_api_keys.get(headers["user-api-key"])
             if user_key is None or user_key.revoked:
@@ -391,8 +383,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         from discourse_async import Discourse
 
         # The fake enforces only the limits a test sets; a client-side budget would make tests wait.
-        if "rate_limits" in inspect.signature(Discourse.__init__).parameters:
-            options.setdefault("rate_limits", None)
+        options.setdefault("rate_limits", None)
         if base_url is None:
             options.setdefault("transport", _InProcess(self))
         url = base_url or self.base_url

@@ -99,7 +99,8 @@ POST_ACTION_TYPES = {
     "spam": 8,
     "illegal": 10,
 }
-NOTIFICATION_LEVELS = {"muted": 0, "regular": 1, "tracking": 2, "watching": 3}
+#: Discourse's periods (the top lists, the user directory) and their days; "all" has no limit.
+PERIOD_DAYS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
 USER_API_SCOPES = (
     "read",
     "write",
@@ -131,13 +132,11 @@ class DiscourseHTTPError(Exception):
         errors: str | list[str],
         error_type: str | None = None,
         *,
-        extras: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
     ) -> None:
         self.status = status
         self.errors = [errors] if isinstance(errors, str) else list(errors)
         self.error_type = error_type
-        self.extras = extras
         self.body = body  # a whole body, for the few endpoints that answer in their own shape
         super().__init__(f"{status} {error_type}: {'; '.join(self.errors)}")
 
@@ -275,7 +274,6 @@ class User:
     admin: bool = False
     moderator: bool = False
     active: bool = True
-    approved: bool = True
     staged: bool = False
     title: str | None = None
     suspended_at: float | None = None
@@ -462,10 +460,6 @@ class Topic:
     def fancy_title(self) -> str:
         """The title as HTML."""
         return html.escape(self.title, quote=False)
-
-    def live(self) -> list[Post]:
-        """The posts that are not deleted."""
-        return [p for p in self.posts if p.deleted_at is None]
 
     def post_by_number(self, number: int) -> Post | None:
         """The post with this number, if any (deleted ones included)."""
@@ -821,10 +815,6 @@ class Store:
     def user(self, username: str) -> User:
         """The user with this username (case-insensitive), or a 404."""
         return found(self.users_by_name, username.lower())
-
-    def user_by_id(self, user_id: int) -> User:
-        """The user with this id, or a 404."""
-        return found(self.users, user_id)
 
     def validate_username(self, username: str, *, current: User | None = None) -> list[str]:
         """Discourse's username rules; the list of problems (empty when fine)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -30,26 +31,21 @@ def _put(params: dict[str, Any], key: str, value: Any) -> None:
     if not match or not match.group(2):
         params[key] = value
         return
-    name, rest = match.group(1), re.findall(r"\[([^\[\]]*)\]", match.group(2))
+    parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
     target: Any = params
-    for index, part in enumerate([name, *rest]):
-        last = index == len(rest)
-        nxt = rest[index] if not last else None
-        if last:
-            if isinstance(target, list):
-                target.append(value)
-            else:
-                target[part] = value
-            return
+    for part, nxt in itertools.pairwise(parts):  # walk down, making the containers the keys need
         container: Any = [] if nxt == "" else {}
         if isinstance(target, list):
             target.append(container)
-            target = container
+        elif isinstance(target.get(part), type(container)):
+            container = target[part]
         else:
-            existing = target.get(part)
-            if not isinstance(existing, type(container)):
-                target[part] = container
-            target = target[part]
+            target[part] = container
+        target = container
+    if isinstance(target, list):
+        target.append(value)
+    else:
+        target[parts[-1]] = value
 
 
 def rails_params(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -91,8 +87,6 @@ class Ctx:
     path_params: dict[str, str]
     params: dict[str, Any]
     user: backend.User | None = None
-    credential: str = "anonymous"  # "admin_api_key", "user_api_key" or "anonymous"
-    api_key: backend.ApiKey | None = None
     user_api_key: backend.UserApiKey | None = None
     events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # webhook deliveries
 

@@ -5,13 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from discourse_async.testing import _backend as backend
 from discourse_async.testing._s3 import S3Store
-
-if TYPE_CHECKING:
-    pass
 
 
 class Seeding:

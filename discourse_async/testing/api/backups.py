@@ -35,8 +35,7 @@ async def create_backup(ctx: Ctx) -> JSON:
 async def send_download_backup_email(ctx: Ctx) -> None:
     """PUT /admin/backups/{filename}: emails the acting admin a download token (see ``fake.emails``)."""
     admin = ctx.require_admin()
-    if ctx.path("filename") not in ctx.store.backups:
-        raise backend.not_found()
+    backend.found(ctx.store.backups, ctx.path("filename"))
     token = secrets.token_hex(16)
     ctx.store.backup_tokens[token] = admin.id
     ctx.store.emails.append(
@@ -49,11 +48,9 @@ async def download_backup(ctx: Ctx) -> Response:
     """GET /admin/backups/{filename}?token=...: the archive, for a token from the email."""
     admin = ctx.require_admin()
     name = ctx.path("filename")
-    if name not in ctx.store.backups:
-        raise backend.not_found()
+    size, _ = backend.found(ctx.store.backups, name)
     if ctx.store.backup_tokens.get(ctx.require("token")) != admin.id:
         raise backend.DiscourseHTTPError(422, "The download link has expired or is not yours.", "invalid_access")
-    size = ctx.store.backups[name][0]
     return Response(
         b"\x1f\x8b" + b"\0" * (size - 2),
         media_type="application/gzip",

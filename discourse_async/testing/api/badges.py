@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from discourse_async.testing import _backend as backend
 from discourse_async.testing._context import JSON, Ctx, op
 from discourse_async.testing.api import users as _users
@@ -9,26 +11,15 @@ from discourse_async.testing.api import users as _users
 
 def badge_json(b: backend.Badge, *, admin: bool = False) -> JSON:
     """BadgeSerializer (AdminBadgeSerializer fields with ``admin``)."""
-    data: JSON = {
-        "id": b.id,
-        "name": b.name,
-        "description": b.description,
-        "grant_count": b.grant_count,
-        "allow_title": b.allow_title,
-        "multiple_grant": b.multiple_grant,
-        "icon": b.icon,
+    data = dataclasses.asdict(b) | {
         "image_url": None,
-        "listable": b.listable,
-        "enabled": b.enabled,
-        "badge_grouping_id": b.badge_grouping_id,
-        "system": b.system,
         "slug": b.slug,
         "manually_grantable": not b.system,
-        "badge_type_id": b.badge_type_id,
     }
-    if admin:
+    if not admin:
+        del data["long_description"]  # the one stored field that only admins see
+    else:
         data |= {
-            "long_description": b.long_description,
             "query": None,
             "trigger": None,
             "target_posts": False,
@@ -106,6 +97,14 @@ def _apply_badge(ctx: Ctx, badge: backend.Badge) -> None:
     ctx.store.changed()
 
 
+def _badge_answer(badge: backend.Badge) -> JSON:
+    """What creating or editing a badge answers: the admin fields, with a description that is never null."""
+    return {
+        "badge_types": BADGE_TYPES,
+        "badge": badge_json(badge, admin=True) | {"description": badge.description or ""},
+    }
+
+
 @op("create_badge")
 async def create_badge(ctx: Ctx) -> JSON:
     """POST /admin/badges.json."""
@@ -113,10 +112,7 @@ async def create_badge(ctx: Ctx) -> JSON:
     badge = backend.Badge(id=ctx.store.next_id("badge"), name="", badge_type_id=3)
     _apply_badge(ctx, badge)
     ctx.store.badges[badge.id] = badge
-    return {
-        "badge_types": BADGE_TYPES,
-        "badge": badge_json(badge, admin=True) | {"description": badge.description or ""},
-    }
+    return _badge_answer(badge)
 
 
 @op("update_badge")
@@ -125,10 +121,7 @@ async def update_badge(ctx: Ctx) -> JSON:
     ctx.require_admin()
     badge = backend.found(ctx.store.badges, ctx.path_int("id"))
     _apply_badge(ctx, badge)
-    return {
-        "badge_types": BADGE_TYPES,
-        "badge": badge_json(badge, admin=True) | {"description": badge.description or ""},
-    }
+    return _badge_answer(badge)
 
 
 @op("delete_badge")

@@ -8,6 +8,9 @@ from discourse_async.testing import _backend as backend
 from discourse_async.testing._context import JSON, Ctx, op, route
 from discourse_async.testing.api import topics as _topics
 
+#: The category columns every category serializer sends as they are stored.
+_COLUMNS = ("id", "name", "color", "text_color", "style_type", "emoji", "icon", "slug", "position", "description")
+
 
 def category_json(
     store: backend.Store, viewer: backend.User | None, c: backend.Category, *, full: bool = False
@@ -16,19 +19,9 @@ def category_json(
     visible_topics = [t for t in store.topics.values() if t.category_id == c.id and t.deleted_at is None]
     staff = viewer is not None and viewer.staff
     subcategories = store.subcategory_ids(c)
-    data: JSON = {
-        "id": c.id,
-        "name": c.name,
-        "color": c.color,
-        "text_color": c.text_color,
-        "style_type": c.style_type,
-        "emoji": c.emoji,
-        "icon": c.icon,
-        "slug": c.slug,
+    data: JSON = {name: getattr(c, name) for name in _COLUMNS} | {
         "topic_count": len(visible_topics),
         "post_count": sum(t.live_posts for t in visible_topics),
-        "position": c.position,
-        "description": c.description,
         "description_text": c.description,
         "description_excerpt": c.description,
         "topic_url": f"/t/about-the-{c.slug}-category/{c.id}",

@@ -135,6 +135,3 @@ async def export_events_ics(ctx: Ctx) -> Response:
         ]
     lines.append("END:VCALENDAR")
     return Response("\r\n".join(lines) + "\r\n", media_type="text/calendar")
-
-
-NOTIFICATION_TYPE_NAMES = {v: k for k, v in backend.NOTIFICATION_TYPES.items()}

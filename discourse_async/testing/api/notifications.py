@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from discourse_async.testing import _backend as backend
 from discourse_async.testing._context import JSON, Ctx, op
 
 
 def notification(n: backend.Notification) -> JSON:
-    """NotificationSerializer."""
-    return {
-        "id": n.id,
-        "user_id": n.user_id,
-        "notification_type": n.notification_type,
-        "read": n.read,
-        "high_priority": n.high_priority,
-        "created_at": backend.iso(n.created_at),
-        "post_number": n.post_number,
-        "topic_id": n.topic_id,
-        "slug": n.slug,
-        "data": dict(n.data),
-    }
+    """NotificationSerializer (the record holds its fields)."""
+    return dataclasses.asdict(n) | {"created_at": backend.iso(n.created_at)}
 
 
 @op("get_notifications")

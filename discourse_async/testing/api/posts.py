@@ -29,7 +29,7 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
     staff = viewer is not None and viewer.staff
     mine = viewer is not None and viewer.id == p.user_id
     can_edit = viewer is not None and (staff or (mine and not p.locked and not topic.archived))
-    data: JSON = {
+    data: JSON = _users.FLAIR | {
         "id": p.id,
         "name": author.name if author else None,
         "username": author.username if author else "deleted",
@@ -51,12 +51,6 @@ def post_json(store: backend.Store, viewer: backend.User | None, p: backend.Post
         "topic_id": topic.id,
         "topic_slug": topic.slug,
         "display_username": author.name if author else None,
-        "primary_group_name": None,
-        "flair_name": None,
-        "flair_url": None,
-        "flair_bg_color": None,
-        "flair_color": None,
-        "flair_group_id": None,
         "badges_granted": [],
         "version": p.version,
         "can_edit": can_edit,
@@ -160,31 +154,25 @@ def _notify_new_post(store: backend.Store, post: backend.Post, author: backend.U
         "revision_number": None,
         "display_username": author.username,
     }
-    for name in backend.mentions(post.raw):
-        target = store.users_by_name.get(name)
-        if target is None or target.id in notified or not store.can_see_topic(target, topic):
-            continue
-        store.notify(target, "mentioned", topic=topic, post=post, data=data)
-        store.add_action(target, backend.ACTION_TYPES["mention"], author, topic, post, post.created_at)
-        notified.add(target.id)
-    if post.reply_to_post_number is not None:
-        parent = topic.post_by_number(post.reply_to_post_number)
-        target = store.users.get(parent.user_id) if parent else None
-        if target is not None and target.id not in notified:
-            store.notify(target, "replied", topic=topic, post=post, data=data)
-            store.add_action(target, backend.ACTION_TYPES["response"], author, topic, post, post.created_at)
-            notified.add(target.id)
-    kind = "private_message" if topic.private else "posted"
-    watchers = (
-        topic.allowed_user_ids
-        if topic.private
-        else [uid for uid, user in store.users.items() if user.topic_levels.get(topic.id) == 3]
-    )
-    for uid in watchers:
-        target = store.users.get(uid)
-        if target is not None and target.id not in notified:
+    mentioned = [store.users_by_name.get(name) for name in backend.mentions(post.raw)]
+    parent = topic.post_by_number(post.reply_to_post_number or 0)  # None when the post replies to no post
+    if topic.private:
+        watchers = [store.users.get(uid) for uid in topic.allowed_user_ids]
+    else:
+        watchers = [user for user in store.users.values() if user.topic_levels.get(topic.id) == 3]
+    rounds: list[tuple[str, str | None, list[backend.User | None]]] = [
+        ("mentioned", "mention", [u for u in mentioned if u is not None and store.can_see_topic(u, topic)]),
+        ("replied", "response", [store.users.get(parent.user_id)] if parent else []),
+        ("private_message" if topic.private else "posted", None, watchers),
+    ]
+    for kind, action, targets in rounds:
+        for target in targets:
+            if target is None or target.id in notified:
+                continue
             store.notify(target, kind, topic=topic, post=post, data=data)
-            notified.add(uid)
+            if action is not None:
+                store.add_action(target, backend.ACTION_TYPES[action], author, topic, post, post.created_at)
+            notified.add(target.id)
 
 
 def _reply(ctx: Ctx, author: backend.User, topic_id: int, raw: str, created_at: float | None) -> backend.Post:
@@ -292,14 +280,10 @@ async def list_posts(ctx: Ctx) -> JSON:
     return {"latest_posts": [latest_post(store, viewer, p) for p in found]}
 
 
-def _post_id(ctx: Ctx) -> int:
-    return ctx.path_int("id")
-
-
 @op("get_post")
 async def get_post(ctx: Ctx) -> JSON:
     """GET /posts/{id}.json, with its raw."""
-    return post_json(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, _post_id(ctx)), raw=True)
+    return post_json(ctx.store, ctx.user, ctx.store.visible_post(ctx.user, ctx.path_int("id")), raw=True)
 
 
 @route("GET", "/posts/by_number/{topic_id}/{post_number}.json")
@@ -316,7 +300,7 @@ async def get_post_by_number(ctx: Ctx) -> JSON:
 async def update_post(ctx: Ctx) -> JSON:
     """PUT /posts/{id}.json: new raw (``{"post": {"raw": ..., "edit_reason": ...}}``); each change is a version."""
     user = ctx.require_poster()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     topic = ctx.store.topics[post.topic_id]
     if not user.staff and (user.id != post.user_id or post.locked or topic.archived):
         raise backend.invalid_access()
@@ -343,7 +327,7 @@ async def update_post(ctx: Ctx) -> JSON:
 async def delete_post(ctx: Ctx) -> None:
     """DELETE /posts/{id}.json: the author or staff; ``force_destroy`` (admins) removes it for good."""
     user = ctx.require_user()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     if not (user.staff or user.id == post.user_id):
         raise backend.invalid_access()
     force = ctx.param_bool("force_destroy")
@@ -357,7 +341,7 @@ async def delete_post(ctx: Ctx) -> None:
 @op("post_replies")
 async def post_replies(ctx: Ctx) -> list[JSON]:
     """GET /posts/{id}/replies.json: the posts that reply directly to this one."""
-    post = ctx.store.visible_post(ctx.user, _post_id(ctx))
+    post = ctx.store.visible_post(ctx.user, ctx.path_int("id"))
     topic = ctx.store.topics[post.topic_id]
     replies = [p for p in topic.posts if p.reply_to_post_number == post.post_number and p.deleted_at is None]
     return [post_json(ctx.store, ctx.user, p) for p in replies]
@@ -367,7 +351,7 @@ async def post_replies(ctx: Ctx) -> list[JSON]:
 async def lock_post(ctx: Ctx) -> JSON:
     """PUT /posts/{id}/locked.json: lock a post against edits by its author (staff)."""
     user = ctx.require_staff()
-    post = ctx.store.visible_post(user, _post_id(ctx))
+    post = ctx.store.visible_post(user, ctx.path_int("id"))
     post.locked = ctx.param_bool("locked")
     ctx.store.changed()
     return {"locked": post.locked}

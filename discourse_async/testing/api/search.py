@@ -11,6 +11,10 @@ from discourse_async.testing.api import users as _users
 SEARCH_PER_PAGE = 50
 
 
+#: The ``name:value`` filters a search query may hold.
+_FILTERS = ("tag", "tags", "in", "status", "order", "user", "category")
+
+
 def _parse_query(q: str) -> tuple[str, dict[str, str]]:
     filters: dict[str, str] = {}
     words = []
@@ -20,15 +24,7 @@ def _parse_query(q: str) -> tuple[str, dict[str, str]]:
             filters["user"] = lowered[1:]
         elif lowered.startswith("#") and len(token) > 1:
             filters["category"] = lowered[1:]
-        elif ":" in lowered and lowered.split(":", 1)[0] in (
-            "tag",
-            "tags",
-            "in",
-            "status",
-            "order",
-            "user",
-            "category",
-        ):
+        elif ":" in lowered and lowered.split(":", 1)[0] in _FILTERS:
             name, value = lowered.split(":", 1)
             filters["tags" if name == "tag" else name] = value
         else:

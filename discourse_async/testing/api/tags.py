@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from discourse_async.testing import _backend as backend
@@ -21,24 +22,12 @@ async def get_tag(ctx: Ctx) -> JSON:
     return _topics._topic_list_page(ctx, topics, f"/tag/{tag.name}/l/latest", extra=extra)
 
 
-def _tag_group_json(group: Any, *, names: bool) -> JSON:
-    if names:
-        return {
-            "id": group.id,
-            "name": group.name,
-            "tag_names": list(group.tag_names),
-            "parent_tag_name": list(group.parent_tag_name),
-            "one_per_topic": group.one_per_topic,
-            "permissions": dict(group.permissions),
-        }
-    return {
-        "id": group.id,
-        "name": group.name,
-        "tags": [{"id": i, "name": n, "slug": n} for i, n in enumerate(group.tag_names, 1)],
-        "parent_tag": [{"id": 0, "name": n, "slug": n} for n in group.parent_tag_name],
-        "one_per_topic": group.one_per_topic,
-        "permissions": dict(group.permissions),
-    }
+def _tag_group_json(group: backend.TagGroup, *, names: bool) -> JSON:
+    data = dataclasses.asdict(group)  # the record holds the fields of the ``names`` shape
+    if not names:
+        data["tags"] = [{"id": i, "name": n, "slug": n} for i, n in enumerate(data.pop("tag_names"), 1)]
+        data["parent_tag"] = [{"id": 0, "name": n, "slug": n} for n in data.pop("parent_tag_name")]
+    return data
 
 
 @op("list_tags")

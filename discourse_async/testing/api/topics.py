@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -42,20 +44,16 @@ def tag_objects(store: backend.Store, topic: backend.Topic) -> list[Any]:
     return [{"id": store.tags[name].id, "name": name, "slug": name} for name in topic.tags if name in store.tags]
 
 
-def topic_list_item(store: backend.Store, viewer: backend.User | None, topic: backend.Topic) -> JSON:
-    """TopicListItemSerializer (PM lists add participants and allowed_user_count)."""
-    last_poster = store.users.get(topic.last_post_user_id)
+def _topic_fields(store: backend.Store, topic: backend.Topic) -> JSON:
+    """The fields that topic lists and the topic view share."""
     first = topic.posts[0] if topic.posts else None
-    data: JSON = basic_topic(topic) | {
+    return basic_topic(topic) | {
         "reply_count": max(0, topic.live_posts - 1),
         "highest_post_number": topic.highest_post_number,
         "image_url": None,
         "created_at": backend.iso(topic.created_at),
         "last_posted_at": backend.iso(topic.last_posted_at),
-        "bumped": topic.bumped_at > topic.created_at,
-        "bumped_at": backend.iso(topic.bumped_at),
         "archetype": topic.archetype,
-        "unseen": False,
         "pinned": topic.pinned_at is not None,
         "unpinned": None,
         "visible": topic.visible,
@@ -64,13 +62,24 @@ def topic_list_item(store: backend.Store, viewer: backend.User | None, topic: ba
         "views": topic.views,
         "like_count": topic.like_count,
         "has_summary": False,
-        "last_poster_username": last_poster.username if last_poster else "system",
         "category_id": topic.category_id,
         "op_like_count": len(first.likes) if first else 0,
         "pinned_globally": topic.pinned_globally,
         "featured_link": topic.featured_link,
         "tags": tag_objects(store, topic),
         "tags_descriptions": {},
+    }
+
+
+def topic_list_item(store: backend.Store, viewer: backend.User | None, topic: backend.Topic) -> JSON:
+    """TopicListItemSerializer (PM lists add participants and allowed_user_count)."""
+    last_poster = store.users.get(topic.last_post_user_id)
+    first = topic.posts[0] if topic.posts else None
+    data: JSON = _topic_fields(store, topic) | {
+        "bumped": topic.bumped_at > topic.created_at,
+        "bumped_at": backend.iso(topic.bumped_at),
+        "unseen": False,
+        "last_poster_username": last_poster.username if last_poster else "system",
         "posters": _posters(store, topic),
     }
     if topic.pinned_at is not None and first is not None:
@@ -137,18 +146,9 @@ def basic_topic(topic: backend.Topic) -> JSON:
 
 
 def topic_timer(topic: backend.Topic) -> JSON | None:
-    """TopicTimerSerializer, or None."""
+    """TopicTimerSerializer (the record holds its fields), or None."""
     timer = topic.timer
-    if timer is None:
-        return None
-    return {
-        "id": timer.id,
-        "execute_at": backend.iso(timer.execute_at),
-        "duration_minutes": timer.duration_minutes,
-        "based_on_last_post": timer.based_on_last_post,
-        "status_type": timer.status_type,
-        "category_id": timer.category_id,
-    }
+    return None if timer is None else dataclasses.asdict(timer) | {"execute_at": backend.iso(timer.execute_at)}
 
 
 def topic_view(
@@ -165,13 +165,10 @@ def topic_view(
     mine = viewer is not None and viewer.id == topic.user_id
     creator = store.users.get(topic.user_id)
     last = store.users.get(topic.last_post_user_id)
-    counts: dict[int, int] = {}
-    for p in topic.posts:
-        if p.deleted_at is None and p.post_type == 1:
-            counts[p.user_id] = counts.get(p.user_id, 0) + 1
+    counts = Counter(p.user_id for p in topic.posts if p.deleted_at is None and p.post_type == 1)
     participants = [
         _users.user_with_flair(store.users[uid]) | {"post_count": n}
-        for uid, n in sorted(counts.items(), key=lambda kv: -kv[1])[:24]
+        for uid, n in counts.most_common(24)
         if uid in store.users
     ]
     can_post = viewer is not None and not topic.archived and (not topic.closed or staff)
@@ -209,45 +206,20 @@ def topic_view(
         details["allowed_groups"] = [
             {"id": g, "name": store.groups[g].name} for g in topic.allowed_group_ids if g in store.groups
         ]
-    first = topic.posts[0] if topic.posts else None
-    return {
+    return _topic_fields(store, topic) | {
         "post_stream": {"posts": [_posts.stream_post(store, viewer, p, raw=raw) for p in posts], "stream": stream},
         "timeline_lookup": [[1, 0]],
         "suggested_topics": [],
-        "tags": tag_objects(store, topic),
-        "tags_descriptions": {},
-        "id": topic.id,
-        "title": topic.title,
-        "fancy_title": topic.fancy_title,
-        "posts_count": topic.live_posts,
-        "created_at": backend.iso(topic.created_at),
-        "views": topic.views,
-        "reply_count": max(0, topic.live_posts - 1),
-        "like_count": topic.like_count,
-        "last_posted_at": backend.iso(topic.last_posted_at),
-        "visible": topic.visible,
-        "closed": topic.closed,
-        "archived": topic.archived,
-        "has_summary": False,
-        "archetype": topic.archetype,
-        "slug": topic.slug,
-        "category_id": topic.category_id,
         "word_count": sum(len(p.raw.split()) for p in posts),
         "deleted_at": backend.iso(topic.deleted_at),
         "user_id": topic.user_id,
-        "featured_link": topic.featured_link,
-        "pinned_globally": topic.pinned_globally,
         "pinned_at": backend.iso(topic.pinned_at),
         "pinned_until": backend.iso(topic.pinned_until),
-        "image_url": None,
         "slow_mode_seconds": 0,
         "draft": None,
         "draft_key": f"topic_{topic.id}",
         "draft_sequence": 0 if viewer is not None else None,
-        "unpinned": None,
-        "pinned": topic.pinned_at is not None,
         "current_post_number": 1,
-        "highest_post_number": topic.highest_post_number,
         "deleted_by": None,
         "has_deleted": any(p.deleted_at is not None for p in topic.posts) if staff else False,
         "actions_summary": [{"id": 4, "count": 0, "hidden": False, "can_act": viewer is not None}],
@@ -261,7 +233,6 @@ def topic_view(
         "thumbnails": None,
         "slow_mode_enabled_until": None,
         "external_id": topic.external_id,
-        "op_like_count": len(first.likes) if first else 0,
         "details": for_viewer(viewer, details),
     }
 
@@ -270,9 +241,6 @@ TOPICS_PER_PAGE = 30
 
 
 POST_CHUNK = 20  # posts in a topic view
-
-
-TOP_PERIODS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
 
 
 def topic_event(store: backend.Store, topic: backend.Topic) -> JSON:
@@ -394,9 +362,9 @@ async def list_latest_topics(ctx: Ctx) -> JSON:
 async def list_top_topics(ctx: Ctx) -> JSON:
     """GET /top.json: topics of the period by activity."""
     period = ctx.param("period") or "all"
-    if period not in TOP_PERIODS:
+    if period not in backend.PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
-    days = TOP_PERIODS[period]
+    days = backend.PERIOD_DAYS[period]
     since = ctx.store.now() - days * 86400 if days else float("-inf")
 
     def keep(t: backend.Topic) -> bool:
@@ -488,7 +456,7 @@ async def filter_topics(ctx: Ctx) -> JSON:
 @route("GET", "/t/{id}/post_ids.json")
 async def get_post_ids(ctx: Ctx) -> JSON:
     """GET /t/{id}/post_ids.json: the ids of the posts after ``post_number``, in order (``username_filters``)."""
-    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(ctx.user, ctx.path_int("id"))
     after, staff = ctx.param_int("post_number", 0) or 0, ctx.user is not None and ctx.user.staff
     names = {str(n).lower() for n in ctx.param_list("username_filters")}
     users = ctx.store.users
@@ -509,7 +477,7 @@ async def get_view_stats(ctx: Ctx) -> JSON:
 
     Not modelled: Discourse counts one view a visitor a day; the fake counts every read of the topic.
     """
-    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(ctx.user, ctx.path_int("id"))
     now = ctx.store.now()
     start = ctx.param("from") or (backend.iso(now - 30 * 86400) or "")[:10]
     end = ctx.param("to") or (backend.iso(now) or "")[:10]
@@ -525,10 +493,6 @@ async def list_topics_created_by(ctx: Ctx) -> JSON:
         ctx, f"created-by-{author.id}", lambda t: t.user_id == author.id and _listed(ctx.store, ctx.user, t)
     )
     return _topic_list_page(ctx, topics, f"/topics/created-by/{author.username}")
-
-
-def _topic_id(ctx: Ctx) -> int:
-    return ctx.path_int("id")
 
 
 def _topic_view(ctx: Ctx, topic: backend.Topic) -> JSON:
@@ -552,7 +516,7 @@ async def get_topic(ctx: Ctx) -> JSON:
     Not modelled: read tracking (last read post, unread counts), suggested and related topics, the
     timeline beyond its first entry.
     """
-    return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
+    return _topic_view(ctx, ctx.store.visible_topic(ctx.user, ctx.path_int("id")))
 
 
 @route("GET", "/t/{slug}/{id}.json")
@@ -560,7 +524,7 @@ async def get_topic(ctx: Ctx) -> JSON:
 @route("GET", "/t/{slug}/{id}/{post_number}.json")
 async def get_topic_with_slug(ctx: Ctx) -> JSON:
     """GET /t/{slug}/{id}.json (where external-id lookups redirect), and at a post: /t/{id}/{post_number}.json."""
-    return _topic_view(ctx, ctx.store.visible_topic(ctx.user, _topic_id(ctx)))
+    return _topic_view(ctx, ctx.store.visible_topic(ctx.user, ctx.path_int("id")))
 
 
 @op("get_topic_by_external_id")
@@ -576,7 +540,7 @@ async def get_topic_by_external_id(ctx: Ctx) -> Response:
 @op("get_specific_posts_from_topic")
 async def get_specific_posts_from_topic(ctx: Ctx) -> JSON:
     """GET /t/{id}/posts.json?post_ids[]=...: those posts of the topic, in topic order."""
-    topic = ctx.store.visible_topic(ctx.user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(ctx.user, ctx.path_int("id"))
     try:
         wanted = {int(v) for v in ctx.param_list("post_ids")}
     except (TypeError, ValueError):
@@ -605,7 +569,7 @@ async def get_specific_posts_from_topic(ctx: Ctx) -> JSON:
 async def remove_topic(ctx: Ctx) -> None:
     """DELETE /t/{id}.json: staff or the author of a topic without replies."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     if not (user.staff or (user.id == topic.user_id and topic.live_posts <= 1)):
         raise backend.invalid_access()
     ctx.store.delete_post(topic.posts[0], user)
@@ -618,7 +582,7 @@ async def remove_topic(ctx: Ctx) -> None:
 async def update_topic(ctx: Ctx) -> JSON:
     """PUT /t/-/{id}.json: a new title or category (body ``{"topic": {...}}`` or flat)."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     if not (user.staff or user.id == topic.user_id) or (topic.archived and not user.staff):
         raise backend.invalid_access()
     fields = ctx.param_dict("topic") or ctx.params
@@ -645,7 +609,7 @@ async def update_topic(ctx: Ctx) -> JSON:
 async def invite_to_topic(ctx: Ctx) -> JSON:
     """POST /t/{id}/invite.json: add a user to a message, or point a user at a topic."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     name = ctx.param("user") or ctx.param("username")
     if not name:
         if ctx.has("email"):
@@ -670,7 +634,7 @@ async def invite_to_topic(ctx: Ctx) -> JSON:
 async def invite_group_to_topic(ctx: Ctx) -> JSON:
     """POST /t/{id}/invite-group.json: let a group into a private message."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     name = ctx.require("group")
     group = next((g for g in ctx.store.groups.values() if g.name.lower() == name.lower()), None)
     if group is None:
@@ -687,7 +651,7 @@ async def invite_group_to_topic(ctx: Ctx) -> JSON:
 async def bookmark_topic(ctx: Ctx) -> None:
     """PUT /t/{id}/bookmark.json: bookmark the topic for the acting user."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     if topic.id in user.bookmarked_topics:
         raise backend.invalid_parameters("You have already bookmarked this topic.")
     user.bookmarked_topics.add(topic.id)
@@ -702,25 +666,18 @@ _STATUS_FLAGS = ("closed", "pinned", "pinned_globally", "archived", "visible")
 async def update_topic_status(ctx: Ctx) -> JSON:
     """PUT /t/{id}/status.json: close, pin, archive or unlist (staff), leaving a small-action post."""
     user = ctx.require_staff()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     status = ctx.require("status")
     if status not in _STATUS_FLAGS:
         raise backend.invalid_parameters(f"invalid status: {status}")
     enabled = ctx.require("enabled").lower() == "true"
-    now = ctx.store.now()
-    if status == "closed":
-        topic.closed = enabled
-    elif status == "archived":
-        topic.archived = enabled
-    elif status == "visible":
-        topic.visible = enabled
+    if status in ("closed", "archived", "visible"):  # a flag of the topic's own name, and a small action
+        setattr(topic, status, enabled)
+        ctx.store.add_small_action(user, topic, f"{status}.{'enabled' if enabled else 'disabled'}")
     else:
-        topic.pinned_at = now if enabled else None
+        topic.pinned_at = ctx.store.now() if enabled else None
         topic.pinned_globally = enabled and status == "pinned_globally"
         topic.pinned_until = backend.parse_time(ctx.require("until")) if enabled and ctx.has("until") else None
-    if status in ("closed", "archived", "visible"):
-        code = f"{status}.{'enabled' if enabled else 'disabled'}"
-        ctx.store.add_small_action(user, topic, code)
     ctx.store.changed()
     ctx.events.append(("topic", "topic_edited", topic_event(ctx.store, topic)))
     return {"success": "OK", "topic_status_update": None}
@@ -730,7 +687,7 @@ async def update_topic_status(ctx: Ctx) -> JSON:
 async def set_notification_level(ctx: Ctx) -> JSON:
     """POST /t/{id}/notifications.json: watch (3), track (2), regular (1) or mute (0)."""
     user = ctx.require_user()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     level = ctx.require_int("notification_level")
     if level not in (0, 1, 2, 3):
         raise backend.invalid_parameters("notification_level must be 0, 1, 2 or 3")
@@ -743,7 +700,7 @@ async def set_notification_level(ctx: Ctx) -> JSON:
 async def update_topic_timestamp(ctx: Ctx) -> JSON:
     """PUT /t/{id}/change-timestamp.json: move a topic in time (staff)."""
     user = ctx.require_staff()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     raw = ctx.require("timestamp")
     when = float(raw) if raw.replace(".", "", 1).isdigit() else backend.parse_time(raw)
     if when > ctx.store.now() + 60:
@@ -764,40 +721,30 @@ _TIMER_TYPES = ("close", "open", "publish_to_category", "delete", "reminder", "b
 async def create_topic_timer(ctx: Ctx) -> JSON:
     """POST /t/{id}/timer.json: schedule a close/open/delete...; ``time`` is hours or a timestamp, "" removes."""
     user = ctx.require_staff()
-    topic = ctx.store.visible_topic(user, _topic_id(ctx))
+    topic = ctx.store.visible_topic(user, ctx.path_int("id"))
     status_type = ctx.param("status_type") or "close"
     if status_type not in _TIMER_TYPES:
         raise backend.invalid_parameters(f"invalid status_type: {status_type}")
     raw = ctx.param("time") or ""
-    now = ctx.store.now()
-    if raw == "":
-        topic.timer = None
-        ctx.store.changed()
-        return {
-            "success": "OK",
-            "execute_at": None,
-            "duration": None,
-            "based_on_last_post": False,
-            "closed": topic.closed,
-            "category_id": None,
-        }
+    based = ctx.param_bool("based_on_last_post") and raw != ""
+    hours: float | None = None
+    execute_at: float | None = None
     try:
-        hours: float | None = float(raw)
-        execute_at = now + hours * 3600 if hours is not None else now
-    except ValueError:
-        hours, execute_at = None, backend.parse_time(raw)
-    based = ctx.param_bool("based_on_last_post")
-    if based and hours is not None:
-        execute_at = topic.last_posted_at + hours * 3600
-    ctx.store.timer_topic_ids.add(topic.id)
-    topic.timer = backend.TopicTimer(
-        id=ctx.store.next_id("timer"),
-        status_type=status_type,
-        execute_at=execute_at,
-        based_on_last_post=based,
-        category_id=ctx.param_int("category_id"),
-        duration_minutes=int(hours * 60) if hours is not None else None,
-    )
+        hours = float(raw)
+        execute_at = (topic.last_posted_at if based else ctx.store.now()) + hours * 3600
+    except ValueError:  # a timestamp, or "" to remove the timer
+        execute_at = backend.parse_time(raw) if raw else None
+    topic.timer = None
+    if raw:
+        ctx.store.timer_topic_ids.add(topic.id)
+        topic.timer = backend.TopicTimer(
+            id=ctx.store.next_id("timer"),
+            status_type=status_type,
+            execute_at=execute_at,
+            based_on_last_post=based,
+            category_id=ctx.param_int("category_id"),
+            duration_minutes=int(hours * 60) if hours is not None else None,
+        )
     ctx.store.changed()
     return {
         "success": "OK",
@@ -805,7 +752,7 @@ async def create_topic_timer(ctx: Ctx) -> JSON:
         "duration": None if hours is None else str(hours),
         "based_on_last_post": based,
         "closed": topic.closed,
-        "category_id": topic.timer.category_id,
+        "category_id": topic.timer.category_id if topic.timer else None,
     }
 
 

@@ -29,15 +29,14 @@ def base62(number: int) -> str:
 
 def human_size(size: int) -> str:
     """A size as Discourse's number_to_human_size writes it."""
-    value = float(size)
-    for unit in ("Bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            if unit == "Bytes":
-                return f"{int(value)} Bytes"
-            text = f"{value:.3g}"
-            return f"{text} {unit}"
+    if size < 1024:
+        return f"{size} Bytes"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.3g} {unit}"
         value /= 1024
-    return f"{size} Bytes"  # pragma: no cover
+    return f"{value:.3g} GB"
 
 
 def upload_json(u: backend.Upload, *, base_url: str) -> JSON:
@@ -71,9 +70,6 @@ def upload_url(u: backend.Upload, *, base_url: str) -> str:
 
 
 UPLOAD_TYPES = ("avatar", "profile_background", "card_background", "custom_emoji", "composer")
-
-
-PRESIGNED_EXPIRES = 600  # Discourse's presigned URLs live ten minutes
 
 
 MAX_PART_NUMBER = 10_000

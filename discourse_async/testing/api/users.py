@@ -23,19 +23,20 @@ def basic_user(user: backend.User) -> JSON:
     return {"id": user.id, "username": user.username, "name": user.name, "avatar_template": user.avatar_template}
 
 
+def user_with_rank(user: backend.User) -> JSON:
+    """A basic user with the rank fields (admin, moderator, trust level) that sessions and webhooks carry."""
+    return basic_user(user) | {"admin": user.admin, "moderator": user.moderator, "trust_level": user.trust_level}
+
+
+#: The flair fields of the user serializers: the fake has no flair groups, so they are all null.
+FLAIR: JSON = dict.fromkeys(
+    ("primary_group_name", "flair_name", "flair_url", "flair_color", "flair_bg_color", "flair_group_id")
+)
+
+
 def user_with_flair(user: backend.User) -> JSON:
     """A basic user with the flair and rank fields that participant lists carry."""
-    return basic_user(user) | {
-        "primary_group_name": None,
-        "flair_name": None,
-        "flair_url": None,
-        "flair_color": None,
-        "flair_bg_color": None,
-        "flair_group_id": None,
-        "admin": user.admin,
-        "moderator": user.moderator,
-        "trust_level": user.trust_level,
-    }
+    return user_with_rank(user) | FLAIR
 
 
 _USER_OPTION = {
@@ -92,6 +93,12 @@ _USER_OPTION = {
     "send_shortcut": "ctrl_enter",
 }
 
+#: The lists a user keeps with PUT /u/{username} (people, tags and categories to watch or mute); own view only.
+_LIST_PREFERENCES: tuple[str, ...] = ("muted_usernames", "allowed_pm_usernames", "sidebar_category_ids")
+_LIST_PREFERENCES += ("watched_tags", "tracked_tags", "watching_first_post_tags", "muted_tags")
+_LIST_PREFERENCES += ("watched_category_ids", "tracked_category_ids", "muted_category_ids")
+_LIST_PREFERENCES += ("regular_category_ids", "watched_first_post_category_ids")
+
 
 def user_detail(store: backend.Store, viewer: backend.User | None, user: backend.User) -> JSON:
     """UserSerializer: a profile, with private fields only for the user and staff."""
@@ -101,11 +108,7 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
     groups = [store.groups[g] for g in sorted(store.group_ids_of(user)) if g in store.groups and g != 0]
     profile = user.profile
     bio, website = profile.get("bio_raw"), profile.get("website")
-    data: JSON = {
-        "id": user.id,
-        "username": user.username,
-        "name": user.name,
-        "avatar_template": user.avatar_template,
+    data: JSON = user_with_flair(user) | {
         "last_posted_at": backend.iso(user.last_posted_at),
         "last_seen_at": backend.iso(user.last_seen_at),
         "created_at": backend.iso(user.created_at),
@@ -117,9 +120,6 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "can_mute_users": viewer is not None,
         "can_send_private_messages": viewer is not None,
         "can_send_private_message_to_user": viewer is not None and not me,
-        "trust_level": user.trust_level,
-        "moderator": user.moderator,
-        "admin": user.admin,
         "title": user.title,
         "badge_count": len(badges),
         "user_fields": {"1": None, "2": None} | user.profile.get("user_fields", {}),
@@ -127,12 +127,6 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
         "time_read": 0,
         "recent_time_read": 0,
         "primary_group_id": user.primary_group_id,
-        "primary_group_name": None,
-        "flair_group_id": None,
-        "flair_name": None,
-        "flair_url": None,
-        "flair_bg_color": None,
-        "flair_color": None,
         "featured_topic": None,
         "staged": user.staged,
         "pending_posts_count": 0,
@@ -179,18 +173,7 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
             "second_factor_backup_enabled": False,
             "can_upload_profile_header": True,
             "can_upload_user_card_background": True,
-            "muted_category_ids": [],
-            "regular_category_ids": [],
-            "watched_tags": [],
-            "watching_first_post_tags": [],
-            "tracked_tags": [],
-            "muted_tags": [],
-            "tracked_category_ids": [],
-            "watched_category_ids": [],
-            "watched_first_post_category_ids": [],
-            "muted_usernames": [],
             "ignored_usernames": [],
-            "allowed_pm_usernames": [],
             "mailing_list_posts_per_day": 0,
             "can_change_bio": True,
             "can_change_location": True,
@@ -199,7 +182,6 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
             "user_api_keys": None,
             "user_passkeys": [],
             "sidebar_tags": [],
-            "sidebar_category_ids": [],
             "display_sidebar_tags": True,
             "can_pick_theme_with_custom_homepage": False,
             "user_auth_tokens": [],
@@ -213,6 +195,7 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
             | _USER_OPTION
             | {k: v for k, v in profile.items() if k in _USER_OPTION},
         }
+        data |= {name: [] for name in _LIST_PREFERENCES}
     data |= {k: v for k, v in profile.items() if k in data and k != "user_fields"}  # the lists: own view only
     return for_viewer(viewer, data)
 
@@ -220,17 +203,14 @@ def user_detail(store: backend.Store, viewer: backend.User | None, user: backend
 def admin_user(store: backend.Store, user: backend.User, *, detailed: bool = False, show_email: bool = False) -> JSON:
     """AdminUserListSerializer, or AdminDetailedUserSerializer with ``detailed``."""
     now = store.now()
-    data: JSON = basic_user(user) | {
+    data: JSON = user_with_rank(user) | {
         "active": user.active,
-        "admin": user.admin,
-        "moderator": user.moderator,
         "last_seen_at": backend.iso(user.last_seen_at),
         "last_emailed_at": None,
         "created_at": backend.iso(user.created_at),
         "last_seen_age": None if user.last_seen_at is None else round(now - user.last_seen_at, 3),
         "last_emailed_age": None,
         "created_at_age": round(now - user.created_at, 3),
-        "trust_level": user.trust_level,
         "manual_locked_trust_level": None,
         "title": user.title,
         "time_read": 0,
@@ -350,20 +330,9 @@ USER_ACTIONS_PER_PAGE = 30
 ADMIN_USERS_PER_PAGE = 100
 
 
-PERIOD_DAYS = {"daily": 1, "weekly": 7, "monthly": 30, "quarterly": 91, "yearly": 365, "all": None}
-
-
 def user_event(user: backend.User) -> JSON:
     """A user as a webhook delivers them."""
-    return {
-        "user": basic_user(user)
-        | {
-            "created_at": backend.iso(user.created_at),
-            "trust_level": user.trust_level,
-            "admin": user.admin,
-            "moderator": user.moderator,
-        }
-    }
+    return {"user": user_with_rank(user) | {"created_at": backend.iso(user.created_at)}}
 
 
 @op("create_user")
@@ -437,10 +406,7 @@ def _own_or_staff(ctx: Ctx, username: str) -> tuple[backend.User, backend.User]:
 _EDITABLE: dict[str, Any] = dict.fromkeys(("bio_raw", "location", "website", "locale"), "")
 _EDITABLE |= dict.fromkeys(("profile_background_upload_url", "card_background_upload_url"), "")
 _EDITABLE |= {"flair_group_id": 0, "user_fields": {}, "custom_fields": {}} | _USER_OPTION
-_EDITABLE |= dict.fromkeys(("muted_usernames", "allowed_pm_usernames", "sidebar_category_ids"), ())
-_EDITABLE |= dict.fromkeys(("watched_tags", "tracked_tags", "watching_first_post_tags", "muted_tags"), ())
-_EDITABLE |= dict.fromkeys(("watched_category_ids", "tracked_category_ids", "muted_category_ids"), ())
-_EDITABLE |= dict.fromkeys(("regular_category_ids", "watched_first_post_category_ids"), ())
+_EDITABLE |= dict.fromkeys(_LIST_PREFERENCES, ())
 
 
 def _edited(ctx: Ctx, name: str, like: Any) -> Any:
@@ -479,24 +445,16 @@ async def update_user(ctx: Ctx) -> JSON:
     return {"success": "OK", "user": user_detail(ctx.store, actor, user)}
 
 
-def _by_external(ctx: Ctx, provider: str, external_id: str) -> JSON:
+@op("get_user_external_id")
+@op("get_user_identiy_provider_external_id")
+async def get_user_external_id(ctx: Ctx) -> JSON:
+    """GET /u/by-external/[{provider}/]{external_id}.json (staff); without a provider, DiscourseConnect's id."""
     ctx.require_staff()
+    provider = ctx.path_params.get("provider", "discourse_connect")
     for user in ctx.store.users.values():
-        if user.external_ids.get(provider) == external_id:
+        if user.external_ids.get(provider) == ctx.path("external_id"):
             return _user_for(ctx, user)
     raise backend.not_found()
-
-
-@op("get_user_external_id")
-async def get_user_external_id(ctx: Ctx) -> JSON:
-    """GET /u/by-external/{external_id}.json: the DiscourseConnect external id (staff)."""
-    return _by_external(ctx, "discourse_connect", ctx.path("external_id"))
-
-
-@op("get_user_identiy_provider_external_id")
-async def get_user_identity_provider_external_id(ctx: Ctx) -> JSON:
-    """GET /u/by-external/{provider}/{external_id}.json (staff)."""
-    return _by_external(ctx, ctx.path("provider"), ctx.path("external_id"))
 
 
 @op("update_avatar")
@@ -663,9 +621,9 @@ async def list_users_public(ctx: Ctx) -> JSON:
     Not modelled: reading (``days_visited`` is 1, ``topics_entered`` and ``posts_read`` 0) and user-field columns.
     """
     period, order = ctx.require("period"), ctx.param("order") or _DIRECTORY_ORDERS[0]  # Discourse's default
-    if period not in PERIOD_DAYS:
+    if period not in backend.PERIOD_DAYS:
         raise backend.invalid_parameters(f"invalid period: {period}")
-    days = PERIOD_DAYS[period]
+    days = backend.PERIOD_DAYS[period]
     since = None if days is None else ctx.store.now() - days * 86400
     users = [u for u in ctx.store.users.values() if u.id > 0 and u.active and not u.staged]
     rows = [_directory_stats(ctx, u, since) for u in users]
@@ -761,7 +719,7 @@ async def change_password(ctx: Ctx) -> JSON:
 
 def _admin_target(ctx: Ctx) -> backend.User:
     ctx.require_admin()
-    return ctx.store.user_by_id(ctx.path_int("id"))
+    return backend.found(ctx.store.users, ctx.path_int("id"))
 
 
 @op("admin_get_user")
@@ -785,8 +743,12 @@ _ADMIN_ORDERS: dict[str, Callable[[backend.User], Any]] = {
 }
 
 
-def _admin_list(ctx: Ctx, flag: str) -> list[JSON]:
+@op("admin_list_users")
+@op("admin_list_users_flag")
+async def admin_list_users(ctx: Ctx) -> list[JSON]:
+    """GET /admin/users.json (active users) or /admin/users/list/{flag}.json: 100 a page."""
     ctx.require_admin()
+    flag = ctx.path_params.get("flag", "active")
     now = ctx.store.now()
     filters: dict[str, Callable[[backend.User], bool]] = {
         "active": lambda u: u.active,
@@ -815,18 +777,6 @@ def _admin_list(ctx: Ctx, flag: str) -> list[JSON]:
     return [admin_user(ctx.store, u, show_email=ctx.param_bool("show_emails")) for u in chunk]
 
 
-@op("admin_list_users")
-async def admin_list_users(ctx: Ctx) -> list[JSON]:
-    """GET /admin/users.json: active users, 100 a page."""
-    return _admin_list(ctx, "active")
-
-
-@op("admin_list_users_flag")
-async def admin_list_users_flag(ctx: Ctx) -> list[JSON]:
-    """GET /admin/users/list/{flag}.json."""
-    return _admin_list(ctx, ctx.path("flag"))
-
-
 @op("delete_user")
 async def delete_user(ctx: Ctx) -> JSON:
     """DELETE /admin/users/{id}.json: refused while the user has posts unless ``delete_posts``."""
@@ -851,24 +801,20 @@ async def delete_user(ctx: Ctx) -> JSON:
     return {"deleted": True}
 
 
-async def _set_flag(ctx: Ctx, **changes: Any) -> JSON:
-    user = _admin_target(ctx)
-    for name, value in changes.items():
-        setattr(user, name, value)
-    ctx.store.changed()
-    return {"success": "OK"}
-
-
 @op("activate_user")
 async def activate_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/activate.json."""
-    return await _set_flag(ctx, active=True)
+    _admin_target(ctx).active = True
+    ctx.store.changed()
+    return {"success": "OK"}
 
 
 @op("deactivate_user")
 async def deactivate_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/deactivate.json."""
-    return await _set_flag(ctx, active=False)
+    _admin_target(ctx).active = False
+    ctx.store.changed()
+    return {"success": "OK"}
 
 
 def _until(ctx: Ctx, name: str) -> float:
@@ -1004,11 +950,7 @@ async def user_api_key_revoke(ctx: Ctx) -> JSON:
 @route("GET", "/session/current.json")
 async def session_current(ctx: Ctx) -> JSON:
     """The acting user (what the ``session_info`` scope is for)."""
-    user = ctx.require_user()
-    return {
-        "current_user": basic_user(user)
-        | {"admin": user.admin, "moderator": user.moderator, "trust_level": user.trust_level}
-    }
+    return {"current_user": user_with_rank(ctx.require_user())}
 
 
 @route("GET", "/srv/status")
@@ -1055,9 +997,9 @@ async def sync_sso(ctx: Ctx) -> JSON:
     try:
         fields = decode_payload(ctx.require("sso"), ctx.param("sig"), secret)
     except ConnectError:
-        raise backend.DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"}) from None
+        fields = {}
     external_id, email = fields.get("external_id"), fields.get("email")
-    if not external_id or not email:
+    if not external_id or not email:  # a bad signature, or a payload without the two fields Discourse needs
         raise backend.DiscourseHTTPError(422, [], body={"failed": "FAILED", "message": "Login Error"})
     store = ctx.store
     user = next((u for u in store.users.values() if u.external_ids.get("discourse_connect") == external_id), None)
