@@ -22,7 +22,7 @@ import pytest
 
 from discourse_async import APIConnectionError, APITimeoutError, Discourse, NotFoundError
 from discourse_async._engines import Request
-from discourse_async._engines.builtin import BuiltinEngine, ResponseHeaders, _split
+from discourse_async._engines.builtin import BuiltinEngine, ResponseHeaders, _Connection, _split
 
 Reply = Callable[["Seen"], Awaitable[bytes | None]]
 
@@ -333,8 +333,10 @@ async def test_tls_is_verified(
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
 
+    big = json.dumps({"items": ["x" * 100] * 20_000}).encode()  # 2 MiB: read straight into one buffer
+
     async def reply(seen: Seen) -> bytes:
-        return response()
+        return response(big if seen.target == "/big" else b'{"ok": true}')
 
     raw, url = await serve(reply, ssl=context)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
@@ -345,8 +347,20 @@ async def test_tls_is_verified(
     assert info.value.request_sent is False
     assert raw.seen == []
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # trust this certificate, as httpx would
+    direct: list[int] = []
+    read_directly = _Connection._read_directly
+
+    def counted(conn: _Connection) -> None:
+        direct.append(conn.length)
+        read_directly(conn)
+
+    monkeypatch.setattr(_Connection, "_read_directly", counted)
     async with client(url) as dc:
         assert await dc.request("GET", "/x") == {"ok": True}
+        assert await dc.request("GET", "/big") == json.loads(big)
+        assert await dc.request("GET", "/x") == {"ok": True}  # the same connection, still in step
+    assert len({seen.connection for seen in raw.seen[-3:]}) == 1
+    assert direct == [len(big)]  # TLS hands the big body to the buffered path too
 
 
 def test_response_headers_and_urls() -> None:
