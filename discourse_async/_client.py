@@ -19,6 +19,7 @@ from discourse_async._engines import (
     HttpxEngine,
     RawResponse,
     choose_engine,
+    httpx_is_mocked,
 )
 from discourse_async._engines.builtin import BuiltinEngine
 from discourse_async._exceptions import APIResponseValidationError, ConfigurationError
@@ -183,8 +184,8 @@ class Discourse(Namespaces):
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
         on_wait: ``on_wait(seconds, reason)`` is called before each wait for rate-limit budget or
             for a pause Discourse asked for (each wait also logs one INFO line).
-        max_response_size: the built-in and aiohttp engines refuse a response body larger than this,
-            as received or once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
+        max_response_size: every engine refuses a response body larger than this, as received or
+            once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
         rng: randomness of backoff jitter (tests inject a seeded one).
         strict: raise ``APIResponseValidationError`` (naming the JSON path and the expected type)
@@ -240,7 +241,9 @@ class Discourse(Namespaces):
                     follow_redirects=False,
                     cookies=_NoCookies(),
                     trust_env=transport is None,
-                )
+                ),
+                max_response_size=max_response_size,
+                mocked=httpx_is_mocked() or isinstance(transport, httpx.MockTransport),
             )
         elif chosen == "aiohttp":
             sender = AiohttpEngine(

@@ -1,10 +1,19 @@
-"""The httpx engine: any ``httpx`` transport (mocks, ``ASGITransport``, proxies) behind our interface."""
+"""The httpx engine: any ``httpx`` transport (mocks, ``ASGITransport``, proxies) behind our interface.
+
+httpx sends and frames. From a server, the body is read raw, under the same size limit as the
+other engines, and its content codings are undone by our decoder (bounded, in steps): a
+compression bomb or a coding that was not asked for is refused here as by the built-in engine.
+A mock's answer (pytest-httpx, respx, ``httpx.MockTransport``, a transport that returns a
+ready-made ``httpx.Response``) is already in memory: httpx reads and decodes it as usual, so the
+test that built it can still read it afterwards.
+"""
 
 from __future__ import annotations
 
 import httpx
 
-from discourse_async._engines._types import NotSent, RawResponse, Request
+from discourse_async._engines._codec import ResponseTooLarge, codings_of, decode_body
+from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
 
 
 class HttpxEngine:
@@ -12,8 +21,12 @@ class HttpxEngine:
 
     name = "httpx"
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE, *, mocked: bool = False
+    ) -> None:
         self.client = client
+        self._max_body = max_response_size
+        self._mocked = mocked
 
     async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
         """Send with httpx and read the body."""
@@ -21,17 +34,39 @@ class HttpxEngine:
             request.method, request.url, headers=request.headers, content=request.content, timeout=timeout
         )
         try:
-            response = await self.client.send(built)
+            response = await self.client.send(built, stream=not self._mocked)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NotSent(str(exc)) from exc
-        return RawResponse(
-            response.status_code,
-            response.headers,
-            response.content,
-            method=request.method,
-            url=request.url,
-            httpx_response=response,
-        )
+        if self._mocked or response.is_stream_consumed:  # a transport that answered from memory
+            if not self._mocked:
+                await response.aread()
+            if len(response.content) > self._max_body:
+                raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
+            return RawResponse(
+                response.status_code,
+                response.headers,
+                response.content,
+                method=request.method,
+                url=request.url,
+                httpx_response=response,
+            )
+        try:
+            pieces = []
+            size = 0
+            async for piece in response.aiter_raw():
+                size += len(piece)
+                if size > self._max_body:
+                    raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
+                pieces.append(piece)
+        finally:
+            await response.aclose()
+        content: bytes | bytearray = b"".join(pieces)
+        codings = codings_of([header_bytes(v) for v in response.headers.get_list("content-encoding")])
+        if codings and content:  # HEAD, 204, 304 and empty bodies name a coding they do not use
+            content = await decode_body(content, codings, self._max_body)
+        # httpx's own response is not kept: its stream was read raw, and it would decode the body
+        # again; RawResponse.to_httpx() builds one from what was decoded here.
+        return RawResponse(response.status_code, response.headers, content, method=request.method, url=request.url)
 
     async def aclose(self) -> None:
         """Close the httpx client."""

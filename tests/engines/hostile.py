@@ -369,9 +369,6 @@ async def run(case: Case, engine: str) -> Result:
     """Run ``case`` against ``engine``: a fresh server and client, closed afterwards."""
     server = Server(case)
     url = await server.start()
-    options: dict[str, Any] = {}
-    if engine in ("builtin", "aiohttp"):
-        options["max_response_size"] = SUITE_MAX_RESPONSE
     dc = Discourse(
         url,
         api_key="hostile-suite-key",
@@ -380,7 +377,7 @@ async def run(case: Case, engine: str) -> Result:
         rate_limits=None,
         max_retries=case.retries,
         timeout=httpx.Timeout(case.read_timeout, connect=2.0),
-        **options,
+        max_response_size=SUITE_MAX_RESPONSE,
     )
     result = Result(calls=[])
     try:
