@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
@@ -70,15 +72,33 @@ class AiohttpEngine:
 
     async def send(self, request: Request, timeout: httpx.Timeout) -> RawResponse:
         """Send with aiohttp and read the body, mapping its errors onto httpx's."""
+        session = self._session or self._open()
+        try:
+            async with asyncio.timeout(None) as window:
+                return await self._exchange(session, request, timeout, window)
+        except TimeoutError as exc:
+            if window.expired():
+                raise httpx.WriteTimeout(f"the server took no more of the body for {timeout.write:g}s") from exc
+            raise
+
+    async def _exchange(
+        self, session: aiohttp.ClientSession, request: Request, timeout: httpx.Timeout, window: asyncio.Timeout
+    ) -> RawResponse:
         import aiohttp
 
-        session = self._session or self._open()
+        headers, data = request.headers, request.content
+        if data is not None and timeout.write is not None:
+            # aiohttp puts no timeout on writing a body: a server that stops reading would hold
+            # the call forever. The body goes in pieces, and each piece taken moves the window on.
+            if isinstance(data, bytes) and not any(k.lower() == "content-length" for k in headers):
+                headers = {**headers, "Content-Length": str(len(data))}
+            data = _paced(data, window, timeout.write)
         try:
             async with session.request(
                 request.method,
                 request.url,
-                headers=request.headers,
-                data=request.content,
+                headers=headers,
+                data=data,
                 allow_redirects=False,
                 timeout=self._timeout(timeout),
             ) as response:
@@ -112,6 +132,31 @@ class AiohttpEngine:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+#: The pieces a body is handed to aiohttp in, when its writing is timed.
+_PIECE = 256 * 1024
+
+
+async def _paced(
+    body: bytes | AsyncIterable[bytes], window: asyncio.Timeout, write_timeout: float
+) -> AsyncIterator[bytes]:
+    """``body`` in pieces; the write timeout runs while aiohttp writes one, not while it is produced.
+
+    aiohttp asks for the next piece once it has written the last one (its writer waits for the
+    socket to drain in between), so asking is the sign of progress.
+    """
+    loop = asyncio.get_running_loop()
+    if isinstance(body, bytes):
+        for start in range(0, len(body), _PIECE):
+            window.reschedule(loop.time() + write_timeout)
+            yield body[start : start + _PIECE]
+    else:
+        async for piece in body:
+            window.reschedule(loop.time() + write_timeout)
+            yield piece
+            window.reschedule(None)  # producing the next piece (reading a file, say) is not writing
+    window.reschedule(None)
 
 
 def proxy_configured() -> bool:

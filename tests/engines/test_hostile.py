@@ -62,6 +62,14 @@ def test_every_engine_decodes_bodies_within_the_limit(
     assert results[name, engine].acceptable(case) == [], f"{engine}: {case.what}: {results[name, engine].calls}"
 
 
+def test_aiohttp_engine_times_out_a_stalled_upload(results: dict[tuple[str, str], Result]) -> None:
+    # aiohttp puts no timeout on writing a body; the engine paces it (aiohttp still lets the
+    # socket linger after the timeout: docs/engines.md shows it).
+    result = results["write-stall", "aiohttp"]
+    assert not result.hang
+    assert result.calls == [("error", "APITimeoutError")]
+
+
 def _header() -> str:
     return """# How each engine handles a misbehaving server
 
