@@ -261,9 +261,11 @@ class _Connection(asyncio.BufferedProtocol):
         elif size == 14 and name.lower() == b"content-length":
             self.framed = True
             with contextlib.suppress(ValueError):  # llhttp has checked it is a number
-                self.length = int(value)
-                if self.length > self.max_body:
-                    self._refuse(f"the response announces {self.length} bytes, more than {self.max_body}")
+                announced = int(value)
+                if announced > self.max_body:
+                    self._refuse(f"the response announces {announced} bytes, more than {self.max_body}")
+                if self.length != -2:  # a transfer coding, wherever it came, frames the body instead
+                    self.length = announced
         elif size == 17 and name.lower() == b"transfer-encoding":
             # Only a final "chunked" frames the body; any other transfer coding reads until close.
             self.framed = value.rpartition(b",")[2].strip().lower() == b"chunked"

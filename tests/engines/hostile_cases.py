@@ -1366,6 +1366,20 @@ def _cases() -> list[Case]:
         Call(ok(json.loads(BIG))),
         Call(ok(R2), pause=0.1),
     )
+    big_chunked = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (BIG[:100_000], BIG[100_000:])) + b"0\r\n\r\n"
+    add(
+        "big-chunked-and-length",
+        g,
+        "a 2 MiB chunked answer that also announces its length",
+        then_fresh(
+            READ,
+            send(resp(big_chunked, headers=f"Transfer-Encoding: chunked\r\nContent-Length: {len(BIG)}\r\n")),
+            READ,
+            send(resp(STALE)),
+        ),
+        Call(either(json.loads(BIG))),
+        Call(ok(R2), pause=0.1),
+    )
     add(
         "big-gzip-incompressible",
         g,
