@@ -95,11 +95,6 @@ class _Resolver:
         return container, key
 
 
-def _nullable(schema: dict[str, Any]) -> bool:
-    kind = schema.get("type")
-    return isinstance(kind, list) and "null" in kind
-
-
 def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
     """The union of near-identical shapes: add the fields ``into`` lacks, widen the types of the rest.
 
@@ -133,7 +128,7 @@ def _widen(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def _object_only(schema: dict[str, Any]) -> dict[str, Any]:
     model = copy.deepcopy(schema)
-    if _nullable(model):
+    if "null" in _types(model):
         model["type"] = "object"
     model.pop("required", None)
     return model
@@ -205,7 +200,7 @@ def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str]
         schemas[name] = model
         named.add(id(model))
         for container, key, schema in found:
-            _point(container, key, name, _nullable(resolver.deref(schema)))
+            _point(container, key, name, "null" in _types(resolver.deref(schema)))
 
 
 def _results(resolver: _Resolver, results: dict[str, Any], notes: list[str], named: set[int]) -> None:
