@@ -20,13 +20,14 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import functools
-import gc
 import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MethodType
 from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
 from urllib.parse import quote
+
+from discourse_async._engines._codec import gc_paused
 
 T = TypeVar("T")
 M = TypeVar("M", bound="Model")
@@ -188,22 +189,10 @@ class _List(Spec):
             # list is built with the collector paused, as a large answer is decoded (_codec.loads):
             # the new models make no cycles for it to find.
             cls = item._cls or item.cls
-            pause = len(value) >= _PAUSE_GC_ITEMS and gc.isenabled()
-            if pause:
-                gc.disable()
-            try:
-                built = []
-                for data in value:
-                    if type(data) is dict:
-                        obj = _new(cls)
-                        _set_data(obj, data)
-                        built.append(obj)
-                    else:
-                        built.append(data)
-            finally:
-                if pause:
-                    gc.enable()
-            return built
+            if len(value) < _PAUSE_GC_ITEMS:  # the usual page: no context manager on this hot path
+                return _build_models(cls, value)
+            with gc_paused():
+                return _build_models(cls, value)
         read = item.read
         return [read(v) for v in value]
 
@@ -215,6 +204,18 @@ class _List(Spec):
             if found:
                 return found
         return None
+
+
+def _build_models(cls: type[Model], value: list[Any]) -> list[Any]:
+    built = []
+    for data in value:
+        if type(data) is dict:
+            obj = _new(cls)
+            _set_data(obj, data)
+            built.append(obj)
+        else:
+            built.append(data)
+    return built
 
 
 class _Mapping(Spec):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json as _json
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,20 +34,47 @@ except ImportError:  # pragma: no cover - depends on the environment
 PAUSE_GC_FROM = 32 * 1024
 
 
-def loads(data: bytes | bytearray | str) -> Any:
-    """Decode JSON."""
-    if len(data) < PAUSE_GC_FROM or not gc.isenabled():
-        return _decode(data)
-    # A large document is thousands of new containers. Every 700 of them would start a collection
-    # that walks the young ones again, and each tenth of those the next generation, and so on up
-    # to the whole heap: work that finds nothing, as JSON has no cycles. Paused, the collector
-    # meets the new objects once, after the decode (a 1,000-post topic: bench/run.py). The pause
-    # is process-wide but brief, and the decoder runs without giving up the GIL.
+@contextlib.contextmanager
+def gc_paused(pause: bool = True) -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while many acyclic objects are made (when ``pause``).
+
+    A large answer is thousands of new containers. Every 700 of them would start a collection that
+    walks the young ones again, and each tenth of those the next generation, and so on up to the
+    whole heap: work that finds nothing, as JSON (and a model built over it) has no cycles. Paused,
+    the collector meets the new objects once, afterwards (a 1,000-post topic: bench/run.py). The
+    pause is process-wide but brief; a collector already off is left off.
+    """
+    if not pause or not gc.isenabled():
+        yield
+        return
     gc.disable()
     try:
-        return _decode(data)
+        yield
     finally:
         gc.enable()
+
+
+def loads(data: bytes | bytearray | str) -> Any:
+    """Decode JSON."""
+    if len(data) < PAUSE_GC_FROM:
+        return _decode(data)
+    with gc_paused():  # the decoder runs without giving up the GIL: no other thread's code runs
+        return _decode(data)
+
+
+async def read_body(pieces: AsyncIterable[bytes], codings: Sequence[bytes], limit: int) -> bytes | bytearray:
+    """A body read raw from ``pieces``, refused past ``limit``, its content ``codings`` then undone."""
+    received: list[bytes] = []
+    size = 0
+    async for piece in pieces:
+        size += len(piece)
+        if size > limit:
+            raise ResponseTooLarge(f"the response body is larger than {limit} bytes")
+        received.append(piece)
+    content = b"".join(received)
+    if codings and content:  # HEAD, 204, 304 and empty bodies name a coding they do not use
+        return await decode_body(content, codings, limit)
+    return content
 
 
 def encode_params(params: Mapping[str, Any] | None) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from discourse_async._engines._codec import ResponseTooLarge, codings_of, decode_body
+from discourse_async._engines._codec import codings_of, read_body
 from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
 
 if TYPE_CHECKING:
@@ -102,17 +102,8 @@ class AiohttpEngine:
                 allow_redirects=False,
                 timeout=self._timeout(timeout),
             ) as response:
-                pieces = []
-                size = 0
-                async for piece in response.content.iter_any():
-                    size += len(piece)
-                    if size > self._max_body:
-                        raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
-                    pieces.append(piece)
-                content: bytes | bytearray = b"".join(pieces)
                 codings = codings_of([header_bytes(v) for v in response.headers.getall("Content-Encoding", ())])
-                if codings and content:
-                    content = await decode_body(content, codings, self._max_body)
+                content = await read_body(response.content.iter_any(), codings, self._max_body)
                 return RawResponse(response.status, response.headers, content, method=request.method, url=request.url)
         except aiohttp.ConnectionTimeoutError as exc:
             raise NotSent(str(exc)) from httpx.ConnectTimeout(str(exc))

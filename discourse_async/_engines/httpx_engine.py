@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import httpx
 
-from discourse_async._engines._codec import ResponseTooLarge, codings_of, decode_body
+from discourse_async._engines._codec import ResponseTooLarge, codings_of, read_body
 from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
 
 
@@ -38,8 +38,6 @@ class HttpxEngine:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise NotSent(str(exc)) from exc
         if self._mocked or response.is_stream_consumed:  # a transport that answered from memory
-            if not self._mocked:
-                await response.aread()
             if len(response.content) > self._max_body:
                 raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
             return RawResponse(
@@ -50,20 +48,11 @@ class HttpxEngine:
                 url=request.url,
                 httpx_response=response,
             )
+        codings = codings_of([header_bytes(v) for v in response.headers.get_list("content-encoding")])
         try:
-            pieces = []
-            size = 0
-            async for piece in response.aiter_raw():
-                size += len(piece)
-                if size > self._max_body:
-                    raise ResponseTooLarge(f"the response body is larger than {self._max_body} bytes")
-                pieces.append(piece)
+            content = await read_body(response.aiter_raw(), codings, self._max_body)
         finally:
             await response.aclose()
-        content: bytes | bytearray = b"".join(pieces)
-        codings = codings_of([header_bytes(v) for v in response.headers.get_list("content-encoding")])
-        if codings and content:  # HEAD, 204, 304 and empty bodies name a coding they do not use
-            content = await decode_body(content, codings, self._max_body)
         # httpx's own response is not kept: its stream was read raw, and it would decode the body
         # again; RawResponse.to_httpx() builds one from what was decoded here.
         return RawResponse(response.status_code, response.headers, content, method=request.method, url=request.url)
