@@ -23,6 +23,7 @@ import pytest
 from discourse_async import APIConnectionError, APITimeoutError, Discourse, NotFoundError
 from discourse_async._engines import Request
 from discourse_async._engines.builtin import BuiltinEngine, ResponseHeaders, _Connection, _split
+from tests.raw_http import read_request_head
 
 Reply = Callable[["Seen"], Awaitable[bytes | None]]
 
@@ -55,13 +56,10 @@ class RawServer:
         self.writers.append(writer)
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
+                request = await read_request_head(reader)
+                if request is None:
                     return
-                line, *rest = head.decode().split("\r\n")
-                method, target, _ = line.split(" ")
-                headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
+                method, target, headers = request
                 if "content-length" in headers:
                     body = await reader.readexactly(int(headers["content-length"]))
                 elif headers.get("transfer-encoding") == "chunked":

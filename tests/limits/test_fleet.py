@@ -60,6 +60,18 @@ async def collect(procs: list[multiprocessing.Process], out: object) -> list[dic
     return results
 
 
+async def run_fleet(fake: FakeDiscourse, url: str) -> list[dict[str, object]]:
+    """Every worker's result, from a clean log, with Redis up for the whole run."""
+    redis = RedisProcess()
+    redis.start()
+    try:
+        fake.clear_log()
+        procs, out = start_workers(url, fake.admin_api_key, redis.url)
+        return await collect(procs, out)
+    finally:
+        redis.stop()
+
+
 def per_window(fake: FakeDiscourse) -> list[int]:
     served = sorted(r.at for r in fake.requests if not r.rate_limited)
     start = served[0]
@@ -70,14 +82,7 @@ def per_window(fake: FakeDiscourse) -> list[int]:
 async def test_workers_share_one_budget(site: tuple[FakeDiscourse, str]) -> None:
     fake, url = site
     fake.set_rate_limit(BUDGET, WINDOW, scope="admin")
-    redis = RedisProcess()
-    redis.start()
-    try:
-        fake.clear_log()
-        procs, out = start_workers(url, fake.admin_api_key, redis.url)
-        results = await collect(procs, out)
-    finally:
-        redis.stop()
+    results = await run_fleet(fake, url)
     assert [r["errors"] for r in results] == [[]] * WORKERS
     assert sum(int(r["done"]) for r in results) == WORKERS * CALLS  # type: ignore[call-overload]
     refused = sum(1 for r in fake.requests if r.rate_limited)
@@ -94,14 +99,7 @@ async def test_a_global_429_seen_by_one_worker_pauses_the_others(site: tuple[Fak
     fake, url = site
     # The site allows less than the workers believe: someone will get a site-wide 429.
     fake.set_rate_limit(20, WINDOW, scope="admin", error_code="admin_api_key_rate_limit")
-    redis = RedisProcess()
-    redis.start()
-    try:
-        fake.clear_log()
-        procs, out = start_workers(url, fake.admin_api_key, redis.url)
-        results = await collect(procs, out)
-    finally:
-        redis.stop()
+    results = await run_fleet(fake, url)
     assert sum(int(r["done"]) for r in results) == WORKERS * CALLS  # type: ignore[call-overload]
     refused = [r for r in fake.requests if r.rate_limited]
     served = sorted(r.at for r in fake.requests if not r.rate_limited)

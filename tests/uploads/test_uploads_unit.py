@@ -17,6 +17,7 @@ import pytest
 
 from discourse_async import Discourse
 from discourse_async.uploads import MiB, UploadError, _part_size
+from tests.raw_http import read_request_head
 
 KEY = "admin-key-never-to-s3"
 
@@ -255,13 +256,10 @@ async def test_presigned_urls_share_the_builtin_engines_pool() -> None:
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
+            request = await read_request_head(reader)
+            if request is None:
                 return
-            line, *rest = head.decode().split("\r\n")
-            method, target, _ = line.split(" ")
-            headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in rest if h)}
+            method, target, headers = request
             site.objects["k"] = await reader.readexactly(int(headers.get("content-length", "0")))
             requests.append((method, target, headers))
             writer.write(b'HTTP/1.1 200 OK\r\nETag: "e"\r\nContent-Length: 0\r\n\r\n')
