@@ -62,6 +62,44 @@ def loads(data: bytes | bytearray | str) -> Any:
         return _decode(data)
 
 
+try:  # lazy documents for large answers to models (discourse-async[speed]); decoded dicts otherwise
+    import simdjson
+
+    LazyObject = simdjson.Object
+    LazyArray = simdjson.Array
+    _Parser = simdjson.Parser
+except ImportError:  # pragma: no cover - depends on the environment
+
+    class LazyObject:  # type: ignore[no-redef] # stands in for simdjson's: nothing is of this type
+        """Never instantiated: simdjson is not installed."""
+
+    class LazyArray:  # type: ignore[no-redef]
+        """Never instantiated: simdjson is not installed."""
+
+    _Parser = None  # type: ignore[assignment,misc]
+
+#: JSON objects from this size up are parsed into a lazy document when a model is built from them.
+LAZY_FROM = 32 * 1024
+
+
+def lazy_loads(data: bytes | bytearray) -> LazyObject | None:
+    """A large JSON object as a lazy simdjson document, or None (small, not an object, no simdjson).
+
+    simdjson indexes the whole text at once, outside Python's heap, and makes a Python value only
+    when a field is read: a model over it costs nothing for the fields nobody reads, and the
+    cyclic garbage collector has nothing to walk. None for anything simdjson refuses (numbers past
+    64 bits, say), so the standard decoder reads it (or reports it) as it always has.
+    """
+    if _Parser is None or len(data) < LAZY_FROM or data[:1] != b"{":
+        return None
+    try:
+        # A parser per document: a document keeps its parser, and a parser holds one document.
+        document = _Parser().parse(data)
+    except (ValueError, RuntimeError):  # UnicodeDecodeError is a ValueError
+        return None
+    return document if type(document) is LazyObject else None
+
+
 async def read_body(pieces: AsyncIterable[bytes], codings: Sequence[bytes], limit: int) -> bytes | bytearray:
     """A body read raw from ``pieces``, refused past ``limit``, its content ``codings`` then undone."""
     received: list[bytes] = []
