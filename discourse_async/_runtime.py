@@ -16,6 +16,7 @@ the model reads its fields from the simdjson document, each made into a Python v
 and decodes the object only when it is used as a whole (``to_dict()``, a change, ``fields_set``).
 Reading the posts of a 1,000-post topic then costs a fraction of decoding it, and leaves the cyclic
 garbage collector nothing to walk. A nested model keeps the whole document alive while it lives.
+Where an object gives a key twice, such a model keeps the first value (decoded JSON, the last).
 
 Generated code declares each field as ``name: Field[T] = field("key", SPEC)``, where ``SPEC`` says
 what the document promises (used to wrap nested models, parse timestamps and check strict mode).
@@ -746,7 +747,13 @@ def _decode(model: Model, document: LazyObject) -> dict[str, Any]:
     # The models already built from its fields stay its own: the decoded object holds their
     # objects, so a change made through one shows in to_dict() here, as it does for a model built
     # from decoded JSON (whose nested models share its objects).
-    data = document.as_dict()
+    data: dict[str, Any] = document.as_dict()
+    if len(data) != len(document):
+        # A key given twice (which RFC 8259 leaves to the reader): the fields read from the
+        # document had its first value, so the decoded object keeps that one too.
+        data = {}
+        for key, value in document.items():
+            data.setdefault(key, value)
     cache: dict[str, Any] | None = getattr(model, "_cache", None)
     if cache:
         fields = model._fields
