@@ -763,9 +763,9 @@ def _decode(model: Model, document: LazyObject) -> dict[str, Any]:
     return data
 
 
-def _rebuild(cls: type[M], data: dict[str, Any]) -> M:
+def _rebuild(cls: type[M], data: Any) -> M:
     obj = _new(cls)
-    _set_data(obj, data)
+    _set_data(obj, data if type(data) is dict else _Received(data))
     return obj
 
 

@@ -182,6 +182,9 @@ def test_copies_and_pickles_carry_the_json() -> None:
     for other in (copy.copy(topic), copy.deepcopy(topic), pickle.loads(pickle.dumps(topic))):
         assert other == topic and other is not topic
         assert other.post_stream.posts[3].username == "sam"
+    # A model built from an answer that was not an object gives back that answer, copied too.
+    odd = TOPIC(_response(b"[1, 2]"))
+    assert pickle.loads(pickle.dumps(odd)).to_dict() == [1, 2] == copy.deepcopy(odd).to_dict()
 
 
 @pytest.mark.parametrize(
