@@ -75,24 +75,39 @@ class AiohttpEngine:
         session = self._session or self._open()
         try:
             async with asyncio.timeout(None) as window:
-                return await self._exchange(session, request, timeout, window)
+                phase = _Phase(window)
+                return await self._exchange(session, request, timeout, phase)
         except TimeoutError as exc:
-            if window.expired():
-                raise httpx.WriteTimeout(f"the server took no more of the body for {timeout.write:g}s") from exc
-            raise
+            if not window.expired():
+                raise
+            if phase.head:
+                raise httpx.ReadTimeout(f"no complete response head within {phase.head:g}s of the request") from exc
+            raise httpx.WriteTimeout(f"the server took no more of the body for {timeout.write:g}s") from exc
 
     async def _exchange(
-        self, session: aiohttp.ClientSession, request: Request, timeout: httpx.Timeout, window: asyncio.Timeout
+        self,
+        session: aiohttp.ClientSession,
+        request: Request,
+        timeout: httpx.Timeout,
+        phase: _Phase,
     ) -> RawResponse:
         import aiohttp
 
         headers, data = request.headers, request.content
-        if data is not None and timeout.write is not None:
+        # aiohttp stops its read timeout on each 1xx answer and starts it again only when more
+        # bytes come, so a server that goes quiet after one would hold the call forever. The head
+        # gets a deadline of its own, from the end of the request: the read timeout, plus the
+        # pool and connect timeouts when the request has no body (its end is then its start).
+        if data is None:
+            waits = (timeout.pool, timeout.connect, timeout.read)
+            if None not in waits:
+                phase.wait_for_head(sum(waits))  # type: ignore[arg-type]
+        elif timeout.write is not None:
             # aiohttp puts no timeout on writing a body: a server that stops reading would hold
             # the call forever. The body goes in pieces, and each piece taken moves the window on.
             if isinstance(data, bytes) and not any(k.lower() == "content-length" for k in headers):
                 headers = {**headers, "Content-Length": str(len(data))}
-            data = _paced(data, window, timeout.write)
+            data = _paced(data, phase, timeout.write, timeout.read)
         try:
             async with session.request(
                 request.method,
@@ -102,6 +117,7 @@ class AiohttpEngine:
                 allow_redirects=False,
                 timeout=self._timeout(timeout),
             ) as response:
+                phase.answered()
                 codings = codings_of([header_bytes(v) for v in response.headers.getall("Content-Encoding", ())])
                 content = await read_body(response.content.iter_any(), codings, self._max_body)
                 return RawResponse(response.status, response.headers, content, method=request.method, url=request.url)
@@ -129,25 +145,55 @@ class AiohttpEngine:
 _PIECE = 256 * 1024
 
 
+class _Phase:
+    """Which deadline the window of one exchange holds: writing the body, or awaiting the head."""
+
+    __slots__ = ("head", "window")
+
+    def __init__(self, window: asyncio.Timeout) -> None:
+        self.window: asyncio.Timeout | None = window  # None once the head has come
+        self.head: float | None = None  # seconds allowed for the head, once it is awaited
+
+    def writing(self, seconds: float | None) -> None:
+        """Give the next piece of the body ``seconds`` to be written (None: no deadline)."""
+        if self.window is not None:
+            self.window.reschedule(None if seconds is None else asyncio.get_running_loop().time() + seconds)
+
+    def wait_for_head(self, seconds: float | None) -> None:
+        """Start the head's deadline (none when ``seconds`` is None)."""
+        if self.window is not None:
+            self.head = seconds
+            self.writing(seconds)
+
+    def answered(self) -> None:
+        """The head has come: no more deadlines here (aiohttp's read timeout times the body).
+
+        A body still being written after an early answer is then aiohttp's to finish or drop.
+        """
+        if self.window is not None:
+            self.window.reschedule(None)
+        self.window = None
+        self.head = None
+
+
 async def _paced(
-    body: bytes | AsyncIterable[bytes], window: asyncio.Timeout, write_timeout: float
+    body: bytes | AsyncIterable[bytes], phase: _Phase, write_timeout: float, read_timeout: float | None
 ) -> AsyncIterator[bytes]:
     """``body`` in pieces; the write timeout runs while aiohttp writes one, not while it is produced.
 
     aiohttp asks for the next piece once it has written the last one (its writer waits for the
     socket to drain in between), so asking is the sign of progress.
     """
-    loop = asyncio.get_running_loop()
     if isinstance(body, bytes):
         for start in range(0, len(body), _PIECE):
-            window.reschedule(loop.time() + write_timeout)
+            phase.writing(write_timeout)
             yield body[start : start + _PIECE]
     else:
         async for piece in body:
-            window.reschedule(loop.time() + write_timeout)
+            phase.writing(write_timeout)
             yield piece
-            window.reschedule(None)  # producing the next piece (reading a file, say) is not writing
-    window.reschedule(None)
+            phase.writing(None)  # producing the next piece (reading a file, say) is not writing
+    phase.wait_for_head(read_timeout)
 
 
 def proxy_configured() -> bool:

@@ -268,3 +268,39 @@ async def test_cancellations_release_their_connections(site: tuple[Recorder, str
         rec.slow = 0.0
         topics = await asyncio.gather(*(dc.topics.get_topic(id=str(i)) for i in range(150)))
     assert len(topics) == 150
+
+
+async def test_aiohttp_engine_times_a_body_after_an_early_answer_by_its_reads_alone() -> None:
+    # The head's deadline (aiohttp_engine._Phase) ends with the head: a server that answers before
+    # it has read the upload, then sends its body slowly (each piece within the read timeout, all
+    # of it well past it), is read to the end.
+    pytest.importorskip("aiohttp")
+    from tests.raw_http import read_request_head
+
+    upload = b"u" * (16 * 1024 * 1024)  # more than the socket buffers hold
+    pieces = [b'{"n": 1, "pad": "', b"x" * 10, b"y" * 10, b'"}']
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await read_request_head(reader)
+        assert request is not None
+        length = sum(len(p) for p in pieces)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % length)
+        writer.write(pieces[0])
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the client has the head while the upload is still being written
+        await reader.readexactly(int(request[2]["content-length"]))
+        for piece in pieces[1:]:
+            await asyncio.sleep(0.3)
+            writer.write(piece)
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with client(f"http://127.0.0.1:{port}", "aiohttp", timeout=httpx.Timeout(0.5, connect=2.0)) as dc:
+            answer = await dc.request("POST", "/uploads.json", content=upload)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert answer == {"n": 1, "pad": "x" * 10 + "y" * 10}

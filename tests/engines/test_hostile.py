@@ -70,6 +70,13 @@ def test_aiohttp_engine_times_out_a_stalled_upload(results: dict[tuple[str, str]
     assert result.calls == [("error", "APITimeoutError")]
 
 
+def test_aiohttp_engine_does_not_wait_forever_after_an_interim_answer(results: dict[tuple[str, str], Result]) -> None:
+    # aiohttp stops its read timeout on a 1xx answer; the engine gives the head a deadline.
+    for name in ("interim-endless", "three-interim", "interim-drip"):
+        case = next(case for case in CASES if case.name == name)
+        assert results[name, "aiohttp"].acceptable(case) == [], (name, results[name, "aiohttp"].calls)
+
+
 def _header() -> str:
     return """# How each engine handles a misbehaving server
 
