@@ -438,14 +438,15 @@ class Field(Generic[T]):
         if obj is None:
             return self
         data = obj.__dict__
-        if type(data) is _Lazy:
+        if type(data) is not _Lazy:
+            return data.get(self.key)
+        # _lazy_get, inline: this is how every field of a large answer is read.
+        value = data.get(self.key, _UNREAD)
+        if value is _UNREAD:
             value = data.document.get(self.key)
             if type(value) is LazyObject or type(value) is LazyArray:
-                # An object or a list where the document promised neither: the model's data, made
-                # once, so what is read is what to_dict() gives and what a change to it changes.
-                return obj._data.get(self.key)  # type: ignore[attr-defined]
-            return value
-        return data.get(self.key)
+                value = data[self.key] = _unlazy(value)
+        return value
 
 
 class _BuiltField(Field[T]):
@@ -507,15 +508,13 @@ class _DateTimeField(_BuiltField[T]):
         if obj is None:
             return self
         data = obj.__dict__
-        value = data.document.get(self.key) if type(data) is _Lazy else data.get(self.key)
+        value = _lazy_get(data, self.key) if type(data) is _Lazy else data.get(self.key)
         if type(value) is str:
             try:
                 parsed = _fromisoformat(value)
             except ValueError:
                 return value
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.UTC)
-        if type(value) is LazyObject or type(value) is LazyArray:
-            return obj._data.get(self.key)  # type: ignore[attr-defined] # as Field.__get__
         return value
 
 
@@ -529,13 +528,30 @@ def field(key: str, spec: Spec, required: bool = False) -> Any:
 class _Lazy(dict[str, Any]):
     """Stands for a model's JSON object while it is still in its lazy document (see lazy_loads).
 
-    Always empty: fields are read from ``document``, and the first use of the model's data as
-    a whole (``to_dict()``, a change, ``fields_set``...) replaces it with the decoded object.
+    Fields are read from ``document``; it holds only the lists and objects already read from it
+    as plain fields (decoded once, so a change made to one stays). The first use of the model's
+    data as a whole (``to_dict()``, a change, ``fields_set``...) replaces it with the decoded object.
     """
 
     __slots__ = ("document",)
 
     document: LazyObject
+
+
+_UNREAD: Any = object()
+
+
+def _lazy_get(data: _Lazy, key: str) -> Any:
+    """A plain field's JSON value from a lazy document (None when absent)."""
+    value = data.get(key, _UNREAD)
+    if value is _UNREAD:
+        value = data.document.get(key)
+        if type(value) is LazyObject or type(value) is LazyArray:
+            # A list, or an object where the document promised none: the one decoded copy is
+            # kept, so what is read is what to_dict() gives and what a change to it changes.
+            value = _unlazy(value)
+            data[key] = value
+    return value
 
 
 def _lazy_model(cls: type[M], document: LazyObject) -> M:
@@ -640,7 +656,7 @@ class Model:
     @property
     def _data(self) -> dict[str, Any]:
         data = self.__dict__
-        return _decode(self, data.document) if type(data) is _Lazy else data
+        return _decode(self, data) if type(data) is _Lazy else data
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Copies and pickles carry the JSON object, never a lazy document.
@@ -742,11 +758,12 @@ class Model:
         return None
 
 
-def _decode(model: Model, document: LazyObject) -> dict[str, Any]:
+def _decode(model: Model, lazy: _Lazy) -> dict[str, Any]:
     """Replace a model's lazy document with its decoded object (on first use of the data as a whole)."""
-    # The models already built from its fields stay its own: the decoded object holds their
-    # objects, so a change made through one shows in to_dict() here, as it does for a model built
-    # from decoded JSON (whose nested models share its objects).
+    # What was already read from it stays its own: the decoded object holds the values handed
+    # out and the objects of the models built from its fields, so a change made through one shows
+    # in to_dict() here, as it does for a model built from decoded JSON (which shares its objects).
+    document = lazy.document
     data: dict[str, Any] = document.as_dict()
     if len(data) != len(document):
         # A key given twice (which RFC 8259 leaves to the reader): the fields read from the
@@ -754,6 +771,7 @@ def _decode(model: Model, document: LazyObject) -> dict[str, Any]:
         data = {}
         for key, value in document.items():
             data.setdefault(key, value)
+    data.update(lazy)  # keys already in data: their places stay
     cache: dict[str, Any] | None = getattr(model, "_cache", None)
     if cache:
         fields = model._fields

@@ -148,6 +148,17 @@ def test_fields_of_a_lazy_model() -> None:
     assert topic.post_stream.stream == list(range(1, 401))
 
 
+def test_a_list_field_is_decoded_alone_and_kept() -> None:
+    topic = TOPIC(_response(json.dumps(_topic(400)).encode()))
+    stream = topic.post_stream.stream
+    assert stream == list(range(1, 401))
+    assert _is_lazy(topic.post_stream)  # reading one list decoded nothing else
+    assert topic.post_stream.stream is stream
+    stream.append(401)  # the model's own data, as with a decoded answer
+    assert topic.to_dict()["post_stream"]["stream"][-1] == 401
+    assert list(topic.to_dict()["post_stream"]) == ["posts", "stream"]  # keys stay in their order
+
+
 def test_a_change_through_a_nested_lazy_model_shows_in_the_whole() -> None:
     topic = TOPIC(_response(json.dumps(_topic(400)).encode()))
     post = topic.post_stream.posts[0]
