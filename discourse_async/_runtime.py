@@ -441,11 +441,10 @@ class Field(Generic[T]):
         if type(data) is not _Lazy:
             return data.get(self.key)
         # _lazy_get, inline: this is how every field of a large answer is read.
-        value = data.get(self.key, _UNREAD)
-        if value is _UNREAD:
-            value = data.document.get(self.key)
-            if type(value) is LazyObject or type(value) is LazyArray:
-                value = data[self.key] = _unlazy(value)
+        value = data.document.get(self.key)
+        if type(value) is LazyObject or type(value) is LazyArray:
+            kept = data.get(self.key, _UNREAD)
+            value = data[self.key] = _unlazy(value) if kept is _UNREAD else kept
         return value
 
 
@@ -508,7 +507,12 @@ class _DateTimeField(_BuiltField[T]):
         if obj is None:
             return self
         data = obj.__dict__
-        value = _lazy_get(data, self.key) if type(data) is _Lazy else data.get(self.key)
+        if type(data) is _Lazy:
+            value = data.document.get(self.key)
+            if type(value) is LazyObject or type(value) is LazyArray:  # not a timestamp at all
+                return _lazy_get(data, self.key)
+        else:
+            value = data.get(self.key)
         if type(value) is str:
             try:
                 parsed = _fromisoformat(value)
@@ -543,14 +547,12 @@ _UNREAD: Any = object()
 
 def _lazy_get(data: _Lazy, key: str) -> Any:
     """A plain field's JSON value from a lazy document (None when absent)."""
-    value = data.get(key, _UNREAD)
-    if value is _UNREAD:
-        value = data.document.get(key)
-        if type(value) is LazyObject or type(value) is LazyArray:
-            # A list, or an object where the document promised none: the one decoded copy is
-            # kept, so what is read is what to_dict() gives and what a change to it changes.
-            value = _unlazy(value)
-            data[key] = value
+    value = data.document.get(key)
+    if type(value) is LazyObject or type(value) is LazyArray:
+        # A list, or an object where the document promised none: the one decoded copy is kept,
+        # so what is read is what to_dict() gives and what a change to it changes.
+        kept = data.get(key, _UNREAD)
+        value = data[key] = _unlazy(value) if kept is _UNREAD else kept
     return value
 
 
