@@ -68,7 +68,7 @@ try:  # lazy documents for large answers to models (discourse-async[speed]); dec
     LazyObject = simdjson.Object
     LazyArray = simdjson.Array
     _Parser = simdjson.Parser
-except ImportError:  # pragma: no cover - depends on the environment
+except (ImportError, AttributeError):  # pragma: no cover - not installed, or another package of that name
 
     class LazyObject:  # type: ignore[no-redef] # stands in for simdjson's: nothing is of this type
         """Never instantiated: simdjson is not installed."""
