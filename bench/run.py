@@ -18,9 +18,9 @@ Scenarios (names for --only): ``throughput``, requests/s at concurrency 1, 8, 64
 loopback server serving a 3.4 KB /latest.json; ``topics``, ours against plain dicts on a 20-post
 (35 KB) and a 1,000-post (1.1 MB) topic at 64 in flight and one at a time, every post read;
 ``latency``, fetching 2,000 topics from a server 20 ms away; ``coldstart``; ``parse``, typed
-parsing of a 1,000-post topic; and ``upload`` (unless --skip-upload), a 256 MiB multipart upload to
-an S3-compatible server. A full run writes bench/results.md and bench/results.png; a run with
---only prints its report and writes nothing.
+parsing of a 1,000-post topic and the memory of 2,000 kept topics; and ``upload`` (unless
+--skip-upload), a 256 MiB multipart upload to an S3-compatible server. A full run writes
+bench/results.md and bench/results.png; a run with --only prints its report and writes nothing.
 """
 
 from __future__ import annotations
@@ -457,6 +457,49 @@ def parse_cost(repeat: int) -> dict[str, float]:
     return {name: statistics.median(v) * 1000 for name, v in timings.items()}
 
 
+#: The ways of keeping parsed topics whose memory is measured (see kept_memory).
+KEEP_WAYS = ("typed (default)", "typed over the decoded answer (no simdjson)", "plain dicts (orjson.loads)")
+
+
+def kept_memory(topics: int) -> dict[str, float]:
+    """MiB of resident memory that keeping ``topics`` parsed 20-post topics costs, each way.
+
+    Each way runs in a fresh interpreter (see keep), so none measures a heap another one grew.
+    """
+    found = {}
+    for way in KEEP_WAYS:
+        command = [sys.executable, __file__, "--keep", way, "--topics", str(topics)]
+        found[way] = float(subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()[-1])
+    return found
+
+
+def keep(way: str, topics: int) -> None:
+    """The body of kept_memory's process: parse and keep ``topics`` topics one way, print the MiB it took."""
+    import httpx
+
+    from discourse_async._engines import RawResponse, _codec, loads
+    from discourse_async._generated.api.topics import _GET_TOPIC as parse_topic
+
+    def rss_mib() -> float:
+        with open("/proc/self/statm") as statm:  # Linux, as the rest of the bench
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    body = json.dumps(topic_json(20)).encode()
+    headers = httpx.Headers({"content-type": "application/json"})
+    if way == KEEP_WAYS[1]:
+        _codec.LAZY_FROM = sys.maxsize
+    kept: list[Any] = []
+    before = rss_mib()
+    for _ in range(topics):
+        if way == KEEP_WAYS[2]:
+            kept.append(loads(body))
+        else:
+            topic = parse_topic(RawResponse(200, headers, body, method="GET", url="http://x/"), False)  # type: ignore[arg-type]
+            assert len(topic.post_stream.posts) == 20  # the posts' models are built, as a bot reading them would
+            kept.append(topic)
+    print(f"{rss_mib() - before:.1f}")
+
+
 def coldstart(rounds: int) -> dict[str, Any]:
     """Our cold-start overhead (bench/coldstart.py)."""
     from coldstart import measure
@@ -661,6 +704,19 @@ def report(results: dict[str, Any]) -> str:
         ]
         lines += [f"| {name} | {ms:.1f} |" for name, ms in parse.items()]
         lines += [""]
+    memory = results.get("kept_memory")
+    if memory:
+        lines += [
+            f"## Keeping {results['latency_topics']:,} parsed 20-post topics ({_size('/t/1.json')} each), in process",
+            "",
+            "Resident memory the kept topics take (each way in a fresh interpreter). A lazy document",
+            "costs more to keep than the decoded dicts, and a model from it keeps the whole of it.",
+            "",
+            "| kept as | MiB |",
+            "|---|---|",
+        ]
+        lines += [f"| {way} | {mib:.0f} |" for way, mib in memory.items()]
+        lines += [""]
     upload = results.get("upload")
     if upload:
         lines += [
@@ -748,6 +804,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     if "parse" in only:
         print("parse ...", flush=True)
         results["parse"] = parse_cost(11)
+        results["kept_memory"] = kept_memory(args.topics)
     return results
 
 
@@ -765,12 +822,16 @@ def main() -> None:
         "--only",
         help=f"comma-separated scenarios to run ({', '.join(SECTIONS)}); prints the report, writes no file",
     )
-    # Internal: run one contender's process (see serve_contender).
+    # Internal: run one contender's process (see serve_contender), or one way of keeping topics.
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
+    parser.add_argument("--keep", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
         serve_contender(args.contender, args.base)
+        return
+    if args.keep:
+        keep(args.keep, args.topics)
         return
     full = not args.only
     args.only = set(SECTIONS) if full else set(args.only.split(","))

@@ -26,6 +26,7 @@ def test_quick_bench_prints_its_tables() -> None:
     report = done.stdout
     assert "## Parsing a 1,000-post topic (1.2 MB), in process" in report
     assert "## Topics: typed answers against plain dicts" in report
+    assert re.search(r"\| typed \(default\) \| \d+ \|", report)  # the memory of kept topics was measured
     rows = [line for line in report.splitlines() if line.startswith("| 1,000-post topic (1.2 MB), every post read |")]
     assert len(rows) == 2  # 64 in flight and one at a time
     for row in rows:
