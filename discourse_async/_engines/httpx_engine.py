@@ -5,7 +5,8 @@ other engines, and its content codings are undone by our decoder (bounded, in st
 compression bomb or a coding that was not asked for is refused here as by the built-in engine.
 A mock's answer (pytest-httpx, respx, ``httpx.MockTransport``, a transport that returns a
 ready-made ``httpx.Response``) is already in memory: httpx reads and decodes it as usual, so the
-test that built it can still read it afterwards.
+test that built it can still read it afterwards. A server's head is held to the built-in engine's
+limits (header lines, head size) once httpx has it, and refused, with its connection, past them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import httpx
 
 from discourse_async._engines._codec import ResponseTooLarge, codings_of, read_body
 from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, NotSent, RawResponse, Request, header_bytes
+from discourse_async._engines.builtin import MAX_HEAD_SIZE, MAX_HEADERS
 
 
 class HttpxEngine:
@@ -48,6 +50,10 @@ class HttpxEngine:
                 url=request.url,
                 httpx_response=response,
             )
+        refusal = _oversized_head(response)
+        if refusal:
+            await response.aclose()  # unread, so httpcore closes the connection rather than keep it
+            raise httpx.RemoteProtocolError(refusal)
         codings = codings_of([header_bytes(v) for v in response.headers.get_list("content-encoding")])
         try:
             content = await read_body(response.aiter_raw(), codings, self._max_body)
@@ -60,3 +66,19 @@ class HttpxEngine:
     async def aclose(self) -> None:
         """Close the httpx client."""
         await self.client.aclose()
+
+
+def _oversized_head(response: httpx.Response) -> str | None:
+    """Why a server's head is past the built-in engine's limits, or None.
+
+    h11 bounds only a head still arriving, so one that comes whole in a read can be any size.
+    Measured as it came: status line, headers and their line ends (1xx answers are not seen).
+    """
+    raw = response.headers.raw
+    if len(raw) > MAX_HEADERS:
+        return f"the response has more than {MAX_HEADERS} header lines"
+    reason = response.extensions.get("reason_phrase", b"")
+    size = len(b"HTTP/1.1 200 \r\n\r\n") + len(reason) + sum(len(name) + len(value) + 4 for name, value in raw)
+    if size > MAX_HEAD_SIZE:
+        return f"the response head is larger than {MAX_HEAD_SIZE} bytes"
+    return None
