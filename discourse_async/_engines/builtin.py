@@ -138,7 +138,10 @@ class _Connection(asyncio.BufferedProtocol):
         self.last_activity = 0.0
         self.waiter: asyncio.Future[_Answer] | None = None
         self.answered = True  # no exchange in progress: any byte now is unexpected
+        # The read timer, kept across the exchanges of a kept-alive connection (see arm_read_timer).
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_due = 0.0
+        self.read_timeout: float | None = None
         self.drain: asyncio.Future[None] | None = None
         self.paused = False
         self.head_only = False
@@ -208,6 +211,9 @@ class _Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.timer is not None:  # nothing left to time, and the timer would keep us alive
+            self.timer.cancel()
+            self.timer = None
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             if self.headers_done and not self.framed and not self.head_only and exc is None:
@@ -381,18 +387,40 @@ class _Connection(asyncio.BufferedProtocol):
             return False
         return self.poller is None or not self.poller.poll(0)
 
-    def check_read(self, read_timeout: float) -> None:
-        """The read timer fired: fail if nothing arrived for ``read_timeout`` seconds, else re-arm."""
-        waiter = self.waiter
-        if waiter is None or waiter.done():
+    def arm_read_timer(self, read_timeout: float | None) -> None:
+        """Time the exchange just begun: fail it when nothing arrives for ``read_timeout`` seconds.
+
+        The timer outlives the exchange: the next one on this connection keeps it when it is due no
+        later than that one's own deadline (it re-arms for the rest when it fires), rather than
+        each request making and cancelling one. Cancelled timers wait in the event loop's heap,
+        compared in Python, and at thousands of requests a second that was a tenth of the time.
+        """
+        self.read_timeout = read_timeout
+        if read_timeout is None:
             return
-        quiet = self.loop.time() - self.last_activity
+        due = self.last_activity + read_timeout
+        timer = self.timer
+        if timer is None or self.timer_due > due:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(due, self.check_read)
+            self.timer_due = due
+
+    def check_read(self) -> None:
+        """The read timer fired: fail if nothing arrived for the read timeout, else re-arm."""
+        self.timer = None
+        waiter, read_timeout = self.waiter, self.read_timeout
+        if waiter is None or waiter.done() or read_timeout is None or self.closed:
+            return  # no exchange to time: the next one arms a timer again
+        now = self.loop.time()
+        quiet = now - self.last_activity
         if self.drain is not None:  # still sending the body: the write timeout governs that
             quiet = 0.0
         if quiet >= read_timeout:
             self.fail(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
         else:
-            self.timer = self.loop.call_later(read_timeout - quiet, self.check_read, read_timeout)
+            self.timer_due = due = now + read_timeout - quiet
+            self.timer = self.loop.call_at(due, self.check_read)
 
 
 def _split(url: str) -> tuple[_Key, str, str]:
@@ -674,11 +702,9 @@ class BuiltinEngine:
             # A fresh connection the server closed (or wrote to) before we said anything.
             message = "the server closed the connection before the request was sent"
             raise NotSent(message) from httpx.ConnectError(message)
-        loop = conn.loop
         waiter = conn.begin()
         conn.head_only = request.method == "HEAD"
-        if timeout.read is not None:
-            conn.timer = loop.call_later(timeout.read, conn.check_read, timeout.read)
+        conn.arm_read_timer(timeout.read)
         try:
             if body is None:
                 conn.transport.write(head)
@@ -689,9 +715,6 @@ class BuiltinEngine:
                 await self._write_body(conn, body, chunked, timeout.write)
             return await waiter
         finally:
-            if conn.timer is not None:
-                conn.timer.cancel()
-                conn.timer = None
             if not waiter.done():
                 waiter.cancel()
             elif not waiter.cancelled():

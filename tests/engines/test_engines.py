@@ -254,6 +254,32 @@ async def test_read_timeout(site: tuple[Recorder, str], engine: str) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+async def test_a_shorter_read_timeout_after_a_longer_one_on_the_same_connection(
+    site: tuple[Recorder, str], engine: str
+) -> None:
+    # The built-in engine keeps a connection's read timer from one exchange to the next: one due
+    # later than the new exchange's deadline must not be kept.
+    rec, url = site
+    async with client(url, engine, timeout=httpx.Timeout(30.0), max_retries=0) as dc:
+        await dc.topics.get_topic(id="1")  # the connection's first exchange, timed for 30 s
+        rec.slow = 5.0
+        hurried = dc.with_options(timeout=httpx.Timeout(30.0, read=0.2))
+        with pytest.raises(APITimeoutError):
+            await asyncio.wait_for(hurried.topics.get_topic(id="1"), 4.0)  # a hang guard, not a figure
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_each_exchange_is_timed_from_its_own_start(site: tuple[Recorder, str], engine: str) -> None:
+    # Six answers of 0.3 s each on one connection: 1.8 s of exchanges under a 1 s read timeout,
+    # each well inside it. A timer carried over from an earlier exchange re-arms, never fires early.
+    rec, url = site
+    rec.slow = 0.3
+    async with client(url, engine, timeout=httpx.Timeout(5.0, read=1.0), max_retries=0) as dc:
+        for _ in range(6):
+            await dc.topics.get_topic(id="1")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_cancellations_release_their_connections(site: tuple[Recorder, str], engine: str) -> None:
     rec, url = site
     rec.slow = 0.05
