@@ -187,9 +187,8 @@ class _List(Spec):
         return isinstance(value, list | LazyArray)
 
     def read(self, value: Any) -> Any:
-        if type(value) is not list:
-            if type(value) is LazyArray:
-                return self._read_lazy(value)
+        kind = type(value)
+        if kind is not list and kind is not LazyArray:
             return value
         item = self.item
         if type(item) is _Ref:
@@ -198,21 +197,11 @@ class _List(Spec):
             # list is built with the collector paused, as a large answer is decoded (_codec.loads):
             # the new models make no cycles for it to find.
             cls = item._cls or item.cls
+            build = _build_models if kind is list else _build_lazy_models
             if len(value) < _PAUSE_GC_ITEMS:  # the usual page: no context manager on this hot path
-                return _build_models(cls, value)
+                return build(cls, value)
             with gc_paused():
-                return _build_models(cls, value)
-        read = item.read
-        return [read(v) for v in value]
-
-    def _read_lazy(self, value: LazyArray) -> list[Any]:
-        item = self.item
-        if type(item) is _Ref:
-            cls = item._cls or item.cls
-            if len(value) < _PAUSE_GC_ITEMS:
-                return _build_lazy_models(cls, value)
-            with gc_paused():
-                return _build_lazy_models(cls, value)
+                return build(cls, value)
         read = item.read
         return [read(v) for v in value]
 
@@ -239,6 +228,7 @@ def _build_models(cls: type[Model], value: list[Any]) -> list[Any]:
 
 
 def _build_lazy_models(cls: type[Model], value: LazyArray) -> list[Any]:
+    # _lazy_model, inline as _build_models is: no call per item on a long list.
     built: list[Any] = []
     for data in value:
         if type(data) is LazyObject:
@@ -936,13 +926,12 @@ class Result:
     def __call__(self, response: Any, strict: bool = False) -> Any:
         spec = self.spec
         if spec is not None:
+            data = None
             if type(spec) is _Ref and not strict:
                 # A large answer to a model is read lazily (strict mode checks every value anyway).
                 body = getattr(response, "_body", None)  # the built-in engines' RawResponse
-                document = lazy_loads(response.content if body is None else body)
-                if document is not None:
-                    return _lazy_model(spec._cls or spec.cls, document)
-            return parse(spec, response.json(), strict)
+                data = lazy_loads(response.content if body is None else body)
+            return parse(spec, response.json() if data is None else data, strict)
         if self.file:
             from io import BytesIO
 
