@@ -403,8 +403,11 @@ class _Connection(asyncio.BufferedProtocol):
         if timer is None or self.timer_due > due:
             if timer is not None:
                 timer.cancel()
-            self.timer = self.loop.call_at(due, self.check_read)
-            self.timer_due = due
+            self._time_reads_until(due)
+
+    def _time_reads_until(self, due: float) -> None:
+        self.timer = self.loop.call_at(due, self.check_read)
+        self.timer_due = due
 
     def check_read(self) -> None:
         """The read timer fired: fail if nothing arrived for the read timeout, else re-arm."""
@@ -419,8 +422,7 @@ class _Connection(asyncio.BufferedProtocol):
         if quiet >= read_timeout:
             self.fail(httpx.ReadTimeout(f"no data from the server for {read_timeout:g}s"))
         else:
-            self.timer_due = due = now + read_timeout - quiet
-            self.timer = self.loop.call_at(due, self.check_read)
+            self._time_reads_until(now + read_timeout - quiet)
 
 
 def _split(url: str) -> tuple[_Key, str, str]:
