@@ -476,13 +476,10 @@ def kept_memory(topics: int) -> dict[str, float]:
 def keep(way: str, topics: int) -> None:
     """The body of kept_memory's process: parse and keep ``topics`` topics one way, print the MiB it took."""
     import httpx
+    from upload import rss_mib
 
     from discourse_async._engines import RawResponse, _codec, loads
     from discourse_async._generated.api.topics import _GET_TOPIC as parse_topic
-
-    def rss_mib() -> float:
-        with open("/proc/self/statm") as statm:  # Linux, as the rest of the bench
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     body = json.dumps(topic_json(20)).encode()
     headers = httpx.Headers({"content-type": "application/json"})
