@@ -859,7 +859,7 @@ def decoded(response: Any) -> Any:
 
 
 class PathParameterError(ValueError):
-    """A path parameter value that would move the request to another endpoint."""
+    """A path parameter value that would move the request to another endpoint, or is not an id or a name."""
 
 
 def path_param(name: str, value: object) -> str:
@@ -867,8 +867,14 @@ def path_param(name: str, value: object) -> str:
 
     Every reserved character is percent-encoded ("a/b" -> "a%2Fb", "?" -> "%3F", "#" -> "%23").
     "", "." and ".." cannot be encoded into something a server keeps as one segment (URL
-    normalisation removes dot segments), so they are refused.
+    normalisation removes dot segments), so they are refused. Only ``int`` and ``str`` are taken:
+    ``None`` would call ``/t/None.json``, ``1.5`` ``/t/1.5.json`` and ``True`` ``/t/True.json``,
+    each a request for something nobody meant (``bool`` is an ``int`` subclass, so it is named).
     """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PathParameterError(
+            f"path parameter {name!r} must be an int or a str, not {type(value).__name__}: nothing was sent"
+        )
     text = str(value)
     if text in ("", ".", ".."):
         raise PathParameterError(f"path parameter {name!r} may not be {text!r}: it would change the endpoint called")
