@@ -31,7 +31,7 @@ import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MethodType
-from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast, overload
 from urllib.parse import quote
 
 from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_loads
@@ -920,8 +920,13 @@ def renamed_parameters(
     return decorate
 
 
-class Result:
-    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON."""
+class Result(Generic[T]):
+    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON.
+
+    Generated code annotates each one with the type it gives (``Result[Post]``), which is what makes
+    an operation's return type checked rather than ``Any``: the spec and the annotation are written
+    by the same template from the same property.
+    """
 
     __slots__ = ("file", "spec")
 
@@ -929,22 +934,26 @@ class Result:
         self.spec = spec
         self.file = file
 
-    def __call__(self, response: Any, strict: bool = False) -> Any:
+    def __call__(self, response: Any, strict: bool = False) -> T:
         spec = self.spec
+        value: Any
         if spec is not None:
             data = None
             if type(spec) is _Ref and not strict:
                 # A large answer to a model is read lazily (strict mode checks every value anyway).
                 body = getattr(response, "_body", None)  # the built-in engines' RawResponse
                 data = lazy_loads(response.content if body is None else body)
-            return parse(spec, response.json() if data is None else data, strict)
-        if self.file:
+            value = parse(spec, response.json() if data is None else data, strict)
+        elif self.file:
             from io import BytesIO
 
             from discourse_async._generated.types import File
 
-            return File(payload=BytesIO(response.content))
-        return decoded(response)
+            value = File(payload=BytesIO(response.content))
+        else:
+            value = decoded(response)
+        # What T is, the generated annotation says (made from the same property as the spec).
+        return cast(T, value)
 
 
 def with_body_dict(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

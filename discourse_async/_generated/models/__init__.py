@@ -58,11 +58,9 @@ if TYPE_CHECKING:
     from .complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
     from .create_backup_body import CreateBackupBody
     from .create_multipart_upload_body import CreateMultipartUploadBody
-    from .create_multipart_upload_body_upload_type import CreateMultipartUploadBodyUploadType
     from .create_topic_post_pm_body import CreateTopicPostPmBody
     from .create_topic_timer_body import CreateTopicTimerBody
     from .create_upload_body import CreateUploadBody
-    from .create_upload_body_upload_type import CreateUploadBodyUploadType
     from .create_user_body import CreateUserBody
     from .create_user_body_external_ids import CreateUserBodyExternalIds
     from .create_user_body_user_fields import CreateUserBodyUserFields
@@ -93,7 +91,6 @@ if TYPE_CHECKING:
     from .export_events_ics_order import ExportEventsIcsOrder
     from .external_topic import ExternalTopic
     from .generate_presigned_put_body import GeneratePresignedPutBody
-    from .generate_presigned_put_body_type import GeneratePresignedPutBodyType
     from .get_notifications_filter import GetNotificationsFilter
     from .gravatar import Gravatar
     from .group import Group
@@ -232,6 +229,7 @@ if TYPE_CHECKING:
     from .upload_metadata import UploadMetadata
     from .upload_optimized_video_type_0 import UploadOptimizedVideoType0
     from .upload_thumbnail_type_0 import UploadThumbnailType0
+    from .upload_type import UploadType
     from .user import User
     from .user_action_list import UserActionList
     from .user_action_list_user_actions_item import UserActionListUserActionsItem
@@ -300,11 +298,9 @@ _MODULE_OF: dict[str, str] = {
     "CompleteMultipartBodyPartsItem": ".complete_multipart_body_parts_item",
     "CreateBackupBody": ".create_backup_body",
     "CreateMultipartUploadBody": ".create_multipart_upload_body",
-    "CreateMultipartUploadBodyUploadType": ".create_multipart_upload_body_upload_type",
     "CreateTopicPostPmBody": ".create_topic_post_pm_body",
     "CreateTopicTimerBody": ".create_topic_timer_body",
     "CreateUploadBody": ".create_upload_body",
-    "CreateUploadBodyUploadType": ".create_upload_body_upload_type",
     "CreateUserBody": ".create_user_body",
     "CreateUserBodyExternalIds": ".create_user_body_external_ids",
     "CreateUserBodyUserFields": ".create_user_body_user_fields",
@@ -335,7 +331,6 @@ _MODULE_OF: dict[str, str] = {
     "ExportEventsIcsOrder": ".export_events_ics_order",
     "ExternalTopic": ".external_topic",
     "GeneratePresignedPutBody": ".generate_presigned_put_body",
-    "GeneratePresignedPutBodyType": ".generate_presigned_put_body_type",
     "GetNotificationsFilter": ".get_notifications_filter",
     "Gravatar": ".gravatar",
     "Group": ".group",
@@ -472,6 +467,7 @@ _MODULE_OF: dict[str, str] = {
     "UploadMetadata": ".upload_metadata",
     "UploadOptimizedVideoType0": ".upload_optimized_video_type_0",
     "UploadThumbnailType0": ".upload_thumbnail_type_0",
+    "UploadType": ".upload_type",
     "User": ".user",
     "UserActionList": ".user_action_list",
     "UserActionListUserActionsItem": ".user_action_list_user_actions_item",
@@ -559,11 +555,9 @@ __all__ = (
     "CreatedGroupBasicGroup",
     "CreatedUser",
     "CreateMultipartUploadBody",
-    "CreateMultipartUploadBodyUploadType",
     "CreateTopicPostPmBody",
     "CreateTopicTimerBody",
     "CreateUploadBody",
-    "CreateUploadBodyUploadType",
     "CreateUserBody",
     "CreateUserBodyExternalIds",
     "CreateUserBodyUserFields",
@@ -591,7 +585,6 @@ __all__ = (
     "ExportEventsIcsOrder",
     "ExternalTopic",
     "GeneratePresignedPutBody",
-    "GeneratePresignedPutBodyType",
     "GetNotificationsFilter",
     "Gravatar",
     "Group",
@@ -728,6 +721,7 @@ __all__ = (
     "UploadMetadata",
     "UploadOptimizedVideoType0",
     "UploadThumbnailType0",
+    "UploadType",
     "User",
     "UserActionList",
     "UserActionListUserActionsItem",
