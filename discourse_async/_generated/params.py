@@ -7,7 +7,11 @@ operations accept it wherever they accept the model (``post={"raw": ..., "edit_r
 
 from __future__ import annotations
 
-from typing import Required, TypedDict
+from typing import TYPE_CHECKING, Required, TypedDict
+
+if TYPE_CHECKING:
+    from .models.group_input_group_default_notification_level import GroupInputGroupDefaultNotificationLevel
+    from .models.group_input_group_visibility_level import GroupInputGroupVisibilityLevel
 
 
 class CategoryInputPermissionsParam(TypedDict, total=False):
@@ -35,14 +39,14 @@ class GroupInputGroupParam(TypedDict, total=False):
     usernames: str
     owner_usernames: str
     automatic_membership_email_domains: str
-    visibility_level: int
+    visibility_level: GroupInputGroupVisibilityLevel
     primary_group: bool
     flair_icon: str
     flair_upload_id: int
     flair_bg_color: str
     public_admission: bool
     public_exit: bool
-    default_notification_level: int
+    default_notification_level: GroupInputGroupDefaultNotificationLevel
     muted_category_ids: list[int]
     regular_category_ids: list[int]
     watching_category_ids: list[int]

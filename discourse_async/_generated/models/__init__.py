@@ -96,6 +96,8 @@ if TYPE_CHECKING:
     from .group import Group
     from .group_input import GroupInput
     from .group_input_group import GroupInputGroup
+    from .group_input_group_default_notification_level import GroupInputGroupDefaultNotificationLevel
+    from .group_input_group_visibility_level import GroupInputGroupVisibilityLevel
     from .group_list import GroupList
     from .group_list_extras import GroupListExtras
     from .group_member import GroupMember
@@ -336,6 +338,8 @@ _MODULE_OF: dict[str, str] = {
     "Group": ".group",
     "GroupInput": ".group_input",
     "GroupInputGroup": ".group_input_group",
+    "GroupInputGroupDefaultNotificationLevel": ".group_input_group_default_notification_level",
+    "GroupInputGroupVisibilityLevel": ".group_input_group_visibility_level",
     "GroupList": ".group_list",
     "GroupListExtras": ".group_list_extras",
     "GroupMember": ".group_member",
@@ -590,6 +594,8 @@ __all__ = (
     "Group",
     "GroupInput",
     "GroupInputGroup",
+    "GroupInputGroupDefaultNotificationLevel",
+    "GroupInputGroupVisibilityLevel",
     "GroupList",
     "GroupListExtras",
     "GroupMember",
