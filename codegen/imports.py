@@ -57,6 +57,8 @@ FIXED: dict[str, str] = {
     ),
     **dict.fromkeys(["UNSET", "Unset", "File"], "..types"),
 }
+#: Modules whose names are imported at run time even when only annotations use them.
+CHEAP_MODULES = frozenset({"typing", "collections.abc", "..types", "..params"})
 #: Names imported as modules (``datetime.datetime`` in an annotation).
 MODULES = frozenset({"datetime"})
 
@@ -141,9 +143,11 @@ def import_block(source: str, table: dict[str, str], depth: int, where: str) -> 
     unknown = sorted(n for n in runtime | typing_only if n not in table and n not in FIXED and n not in MODULES)
     if unknown:
         raise UnknownNameError(f"{where} uses names nothing defines: {', '.join(unknown)}")
-    # typing's names cost nothing to import, and runtime readers of annotations (get_type_hints, a
-    # TypedDict's required keys) need them: they are never left to TYPE_CHECKING.
-    cheap = {n for n in typing_only if FIXED.get(n) == "typing"}
+    # Names from modules that cost nothing more to import (already loaded with the package, or
+    # loaded only for this) are imported for real even where only annotations read them: readers
+    # of annotations at run time (get_type_hints, the command line's options, a TypedDict's
+    # required keys) find them. Models stay under TYPE_CHECKING: they load lazily, one by one.
+    cheap = {n for n in typing_only if (FIXED.get(n) or table.get(n)) in CHEAP_MODULES}
     runtime |= cheap
     typing_only -= cheap
     if typing_only:

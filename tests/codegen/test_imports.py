@@ -20,7 +20,10 @@ class Posts(Namespace):
         return page_numbers
 """
     block = import_block(source, TABLE, 3, "api/posts/__init__.py")
+    # The params, typing and the generated types cost nothing to import: imported for real, so that
+    # readers of annotations at run time (the command line) find them; models wait for TYPE_CHECKING.
     assert block.splitlines() == [
+        "from ...params import PostParam",
         "from discourse_async._resource import Namespace",
         "from discourse_async._runtime import Result, ref",
         "from typing import Any, TYPE_CHECKING",
@@ -28,7 +31,6 @@ class Posts(Namespace):
         "if TYPE_CHECKING:",
         "    import datetime",
         "    from ...models.post import Post",
-        "    from ...params import PostParam",
     ]
 
 

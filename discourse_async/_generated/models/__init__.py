@@ -71,8 +71,7 @@ if TYPE_CHECKING:
     from .delete_user_body import DeleteUserBody
     from .deleted_user import DeletedUser
     from .directory import Directory
-    from .directory_directory_items_item import DirectoryDirectoryItemsItem
-    from .directory_directory_items_item_user import DirectoryDirectoryItemsItemUser
+    from .directory_item import DirectoryItem
     from .directory_meta import DirectoryMeta
     from .event_list import EventList
     from .event_list_events_item import EventListEventsItem
@@ -144,6 +143,7 @@ if TYPE_CHECKING:
     from .presigned_parts_presigned_urls import PresignedPartsPresignedUrls
     from .presigned_put import PresignedPut
     from .presigned_put_signed_headers import PresignedPutSignedHeaders
+    from .reply_to_user import ReplyToUser
     from .search_result import SearchResult
     from .search_result_grouped_search_result import SearchResultGroupedSearchResult
     from .search_result_grouped_search_result_extra import SearchResultGroupedSearchResultExtra
@@ -157,6 +157,7 @@ if TYPE_CHECKING:
     from .silence import Silence
     from .silence_silence import SilenceSilence
     from .silence_user_body import SilenceUserBody
+    from .single_sign_on_record import SingleSignOnRecord
     from .site_basic_info import SiteBasicInfo
     from .site_info import SiteInfo
     from .site_info_access_control import SiteInfoAccessControl
@@ -313,8 +314,7 @@ _MODULE_OF: dict[str, str] = {
     "DeleteUserBody": ".delete_user_body",
     "DeletedUser": ".deleted_user",
     "Directory": ".directory",
-    "DirectoryDirectoryItemsItem": ".directory_directory_items_item",
-    "DirectoryDirectoryItemsItemUser": ".directory_directory_items_item_user",
+    "DirectoryItem": ".directory_item",
     "DirectoryMeta": ".directory_meta",
     "EventList": ".event_list",
     "EventListEventsItem": ".event_list_events_item",
@@ -386,6 +386,7 @@ _MODULE_OF: dict[str, str] = {
     "PresignedPartsPresignedUrls": ".presigned_parts_presigned_urls",
     "PresignedPut": ".presigned_put",
     "PresignedPutSignedHeaders": ".presigned_put_signed_headers",
+    "ReplyToUser": ".reply_to_user",
     "SearchResult": ".search_result",
     "SearchResultGroupedSearchResult": ".search_result_grouped_search_result",
     "SearchResultGroupedSearchResultExtra": ".search_result_grouped_search_result_extra",
@@ -397,6 +398,7 @@ _MODULE_OF: dict[str, str] = {
     "Silence": ".silence",
     "SilenceSilence": ".silence_silence",
     "SilenceUserBody": ".silence_user_body",
+    "SingleSignOnRecord": ".single_sign_on_record",
     "SiteBasicInfo": ".site_basic_info",
     "SiteInfo": ".site_info",
     "SiteInfoAccessControl": ".site_info_access_control",
@@ -569,8 +571,7 @@ __all__ = (
     "DeletePostBody",
     "DeleteUserBody",
     "Directory",
-    "DirectoryDirectoryItemsItem",
-    "DirectoryDirectoryItemsItemUser",
+    "DirectoryItem",
     "DirectoryMeta",
     "EventList",
     "EventListEventsItem",
@@ -642,6 +643,7 @@ __all__ = (
     "PresignedPartsPresignedUrls",
     "PresignedPut",
     "PresignedPutSignedHeaders",
+    "ReplyToUser",
     "SearchResult",
     "SearchResultGroupedSearchResult",
     "SearchResultGroupedSearchResultExtra",
@@ -653,6 +655,7 @@ __all__ = (
     "Silence",
     "SilenceSilence",
     "SilenceUserBody",
+    "SingleSignOnRecord",
     "SiteBasicInfo",
     "SiteInfo",
     "SiteInfoAccessControl",

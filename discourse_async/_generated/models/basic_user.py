@@ -20,6 +20,7 @@ class BasicUser(Model):
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
     name: Field[str | None] = field("name", nullable(STR))
+    title: Field[str | None] = field("title", nullable(STR))
 
     if TYPE_CHECKING:
 
@@ -30,4 +31,5 @@ class BasicUser(Model):
             username: str | None = ...,
             avatar_template: str | None = ...,
             name: str | None = ...,
+            title: str | None = ...,
         ) -> None: ...

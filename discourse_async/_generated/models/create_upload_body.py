@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING
 
 from discourse_async._runtime import BOOL, FILE, INT, STR, Model, enum, field, one_of
 
+from ..types import File
+
 if TYPE_CHECKING:
     from discourse_async._runtime import Field
 
     from ..models.upload_type import UploadType
-    from ..types import File
 
 
 class CreateUploadBody(Model):

@@ -27,10 +27,8 @@ async def calls(dc: Discourse) -> None:
     await dc.topics.get_topic(id=42.5)  # expect: arg-type
     await dc.posts.flag(7, reason=PostActionType.SPAM)
     await dc.posts.flag(7, reason="spam")  # expect: arg-type
-    await dc.posts.update_post(id=7, post={"raw": "The corrected text of the post.", "edit_reason": "typo"})
-    await dc.posts.update_post(
-        id=7, post={"raw": "The corrected text of the post.", "edit_reasn": "typo"}
-    )  # expect: arg-type
+    await dc.posts.update_post(id=7, post={"raw": "The corrected text.", "edit_reason": "typo"})
+    await dc.posts.update_post(id=7, post={"raw": "The corrected text.", "edit_reasn": "typo"})  # expect: arg-type
     await dc.groups.create_group(group={"name": "helpers", "visibility_level": 2})
     await dc.groups.create_group(group={"name": "helpers", "visibility_level": 9})  # expect: arg-type
     await dc.topics.update_topic_status(1, status="closed", enabled="true")

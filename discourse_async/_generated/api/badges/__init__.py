@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +11,6 @@ from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ...models.badge_list import BadgeList
     from ...models.badge_response import BadgeResponse
     from ...models.user_badge_list import UserBadgeList

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import CategoryInputCategoryLocalizationsItemParam, CategoryInputPermissionsParam
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from discourse_async.pagination import Paginator
 
     from ...models.category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ...models.category_response import CategoryResponse
     from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
-    from ...params import CategoryInputCategoryLocalizationsItemParam, CategoryInputPermissionsParam
-    from ...types import Unset
 
 _CREATE_CATEGORY: Result[CategoryResponse] = Result(ref("CategoryResponse"))
 _GET_CATEGORY: Result[CategoryResponse] = Result(ref("CategoryResponse"))

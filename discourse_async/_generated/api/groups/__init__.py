@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import GroupInputGroupParam
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.created_group import CreatedGroup
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from ...models.group_members_removed import GroupMembersRemoved
     from ...models.group_response import GroupResponse
     from ...models.success_response import SuccessResponse
-    from ...params import GroupInputGroupParam
-    from ...types import Unset
 
 _ADD_GROUP_MEMBERS: Result[GroupMembersAdded] = Result(ref("GroupMembersAdded"))
 _CREATE_GROUP: Result[CreatedGroup] = Result(ref("CreatedGroup"))

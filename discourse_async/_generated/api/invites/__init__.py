@@ -3,20 +3,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ...models.invite import Invite
     from ...models.invite_batch import InviteBatch
-    from ...types import Unset
 
 _CREATE_INVITE: Result[Invite] = Result(ref("Invite"))
 _CREATE_MULTIPLE_INVITES: Result[InviteBatch] = Result(ref("InviteBatch"))

@@ -3,24 +3,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, deprecated_alias, ref, with_body_dict
 
-from ...types import UNSET
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.get_notifications_filter import GetNotificationsFilter
     from ...models.notification import Notification
     from ...models.notification_list import NotificationList
     from ...models.success_response import SuccessResponse
-    from ...types import Unset
 
 _GET_NOTIFICATIONS: Result[NotificationList] = Result(ref("NotificationList"))
 _MARK_NOTIFICATIONS_AS_READ: Result[SuccessResponse] = Result(ref("SuccessResponse"))

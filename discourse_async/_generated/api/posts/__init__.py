@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -10,11 +11,10 @@ from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, deprecated_alias, lst, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import UpdatePostBodyPostParam
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.latest_posts import LatestPosts
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ...models.post_lock import PostLock
     from ...models.update_post_body_post import UpdatePostBodyPost
     from ...models.updated_post import UpdatedPost
-    from ...params import UpdatePostBodyPostParam
-    from ...types import Unset
 
 _CREATE_TOPIC_POST_PM: Result[Post] = Result(ref("Post"))
 _DELETE_POST: Result[Any] = Result()

@@ -3,22 +3,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref
 
-from ...types import UNSET
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
-    from ...types import Unset
 
 _GET_USER_SENT_PRIVATE_MESSAGES: Result[TopicListResponse] = Result(ref("TopicListResponse"))
 _LIST_USER_PRIVATE_MESSAGES: Result[TopicListResponse] = Result(ref("TopicListResponse"))

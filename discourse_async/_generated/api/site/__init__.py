@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +11,6 @@ from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from ...models.site_basic_info import SiteBasicInfo
     from ...models.site_info import SiteInfo
 

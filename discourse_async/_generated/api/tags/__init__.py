@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.tag_group_list import TagGroupList
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from ...models.tag_list import TagList
     from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
-    from ...types import Unset
 
 _CREATE_TAG_GROUP: Result[TagGroupResponse] = Result(ref("TagGroupResponse"))
 _GET_TAG: Result[TopicListResponse] = Result(ref("TopicListResponse"))

@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, deprecated_alias, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import UpdateTopicBodyTopicParam
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.external_topic import ExternalTopic
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from ...models.update_topic_status_body_enabled import UpdateTopicStatusBodyEnabled
     from ...models.update_topic_status_body_status import UpdateTopicStatusBodyStatus
     from ...models.updated_topic import UpdatedTopic
-    from ...params import UpdateTopicBodyTopicParam
-    from ...types import Unset
 
 _BOOKMARK_TOPIC: Result[Any] = Result()
 _CREATE_TOPIC_TIMER: Result[TopicTimer] = Result(ref("TopicTimer"))

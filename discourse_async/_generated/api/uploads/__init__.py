@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import CompleteMultipartBodyPartsItemParam, UploadMetadataParam
+from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
-
     from ...models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
     from ...models.multipart_upload import MultipartUpload
     from ...models.presigned_parts import PresignedParts
@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ...models.upload import Upload
     from ...models.upload_metadata import UploadMetadata
     from ...models.upload_type import UploadType
-    from ...params import CompleteMultipartBodyPartsItemParam, UploadMetadataParam
-    from ...types import File, Unset
 
 _ABORT_MULTIPART: Result[SuccessResponse] = Result(ref("SuccessResponse"))
 _BATCH_PRESIGN_MULTIPART_PARTS: Result[PresignedParts] = Result(ref("PresignedParts"))

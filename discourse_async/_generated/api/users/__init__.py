@@ -3,17 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._resource import Namespace, raw_response
 from discourse_async._runtime import Result, deprecated_alias, lst, ref, with_body_dict
 
-from ...types import UNSET
+from ...params import CreateUserBodyUserFieldsParam
+from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
     from ...models.admin_list_users_asc import AdminListUsersAsc
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ...models.created_user import CreatedUser
     from ...models.deleted_user import DeletedUser
     from ...models.directory import Directory
-    from ...models.directory_directory_items_item import DirectoryDirectoryItemsItem
+    from ...models.directory_item import DirectoryItem
     from ...models.gravatar import Gravatar
     from ...models.list_users_public_asc import ListUsersPublicAsc
     from ...models.list_users_public_order import ListUsersPublicOrder
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from ...models.user_action_list_user_actions_item import UserActionListUserActionsItem
     from ...models.user_emails import UserEmails
     from ...models.user_profile import UserProfile
-    from ...params import CreateUserBodyUserFieldsParam
-    from ...types import Unset
 
 _ACTIVATE_USER: Result[SuccessResponse] = Result(ref("SuccessResponse"))
 _ADMIN_GET_USER: Result[AdminUser] = Result(ref("AdminUser"))
@@ -988,7 +986,7 @@ class Users(Namespace):
         asc: ListUsersPublicAsc | None | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[DirectoryDirectoryItemsItem, Directory]:
+    ) -> Paginator[DirectoryItem, Directory]:
         """Every entry of the user directory for a period and order.
 
         Pages through :meth:`list_directory` (until ``meta.load_more_directory_items`` is gone).
