@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .category_input import CategoryInput
     from .category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
     from .category_input_permissions import CategoryInputPermissions
+    from .category_input_style_type import CategoryInputStyleType
     from .category_list import CategoryList
     from .category_list_category_list import CategoryListCategoryList
     from .category_required_tag_groups_item import CategoryRequiredTagGroupsItem
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from .create_multipart_upload_body import CreateMultipartUploadBody
     from .create_topic_post_pm_body import CreateTopicPostPmBody
     from .create_topic_timer_body import CreateTopicTimerBody
+    from .create_topic_timer_body_status_type import CreateTopicTimerBodyStatusType
     from .create_upload_body import CreateUploadBody
     from .create_user_body import CreateUserBody
     from .create_user_body_external_ids import CreateUserBodyExternalIds
@@ -120,6 +122,7 @@ if TYPE_CHECKING:
     from .list_events_include_details import ListEventsIncludeDetails
     from .list_events_include_subcategories import ListEventsIncludeSubcategories
     from .list_events_order import ListEventsOrder
+    from .list_groups_type import ListGroupsType
     from .list_latest_topics_ascending import ListLatestTopicsAscending
     from .list_latest_topics_order import ListLatestTopicsOrder
     from .list_top_topics_period import ListTopTopicsPeriod
@@ -127,6 +130,7 @@ if TYPE_CHECKING:
     from .list_users_public_order import ListUsersPublicOrder
     from .list_users_public_period import ListUsersPublicPeriod
     from .lock_post_body import LockPostBody
+    from .lock_post_body_locked import LockPostBodyLocked
     from .mark_notifications_as_read_body import MarkNotificationsAsReadBody
     from .multipart_upload import MultipartUpload
     from .notification import Notification
@@ -157,6 +161,7 @@ if TYPE_CHECKING:
     from .silence import Silence
     from .silence_silence import SilenceSilence
     from .silence_user_body import SilenceUserBody
+    from .silence_user_body_post_action import SilenceUserBodyPostAction
     from .single_sign_on_record import SingleSignOnRecord
     from .site_basic_info import SiteBasicInfo
     from .site_info import SiteInfo
@@ -181,6 +186,7 @@ if TYPE_CHECKING:
     from .site_info_user_tips import SiteInfoUserTips
     from .success_response import SuccessResponse
     from .suspend_user_body import SuspendUserBody
+    from .suspend_user_body_post_action import SuspendUserBodyPostAction
     from .suspension import Suspension
     from .suspension_suspension import SuspensionSuspension
     from .tag import Tag
@@ -289,6 +295,7 @@ _MODULE_OF: dict[str, str] = {
     "CategoryInput": ".category_input",
     "CategoryInputCategoryLocalizationsItem": ".category_input_category_localizations_item",
     "CategoryInputPermissions": ".category_input_permissions",
+    "CategoryInputStyleType": ".category_input_style_type",
     "CategoryList": ".category_list",
     "CategoryListCategoryList": ".category_list_category_list",
     "CategoryRequiredTagGroupsItem": ".category_required_tag_groups_item",
@@ -303,6 +310,7 @@ _MODULE_OF: dict[str, str] = {
     "CreateMultipartUploadBody": ".create_multipart_upload_body",
     "CreateTopicPostPmBody": ".create_topic_post_pm_body",
     "CreateTopicTimerBody": ".create_topic_timer_body",
+    "CreateTopicTimerBodyStatusType": ".create_topic_timer_body_status_type",
     "CreateUploadBody": ".create_upload_body",
     "CreateUserBody": ".create_user_body",
     "CreateUserBodyExternalIds": ".create_user_body_external_ids",
@@ -363,6 +371,7 @@ _MODULE_OF: dict[str, str] = {
     "ListEventsIncludeDetails": ".list_events_include_details",
     "ListEventsIncludeSubcategories": ".list_events_include_subcategories",
     "ListEventsOrder": ".list_events_order",
+    "ListGroupsType": ".list_groups_type",
     "ListLatestTopicsAscending": ".list_latest_topics_ascending",
     "ListLatestTopicsOrder": ".list_latest_topics_order",
     "ListTopTopicsPeriod": ".list_top_topics_period",
@@ -370,6 +379,7 @@ _MODULE_OF: dict[str, str] = {
     "ListUsersPublicOrder": ".list_users_public_order",
     "ListUsersPublicPeriod": ".list_users_public_period",
     "LockPostBody": ".lock_post_body",
+    "LockPostBodyLocked": ".lock_post_body_locked",
     "MarkNotificationsAsReadBody": ".mark_notifications_as_read_body",
     "MultipartUpload": ".multipart_upload",
     "Notification": ".notification",
@@ -398,6 +408,7 @@ _MODULE_OF: dict[str, str] = {
     "Silence": ".silence",
     "SilenceSilence": ".silence_silence",
     "SilenceUserBody": ".silence_user_body",
+    "SilenceUserBodyPostAction": ".silence_user_body_post_action",
     "SingleSignOnRecord": ".single_sign_on_record",
     "SiteBasicInfo": ".site_basic_info",
     "SiteInfo": ".site_info",
@@ -422,6 +433,7 @@ _MODULE_OF: dict[str, str] = {
     "SiteInfoUserTips": ".site_info_user_tips",
     "SuccessResponse": ".success_response",
     "SuspendUserBody": ".suspend_user_body",
+    "SuspendUserBodyPostAction": ".suspend_user_body_post_action",
     "Suspension": ".suspension",
     "SuspensionSuspension": ".suspension_suspension",
     "Tag": ".tag",
@@ -546,6 +558,7 @@ __all__ = (
     "CategoryInput",
     "CategoryInputCategoryLocalizationsItem",
     "CategoryInputPermissions",
+    "CategoryInputStyleType",
     "CategoryList",
     "CategoryListCategoryList",
     "CategoryRequiredTagGroupsItem",
@@ -563,6 +576,7 @@ __all__ = (
     "CreateMultipartUploadBody",
     "CreateTopicPostPmBody",
     "CreateTopicTimerBody",
+    "CreateTopicTimerBodyStatusType",
     "CreateUploadBody",
     "CreateUserBody",
     "CreateUserBodyExternalIds",
@@ -620,6 +634,7 @@ __all__ = (
     "ListEventsIncludeDetails",
     "ListEventsIncludeSubcategories",
     "ListEventsOrder",
+    "ListGroupsType",
     "ListLatestTopicsAscending",
     "ListLatestTopicsOrder",
     "ListTopTopicsPeriod",
@@ -627,6 +642,7 @@ __all__ = (
     "ListUsersPublicOrder",
     "ListUsersPublicPeriod",
     "LockPostBody",
+    "LockPostBodyLocked",
     "MarkNotificationsAsReadBody",
     "MultipartUpload",
     "Notification",
@@ -655,6 +671,7 @@ __all__ = (
     "Silence",
     "SilenceSilence",
     "SilenceUserBody",
+    "SilenceUserBodyPostAction",
     "SingleSignOnRecord",
     "SiteBasicInfo",
     "SiteInfo",
@@ -679,6 +696,7 @@ __all__ = (
     "SiteInfoUserTips",
     "SuccessResponse",
     "SuspendUserBody",
+    "SuspendUserBodyPostAction",
     "Suspension",
     "SuspensionSuspension",
     "Tag",

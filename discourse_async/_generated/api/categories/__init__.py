@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ...models.category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
     from ...models.category_input_permissions import CategoryInputPermissions
+    from ...models.category_input_style_type import CategoryInputStyleType
     from ...models.category_list import CategoryList
     from ...models.category_response import CategoryResponse
     from ...models.topic_list_item import TopicListItem
@@ -49,7 +50,7 @@ class Categories(Namespace):
         name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
-        style_type: str | None | Unset = UNSET,
+        style_type: CategoryInputStyleType | None | Unset = UNSET,
         emoji: str | None | Unset = UNSET,
         icon: str | None | Unset = UNSET,
         parent_category_id: int | None | Unset = UNSET,
@@ -208,7 +209,7 @@ class Categories(Namespace):
         name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
-        style_type: str | None | Unset = UNSET,
+        style_type: CategoryInputStyleType | None | Unset = UNSET,
         emoji: str | None | Unset = UNSET,
         icon: str | None | Unset = UNSET,
         parent_category_id: int | None | Unset = UNSET,

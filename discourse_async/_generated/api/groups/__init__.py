@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ...models.group_members_added import GroupMembersAdded
     from ...models.group_members_removed import GroupMembersRemoved
     from ...models.group_response import GroupResponse
+    from ...models.list_groups_type import ListGroupsType
     from ...models.success_response import SuccessResponse
 
 _ADD_GROUP_MEMBERS: Result[GroupMembersAdded] = Result(ref("GroupMembersAdded"))
@@ -239,7 +240,7 @@ class Groups(Namespace):
         *,
         page: int | None | Unset = UNSET,
         filter: str | None | Unset = UNSET,
-        type: str | None | Unset = UNSET,
+        type: ListGroupsType | None | Unset = UNSET,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GroupList:
@@ -379,7 +380,7 @@ class Groups(Namespace):
         self,
         *,
         filter: str | None | Unset = UNSET,
-        type: str | None | Unset = UNSET,
+        type: ListGroupsType | None | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
     ) -> Paginator[Group, GroupList]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from discourse_async.pagination import Paginator
 
     from ...models.latest_posts import LatestPosts
+    from ...models.lock_post_body_locked import LockPostBodyLocked
     from ...models.post import Post
     from ...models.post_lock import PostLock
     from ...models.update_post_body_post import UpdatePostBodyPost
@@ -200,7 +201,7 @@ class Posts(Namespace):
         self,
         id: int | str,
         *,
-        locked: str,
+        locked: LockPostBodyLocked,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,

@@ -16,6 +16,7 @@ from ...types import UNSET, Unset
 if TYPE_CHECKING:
     from discourse_async.pagination import Paginator
 
+    from ...models.create_topic_timer_body_status_type import CreateTopicTimerBodyStatusType
     from ...models.external_topic import ExternalTopic
     from ...models.list_latest_topics_ascending import ListLatestTopicsAscending
     from ...models.list_latest_topics_order import ListLatestTopicsOrder
@@ -96,7 +97,7 @@ class Topics(Namespace):
         id: int | str,
         *,
         time: str | None | Unset = UNSET,
-        status_type: str | None | Unset = UNSET,
+        status_type: CreateTopicTimerBodyStatusType | None | Unset = UNSET,
         based_on_last_post: bool | None | Unset = UNSET,
         category_id: int | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,

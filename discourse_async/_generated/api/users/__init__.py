@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from ...models.admin_list_users_asc import AdminListUsersAsc
     from ...models.admin_list_users_flag_asc import AdminListUsersFlagAsc
+    from ...models.admin_list_users_flag_flag import AdminListUsersFlagFlag
     from ...models.admin_list_users_flag_order import AdminListUsersFlagOrder
     from ...models.admin_list_users_order import AdminListUsersOrder
     from ...models.admin_user import AdminUser
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
     from ...models.list_users_public_period import ListUsersPublicPeriod
     from ...models.password_reset import PasswordReset
     from ...models.silence import Silence
+    from ...models.silence_user_body_post_action import SilenceUserBodyPostAction
     from ...models.success_response import SuccessResponse
+    from ...models.suspend_user_body_post_action import SuspendUserBodyPostAction
     from ...models.suspension import Suspension
     from ...models.update_avatar_body_type import UpdateAvatarBodyType
     from ...models.updated_user import UpdatedUser
@@ -179,7 +182,7 @@ class Users(Namespace):
 
     async def admin_list_users_flag(
         self,
-        flag: str,
+        flag: AdminListUsersFlagFlag,
         *,
         order: AdminListUsersFlagOrder | None | Unset = UNSET,
         asc: AdminListUsersFlagAsc | None | Unset = UNSET,
@@ -679,7 +682,7 @@ class Users(Namespace):
         silenced_till: str,
         reason: str,
         message: str | None | Unset = UNSET,
-        post_action: str | None | Unset = UNSET,
+        post_action: SilenceUserBodyPostAction | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -722,7 +725,7 @@ class Users(Namespace):
         suspend_until: str,
         reason: str,
         message: str | None | Unset = UNSET,
-        post_action: str | None | Unset = UNSET,
+        post_action: SuspendUserBodyPostAction | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -901,7 +904,7 @@ class Users(Namespace):
 
     def iter_admin_list(
         self,
-        flag: str,
+        flag: AdminListUsersFlagFlag,
         *,
         order: AdminListUsersFlagOrder | None | Unset = UNSET,
         asc: AdminListUsersFlagAsc | None | Unset = UNSET,
