@@ -2,7 +2,7 @@
 """Shared types of the generated package: the UNSET marker of arguments left out, and files."""
 
 from collections.abc import Mapping
-from typing import IO, Any, BinaryIO, Literal
+from typing import IO, BinaryIO, Literal
 
 from attrs import define
 

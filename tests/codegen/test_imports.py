@@ -38,3 +38,20 @@ def test_nothing_unused_and_nothing_unknown() -> None:
     assert import_block("x = 1\nprint(x)\n", TABLE, 2, "models/x.py") == ""
     with pytest.raises(UnknownNameError, match=r"models/x\.py uses names nothing defines: Pots"):
         import_block("def f(p: Pots) -> None: ...\n", TABLE, 2, "models/x.py")
+
+
+def test_the_generated_package_imports_nothing_unused_or_undefined() -> None:
+    """pyflakes' checks (ruff's F rules, not ours) find no unused, undefined or shadowed name."""
+    import subprocess
+    from pathlib import Path
+
+    from ruff.__main__ import find_ruff_bin
+
+    package = Path(__file__).resolve().parents[2] / "discourse_async" / "_generated"
+    proc = subprocess.run(
+        [find_ruff_bin(), "check", "--isolated", "--no-cache", "--select", "F", str(package)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
