@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from keyword import iskeyword
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from openapi_python_client.parser.errors import GeneratorError
 from openapi_python_client.strings import snake_case
 from ruff.__main__ import find_ruff_bin
 
-from codegen import build_spec
+from codegen import build_spec, imports
 from codegen.build_spec import HTTP_METHODS, load_yaml
 from codegen.preview import check_deprecations, load_deprecations
 
@@ -122,6 +123,42 @@ class Describer:
         return text
 
 
+def is_identifier(name: Any) -> bool:
+    """A JSON key that can be a class-syntax TypedDict field (the generator wraps names it read)."""
+    text = name.get_untrusted_value() if hasattr(name, "get_untrusted_value") else str(name)
+    return bool(text.isidentifier() and not iskeyword(text))
+
+
+def body_objects(collections: Iterable[Any]) -> list[Any]:
+    """The objects nested in request bodies (the generator's ModelProperty of each), inner ones first.
+
+    Each gets a TypedDict in params.py; the body itself does not (its fields are keyword arguments).
+    """
+    found: dict[str, Any] = {}
+
+    def visit(prop: Any) -> None:
+        kind = type(prop).__name__
+        if kind == "ListProperty":
+            visit(prop.inner_property)
+        elif kind == "UnionProperty":
+            for inner in prop.inner_properties:
+                visit(inner)
+        elif kind == "ModelProperty" and (prop.required_properties or prop.optional_properties):
+            name = prop.class_info.name
+            if name not in found:
+                found[name] = None  # claimed, so a cycle ends here
+                for field in prop.required_properties + prop.optional_properties:
+                    visit(field)
+                found[name] = prop
+
+    for collection in collections:
+        for endpoint in collection.endpoints:
+            for body in endpoint.bodies[:1]:
+                for field in body.prop.required_properties + body.prop.optional_properties:
+                    visit(field)
+    return list(found.values())
+
+
 def run_generator(config: Config, deprecations: dict[str, Any], spec: dict[str, Any]) -> list[GeneratorError]:
     """openapi_python_client.generate(), plus our data as template globals.
 
@@ -136,7 +173,11 @@ def run_generator(config: Config, deprecations: dict[str, Any], spec: dict[str, 
     project.env.globals["api"] = api_tables(spec)
     project.env.globals["describe"] = describe
     project.env.globals["keyword"] = keyword_name
+    project.env.tests["is_identifier"] = is_identifier
     errors = list(project.build())
+    models = body_objects(project.openapi.endpoint_collections_by_tag.values())
+    params = project.env.get_template("params.py.jinja").render(models=models)
+    (project.package_dir / "params.py").write_text(params, encoding="utf-8")
     if describe.missing:
         raise GenerationError("codegen/parameters.yaml describes nowhere:\n  " + "\n  ".join(describe.missing))
     return errors
@@ -166,7 +207,11 @@ def generate_into(out: Path) -> int:
     for path in sorted((out / "api").glob("*/*.py")):
         if path.name != "__init__.py":
             path.unlink()
-    ruff("check", *RUFF_OPTIONS, "--select", "F401,I,UP", "--fix-only", "--exit-zero", ".", cwd=out)
+    try:
+        imports.fill(out)
+    except imports.UnknownNameError as exc:
+        raise GenerationError(str(exc)) from None
+    ruff("check", *RUFF_OPTIONS, "--select", "I,UP", "--fix-only", "--exit-zero", ".", cwd=out)
     ruff("format", *RUFF_OPTIONS, ".", cwd=out)
     for path in sorted(out.rglob("*.py")):
         path.write_text(HEADER + path.read_text(encoding="utf-8"), encoding="utf-8")

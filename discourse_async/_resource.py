@@ -11,7 +11,7 @@ import datetime as _dt
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, cast
 
 from discourse_async._generated.types import Unset
 from discourse_async._runtime import Result, _dump, form_part, path_param
@@ -39,9 +39,9 @@ async def request_of(call: Awaitable[Any]) -> dict[str, Any]:
 
 
 class _Caller(Protocol):
-    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Result) -> Any: ...
+    async def _call_parsed(self, operation: str, kwargs: dict[str, Any], parse: Result[T]) -> T: ...
 
-    async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Result) -> APIResponse[Any]: ...
+    async def _call_operation(self, operation: str, kwargs: dict[str, Any], parse: Result[T]) -> APIResponse[T]: ...
 
 
 def raw_response(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[APIResponse[T]]]:
@@ -77,7 +77,7 @@ class Namespace:
         operation: str,
         method: str,
         route: str,
-        result: Result,
+        result: Result[T],
         *,
         path: Mapping[str, Any] | None = None,
         query: Mapping[str, Any] | None = None,
@@ -88,7 +88,12 @@ class Namespace:
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Any:
+    ) -> T:
+        """Build the request and send it; return the answer as ``result`` parses it.
+
+        Under ``with_raw_response`` the response comes back instead, under ``request_of`` the request
+        unsent: their callers give those two their types.
+        """
         url = route.format(**{k: path_param(k, v) for k, v in path.items()}) if path else route
         kwargs: dict[str, Any] = {"method": method, "url": url}
         if query or extra_query:
@@ -115,7 +120,8 @@ class Namespace:
             elif body:
                 kwargs["json"] = {k: _dump(v) for k, v in body.items()}
         if _RAW.get():
-            return await self._client._call_operation(operation, kwargs, result)
+            # raw_response() and request_of() give these two paths their types.
+            return cast(T, await self._client._call_operation(operation, kwargs, result))
         if _DRY_RUN.get():
-            return kwargs
+            return cast(T, kwargs)
         return await self._client._call_parsed(operation, kwargs, result)

@@ -31,7 +31,7 @@ import importlib
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MethodType
-from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast, overload
 from urllib.parse import quote
 
 from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_loads
@@ -859,7 +859,7 @@ def decoded(response: Any) -> Any:
 
 
 class PathParameterError(ValueError):
-    """A path parameter value that would move the request to another endpoint."""
+    """A path parameter value that would move the request to another endpoint, or is not an id or a name."""
 
 
 def path_param(name: str, value: object) -> str:
@@ -867,8 +867,14 @@ def path_param(name: str, value: object) -> str:
 
     Every reserved character is percent-encoded ("a/b" -> "a%2Fb", "?" -> "%3F", "#" -> "%23").
     "", "." and ".." cannot be encoded into something a server keeps as one segment (URL
-    normalisation removes dot segments), so they are refused.
+    normalisation removes dot segments), so they are refused. Only ``int`` and ``str`` are taken:
+    ``None`` would call ``/t/None.json``, ``1.5`` ``/t/1.5.json`` and ``True`` ``/t/True.json``,
+    each a request for something nobody meant (``bool`` is an ``int`` subclass, so it is named).
     """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PathParameterError(
+            f"path parameter {name!r} must be an int or a str, not {type(value).__name__}: nothing was sent"
+        )
     text = str(value)
     if text in ("", ".", ".."):
         raise PathParameterError(f"path parameter {name!r} may not be {text!r}: it would change the endpoint called")
@@ -914,8 +920,13 @@ def renamed_parameters(
     return decorate
 
 
-class Result:
-    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON."""
+class Result(Generic[T]):
+    """How an operation's answer becomes its result: a model (by its spec), a file, or decoded JSON.
+
+    Generated code annotates each one with the type it gives (``Result[Post]``), which is what makes
+    an operation's return type checked rather than ``Any``: the spec and the annotation are written
+    by the same template from the same property.
+    """
 
     __slots__ = ("file", "spec")
 
@@ -923,22 +934,26 @@ class Result:
         self.spec = spec
         self.file = file
 
-    def __call__(self, response: Any, strict: bool = False) -> Any:
+    def __call__(self, response: Any, strict: bool = False) -> T:
         spec = self.spec
+        value: Any
         if spec is not None:
             data = None
             if type(spec) is _Ref and not strict:
                 # A large answer to a model is read lazily (strict mode checks every value anyway).
                 body = getattr(response, "_body", None)  # the built-in engines' RawResponse
                 data = lazy_loads(response.content if body is None else body)
-            return parse(spec, response.json() if data is None else data, strict)
-        if self.file:
+            value = parse(spec, response.json() if data is None else data, strict)
+        elif self.file:
             from io import BytesIO
 
             from discourse_async._generated.types import File
 
-            return File(payload=BytesIO(response.content))
-        return decoded(response)
+            value = File(payload=BytesIO(response.content))
+        else:
+            value = decoded(response)
+        # What T is, the generated annotation says (made from the same property as the spec).
+        return cast(T, value)
 
 
 def with_body_dict(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -76,9 +76,25 @@ class Paginator(Generic[ItemT, PageT]):
         self._prefetch = prefetch
         self._key = key
         self._window = dedupe_window
+        self._walk: AsyncGenerator[ItemT, None] | None = None
 
     def __aiter__(self) -> AsyncIterator[ItemT]:
+        """A fresh walk from the first page: ``async for`` over one paginator twice reads the list twice."""
         return self._items()
+
+    async def __anext__(self) -> ItemT:
+        """The next item of the paginator's own walk, so ``await anext(dc.topics.iter_latest())`` works.
+
+        The walk is separate from ``async for`` (which starts afresh); it ends with ``StopAsyncIteration``.
+        """
+        if self._walk is None:
+            self._walk = self._items()
+        return await anext(self._walk)
+
+    async def aclose(self) -> None:
+        """Stop the walk ``anext()`` started (read-ahead pages are cancelled)."""
+        if self._walk is not None:
+            await self._walk.aclose()
 
     async def _items(self) -> AsyncGenerator[ItemT, None]:
         remaining = self._max_items

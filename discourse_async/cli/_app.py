@@ -142,6 +142,9 @@ def _click_type(tp: Any) -> tuple[_ParamType | None, bool]:
         if inner is None or isinstance(inner, _JSON | click.Path):
             return _JSON(), False
         return _Items(inner), True
+    # A nested body object, typed as its model or its TypedDict (post=), is given as JSON like a model.
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and any(map(typing.is_typeddict, typing.get_args(tp))):
+        return _JSON(), False
     # A union (int | str) is passed on as text; nested models, dicts and Any are given as JSON.
     return (click.STRING if typing.get_origin(tp) in (typing.Union, types.UnionType) else _JSON()), False
 

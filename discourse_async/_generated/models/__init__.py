@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .category_input import CategoryInput
     from .category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
     from .category_input_permissions import CategoryInputPermissions
+    from .category_input_style_type import CategoryInputStyleType
     from .category_list import CategoryList
     from .category_list_category_list import CategoryListCategoryList
     from .category_required_tag_groups_item import CategoryRequiredTagGroupsItem
@@ -58,11 +59,10 @@ if TYPE_CHECKING:
     from .complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
     from .create_backup_body import CreateBackupBody
     from .create_multipart_upload_body import CreateMultipartUploadBody
-    from .create_multipart_upload_body_upload_type import CreateMultipartUploadBodyUploadType
     from .create_topic_post_pm_body import CreateTopicPostPmBody
     from .create_topic_timer_body import CreateTopicTimerBody
+    from .create_topic_timer_body_status_type import CreateTopicTimerBodyStatusType
     from .create_upload_body import CreateUploadBody
-    from .create_upload_body_upload_type import CreateUploadBodyUploadType
     from .create_user_body import CreateUserBody
     from .create_user_body_external_ids import CreateUserBodyExternalIds
     from .create_user_body_user_fields import CreateUserBodyUserFields
@@ -73,8 +73,7 @@ if TYPE_CHECKING:
     from .delete_user_body import DeleteUserBody
     from .deleted_user import DeletedUser
     from .directory import Directory
-    from .directory_directory_items_item import DirectoryDirectoryItemsItem
-    from .directory_directory_items_item_user import DirectoryDirectoryItemsItemUser
+    from .directory_item import DirectoryItem
     from .directory_meta import DirectoryMeta
     from .event_list import EventList
     from .event_list_events_item import EventListEventsItem
@@ -93,12 +92,13 @@ if TYPE_CHECKING:
     from .export_events_ics_order import ExportEventsIcsOrder
     from .external_topic import ExternalTopic
     from .generate_presigned_put_body import GeneratePresignedPutBody
-    from .generate_presigned_put_body_type import GeneratePresignedPutBodyType
     from .get_notifications_filter import GetNotificationsFilter
     from .gravatar import Gravatar
     from .group import Group
     from .group_input import GroupInput
     from .group_input_group import GroupInputGroup
+    from .group_input_group_default_notification_level import GroupInputGroupDefaultNotificationLevel
+    from .group_input_group_visibility_level import GroupInputGroupVisibilityLevel
     from .group_list import GroupList
     from .group_list_extras import GroupListExtras
     from .group_member import GroupMember
@@ -122,6 +122,7 @@ if TYPE_CHECKING:
     from .list_events_include_details import ListEventsIncludeDetails
     from .list_events_include_subcategories import ListEventsIncludeSubcategories
     from .list_events_order import ListEventsOrder
+    from .list_groups_type import ListGroupsType
     from .list_latest_topics_ascending import ListLatestTopicsAscending
     from .list_latest_topics_order import ListLatestTopicsOrder
     from .list_top_topics_period import ListTopTopicsPeriod
@@ -129,6 +130,7 @@ if TYPE_CHECKING:
     from .list_users_public_order import ListUsersPublicOrder
     from .list_users_public_period import ListUsersPublicPeriod
     from .lock_post_body import LockPostBody
+    from .lock_post_body_locked import LockPostBodyLocked
     from .mark_notifications_as_read_body import MarkNotificationsAsReadBody
     from .multipart_upload import MultipartUpload
     from .notification import Notification
@@ -145,6 +147,7 @@ if TYPE_CHECKING:
     from .presigned_parts_presigned_urls import PresignedPartsPresignedUrls
     from .presigned_put import PresignedPut
     from .presigned_put_signed_headers import PresignedPutSignedHeaders
+    from .reply_to_user import ReplyToUser
     from .search_result import SearchResult
     from .search_result_grouped_search_result import SearchResultGroupedSearchResult
     from .search_result_grouped_search_result_extra import SearchResultGroupedSearchResultExtra
@@ -158,6 +161,8 @@ if TYPE_CHECKING:
     from .silence import Silence
     from .silence_silence import SilenceSilence
     from .silence_user_body import SilenceUserBody
+    from .silence_user_body_post_action import SilenceUserBodyPostAction
+    from .single_sign_on_record import SingleSignOnRecord
     from .site_basic_info import SiteBasicInfo
     from .site_info import SiteInfo
     from .site_info_access_control import SiteInfoAccessControl
@@ -181,6 +186,7 @@ if TYPE_CHECKING:
     from .site_info_user_tips import SiteInfoUserTips
     from .success_response import SuccessResponse
     from .suspend_user_body import SuspendUserBody
+    from .suspend_user_body_post_action import SuspendUserBodyPostAction
     from .suspension import Suspension
     from .suspension_suspension import SuspensionSuspension
     from .tag import Tag
@@ -232,6 +238,7 @@ if TYPE_CHECKING:
     from .upload_metadata import UploadMetadata
     from .upload_optimized_video_type_0 import UploadOptimizedVideoType0
     from .upload_thumbnail_type_0 import UploadThumbnailType0
+    from .upload_type import UploadType
     from .user import User
     from .user_action_list import UserActionList
     from .user_action_list_user_actions_item import UserActionListUserActionsItem
@@ -288,6 +295,7 @@ _MODULE_OF: dict[str, str] = {
     "CategoryInput": ".category_input",
     "CategoryInputCategoryLocalizationsItem": ".category_input_category_localizations_item",
     "CategoryInputPermissions": ".category_input_permissions",
+    "CategoryInputStyleType": ".category_input_style_type",
     "CategoryList": ".category_list",
     "CategoryListCategoryList": ".category_list_category_list",
     "CategoryRequiredTagGroupsItem": ".category_required_tag_groups_item",
@@ -300,11 +308,10 @@ _MODULE_OF: dict[str, str] = {
     "CompleteMultipartBodyPartsItem": ".complete_multipart_body_parts_item",
     "CreateBackupBody": ".create_backup_body",
     "CreateMultipartUploadBody": ".create_multipart_upload_body",
-    "CreateMultipartUploadBodyUploadType": ".create_multipart_upload_body_upload_type",
     "CreateTopicPostPmBody": ".create_topic_post_pm_body",
     "CreateTopicTimerBody": ".create_topic_timer_body",
+    "CreateTopicTimerBodyStatusType": ".create_topic_timer_body_status_type",
     "CreateUploadBody": ".create_upload_body",
-    "CreateUploadBodyUploadType": ".create_upload_body_upload_type",
     "CreateUserBody": ".create_user_body",
     "CreateUserBodyExternalIds": ".create_user_body_external_ids",
     "CreateUserBodyUserFields": ".create_user_body_user_fields",
@@ -315,8 +322,7 @@ _MODULE_OF: dict[str, str] = {
     "DeleteUserBody": ".delete_user_body",
     "DeletedUser": ".deleted_user",
     "Directory": ".directory",
-    "DirectoryDirectoryItemsItem": ".directory_directory_items_item",
-    "DirectoryDirectoryItemsItemUser": ".directory_directory_items_item_user",
+    "DirectoryItem": ".directory_item",
     "DirectoryMeta": ".directory_meta",
     "EventList": ".event_list",
     "EventListEventsItem": ".event_list_events_item",
@@ -335,12 +341,13 @@ _MODULE_OF: dict[str, str] = {
     "ExportEventsIcsOrder": ".export_events_ics_order",
     "ExternalTopic": ".external_topic",
     "GeneratePresignedPutBody": ".generate_presigned_put_body",
-    "GeneratePresignedPutBodyType": ".generate_presigned_put_body_type",
     "GetNotificationsFilter": ".get_notifications_filter",
     "Gravatar": ".gravatar",
     "Group": ".group",
     "GroupInput": ".group_input",
     "GroupInputGroup": ".group_input_group",
+    "GroupInputGroupDefaultNotificationLevel": ".group_input_group_default_notification_level",
+    "GroupInputGroupVisibilityLevel": ".group_input_group_visibility_level",
     "GroupList": ".group_list",
     "GroupListExtras": ".group_list_extras",
     "GroupMember": ".group_member",
@@ -364,6 +371,7 @@ _MODULE_OF: dict[str, str] = {
     "ListEventsIncludeDetails": ".list_events_include_details",
     "ListEventsIncludeSubcategories": ".list_events_include_subcategories",
     "ListEventsOrder": ".list_events_order",
+    "ListGroupsType": ".list_groups_type",
     "ListLatestTopicsAscending": ".list_latest_topics_ascending",
     "ListLatestTopicsOrder": ".list_latest_topics_order",
     "ListTopTopicsPeriod": ".list_top_topics_period",
@@ -371,6 +379,7 @@ _MODULE_OF: dict[str, str] = {
     "ListUsersPublicOrder": ".list_users_public_order",
     "ListUsersPublicPeriod": ".list_users_public_period",
     "LockPostBody": ".lock_post_body",
+    "LockPostBodyLocked": ".lock_post_body_locked",
     "MarkNotificationsAsReadBody": ".mark_notifications_as_read_body",
     "MultipartUpload": ".multipart_upload",
     "Notification": ".notification",
@@ -387,6 +396,7 @@ _MODULE_OF: dict[str, str] = {
     "PresignedPartsPresignedUrls": ".presigned_parts_presigned_urls",
     "PresignedPut": ".presigned_put",
     "PresignedPutSignedHeaders": ".presigned_put_signed_headers",
+    "ReplyToUser": ".reply_to_user",
     "SearchResult": ".search_result",
     "SearchResultGroupedSearchResult": ".search_result_grouped_search_result",
     "SearchResultGroupedSearchResultExtra": ".search_result_grouped_search_result_extra",
@@ -398,6 +408,8 @@ _MODULE_OF: dict[str, str] = {
     "Silence": ".silence",
     "SilenceSilence": ".silence_silence",
     "SilenceUserBody": ".silence_user_body",
+    "SilenceUserBodyPostAction": ".silence_user_body_post_action",
+    "SingleSignOnRecord": ".single_sign_on_record",
     "SiteBasicInfo": ".site_basic_info",
     "SiteInfo": ".site_info",
     "SiteInfoAccessControl": ".site_info_access_control",
@@ -421,6 +433,7 @@ _MODULE_OF: dict[str, str] = {
     "SiteInfoUserTips": ".site_info_user_tips",
     "SuccessResponse": ".success_response",
     "SuspendUserBody": ".suspend_user_body",
+    "SuspendUserBodyPostAction": ".suspend_user_body_post_action",
     "Suspension": ".suspension",
     "SuspensionSuspension": ".suspension_suspension",
     "Tag": ".tag",
@@ -472,6 +485,7 @@ _MODULE_OF: dict[str, str] = {
     "UploadMetadata": ".upload_metadata",
     "UploadOptimizedVideoType0": ".upload_optimized_video_type_0",
     "UploadThumbnailType0": ".upload_thumbnail_type_0",
+    "UploadType": ".upload_type",
     "User": ".user",
     "UserActionList": ".user_action_list",
     "UserActionListUserActionsItem": ".user_action_list_user_actions_item",
@@ -544,6 +558,7 @@ __all__ = (
     "CategoryInput",
     "CategoryInputCategoryLocalizationsItem",
     "CategoryInputPermissions",
+    "CategoryInputStyleType",
     "CategoryList",
     "CategoryListCategoryList",
     "CategoryRequiredTagGroupsItem",
@@ -559,11 +574,10 @@ __all__ = (
     "CreatedGroupBasicGroup",
     "CreatedUser",
     "CreateMultipartUploadBody",
-    "CreateMultipartUploadBodyUploadType",
     "CreateTopicPostPmBody",
     "CreateTopicTimerBody",
+    "CreateTopicTimerBodyStatusType",
     "CreateUploadBody",
-    "CreateUploadBodyUploadType",
     "CreateUserBody",
     "CreateUserBodyExternalIds",
     "CreateUserBodyUserFields",
@@ -571,8 +585,7 @@ __all__ = (
     "DeletePostBody",
     "DeleteUserBody",
     "Directory",
-    "DirectoryDirectoryItemsItem",
-    "DirectoryDirectoryItemsItemUser",
+    "DirectoryItem",
     "DirectoryMeta",
     "EventList",
     "EventListEventsItem",
@@ -591,12 +604,13 @@ __all__ = (
     "ExportEventsIcsOrder",
     "ExternalTopic",
     "GeneratePresignedPutBody",
-    "GeneratePresignedPutBodyType",
     "GetNotificationsFilter",
     "Gravatar",
     "Group",
     "GroupInput",
     "GroupInputGroup",
+    "GroupInputGroupDefaultNotificationLevel",
+    "GroupInputGroupVisibilityLevel",
     "GroupList",
     "GroupListExtras",
     "GroupMember",
@@ -620,6 +634,7 @@ __all__ = (
     "ListEventsIncludeDetails",
     "ListEventsIncludeSubcategories",
     "ListEventsOrder",
+    "ListGroupsType",
     "ListLatestTopicsAscending",
     "ListLatestTopicsOrder",
     "ListTopTopicsPeriod",
@@ -627,6 +642,7 @@ __all__ = (
     "ListUsersPublicOrder",
     "ListUsersPublicPeriod",
     "LockPostBody",
+    "LockPostBodyLocked",
     "MarkNotificationsAsReadBody",
     "MultipartUpload",
     "Notification",
@@ -643,6 +659,7 @@ __all__ = (
     "PresignedPartsPresignedUrls",
     "PresignedPut",
     "PresignedPutSignedHeaders",
+    "ReplyToUser",
     "SearchResult",
     "SearchResultGroupedSearchResult",
     "SearchResultGroupedSearchResultExtra",
@@ -654,6 +671,8 @@ __all__ = (
     "Silence",
     "SilenceSilence",
     "SilenceUserBody",
+    "SilenceUserBodyPostAction",
+    "SingleSignOnRecord",
     "SiteBasicInfo",
     "SiteInfo",
     "SiteInfoAccessControl",
@@ -677,6 +696,7 @@ __all__ = (
     "SiteInfoUserTips",
     "SuccessResponse",
     "SuspendUserBody",
+    "SuspendUserBodyPostAction",
     "Suspension",
     "SuspensionSuspension",
     "Tag",
@@ -728,6 +748,7 @@ __all__ = (
     "UploadMetadata",
     "UploadOptimizedVideoType0",
     "UploadThumbnailType0",
+    "UploadType",
     "User",
     "UserActionList",
     "UserActionListUserActionsItem",

@@ -3,33 +3,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATETIME,
-    FLOAT,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, DATETIME, FLOAT, INT, STR, Model, field, lst, mapping, nullable, ref
 
 if TYPE_CHECKING:
     import datetime
-    from typing import Any
+
+    from discourse_async._runtime import Field
 
     from ..models.admin_user_groups_item import AdminUserGroupsItem
     from ..models.admin_user_penalty_counts import AdminUserPenaltyCounts
     from ..models.admin_user_tl_3_requirements import AdminUserTl3Requirements
     from ..models.admin_user_upcoming_changes_stats_item import AdminUserUpcomingChangesStatsItem
     from ..models.basic_user import BasicUser
+    from ..models.single_sign_on_record import SingleSignOnRecord
 
 
 class AdminUser(Model):
@@ -96,7 +84,9 @@ class AdminUser(Model):
     can_delete_sso_record: Field[bool | None] = field("can_delete_sso_record", BOOL)
     api_key_count: Field[int | None] = field("api_key_count", INT)
     similar_users_count: Field[int | None] = field("similar_users_count", INT)
-    single_sign_on_record: Field[str | None] = field("single_sign_on_record", nullable(STR))
+    single_sign_on_record: Field[SingleSignOnRecord | None] = field(
+        "single_sign_on_record", nullable(ref("SingleSignOnRecord"))
+    )
     approved_by: Field[BasicUser | None] = field("approved_by", nullable(ref("BasicUser")))
     suspended_by: Field[str | None] = field("suspended_by", nullable(STR))
     silenced_by: Field[str | None] = field("silenced_by", nullable(STR))
@@ -176,7 +166,7 @@ class AdminUser(Model):
             can_delete_sso_record: bool | None = ...,
             api_key_count: int | None = ...,
             similar_users_count: int | None = ...,
-            single_sign_on_record: str | None = ...,
+            single_sign_on_record: SingleSignOnRecord | None = ...,
             approved_by: BasicUser | None = ...,
             suspended_by: str | None = ...,
             silenced_by: str | None = ...,

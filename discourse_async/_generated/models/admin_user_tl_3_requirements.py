@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    INT,
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import BOOL, INT, Model, field, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.admin_user_tl_3_requirements_penalty_counts import AdminUserTl3RequirementsPenaltyCounts
 
 

@@ -3,19 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import ANY, Model, field, lst, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.badge_list_admin_badges_triggers import BadgeListAdminBadgesTriggers
 

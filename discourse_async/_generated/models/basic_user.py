@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    nullable,
-)
+from discourse_async._runtime import INT, STR, Model, field, nullable
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
 
 
 class BasicUser(Model):
@@ -27,6 +20,7 @@ class BasicUser(Model):
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
     name: Field[str | None] = field("name", nullable(STR))
+    title: Field[str | None] = field("title", nullable(STR))
 
     if TYPE_CHECKING:
 
@@ -37,4 +31,5 @@ class BasicUser(Model):
             username: str | None = ...,
             avatar_template: str | None = ...,
             name: str | None = ...,
+            title: str | None = ...,
         ) -> None: ...

@@ -3,24 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, INT, STR, Model, field, lst, mapping, nullable, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.category_category_setting import CategoryCategorySetting
     from ..models.category_group_permissions_item import CategoryGroupPermissionsItem

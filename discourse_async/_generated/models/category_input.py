@@ -3,25 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, INT, STR, Model, enum, field, lst, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
     from ..models.category_input_permissions import CategoryInputPermissions
+    from ..models.category_input_style_type import CategoryInputStyleType
 
 
 class CategoryInput(Model):
@@ -32,7 +23,7 @@ class CategoryInput(Model):
     name: Field[str] = field("name", STR, True)
     color: Field[str | None] = field("color", STR)
     text_color: Field[str | None] = field("text_color", STR)
-    style_type: Field[str | None] = field("style_type", STR)
+    style_type: Field[CategoryInputStyleType | None] = field("style_type", enum("emoji", "icon", "square"))
     emoji: Field[str | None] = field("emoji", STR)
     icon: Field[str | None] = field("icon", STR)
     parent_category_id: Field[int | None] = field("parent_category_id", INT)
@@ -54,7 +45,7 @@ class CategoryInput(Model):
             name: str | None = ...,
             color: str | None = ...,
             text_color: str | None = ...,
-            style_type: str | None = ...,
+            style_type: CategoryInputStyleType | None = ...,
             emoji: str | None = ...,
             icon: str | None = ...,
             parent_category_id: int | None = ...,

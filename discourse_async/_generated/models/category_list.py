@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import Model, field, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.category_list_category_list import CategoryListCategoryList
 
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import STR, Model, field, lst, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
 
 

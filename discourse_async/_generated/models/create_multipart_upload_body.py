@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    enum,
-    field,
-    ref,
-)
+from discourse_async._runtime import INT, STR, Model, enum, field, one_of, ref
 
 if TYPE_CHECKING:
-    from ..models.create_multipart_upload_body_upload_type import CreateMultipartUploadBodyUploadType
+    from discourse_async._runtime import Field
+
     from ..models.upload_metadata import UploadMetadata
+    from ..models.upload_type import UploadType
 
 
 class CreateMultipartUploadBody(Model):
@@ -25,8 +19,10 @@ class CreateMultipartUploadBody(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    upload_type: Field[CreateMultipartUploadBodyUploadType] = field(
-        "upload_type", enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), True
+    upload_type: Field[UploadType | str] = field(
+        "upload_type",
+        one_of(enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), STR),
+        True,
     )
     file_name: Field[str] = field("file_name", STR, True)
     file_size: Field[int] = field("file_size", INT, True)
@@ -37,7 +33,7 @@ class CreateMultipartUploadBody(Model):
         def __init__(
             self,
             *,
-            upload_type: CreateMultipartUploadBodyUploadType | None = ...,
+            upload_type: UploadType | str | None = ...,
             file_name: str | None = ...,
             file_size: int | None = ...,
             metadata: UploadMetadata | None = ...,

@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import BOOL, INT, STR, Model, enum, field
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
+
+    from ..models.create_topic_timer_body_status_type import CreateTopicTimerBodyStatusType
 
 
 class CreateTopicTimerBody(Model):
@@ -24,7 +19,20 @@ class CreateTopicTimerBody(Model):
     """
 
     time: Field[str | None] = field("time", STR)
-    status_type: Field[str | None] = field("status_type", STR)
+    status_type: Field[CreateTopicTimerBodyStatusType | None] = field(
+        "status_type",
+        enum(
+            "bump",
+            "clear_slow_mode",
+            "close",
+            "delete",
+            "delete_replies",
+            "open",
+            "publish_to_category",
+            "reminder",
+            "silent_close",
+        ),
+    )
     based_on_last_post: Field[bool | None] = field("based_on_last_post", BOOL)
     category_id: Field[int | None] = field("category_id", INT)
 
@@ -34,7 +42,7 @@ class CreateTopicTimerBody(Model):
             self,
             *,
             time: str | None = ...,
-            status_type: str | None = ...,
+            status_type: CreateTopicTimerBodyStatusType | None = ...,
             based_on_last_post: bool | None = ...,
             category_id: int | None = ...,
         ) -> None: ...

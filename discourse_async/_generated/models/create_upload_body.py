@@ -5,19 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    FILE,
-    INT,
-    Field,
-    Model,
-    enum,
-    field,
-)
+from discourse_async._runtime import BOOL, FILE, INT, STR, Model, enum, field, one_of
+
+from ..types import File
 
 if TYPE_CHECKING:
-    from ..models.create_upload_body_upload_type import CreateUploadBodyUploadType
-    from ..types import File
+    from discourse_async._runtime import Field
+
+    from ..models.upload_type import UploadType
 
 
 class CreateUploadBody(Model):
@@ -25,8 +20,10 @@ class CreateUploadBody(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    upload_type: Field[CreateUploadBodyUploadType] = field(
-        "upload_type", enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), True
+    upload_type: Field[UploadType | str] = field(
+        "upload_type",
+        one_of(enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), STR),
+        True,
     )
     user_id: Field[int | None] = field("user_id", INT)
     synchronous: Field[bool | None] = field("synchronous", BOOL)
@@ -37,7 +34,7 @@ class CreateUploadBody(Model):
         def __init__(
             self,
             *,
-            upload_type: CreateUploadBodyUploadType | None = ...,
+            upload_type: UploadType | str | None = ...,
             user_id: int | None = ...,
             synchronous: bool | None = ...,
             file: File | None = ...,

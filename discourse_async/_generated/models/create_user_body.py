@@ -3,21 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    STR,
-    Field,
-    Model,
-    field,
-    mapping,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, STR, Model, field, mapping, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.create_user_body_user_fields import CreateUserBodyUserFields
 

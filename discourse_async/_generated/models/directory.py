@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import Model, field, lst, ref
 
 if TYPE_CHECKING:
-    from ..models.directory_directory_items_item import DirectoryDirectoryItemsItem
+    from discourse_async._runtime import Field
+
+    from ..models.directory_item import DirectoryItem
     from ..models.directory_meta import DirectoryMeta
 
 
@@ -23,9 +19,7 @@ class Directory(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    directory_items: Field[list[DirectoryDirectoryItemsItem]] = field(
-        "directory_items", lst(ref("DirectoryDirectoryItemsItem")), True
-    )
+    directory_items: Field[list[DirectoryItem]] = field("directory_items", lst(ref("DirectoryItem")), True)
     meta: Field[DirectoryMeta] = field("meta", ref("DirectoryMeta"), True)
 
     if TYPE_CHECKING:
@@ -33,6 +27,6 @@ class Directory(Model):
         def __init__(
             self,
             *,
-            directory_items: list[DirectoryDirectoryItemsItem] | None = ...,
+            directory_items: list[DirectoryItem] | None = ...,
             meta: DirectoryMeta | None = ...,
         ) -> None: ...

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import Model, field, lst, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.event_list_events_item import EventListEventsItem
 
 

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    DATETIME,
-    Field,
-    Model,
-    field,
-    nullable,
-)
+from discourse_async._runtime import DATETIME, Model, field, nullable
 
 if TYPE_CHECKING:
     import datetime
+
+    from discourse_async._runtime import Field
 
 
 class EventListEventsItemOccurrencesItem(Model):

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import INT, STR, Model, field, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.event_list_events_item_post_topic import EventListEventsItemPostTopic
 
 

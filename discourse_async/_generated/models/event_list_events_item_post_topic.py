@@ -3,21 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-)
+from discourse_async._runtime import ANY, INT, STR, Model, field, lst, mapping
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
 
 class EventListEventsItemPostTopic(Model):

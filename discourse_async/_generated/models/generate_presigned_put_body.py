@@ -5,19 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    enum,
-    field,
-    ref,
-)
+from discourse_async._runtime import INT, STR, Model, enum, field, one_of, ref
 
 if TYPE_CHECKING:
-    from ..models.generate_presigned_put_body_type import GeneratePresignedPutBodyType
+    from discourse_async._runtime import Field
+
     from ..models.upload_metadata import UploadMetadata
+    from ..models.upload_type import UploadType
 
 
 class GeneratePresignedPutBody(Model):
@@ -25,8 +19,8 @@ class GeneratePresignedPutBody(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    type_: Field[GeneratePresignedPutBodyType] = field(
-        "type", enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), True
+    type_: Field[UploadType | str] = field(
+        "type", one_of(enum("avatar", "card_background", "composer", "custom_emoji", "profile_background"), STR), True
     )
     file_name: Field[str] = field("file_name", STR, True)
     file_size: Field[int] = field("file_size", INT, True)
@@ -37,7 +31,7 @@ class GeneratePresignedPutBody(Model):
         def __init__(
             self,
             *,
-            type_: GeneratePresignedPutBodyType | None = ...,
+            type_: UploadType | str | None = ...,
             file_name: str | None = ...,
             file_size: int | None = ...,
             metadata: UploadMetadata | None = ...,

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-)
+from discourse_async._runtime import BOOL, INT, STR, Model, enum, field, lst
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
+
+    from ..models.group_input_group_default_notification_level import GroupInputGroupDefaultNotificationLevel
+    from ..models.group_input_group_visibility_level import GroupInputGroupVisibilityLevel
 
 
 class GroupInputGroup(Model):
@@ -30,14 +25,16 @@ class GroupInputGroup(Model):
     usernames: Field[str | None] = field("usernames", STR)
     owner_usernames: Field[str | None] = field("owner_usernames", STR)
     automatic_membership_email_domains: Field[str | None] = field("automatic_membership_email_domains", STR)
-    visibility_level: Field[int | None] = field("visibility_level", INT)
+    visibility_level: Field[GroupInputGroupVisibilityLevel | None] = field("visibility_level", enum(0, 1, 2, 3, 4))
     primary_group: Field[bool | None] = field("primary_group", BOOL)
     flair_icon: Field[str | None] = field("flair_icon", STR)
     flair_upload_id: Field[int | None] = field("flair_upload_id", INT)
     flair_bg_color: Field[str | None] = field("flair_bg_color", STR)
     public_admission: Field[bool | None] = field("public_admission", BOOL)
     public_exit: Field[bool | None] = field("public_exit", BOOL)
-    default_notification_level: Field[int | None] = field("default_notification_level", INT)
+    default_notification_level: Field[GroupInputGroupDefaultNotificationLevel | None] = field(
+        "default_notification_level", enum(0, 1, 2, 3, 4)
+    )
     muted_category_ids: Field[list[int] | None] = field("muted_category_ids", lst(INT))
     regular_category_ids: Field[list[int] | None] = field("regular_category_ids", lst(INT))
     watching_category_ids: Field[list[int] | None] = field("watching_category_ids", lst(INT))
@@ -55,14 +52,14 @@ class GroupInputGroup(Model):
             usernames: str | None = ...,
             owner_usernames: str | None = ...,
             automatic_membership_email_domains: str | None = ...,
-            visibility_level: int | None = ...,
+            visibility_level: GroupInputGroupVisibilityLevel | None = ...,
             primary_group: bool | None = ...,
             flair_icon: str | None = ...,
             flair_upload_id: int | None = ...,
             flair_bg_color: str | None = ...,
             public_admission: bool | None = ...,
             public_exit: bool | None = ...,
-            default_notification_level: int | None = ...,
+            default_notification_level: GroupInputGroupDefaultNotificationLevel | None = ...,
             muted_category_ids: list[int] | None = ...,
             regular_category_ids: list[int] | None = ...,
             watching_category_ids: list[int] | None = ...,

@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    Field,
-    Model,
-    field,
-    lst,
-)
+from discourse_async._runtime import ANY, Model, field, lst
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
 
 class GroupResponseExtras(Model):

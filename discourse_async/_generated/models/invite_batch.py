@@ -3,20 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    INT,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import ANY, INT, Model, field, lst, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.invite_batch_successful_invitations_item import InviteBatchSuccessfulInvitationsItem
 

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import BOOL, STR, Model, field
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
 
 
 class InviteGroupToTopicBody(Model):

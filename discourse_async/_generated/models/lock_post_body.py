@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import Model, enum, field
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
+
+    from ..models.lock_post_body_locked import LockPostBodyLocked
 
 
 class LockPostBody(Model):
@@ -21,12 +18,12 @@ class LockPostBody(Model):
     Absent fields read as None; ``fields_set`` tells absent from null; ``to_dict()`` gives the object back as received.
     """
 
-    locked: Field[str] = field("locked", STR, True)
+    locked: Field[LockPostBodyLocked] = field("locked", enum("false", "true"), True)
 
     if TYPE_CHECKING:
 
         def __init__(
             self,
             *,
-            locked: str | None = ...,
+            locked: LockPostBodyLocked | None = ...,
         ) -> None: ...

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    DATETIME,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import BOOL, DATETIME, INT, STR, Model, field, nullable, ref
 
 if TYPE_CHECKING:
     import datetime
+
+    from discourse_async._runtime import Field
 
     from ..models.notification_data import NotificationData
 

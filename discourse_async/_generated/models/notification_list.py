@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import INT, STR, Model, field, lst, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.notification import Notification
 
 

@@ -3,31 +3,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATETIME,
-    FLOAT,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    nullable,
-    one_of,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, DATETIME, FLOAT, INT, STR, Model, field, lst, nullable, one_of, ref
 
 if TYPE_CHECKING:
     import datetime
-    from typing import Any
+
+    from discourse_async._runtime import Field
 
     from ..models.action_summary import ActionSummary
-    from ..models.basic_user import BasicUser
     from ..models.post_link_counts_item import PostLinkCountsItem
+    from ..models.reply_to_user import ReplyToUser
 
 
 class Post(Model):
@@ -98,7 +85,7 @@ class Post(Model):
     truncated: Field[bool | None] = field("truncated", BOOL)
     draft_sequence: Field[int | None] = field("draft_sequence", nullable(INT))
     post_localizations: Field[list[Any] | None] = field("post_localizations", lst(ANY))
-    reply_to_user: Field[BasicUser | None] = field("reply_to_user", ref("BasicUser"))
+    reply_to_user: Field[ReplyToUser | None] = field("reply_to_user", ref("ReplyToUser"))
 
     if TYPE_CHECKING:
 
@@ -168,5 +155,5 @@ class Post(Model):
             truncated: bool | None = ...,
             draft_sequence: int | None = ...,
             post_localizations: list[Any] | None = ...,
-            reply_to_user: BasicUser | None = ...,
+            reply_to_user: ReplyToUser | None = ...,
         ) -> None: ...

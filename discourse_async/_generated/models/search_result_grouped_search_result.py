@@ -3,23 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, INT, STR, Model, field, lst, nullable, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
     from ..models.search_result_grouped_search_result_extra import SearchResultGroupedSearchResultExtra
 

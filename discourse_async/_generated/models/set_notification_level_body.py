@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Field,
-    Model,
-    enum,
-    field,
-)
+from discourse_async._runtime import Model, enum, field
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.set_notification_level_body_notification_level import SetNotificationLevelBodyNotificationLevel
 
 

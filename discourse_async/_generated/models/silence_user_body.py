@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import STR, Model, enum, field
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
+
+    from ..models.silence_user_body_post_action import SilenceUserBodyPostAction
 
 
 class SilenceUserBody(Model):
@@ -24,7 +21,9 @@ class SilenceUserBody(Model):
     silenced_till: Field[str] = field("silenced_till", STR, True)
     reason: Field[str] = field("reason", STR, True)
     message: Field[str | None] = field("message", STR)
-    post_action: Field[str | None] = field("post_action", STR)
+    post_action: Field[SilenceUserBodyPostAction | None] = field(
+        "post_action", enum("delete", "delete_replies", "edit")
+    )
 
     if TYPE_CHECKING:
 
@@ -34,5 +33,5 @@ class SilenceUserBody(Model):
             silenced_till: str | None = ...,
             reason: str | None = ...,
             message: str | None = ...,
-            post_action: str | None = ...,
+            post_action: SilenceUserBodyPostAction | None = ...,
         ) -> None: ...

@@ -3,28 +3,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, INT, STR, Model, field, lst, mapping, nullable, ref
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._enums import PostActionType
+    from discourse_async._runtime import Field
 
     from ..models.category import Category
     from ..models.category_type import CategoryType
-    from ..models.post_action_type import PostActionType
     from ..models.site_info_access_control import SiteInfoAccessControl
     from ..models.site_info_archetypes_item import SiteInfoArchetypesItem
     from ..models.site_info_groups_item import SiteInfoGroupsItem

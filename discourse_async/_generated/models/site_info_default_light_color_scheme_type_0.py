@@ -5,12 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Model,
-)
-
-if TYPE_CHECKING:
-    pass
+from discourse_async._runtime import Model
 
 
 class SiteInfoDefaultLightColorSchemeType0(Model):

@@ -3,23 +3,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-)
+from discourse_async._runtime import ANY, BOOL, INT, STR, Model, field, lst, mapping, nullable
 
 if TYPE_CHECKING:
-    from typing import Any
+    from discourse_async._runtime import Field
 
 
 class SiteInfoUserColorSchemesItem(Model):

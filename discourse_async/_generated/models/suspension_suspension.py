@@ -5,17 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    DATETIME,
-    STR,
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import DATETIME, STR, Model, field, ref
 
 if TYPE_CHECKING:
     import datetime
+
+    from discourse_async._runtime import Field
 
     from ..models.basic_user import BasicUser
 

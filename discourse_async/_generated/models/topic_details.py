@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    INT,
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import BOOL, INT, Model, field, lst, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.basic_user import BasicUser
     from ..models.topic_details_participants_item import TopicDetailsParticipantsItem
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import BOOL, INT, STR, Model, field, lst, nullable, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.tag import Tag
     from ..models.topic_list_item import TopicListItem
     from ..models.topic_list_tags_item import TopicListTagsItem

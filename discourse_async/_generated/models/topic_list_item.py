@@ -3,27 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATETIME,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, DATETIME, INT, STR, Model, field, lst, mapping, nullable, one_of, ref
 
 if TYPE_CHECKING:
     import datetime
-    from typing import Any
+
+    from discourse_async._runtime import Field
 
     from ..models.topic_poster import TopicPoster
 

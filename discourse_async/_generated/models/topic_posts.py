@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import INT, Model, field, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.post_stream import PostStream
 
 

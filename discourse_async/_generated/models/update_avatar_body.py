@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    Field,
-    Model,
-    enum,
-    field,
-)
+from discourse_async._runtime import INT, Model, enum, field
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.update_avatar_body_type import UpdateAvatarBodyType
 
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    Field,
-    Model,
-    field,
-    ref,
-)
+from discourse_async._runtime import BOOL, Model, field, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.update_post_body_post import UpdatePostBodyPost
 
 

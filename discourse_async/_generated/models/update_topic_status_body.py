@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    STR,
-    Field,
-    Model,
-    enum,
-    field,
-)
+from discourse_async._runtime import STR, Model, enum, field
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.update_topic_status_body_enabled import UpdateTopicStatusBodyEnabled
     from ..models.update_topic_status_body_status import UpdateTopicStatusBodyStatus
 

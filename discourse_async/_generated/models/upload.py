@@ -5,17 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import INT, STR, Model, field, nullable, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.upload_optimized_video_type_0 import UploadOptimizedVideoType0
     from ..models.upload_thumbnail_type_0 import UploadThumbnailType0
 

@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import INT, STR, Model, field
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
 
 
 class UploadOptimizedVideoType0(Model):

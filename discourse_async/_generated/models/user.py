@@ -3,26 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATETIME,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-    lst,
-    mapping,
-    nullable,
-    ref,
-)
+from discourse_async._runtime import ANY, BOOL, DATETIME, INT, STR, Model, field, lst, mapping, nullable, ref
 
 if TYPE_CHECKING:
     import datetime
-    from typing import Any
+
+    from discourse_async._runtime import Field
 
     from ..models.basic_topic import BasicTopic
     from ..models.group import Group
@@ -42,10 +30,10 @@ class User(Model):
     id: Field[int] = field("id", INT, True)
     username: Field[str] = field("username", STR, True)
     avatar_template: Field[str] = field("avatar_template", STR, True)
+    created_at: Field[datetime.datetime] = field("created_at", DATETIME, True)
     name: Field[str | None] = field("name", STR)
     last_posted_at: Field[datetime.datetime | None] = field("last_posted_at", nullable(DATETIME))
     last_seen_at: Field[datetime.datetime | None] = field("last_seen_at", nullable(DATETIME))
-    created_at: Field[datetime.datetime | None] = field("created_at", DATETIME)
     ignored: Field[bool | None] = field("ignored", BOOL)
     muted: Field[bool | None] = field("muted", BOOL)
     can_ignore_user: Field[bool | None] = field("can_ignore_user", BOOL)
@@ -136,10 +124,10 @@ class User(Model):
             id: int | None = ...,
             username: str | None = ...,
             avatar_template: str | None = ...,
+            created_at: datetime.datetime | None = ...,
             name: str | None = ...,
             last_posted_at: datetime.datetime | None = ...,
             last_seen_at: datetime.datetime | None = ...,
-            created_at: datetime.datetime | None = ...,
             ignored: bool | None = ...,
             muted: bool | None = ...,
             can_ignore_user: bool | None = ...,

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    Field,
-    Model,
-    field,
-    lst,
-    ref,
-)
+from discourse_async._runtime import Model, field, lst, ref
 
 if TYPE_CHECKING:
+    from discourse_async._runtime import Field
+
     from ..models.badge import Badge
     from ..models.badge_type import BadgeType
     from ..models.user_badge_list_granted_bies_item import UserBadgeListGrantedBiesItem

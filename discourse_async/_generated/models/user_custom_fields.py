@@ -5,16 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    STR,
-    Field,
-    Model,
-    field,
-    nullable,
-)
+from discourse_async._runtime import STR, Model, field, nullable
 
 if TYPE_CHECKING:
-    pass
+    from discourse_async._runtime import Field
 
 
 class UserCustomFields(Model):

@@ -5,18 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from discourse_async._runtime import (
-    BOOL,
-    DATETIME,
-    INT,
-    STR,
-    Field,
-    Model,
-    field,
-)
+from discourse_async._runtime import BOOL, DATETIME, INT, STR, Model, field
 
 if TYPE_CHECKING:
     import datetime
+
+    from discourse_async._runtime import Field
 
 
 class UserUserAuthTokensItem(Model):

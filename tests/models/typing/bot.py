@@ -38,7 +38,11 @@ async def run(dc: Discourse) -> None:
         print(describe(post))
     profile = await dc.users.get_user(username="sam")
     user: User = profile.user
-    print(user.username, user.avatar_template)
+    print(user.username, user.avatar_template, f"{user.created_at:%Y}")
+    async for row in dc.users.iter_directory(period="weekly", max_items=10):
+        print(row.user.username.upper(), row.likes_received or 0)
+    first_unread = await anext(dc.topics.iter_latest(), None)
+    print(first_unread.title if first_unread else "nothing new")
     reply = await dc.posts.create_post(topic_id=topic.id, raw="Thanks, this was a good read!")
     print(reply.id, reply.post_number, describe(reply))
     first = await dc.posts.get_post(id=str(reply.id))

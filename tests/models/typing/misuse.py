@@ -27,6 +27,12 @@ async def calls(dc: Discourse) -> None:
     await dc.topics.get_topic(id=42.5)  # expect: arg-type
     await dc.posts.flag(7, reason=PostActionType.SPAM)
     await dc.posts.flag(7, reason="spam")  # expect: arg-type
+    await dc.posts.update_post(id=7, post={"raw": "The corrected text.", "edit_reason": "typo"})
+    await dc.posts.update_post(id=7, post={"raw": "The corrected text.", "edit_reasn": "typo"})  # expect: arg-type
+    await dc.groups.create_group(group={"name": "helpers", "visibility_level": 2})
+    await dc.groups.create_group(group={"name": "helpers", "visibility_level": 9})  # expect: arg-type
+    await dc.topics.update_topic_status(1, status="closed", enabled="true")
+    await dc.topics.update_topic_status(1, status="closd", enabled="true")  # expect: arg-type
     post = await dc.posts.get_post(id=7)
     print(post.raw.upper())  # expect: union-attr
     print(post.username.upper(), (post.raw or "").upper())

@@ -3,49 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
-
-from ...types import UNSET, Unset
+from discourse_async._runtime import Result, deprecated_alias, lst, ref, with_body_dict
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
-
     from ...models.backup import Backup
-    from ...models.create_backup_body import CreateBackupBody
     from ...models.success_response import SuccessResponse
-    from ...types import File
 
-_CREATE_BACKUP = Result(ref("SuccessResponse"))
-_DOWNLOAD_BACKUP = Result()
-_GET_BACKUPS = Result(lst(ref("Backup")))
-_SEND_DOWNLOAD_BACKUP_EMAIL = Result()
+_CREATE_BACKUP: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_DOWNLOAD_BACKUP: Result[Any] = Result()
+_GET_BACKUPS: Result[list[Backup]] = Result(lst(ref("Backup")))
+_SEND_DOWNLOAD_BACKUP_EMAIL: Result[Any] = Result()
 
 
 class Backups(Namespace):

@@ -3,51 +3,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
-
-from ...types import UNSET, Unset
+from discourse_async._runtime import Result, ref, with_body_dict
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
-
-    from ...models.badge_input import BadgeInput
     from ...models.badge_list import BadgeList
     from ...models.badge_response import BadgeResponse
     from ...models.user_badge_list import UserBadgeList
-    from ...types import File
 
-_ADMIN_LIST_BADGES = Result(ref("BadgeList"))
-_CREATE_BADGE = Result(ref("BadgeResponse"))
-_DELETE_BADGE = Result()
-_LIST_USER_BADGES = Result(ref("UserBadgeList"))
-_UPDATE_BADGE = Result(ref("BadgeResponse"))
+_ADMIN_LIST_BADGES: Result[BadgeList] = Result(ref("BadgeList"))
+_CREATE_BADGE: Result[BadgeResponse] = Result(ref("BadgeResponse"))
+_DELETE_BADGE: Result[Any] = Result()
+_LIST_USER_BADGES: Result[UserBadgeList] = Result(ref("UserBadgeList"))
+_UPDATE_BADGE: Result[BadgeResponse] = Result(ref("BadgeResponse"))
 
 
 class Badges(Namespace):

@@ -3,52 +3,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref, with_body_dict
 
+from ...params import CategoryInputCategoryLocalizationsItemParam, CategoryInputPermissionsParam
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import TopicListItem
-    from ...models.category_input import CategoryInput
+    from ...models.category_input_category_localizations_item import CategoryInputCategoryLocalizationsItem
+    from ...models.category_input_permissions import CategoryInputPermissions
+    from ...models.category_input_style_type import CategoryInputStyleType
     from ...models.category_list import CategoryList
     from ...models.category_response import CategoryResponse
+    from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
-    from ...types import File
 
-_CREATE_CATEGORY = Result(ref("CategoryResponse"))
-_GET_CATEGORY = Result(ref("CategoryResponse"))
-_LIST_CATEGORIES = Result(ref("CategoryList"))
-_LIST_CATEGORY_TOPICS = Result(ref("TopicListResponse"))
-_UPDATE_CATEGORY = Result(ref("CategoryResponse"))
+_CREATE_CATEGORY: Result[CategoryResponse] = Result(ref("CategoryResponse"))
+_GET_CATEGORY: Result[CategoryResponse] = Result(ref("CategoryResponse"))
+_LIST_CATEGORIES: Result[CategoryList] = Result(ref("CategoryList"))
+_LIST_CATEGORY_TOPICS: Result[TopicListResponse] = Result(ref("TopicListResponse"))
+_UPDATE_CATEGORY: Result[CategoryResponse] = Result(ref("CategoryResponse"))
 
 
 class Categories(Namespace):
@@ -70,17 +50,21 @@ class Categories(Namespace):
         name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
-        style_type: str | None | Unset = UNSET,
+        style_type: CategoryInputStyleType | None | Unset = UNSET,
         emoji: str | None | Unset = UNSET,
         icon: str | None | Unset = UNSET,
         parent_category_id: int | None | Unset = UNSET,
         allow_badges: bool | None | Unset = UNSET,
         slug: str | None | Unset = UNSET,
         topic_featured_links_allowed: bool | None | Unset = UNSET,
-        permissions: CategoryInputPermissions | None | Unset = UNSET,
+        permissions: CategoryInputPermissions | CategoryInputPermissionsParam | None | Unset = UNSET,
         search_priority: int | None | Unset = UNSET,
         form_template_ids: list[Any] | None | Unset = UNSET,
-        category_localizations: list[CategoryInputCategoryLocalizationsItem] | None | Unset = UNSET,
+        category_localizations: Sequence[
+            CategoryInputCategoryLocalizationsItem | CategoryInputCategoryLocalizationsItemParam
+        ]
+        | None
+        | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -225,17 +209,21 @@ class Categories(Namespace):
         name: str,
         color: str | None | Unset = UNSET,
         text_color: str | None | Unset = UNSET,
-        style_type: str | None | Unset = UNSET,
+        style_type: CategoryInputStyleType | None | Unset = UNSET,
         emoji: str | None | Unset = UNSET,
         icon: str | None | Unset = UNSET,
         parent_category_id: int | None | Unset = UNSET,
         allow_badges: bool | None | Unset = UNSET,
         slug: str | None | Unset = UNSET,
         topic_featured_links_allowed: bool | None | Unset = UNSET,
-        permissions: CategoryInputPermissions | None | Unset = UNSET,
+        permissions: CategoryInputPermissions | CategoryInputPermissionsParam | None | Unset = UNSET,
         search_priority: int | None | Unset = UNSET,
         form_template_ids: list[Any] | None | Unset = UNSET,
-        category_localizations: list[CategoryInputCategoryLocalizationsItem] | None | Unset = UNSET,
+        category_localizations: Sequence[
+            CategoryInputCategoryLocalizationsItem | CategoryInputCategoryLocalizationsItemParam
+        ]
+        | None
+        | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,

@@ -3,39 +3,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref
 
-from ...types import UNSET, Unset
+from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
     import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
 
     from ...models.event_list import EventList
     from ...models.export_events_ics_include_subcategories import ExportEventsIcsIncludeSubcategories
@@ -43,10 +21,9 @@ if TYPE_CHECKING:
     from ...models.list_events_include_details import ListEventsIncludeDetails
     from ...models.list_events_include_subcategories import ListEventsIncludeSubcategories
     from ...models.list_events_order import ListEventsOrder
-    from ...types import File
 
-_EXPORT_EVENTS_ICS = Result(file=True)
-_LIST_EVENTS = Result(ref("EventList"))
+_EXPORT_EVENTS_ICS: Result[File] = Result(file=True)
+_LIST_EVENTS: Result[EventList] = Result(ref("EventList"))
 
 
 class Events(Namespace):

@@ -3,61 +3,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref, with_body_dict
 
+from ...params import GroupInputGroupParam
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import Group, GroupMember
     from ...models.created_group import CreatedGroup
-    from ...models.group_input import GroupInput
+    from ...models.group import Group
+    from ...models.group_input_group import GroupInputGroup
     from ...models.group_list import GroupList
+    from ...models.group_member import GroupMember
     from ...models.group_member_list import GroupMemberList
     from ...models.group_members_added import GroupMembersAdded
-    from ...models.group_members_input import GroupMembersInput
     from ...models.group_members_removed import GroupMembersRemoved
     from ...models.group_response import GroupResponse
+    from ...models.list_groups_type import ListGroupsType
     from ...models.success_response import SuccessResponse
-    from ...types import File
 
-_ADD_GROUP_MEMBERS = Result(ref("GroupMembersAdded"))
-_CREATE_GROUP = Result(ref("CreatedGroup"))
-_DELETE_GROUP = Result(ref("SuccessResponse"))
-_GET_GROUP = Result(ref("GroupResponse"))
-_GET_GROUP_BY_ID = Result(ref("GroupResponse"))
-_LIST_GROUP_MEMBERS = Result(ref("GroupMemberList"))
-_LIST_GROUPS = Result(ref("GroupList"))
-_REMOVE_GROUP_MEMBERS = Result(ref("GroupMembersRemoved"))
-_UPDATE_GROUP = Result(ref("SuccessResponse"))
+_ADD_GROUP_MEMBERS: Result[GroupMembersAdded] = Result(ref("GroupMembersAdded"))
+_CREATE_GROUP: Result[CreatedGroup] = Result(ref("CreatedGroup"))
+_DELETE_GROUP: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_GET_GROUP: Result[GroupResponse] = Result(ref("GroupResponse"))
+_GET_GROUP_BY_ID: Result[GroupResponse] = Result(ref("GroupResponse"))
+_LIST_GROUP_MEMBERS: Result[GroupMemberList] = Result(ref("GroupMemberList"))
+_LIST_GROUPS: Result[GroupList] = Result(ref("GroupList"))
+_REMOVE_GROUP_MEMBERS: Result[GroupMembersRemoved] = Result(ref("GroupMembersRemoved"))
+_UPDATE_GROUP: Result[SuccessResponse] = Result(ref("SuccessResponse"))
 
 
 class Groups(Namespace):
@@ -110,7 +89,7 @@ class Groups(Namespace):
     async def create_group(
         self,
         *,
-        group: GroupInputGroup,
+        group: GroupInputGroup | GroupInputGroupParam,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -261,7 +240,7 @@ class Groups(Namespace):
         *,
         page: int | None | Unset = UNSET,
         filter: str | None | Unset = UNSET,
-        type: str | None | Unset = UNSET,
+        type: ListGroupsType | None | Unset = UNSET,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> GroupList:
@@ -327,7 +306,7 @@ class Groups(Namespace):
         self,
         id: int | str,
         *,
-        group: GroupInputGroup,
+        group: GroupInputGroup | GroupInputGroupParam,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -401,7 +380,7 @@ class Groups(Namespace):
         self,
         *,
         filter: str | None | Unset = UNSET,
-        type: str | None | Unset = UNSET,
+        type: ListGroupsType | None | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
     ) -> Paginator[Group, GroupList]:

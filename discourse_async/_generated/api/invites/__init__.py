@@ -3,47 +3,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref, with_body_dict
 
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
-
     from ...models.invite import Invite
     from ...models.invite_batch import InviteBatch
-    from ...models.invite_input import InviteInput
-    from ...types import File
 
-_CREATE_INVITE = Result(ref("Invite"))
-_CREATE_MULTIPLE_INVITES = Result(ref("InviteBatch"))
+_CREATE_INVITE: Result[Invite] = Result(ref("Invite"))
+_CREATE_MULTIPLE_INVITES: Result[InviteBatch] = Result(ref("InviteBatch"))
 
 
 class Invites(Namespace):

@@ -3,49 +3,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, deprecated_alias, ref, with_body_dict
 
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import Notification
     from ...models.get_notifications_filter import GetNotificationsFilter
-    from ...models.mark_notifications_as_read_body import MarkNotificationsAsReadBody
+    from ...models.notification import Notification
     from ...models.notification_list import NotificationList
     from ...models.success_response import SuccessResponse
-    from ...types import File
 
-_GET_NOTIFICATIONS = Result(ref("NotificationList"))
-_MARK_NOTIFICATIONS_AS_READ = Result(ref("SuccessResponse"))
+_GET_NOTIFICATIONS: Result[NotificationList] = Result(ref("NotificationList"))
+_MARK_NOTIFICATIONS_AS_READ: Result[SuccessResponse] = Result(ref("SuccessResponse"))
 
 
 class Notifications(Namespace):

@@ -3,60 +3,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, deprecated_alias, lst, ref, with_body_dict
 
+from ...params import UpdatePostBodyPostParam
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import Post
-    from ...models.create_topic_post_pm_body import CreateTopicPostPmBody
-    from ...models.delete_post_body import DeletePostBody
     from ...models.latest_posts import LatestPosts
-    from ...models.lock_post_body import LockPostBody
-    from ...models.perform_post_action_body import PerformPostActionBody
+    from ...models.lock_post_body_locked import LockPostBodyLocked
     from ...models.post import Post
     from ...models.post_lock import PostLock
-    from ...models.update_post_body import UpdatePostBody
+    from ...models.update_post_body_post import UpdatePostBodyPost
     from ...models.updated_post import UpdatedPost
-    from ...types import File
 
-_CREATE_TOPIC_POST_PM = Result(ref("Post"))
-_DELETE_POST = Result()
-_GET_POST = Result(ref("Post"))
-_LIST_POSTS = Result(ref("LatestPosts"))
-_LOCK_POST = Result(ref("PostLock"))
-_PERFORM_POST_ACTION = Result(ref("Post"))
-_POST_REPLIES = Result(lst(ref("Post")))
-_UPDATE_POST = Result(ref("UpdatedPost"))
+_CREATE_TOPIC_POST_PM: Result[Post] = Result(ref("Post"))
+_DELETE_POST: Result[Any] = Result()
+_GET_POST: Result[Post] = Result(ref("Post"))
+_LIST_POSTS: Result[LatestPosts] = Result(ref("LatestPosts"))
+_LOCK_POST: Result[PostLock] = Result(ref("PostLock"))
+_PERFORM_POST_ACTION: Result[Post] = Result(ref("Post"))
+_POST_REPLIES: Result[list[Post]] = Result(lst(ref("Post")))
+_UPDATE_POST: Result[UpdatedPost] = Result(ref("UpdatedPost"))
 
 
 class Posts(Namespace):
@@ -226,7 +201,7 @@ class Posts(Namespace):
         self,
         id: int | str,
         *,
-        locked: str,
+        locked: LockPostBodyLocked,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -326,7 +301,7 @@ class Posts(Namespace):
         self,
         id: int | str,
         *,
-        post: UpdatePostBodyPost | None | Unset = UNSET,
+        post: UpdatePostBodyPost | UpdatePostBodyPostParam | None | Unset = UNSET,
         bypass_bump: bool | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,

@@ -3,45 +3,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref
 
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import SearchResultPostsItem
     from ...models.search_result import SearchResult
-    from ...types import File
+    from ...models.search_result_posts_item import SearchResultPostsItem
 
-_SEARCH = Result(ref("SearchResult"))
+_SEARCH: Result[SearchResult] = Result(ref("SearchResult"))
 
 
 class Search(Namespace):

@@ -3,46 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
-
-from ...types import UNSET, Unset
+from discourse_async._runtime import Result, ref
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
-
     from ...models.site_basic_info import SiteBasicInfo
     from ...models.site_info import SiteInfo
-    from ...types import File
 
-_GET_SITE = Result(ref("SiteInfo"))
-_GET_SITE_BASIC_INFO = Result(ref("SiteBasicInfo"))
+_GET_SITE: Result[SiteInfo] = Result(ref("SiteInfo"))
+_GET_SITE_BASIC_INFO: Result[SiteBasicInfo] = Result(ref("SiteBasicInfo"))
 
 
 class Site(Namespace):

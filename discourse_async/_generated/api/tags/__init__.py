@@ -3,54 +3,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref, with_body_dict
 
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import TopicListItem
-    from ...models.tag_group_input import TagGroupInput
     from ...models.tag_group_list import TagGroupList
     from ...models.tag_group_response import TagGroupResponse
     from ...models.tag_list import TagList
+    from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
-    from ...types import File
 
-_CREATE_TAG_GROUP = Result(ref("TagGroupResponse"))
-_GET_TAG = Result(ref("TopicListResponse"))
-_GET_TAG_GROUP = Result(ref("TagGroupResponse"))
-_LIST_TAG_GROUPS = Result(ref("TagGroupList"))
-_LIST_TAGS = Result(ref("TagList"))
-_UPDATE_TAG_GROUP = Result(ref("TagGroupResponse"))
+_CREATE_TAG_GROUP: Result[TagGroupResponse] = Result(ref("TagGroupResponse"))
+_GET_TAG: Result[TopicListResponse] = Result(ref("TopicListResponse"))
+_GET_TAG_GROUP: Result[TagGroupResponse] = Result(ref("TagGroupResponse"))
+_LIST_TAG_GROUPS: Result[TagGroupList] = Result(ref("TagGroupList"))
+_LIST_TAGS: Result[TagList] = Result(ref("TagList"))
+_UPDATE_TAG_GROUP: Result[TagGroupResponse] = Result(ref("TagGroupResponse"))
 
 
 class Tags(Namespace):

@@ -3,77 +3,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, deprecated_alias, ref, with_body_dict
 
+from ...params import UpdateTopicBodyTopicParam
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import Post, Topic, TopicListItem, TopicPosts
-    from ...models.create_topic_timer_body import CreateTopicTimerBody
+    from ...models.create_topic_timer_body_status_type import CreateTopicTimerBodyStatusType
     from ...models.external_topic import ExternalTopic
-    from ...models.invite_group_to_topic_body import InviteGroupToTopicBody
-    from ...models.invite_to_topic_body import InviteToTopicBody
     from ...models.list_latest_topics_ascending import ListLatestTopicsAscending
     from ...models.list_latest_topics_order import ListLatestTopicsOrder
     from ...models.list_top_topics_period import ListTopTopicsPeriod
-    from ...models.set_notification_level_body import SetNotificationLevelBody
+    from ...models.post import Post
+    from ...models.set_notification_level_body_notification_level import SetNotificationLevelBodyNotificationLevel
     from ...models.success_response import SuccessResponse
     from ...models.topic import Topic
     from ...models.topic_group_invite import TopicGroupInvite
     from ...models.topic_invite import TopicInvite
+    from ...models.topic_list_item import TopicListItem
     from ...models.topic_list_response import TopicListResponse
     from ...models.topic_posts import TopicPosts
     from ...models.topic_status_update import TopicStatusUpdate
     from ...models.topic_timer import TopicTimer
-    from ...models.update_topic_body import UpdateTopicBody
-    from ...models.update_topic_status_body import UpdateTopicStatusBody
-    from ...models.update_topic_timestamp_body import UpdateTopicTimestampBody
+    from ...models.update_topic_body_topic import UpdateTopicBodyTopic
+    from ...models.update_topic_status_body_enabled import UpdateTopicStatusBodyEnabled
+    from ...models.update_topic_status_body_status import UpdateTopicStatusBodyStatus
     from ...models.updated_topic import UpdatedTopic
-    from ...types import File
 
-_BOOKMARK_TOPIC = Result()
-_CREATE_TOPIC_TIMER = Result(ref("TopicTimer"))
-_GET_SPECIFIC_POSTS_FROM_TOPIC = Result(ref("TopicPosts"))
-_GET_TOPIC = Result(ref("Topic"))
-_GET_TOPIC_BY_EXTERNAL_ID = Result(ref("ExternalTopic"))
-_INVITE_GROUP_TO_TOPIC = Result(ref("TopicGroupInvite"))
-_INVITE_TO_TOPIC = Result(ref("TopicInvite"))
-_LIST_LATEST_TOPICS = Result(ref("TopicListResponse"))
-_LIST_TOP_TOPICS = Result(ref("TopicListResponse"))
-_REMOVE_TOPIC = Result()
-_SET_NOTIFICATION_LEVEL = Result(ref("SuccessResponse"))
-_UPDATE_TOPIC = Result(ref("UpdatedTopic"))
-_UPDATE_TOPIC_STATUS = Result(ref("TopicStatusUpdate"))
-_UPDATE_TOPIC_TIMESTAMP = Result(ref("SuccessResponse"))
+_BOOKMARK_TOPIC: Result[Any] = Result()
+_CREATE_TOPIC_TIMER: Result[TopicTimer] = Result(ref("TopicTimer"))
+_GET_SPECIFIC_POSTS_FROM_TOPIC: Result[TopicPosts] = Result(ref("TopicPosts"))
+_GET_TOPIC: Result[Topic] = Result(ref("Topic"))
+_GET_TOPIC_BY_EXTERNAL_ID: Result[ExternalTopic] = Result(ref("ExternalTopic"))
+_INVITE_GROUP_TO_TOPIC: Result[TopicGroupInvite] = Result(ref("TopicGroupInvite"))
+_INVITE_TO_TOPIC: Result[TopicInvite] = Result(ref("TopicInvite"))
+_LIST_LATEST_TOPICS: Result[TopicListResponse] = Result(ref("TopicListResponse"))
+_LIST_TOP_TOPICS: Result[TopicListResponse] = Result(ref("TopicListResponse"))
+_REMOVE_TOPIC: Result[Any] = Result()
+_SET_NOTIFICATION_LEVEL: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_UPDATE_TOPIC: Result[UpdatedTopic] = Result(ref("UpdatedTopic"))
+_UPDATE_TOPIC_STATUS: Result[TopicStatusUpdate] = Result(ref("TopicStatusUpdate"))
+_UPDATE_TOPIC_TIMESTAMP: Result[SuccessResponse] = Result(ref("SuccessResponse"))
 
 
 class Topics(Namespace):
@@ -120,7 +97,7 @@ class Topics(Namespace):
         id: int | str,
         *,
         time: str | None | Unset = UNSET,
-        status_type: str | None | Unset = UNSET,
+        status_type: CreateTopicTimerBodyStatusType | None | Unset = UNSET,
         based_on_last_post: bool | None | Unset = UNSET,
         category_id: int | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
@@ -458,7 +435,7 @@ class Topics(Namespace):
         self,
         id: int | str,
         *,
-        topic: UpdateTopicBodyTopic | None | Unset = UNSET,
+        topic: UpdateTopicBodyTopic | UpdateTopicBodyTopicParam | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,

@@ -3,61 +3,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, ref, with_body_dict
 
-from ...types import UNSET, Unset
+from ...params import CompleteMultipartBodyPartsItemParam, UploadMetadataParam
+from ...types import UNSET, File, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
-    from discourse_async.pagination import Paginator
-
-    from ...models.abort_multipart_body import AbortMultipartBody
-    from ...models.batch_presign_multipart_parts_body import BatchPresignMultipartPartsBody
-    from ...models.complete_external_upload_body import CompleteExternalUploadBody
-    from ...models.complete_multipart_body import CompleteMultipartBody
-    from ...models.create_multipart_upload_body import CreateMultipartUploadBody
-    from ...models.create_upload_body import CreateUploadBody
-    from ...models.generate_presigned_put_body import GeneratePresignedPutBody
+    from ...models.complete_multipart_body_parts_item import CompleteMultipartBodyPartsItem
     from ...models.multipart_upload import MultipartUpload
     from ...models.presigned_parts import PresignedParts
     from ...models.presigned_put import PresignedPut
     from ...models.success_response import SuccessResponse
     from ...models.upload import Upload
-    from ...types import File
+    from ...models.upload_metadata import UploadMetadata
+    from ...models.upload_type import UploadType
 
-_ABORT_MULTIPART = Result(ref("SuccessResponse"))
-_BATCH_PRESIGN_MULTIPART_PARTS = Result(ref("PresignedParts"))
-_COMPLETE_EXTERNAL_UPLOAD = Result(ref("Upload"))
-_COMPLETE_MULTIPART = Result(ref("Upload"))
-_CREATE_MULTIPART_UPLOAD = Result(ref("MultipartUpload"))
-_CREATE_UPLOAD = Result(ref("Upload"))
-_GENERATE_PRESIGNED_PUT = Result(ref("PresignedPut"))
+_ABORT_MULTIPART: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_BATCH_PRESIGN_MULTIPART_PARTS: Result[PresignedParts] = Result(ref("PresignedParts"))
+_COMPLETE_EXTERNAL_UPLOAD: Result[Upload] = Result(ref("Upload"))
+_COMPLETE_MULTIPART: Result[Upload] = Result(ref("Upload"))
+_CREATE_MULTIPART_UPLOAD: Result[MultipartUpload] = Result(ref("MultipartUpload"))
+_CREATE_UPLOAD: Result[Upload] = Result(ref("Upload"))
+_GENERATE_PRESIGNED_PUT: Result[PresignedPut] = Result(ref("PresignedPut"))
 
 
 class Uploads(Namespace):
@@ -176,7 +148,7 @@ class Uploads(Namespace):
         self,
         *,
         unique_identifier: str,
-        parts: list[CompleteMultipartBodyPartsItem],
+        parts: Sequence[CompleteMultipartBodyPartsItem | CompleteMultipartBodyPartsItemParam],
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -207,10 +179,10 @@ class Uploads(Namespace):
     async def create_multipart_upload(
         self,
         *,
-        upload_type: CreateMultipartUploadBodyUploadType,
+        upload_type: UploadType | str,
         file_name: str,
         file_size: int,
-        metadata: UploadMetadata | None | Unset = UNSET,
+        metadata: UploadMetadata | UploadMetadataParam | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -245,7 +217,7 @@ class Uploads(Namespace):
     async def create_upload(
         self,
         *,
-        upload_type: CreateUploadBodyUploadType,
+        upload_type: UploadType | str,
         user_id: int | None | Unset = UNSET,
         synchronous: bool | None | Unset = UNSET,
         file: File | None | Unset = UNSET,
@@ -283,10 +255,10 @@ class Uploads(Namespace):
     async def generate_presigned_put(
         self,
         *,
-        type: GeneratePresignedPutBodyType,
+        type: UploadType | str,
         file_name: str,
         file_size: int,
-        metadata: UploadMetadata | None | Unset = UNSET,
+        metadata: UploadMetadata | UploadMetadataParam | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,

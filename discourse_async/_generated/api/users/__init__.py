@@ -3,41 +3,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from discourse_async._enums import PostActionType
 from discourse_async._resource import Namespace, raw_response
-from discourse_async._runtime import (
-    ANY,
-    BOOL,
-    DATE,
-    DATETIME,
-    FLOAT,
-    INT,
-    NULL,
-    STR,
-    Result,
-    deprecated_alias,
-    enum,
-    lst,
-    mapping,
-    nullable,
-    one_of,
-    ref,
-    renamed_parameters,
-    with_body_dict,
-)
+from discourse_async._runtime import Result, deprecated_alias, lst, ref, with_body_dict
 
+from ...params import CreateUserBodyUserFieldsParam
 from ...types import UNSET, Unset
 
 if TYPE_CHECKING:
-    import datetime
-    from collections.abc import Mapping
-
     from discourse_async.pagination import Paginator
 
-    from ...models import AdminUserListItem, DirectoryDirectoryItemsItem, UserActionListUserActionsItem
     from ...models.admin_list_users_asc import AdminListUsersAsc
     from ...models.admin_list_users_flag_asc import AdminListUsersFlagAsc
     from ...models.admin_list_users_flag_flag import AdminListUsersFlagFlag
@@ -46,57 +24,52 @@ if TYPE_CHECKING:
     from ...models.admin_user import AdminUser
     from ...models.admin_user_list_item import AdminUserListItem
     from ...models.anonymized_user import AnonymizedUser
-    from ...models.change_password_body import ChangePasswordBody
-    from ...models.create_user_body import CreateUserBody
+    from ...models.create_user_body_user_fields import CreateUserBodyUserFields
     from ...models.created_user import CreatedUser
-    from ...models.delete_user_body import DeleteUserBody
     from ...models.deleted_user import DeletedUser
     from ...models.directory import Directory
+    from ...models.directory_item import DirectoryItem
     from ...models.gravatar import Gravatar
     from ...models.list_users_public_asc import ListUsersPublicAsc
     from ...models.list_users_public_order import ListUsersPublicOrder
     from ...models.list_users_public_period import ListUsersPublicPeriod
     from ...models.password_reset import PasswordReset
-    from ...models.send_password_reset_email_body import SendPasswordResetEmailBody
     from ...models.silence import Silence
-    from ...models.silence_user_body import SilenceUserBody
+    from ...models.silence_user_body_post_action import SilenceUserBodyPostAction
     from ...models.success_response import SuccessResponse
-    from ...models.suspend_user_body import SuspendUserBody
+    from ...models.suspend_user_body_post_action import SuspendUserBodyPostAction
     from ...models.suspension import Suspension
-    from ...models.update_avatar_body import UpdateAvatarBody
-    from ...models.update_email_body import UpdateEmailBody
-    from ...models.update_user_body import UpdateUserBody
-    from ...models.update_username_body import UpdateUsernameBody
+    from ...models.update_avatar_body_type import UpdateAvatarBodyType
     from ...models.updated_user import UpdatedUser
     from ...models.user_action_list import UserActionList
+    from ...models.user_action_list_user_actions_item import UserActionListUserActionsItem
     from ...models.user_emails import UserEmails
     from ...models.user_profile import UserProfile
-    from ...types import File
 
-_ACTIVATE_USER = Result(ref("SuccessResponse"))
-_ADMIN_GET_USER = Result(ref("AdminUser"))
-_ADMIN_LIST_USERS = Result(lst(ref("AdminUserListItem")))
-_ADMIN_LIST_USERS_FLAG = Result(lst(ref("AdminUserListItem")))
-_ANONYMIZE_USER = Result(ref("AnonymizedUser"))
-_CHANGE_PASSWORD = Result()
-_CREATE_USER = Result(ref("CreatedUser"))
-_DEACTIVATE_USER = Result(ref("SuccessResponse"))
-_DELETE_USER = Result(ref("DeletedUser"))
-_GET_USER = Result(ref("UserProfile"))
-_GET_USER_EMAILS = Result(ref("UserEmails"))
-_GET_USER_EXTERNAL_ID = Result(ref("UserProfile"))
-_GET_USER_IDENTIY_PROVIDER_EXTERNAL_ID = Result(ref("UserProfile"))
-_LIST_USER_ACTIONS = Result(ref("UserActionList"))
-_LIST_USERS_PUBLIC = Result(ref("Directory"))
-_LOG_OUT_USER = Result(ref("SuccessResponse"))
-_REFRESH_GRAVATAR = Result(ref("Gravatar"))
-_SEND_PASSWORD_RESET_EMAIL = Result(ref("PasswordReset"))
-_SILENCE_USER = Result(ref("Silence"))
-_SUSPEND_USER = Result(ref("Suspension"))
-_UPDATE_AVATAR = Result(ref("SuccessResponse"))
-_UPDATE_EMAIL = Result()
-_UPDATE_USER = Result(ref("UpdatedUser"))
-_UPDATE_USERNAME = Result()
+_ACTIVATE_USER: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_ADMIN_GET_USER: Result[AdminUser] = Result(ref("AdminUser"))
+_ADMIN_LIST_USERS: Result[list[AdminUserListItem]] = Result(lst(ref("AdminUserListItem")))
+_ADMIN_LIST_USERS_FLAG: Result[list[AdminUserListItem]] = Result(lst(ref("AdminUserListItem")))
+_ANONYMIZE_USER: Result[AnonymizedUser] = Result(ref("AnonymizedUser"))
+_CHANGE_PASSWORD: Result[Any] = Result()
+_CREATE_USER: Result[CreatedUser] = Result(ref("CreatedUser"))
+_DEACTIVATE_USER: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_DELETE_USER: Result[DeletedUser] = Result(ref("DeletedUser"))
+_GET_USER: Result[UserProfile] = Result(ref("UserProfile"))
+_GET_USER_EMAILS: Result[UserEmails] = Result(ref("UserEmails"))
+_GET_USER_EXTERNAL_ID: Result[UserProfile] = Result(ref("UserProfile"))
+_GET_USER_IDENTIY_PROVIDER_EXTERNAL_ID: Result[UserProfile] = Result(ref("UserProfile"))
+_LIST_USER_ACTIONS: Result[UserActionList] = Result(ref("UserActionList"))
+_LIST_USERS_PUBLIC: Result[Directory] = Result(ref("Directory"))
+_LOG_OUT_USER: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_REFRESH_GRAVATAR: Result[Gravatar] = Result(ref("Gravatar"))
+_SEND_PASSWORD_RESET_EMAIL: Result[PasswordReset] = Result(ref("PasswordReset"))
+_SILENCE_USER: Result[Silence] = Result(ref("Silence"))
+_SUSPEND_USER: Result[Suspension] = Result(ref("Suspension"))
+_UPDATE_AVATAR: Result[SuccessResponse] = Result(ref("SuccessResponse"))
+_UPDATE_EMAIL: Result[Any] = Result()
+_UPDATE_USER: Result[UpdatedUser] = Result(ref("UpdatedUser"))
+_UPDATE_USERNAME: Result[Any] = Result()
 
 
 class Users(Namespace):
@@ -209,7 +182,7 @@ class Users(Namespace):
 
     async def admin_list_users_flag(
         self,
-        flag: str,
+        flag: AdminListUsersFlagFlag,
         *,
         order: AdminListUsersFlagOrder | None | Unset = UNSET,
         asc: AdminListUsersFlagAsc | None | Unset = UNSET,
@@ -329,7 +302,7 @@ class Users(Namespace):
         username: str,
         active: bool | None | Unset = UNSET,
         approved: bool | None | Unset = UNSET,
-        user_fields: CreateUserBodyUserFields | None | Unset = UNSET,
+        user_fields: CreateUserBodyUserFields | CreateUserBodyUserFieldsParam | None | Unset = UNSET,
         external_ids: dict[str, Any] | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
@@ -709,7 +682,7 @@ class Users(Namespace):
         silenced_till: str,
         reason: str,
         message: str | None | Unset = UNSET,
-        post_action: str | None | Unset = UNSET,
+        post_action: SilenceUserBodyPostAction | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -752,7 +725,7 @@ class Users(Namespace):
         suspend_until: str,
         reason: str,
         message: str | None | Unset = UNSET,
-        post_action: str | None | Unset = UNSET,
+        post_action: SuspendUserBodyPostAction | None | Unset = UNSET,
         extra_body: Mapping[str, Any] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_headers: Mapping[str, str] | None = None,
@@ -931,7 +904,7 @@ class Users(Namespace):
 
     def iter_admin_list(
         self,
-        flag: str,
+        flag: AdminListUsersFlagFlag,
         *,
         order: AdminListUsersFlagOrder | None | Unset = UNSET,
         asc: AdminListUsersFlagAsc | None | Unset = UNSET,
@@ -1016,7 +989,7 @@ class Users(Namespace):
         asc: ListUsersPublicAsc | None | Unset = UNSET,
         max_items: int | None = None,
         prefetch: int = 0,
-    ) -> Paginator[DirectoryDirectoryItemsItem, Directory]:
+    ) -> Paginator[DirectoryItem, Directory]:
         """Every entry of the user directory for a period and order.
 
         Pages through :meth:`list_directory` (until ``meta.load_more_directory_items`` is gone).
