@@ -1,0 +1,292 @@
+"""OpenTelemetry traces and metrics of every call (``pip install discourse-async[otel]``).
+
+With ``opentelemetry-api`` installed, a client reports to the global tracer and meter providers
+(whatever SDK the application set up); without it nothing here is imported. Per call:
+
+* a span ``discourse <namespace>.<method>`` (e.g. ``discourse posts.create_post``), a child of the
+  caller's current span, with HTTP client semantic-convention attributes (``http.request.method``,
+  ``url.template``, ``server.address``, ``server.port``, ``http.response.status_code``,
+  ``error.type``) and ``discourse.retry_count``;
+* a child span per HTTP request (each attempt and each redirect), ``GET /t/{id}.json``, with
+  ``http.request.resend_count`` from the second on;
+* events ``discourse.rate_limit.wait`` (client-side budget), ``discourse.rate_limit.pause`` (a
+  site-wide 429) and ``discourse.retry``, with their seconds and reason;
+* metrics: ``http.client.request.duration`` (per HTTP request), ``discourse.client.operation.duration``,
+  ``discourse.client.attempts``, ``discourse.client.retries``, ``discourse.client.wait.duration`` and
+  ``discourse.client.rate_limit.taken`` (budget slots taken, by bucket scope and store: summed over
+  the workers sharing a store, the fleet's use of the budget).
+
+Never exported: a key, a header, a query string, a body, or a URL path (paths name users). The
+acting username goes in ``user.name`` only with ``Telemetry(record_usernames=True)``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from discourse_async._version import __version__
+from discourse_async.hooks import Call, Hooks, WaitKind
+
+if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import Span, TracerProvider
+
+__all__ = ["Telemetry", "otel_installed"]
+
+_SCOPE = "discourse_async"
+# Seconds: the semantic conventions' advice for http.client.request.duration.
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+@cache
+def otel_installed() -> bool:
+    """Whether ``opentelemetry-api`` can be imported (looked up once, without importing it)."""
+    try:
+        return importlib.util.find_spec("opentelemetry.trace") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+class Telemetry(Hooks):
+    """OpenTelemetry for a client: ``Discourse(url, ..., telemetry=Telemetry(...))``.
+
+    A client makes one by default when ``opentelemetry-api`` is installed; pass ``telemetry=False``
+    for none. While neither provider is configured (the API without an SDK) a call costs one check.
+
+    Args:
+        tracer_provider: where spans go (default: the global provider, looked up at each call).
+        meter_provider: where metrics go (default: the global provider, looked up at each call).
+        record_usernames: put the user an admin key acts as in ``user.name`` (off by default:
+            usernames are personal data).
+    """
+
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        record_usernames: bool = False,
+    ) -> None:
+        from opentelemetry import metrics, trace
+
+        self._trace = trace
+        self._metrics = metrics
+        self._fixed_tracer_provider = tracer_provider
+        self._fixed_meter_provider = meter_provider
+        self.record_usernames = record_usernames
+        self._unset_tracer = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
+        self._unset_meter = (type(_proxy_meter_provider(metrics)), metrics.NoOpMeterProvider)
+        self._tracer_provider: Any = None
+        self._meter_provider: Any = None
+        self._tracer: Any = None
+        self._tracing = False
+        self._metering = False
+        self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+    # ------------------------------------------------------------------ providers
+
+    def active(self) -> bool:
+        """Whether a provider records anything (checked at the start of each call)."""
+        trace, metrics = self._trace, self._metrics
+        tracer_provider = self._fixed_tracer_provider or trace.get_tracer_provider()
+        meter_provider = self._fixed_meter_provider or metrics.get_meter_provider()
+        if tracer_provider is not self._tracer_provider:
+            self._tracer_provider = tracer_provider
+            self._tracing = not isinstance(tracer_provider, self._unset_tracer)
+            self._tracer = tracer_provider.get_tracer(_SCOPE, __version__) if self._tracing else None
+        if meter_provider is not self._meter_provider:
+            self._meter_provider = meter_provider
+            self._metering = not isinstance(meter_provider, self._unset_meter)
+            if self._metering:
+                self._instruments(meter_provider.get_meter(_SCOPE, __version__))
+        return self._tracing or self._metering
+
+    def _instruments(self, meter: Any) -> None:
+        self._request_duration = meter.create_histogram(
+            "http.client.request.duration",
+            unit="s",
+            description="Duration of HTTP client requests.",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
+        self._operation_duration = meter.create_histogram(
+            "discourse.client.operation.duration",
+            unit="s",
+            description="Duration of Discourse operations, waits and retries included.",
+            explicit_bucket_boundaries_advisory=_BUCKETS,
+        )
+        self._attempts = meter.create_counter(
+            "discourse.client.attempts", unit="{attempt}", description="Attempts made (a redirect is not one)."
+        )
+        self._retries = meter.create_counter(
+            "discourse.client.retries", unit="{retry}", description="Retries scheduled, by reason."
+        )
+        self._waits = meter.create_histogram(
+            "discourse.client.wait.duration",
+            unit="s",
+            description="Waits for client-side rate-limit budget (budget) or a site-wide 429 pause (pause).",
+        )
+        self._taken = meter.create_counter(
+            "discourse.client.rate_limit.taken",
+            unit="{request}",
+            description="Rate-limit budget slots taken; summed over a fleet sharing a store, the fleet's use.",
+        )
+
+    # ------------------------------------------------------------------ attributes (cached: built once per kind)
+
+    def _base(self, call: Call) -> dict[str, Any]:
+        key = (call.operation, call.method, call.server_address, call.server_port)
+        found = self._attributes.get(key)
+        if found is None:
+            found = {
+                "discourse.operation": call.operation,
+                "http.request.method": call.method,
+                "server.address": call.server_address,
+                "server.port": call.server_port,
+            }
+            if call.route is not None:
+                found["url.template"] = call.route
+            self._attributes[key] = found
+        return found
+
+    def _with(self, call: Call, **extra: Any) -> dict[str, Any]:
+        key = (call.operation, call.method, call.server_address, call.server_port, *extra.items())
+        found = self._attributes.get(key)
+        if found is None:
+            found = {**self._base(call), **{k.replace("_", "."): v for k, v in extra.items() if v is not None}}
+            self._attributes[key] = found
+        return found
+
+    # ------------------------------------------------------------------ hooks
+
+    def on_start(self, call: Call) -> None:
+        """Open the operation's span, a child of the caller's current span."""
+        if self._tracing:
+            attributes = dict(self._base(call))
+            if self.record_usernames and call.username is not None:
+                attributes["user.name"] = call.username
+            span = self._tracer.start_span(
+                f"discourse {call.name}", kind=self._trace.SpanKind.INTERNAL, attributes=attributes
+            )
+            call.state[self] = [span, None, None]  # operation span, open request span, first URL
+
+    def on_request(self, call: Call, method: str, url: str, resend: int) -> None:
+        """Open a child span for this HTTP request."""
+        state = call.state.get(self)
+        if state is None:
+            return
+        span, _, first_url = state
+        if first_url is None:
+            state[2] = first_url = url
+        attributes: dict[str, Any] = {
+            "http.request.method": method,
+            "server.address": call.server_address,
+            "server.port": call.server_port,
+        }
+        # A redirect goes elsewhere: the operation's route no longer names the URL.
+        if call.route is not None and url == first_url:
+            attributes["url.template"] = call.route
+        if resend:
+            attributes["http.request.resend_count"] = resend
+        name = f"{method} {attributes['url.template']}" if "url.template" in attributes else method
+        state[1] = self._tracer.start_span(
+            name,
+            context=self._trace.set_span_in_context(span),
+            kind=self._trace.SpanKind.CLIENT,
+            attributes=attributes,
+        )
+
+    def on_response(self, call: Call, status_code: int, elapsed: float, size: int) -> None:
+        """Close the request's span with its status; record its duration."""
+        error_type = str(status_code) if status_code >= 400 else None
+        if self._metering:
+            self._request_duration.record(
+                elapsed, self._with(call, http_response_status_code=status_code, error_type=error_type)
+            )
+        state = call.state.get(self)
+        if state is not None and state[1] is not None:
+            request_span: Span = state[1]
+            request_span.set_attribute("http.response.status_code", status_code)
+            if error_type is not None:
+                request_span.set_attribute("error.type", error_type)
+                request_span.set_status(self._trace.StatusCode.ERROR)
+            request_span.end()
+            state[1] = None
+
+    def on_retry(self, call: Call, wait: float, reason: str) -> None:
+        """Count the retry; add a ``discourse.retry`` event (and ``discourse.rate_limit.pause`` after a 429)."""
+        kind = reason.split(" ", 1)[0] if reason[:1].isdigit() else "connection"
+        if kind == "429":  # the call waits out what Discourse asked for
+            self.on_wait(call, wait, f"Discourse answered {reason} and asked to wait", "pause")
+        if self._metering:
+            self._retries.add(1, self._with(call, discourse_retry_reason=kind))
+        state = call.state.get(self)
+        if state is not None:
+            self._end_request(state, call)
+            state[0].add_event(
+                "discourse.retry",
+                {
+                    "discourse.retry.wait_seconds": wait,
+                    "discourse.retry.reason": kind,
+                    "discourse.retry.number": call.retries,
+                },
+            )
+
+    def on_wait(self, call: Call, seconds: float, reason: str, kind: WaitKind) -> None:
+        """Record the wait; add a ``discourse.rate_limit.wait`` or ``.pause`` event."""
+        if self._metering:
+            self._waits.record(seconds, self._with(call, discourse_wait_kind=kind))
+        state = call.state.get(self)
+        if state is not None:
+            state[0].add_event(
+                f"discourse.rate_limit.{kind}",
+                {"discourse.wait.seconds": seconds, "discourse.wait.reason": reason},
+            )
+
+    def on_finish(self, call: Call, error: BaseException | None) -> None:
+        """Close the operation's span with its outcome; record the operation's duration."""
+        error_type = None
+        if error is not None:
+            status = getattr(error, "status_code", None)
+            error_type = str(status) if isinstance(status, int) else type(error).__qualname__
+        if self._metering:
+            elapsed = max(0.0, (call.ended or call.started) - call.started)
+            self._operation_duration.record(
+                elapsed, self._with(call, http_response_status_code=call.status_code, error_type=error_type)
+            )
+            if call.attempts:
+                self._attempts.add(call.attempts, self._base(call))
+                if call.budget is not None:  # each attempt took one slot of the budget
+                    scope = {"discourse.rate_limit.scope": call.budget, "discourse.rate_limit.store": call.store}
+                    self._taken.add(call.attempts, scope)
+        state = call.state.pop(self, None)
+        if state is None:
+            return
+        span: Span = state[0]
+        self._end_request(state, call, error_type)
+        if call.status_code is not None:
+            span.set_attribute("http.response.status_code", call.status_code)
+        span.set_attribute("discourse.retry_count", call.retries)
+        if error_type is not None:
+            span.set_attribute("error.type", error_type)
+            span.set_status(self._trace.StatusCode.ERROR, type(error).__name__)
+        span.end()
+
+    def _end_request(self, state: list[Any], call: Call, error_type: str | None = None) -> None:
+        """End a request span left open by a request that got no answer."""
+        request_span: Span | None = state[1]
+        if request_span is None:
+            return
+        failure = type(call.error).__qualname__ if call.error is not None else (error_type or "no_response")
+        request_span.set_attribute("error.type", failure)
+        request_span.set_status(self._trace.StatusCode.ERROR)
+        request_span.end()
+        state[1] = None
+
+
+def _proxy_meter_provider(metrics: Any) -> Any:
+    """The API's stand-in meter provider (what ``get_meter_provider()`` gives while none is set)."""
+    internal = getattr(metrics, "_internal", None)
+    proxy = getattr(internal, "_PROXY_METER_PROVIDER", None)
+    return proxy if proxy is not None else metrics.NoOpMeterProvider()
