@@ -150,11 +150,12 @@ class Telemetry(Hooks):
             self._attributes[key] = found
         return found
 
-    def _with(self, call: Call, **extra: Any) -> dict[str, Any]:
-        key = (call.operation, call.method, call.server_address, call.server_port, *extra.items())
+    def _with(self, call: Call, *extra: tuple[str, Any]) -> dict[str, Any]:
+        """The call's attributes and ``extra`` (name, value) pairs (None values left out)."""
+        key = (call.operation, call.method, call.server_address, call.server_port, *extra)
         found = self._attributes.get(key)
         if found is None:
-            found = {**self._base(call), **{k.replace("_", "."): v for k, v in extra.items() if v is not None}}
+            found = {**self._base(call), **{name: value for name, value in extra if value is not None}}
             self._attributes[key] = found
         return found
 
@@ -202,7 +203,7 @@ class Telemetry(Hooks):
         error_type = str(status_code) if status_code >= 400 else None
         if self._metering:
             self._request_duration.record(
-                elapsed, self._with(call, http_response_status_code=status_code, error_type=error_type)
+                elapsed, self._with(call, ("http.response.status_code", status_code), ("error.type", error_type))
             )
         state = call.state.get(self)
         if state is not None and state[1] is not None:
@@ -220,7 +221,7 @@ class Telemetry(Hooks):
         if kind == "429":  # the call waits out what Discourse asked for
             self.on_wait(call, wait, f"Discourse answered {reason} and asked to wait", "pause")
         if self._metering:
-            self._retries.add(1, self._with(call, discourse_retry_reason=kind))
+            self._retries.add(1, self._with(call, ("discourse.retry.reason", kind)))
         state = call.state.get(self)
         if state is not None:
             self._end_request(state, call)
@@ -236,11 +237,11 @@ class Telemetry(Hooks):
     def on_wait(self, call: Call, seconds: float, reason: str, kind: WaitKind) -> None:
         """Record the wait; add a ``discourse.rate_limit.wait`` or ``.pause`` event."""
         if self._metering:
-            self._waits.record(seconds, self._with(call, discourse_wait_kind=kind))
+            self._waits.record(seconds, self._with(call, ("discourse.wait.kind", kind)))
         state = call.state.get(self)
         if state is not None:
             state[0].add_event(
-                f"discourse.rate_limit.{kind}",
+                "discourse.rate_limit.pause" if kind == "pause" else "discourse.rate_limit.wait",
                 {"discourse.wait.seconds": seconds, "discourse.wait.reason": reason},
             )
 
@@ -253,7 +254,7 @@ class Telemetry(Hooks):
         if self._metering:
             elapsed = max(0.0, (call.ended or call.started) - call.started)
             self._operation_duration.record(
-                elapsed, self._with(call, http_response_status_code=call.status_code, error_type=error_type)
+                elapsed, self._with(call, ("http.response.status_code", call.status_code), ("error.type", error_type))
             )
             if call.attempts:
                 self._attempts.add(call.attempts, self._base(call))
