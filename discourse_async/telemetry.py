@@ -6,15 +6,16 @@ With ``opentelemetry-api`` installed, a client reports to the global tracer and 
 * a span ``discourse <namespace>.<method>`` (e.g. ``discourse posts.create_post``), a child of the
   caller's current span, with HTTP client semantic-convention attributes (``http.request.method``,
   ``url.template``, ``server.address``, ``server.port``, ``http.response.status_code``,
-  ``error.type``) and ``discourse.retry_count``;
-* a child span per HTTP request (each attempt and each redirect), ``GET /t/{id}.json``, with
-  ``http.request.resend_count`` from the second on;
+  ``error.type``, ``http.request.resend_count``) and ``discourse.retry_count``;
+* an event ``discourse.request`` for each HTTP request that did not end the call (an attempt
+  that failed or is retried, a redirect followed) with its status or error and resend count; or,
+  with ``Telemetry(request_spans=True)``, a child span per HTTP request (``GET /t/{id}.json``);
 * events ``discourse.rate_limit.wait`` (client-side budget), ``discourse.rate_limit.pause`` (a
   site-wide 429) and ``discourse.retry``, with their seconds and reason;
-* metrics: ``http.client.request.duration`` (per HTTP request), ``discourse.client.operation.duration``,
-  ``discourse.client.attempts``, ``discourse.client.retries``, ``discourse.client.wait.duration`` and
-  ``discourse.client.rate_limit.taken`` (budget slots taken, by bucket scope and store: summed over
-  the workers sharing a store, the fleet's use of the budget).
+* metrics: ``http.client.request.duration`` (per HTTP request, by operation and status; its count
+  is the number of requests), ``discourse.client.retries`` (by reason), ``discourse.client.wait.duration``
+  (by kind) and ``discourse.client.rate_limit.taken`` (budget slots taken, by bucket scope and store:
+  summed over the workers sharing a store, the fleet's use of the budget).
 
 Never exported: a key, a header, a query string, a body, or a URL path (paths name users). The
 acting username goes in ``user.name`` only with ``Telemetry(record_usernames=True)``.
@@ -23,6 +24,7 @@ acting username goes in ``user.name`` only with ``Telemetry(record_usernames=Tru
 from __future__ import annotations
 
 import importlib.util
+import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -53,13 +55,15 @@ class Telemetry(Hooks):
     """OpenTelemetry for a client: ``Discourse(url, ..., telemetry=Telemetry(...))``.
 
     A client makes one by default when ``opentelemetry-api`` is installed; pass ``telemetry=False``
-    for none. While neither provider is configured (the API without an SDK) a call costs one check.
+    for none. While no provider is set (the API without an SDK) a call costs one check.
 
     Args:
         tracer_provider: where spans go (default: the global provider, looked up at each call).
         meter_provider: where metrics go (default: the global provider, looked up at each call).
         record_usernames: put the user an admin key acts as in ``user.name`` (off by default:
             usernames are personal data).
+        request_spans: a child span per HTTP request instead of events for the ones that did
+            not end the call (more detail; a span costs an SDK more than an event).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Telemetry(Hooks):
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
         record_usernames: bool = False,
+        request_spans: bool = False,
     ) -> None:
         from opentelemetry import metrics, trace
 
@@ -76,32 +81,50 @@ class Telemetry(Hooks):
         self._fixed_tracer_provider = tracer_provider
         self._fixed_meter_provider = meter_provider
         self.record_usernames = record_usernames
+        self.request_spans = request_spans
         self._unset_tracer = (trace.ProxyTracerProvider, trace.NoOpTracerProvider)
         self._unset_meter = (type(_proxy_meter_provider(metrics)), metrics.NoOpMeterProvider)
-        self._tracer_provider: Any = None
-        self._meter_provider: Any = None
+        # The API keeps its global providers in module variables: reading them is far cheaper than
+        # get_*_provider() (which also reads the environment), and this runs at every call.
+        if "OTEL_PYTHON_TRACER_PROVIDER" in os.environ:
+            trace.get_tracer_provider()  # loads and sets the provider the environment names
+        if "OTEL_PYTHON_METER_PROVIDER" in os.environ:
+            metrics.get_meter_provider()
+        self._trace_globals = _globals_holding(trace, "_TRACER_PROVIDER")
+        self._metrics_globals = _globals_holding(getattr(metrics, "_internal", None), "_METER_PROVIDER")
+        self._tracer_provider: Any = _UNSEEN
+        self._meter_provider: Any = _UNSEEN
+        self._active = False
         self._tracer: Any = None
         self._tracing = False
         self._metering = False
+        self._kind = trace.SpanKind.INTERNAL if request_spans else trace.SpanKind.CLIENT
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ providers
 
     def active(self) -> bool:
         """Whether a provider records anything (checked at the start of each call)."""
-        trace, metrics = self._trace, self._metrics
-        tracer_provider = self._fixed_tracer_provider or trace.get_tracer_provider()
-        meter_provider = self._fixed_meter_provider or metrics.get_meter_provider()
-        if tracer_provider is not self._tracer_provider:
-            self._tracer_provider = tracer_provider
-            self._tracing = not isinstance(tracer_provider, self._unset_tracer)
-            self._tracer = tracer_provider.get_tracer(_SCOPE, __version__) if self._tracing else None
-        if meter_provider is not self._meter_provider:
-            self._meter_provider = meter_provider
-            self._metering = not isinstance(meter_provider, self._unset_meter)
-            if self._metering:
-                self._instruments(meter_provider.get_meter(_SCOPE, __version__))
-        return self._tracing or self._metering
+        tracer_provider: Any = self._fixed_tracer_provider or (
+            self._trace_globals.get("_TRACER_PROVIDER")
+            if self._trace_globals is not None
+            else self._trace.get_tracer_provider()
+        )
+        meter_provider: Any = self._fixed_meter_provider or (
+            self._metrics_globals.get("_METER_PROVIDER")
+            if self._metrics_globals is not None
+            else self._metrics.get_meter_provider()
+        )
+        if tracer_provider is self._tracer_provider and meter_provider is self._meter_provider:
+            return self._active
+        self._tracer_provider, self._meter_provider = tracer_provider, meter_provider
+        self._tracing = tracer_provider is not None and not isinstance(tracer_provider, self._unset_tracer)
+        self._tracer = tracer_provider.get_tracer(_SCOPE, __version__) if self._tracing else None
+        self._metering = meter_provider is not None and not isinstance(meter_provider, self._unset_meter)
+        if self._metering:
+            self._instruments(meter_provider.get_meter(_SCOPE, __version__))
+        self._active = self._tracing or self._metering
+        return self._active
 
     def _instruments(self, meter: Any) -> None:
         self._request_duration = meter.create_histogram(
@@ -109,15 +132,6 @@ class Telemetry(Hooks):
             unit="s",
             description="Duration of HTTP client requests.",
             explicit_bucket_boundaries_advisory=_BUCKETS,
-        )
-        self._operation_duration = meter.create_histogram(
-            "discourse.client.operation.duration",
-            unit="s",
-            description="Duration of Discourse operations, waits and retries included.",
-            explicit_bucket_boundaries_advisory=_BUCKETS,
-        )
-        self._attempts = meter.create_counter(
-            "discourse.client.attempts", unit="{attempt}", description="Attempts made (a redirect is not one)."
         )
         self._retries = meter.create_counter(
             "discourse.client.retries", unit="{retry}", description="Retries scheduled, by reason."
@@ -160,22 +174,25 @@ class Telemetry(Hooks):
         return found
 
     # ------------------------------------------------------------------ hooks
+    # Per call state: [the operation's span, the open request span (request_spans) or whether the
+    # last request was answered, the first request's URL].
 
     def on_start(self, call: Call) -> None:
         """Open the operation's span, a child of the caller's current span."""
         if self._tracing:
-            attributes = dict(self._base(call))
+            attributes = self._base(call)
             if self.record_usernames and call.username is not None:
-                attributes["user.name"] = call.username
-            span = self._tracer.start_span(
-                f"discourse {call.name}", kind=self._trace.SpanKind.INTERNAL, attributes=attributes
-            )
-            call.state[self] = [span, None, None]  # operation span, open request span, first URL
+                attributes = {**attributes, "user.name": call.username}
+            span = self._tracer.start_span(f"discourse {call.name}", kind=self._kind, attributes=attributes)
+            call.state[self] = [span, None, None]
 
     def on_request(self, call: Call, method: str, url: str, resend: int) -> None:
-        """Open a child span for this HTTP request."""
+        """Open a child span for this HTTP request (``request_spans``), or note that it is out."""
         state = call.state.get(self)
         if state is None:
+            return
+        if not self.request_spans:
+            state[1] = False  # not answered yet
             return
         span, _, first_url = state
         if first_url is None:
@@ -199,15 +216,27 @@ class Telemetry(Hooks):
         )
 
     def on_response(self, call: Call, status_code: int, elapsed: float, size: int) -> None:
-        """Close the request's span with its status; record its duration."""
+        """Record the request's duration; close its span, or add an event unless it may end the call."""
         error_type = str(status_code) if status_code >= 400 else None
         if self._metering:
             self._request_duration.record(
                 elapsed, self._with(call, ("http.response.status_code", status_code), ("error.type", error_type))
             )
         state = call.state.get(self)
-        if state is not None and state[1] is not None:
-            request_span: Span = state[1]
+        if state is None:
+            return
+        if not self.request_spans:
+            state[1] = True
+            if status_code >= 300:  # a redirect or an error: another request follows, or the call fails
+                attributes: dict[str, Any] = {"http.response.status_code": status_code}
+                if error_type is not None:
+                    attributes["error.type"] = error_type
+                if call.requests > 1:
+                    attributes["http.request.resend_count"] = call.requests - 1
+                state[0].add_event("discourse.request", attributes)
+            return
+        request_span: Span | None = state[1]
+        if request_span is not None:
             request_span.set_attribute("http.response.status_code", status_code)
             if error_type is not None:
                 request_span.set_attribute("error.type", error_type)
@@ -224,7 +253,7 @@ class Telemetry(Hooks):
             self._retries.add(1, self._with(call, ("discourse.retry.reason", kind)))
         state = call.state.get(self)
         if state is not None:
-            self._end_request(state, call)
+            self._unanswered(state, call)
             state[0].add_event(
                 "discourse.retry",
                 {
@@ -246,44 +275,60 @@ class Telemetry(Hooks):
             )
 
     def on_finish(self, call: Call, error: BaseException | None) -> None:
-        """Close the operation's span with its outcome; record the operation's duration."""
-        error_type = None
-        if error is not None:
-            status = getattr(error, "status_code", None)
-            error_type = str(status) if isinstance(status, int) else type(error).__qualname__
-        if self._metering:
-            elapsed = max(0.0, (call.ended or call.started) - call.started)
-            self._operation_duration.record(
-                elapsed, self._with(call, ("http.response.status_code", call.status_code), ("error.type", error_type))
-            )
-            if call.attempts:
-                self._attempts.add(call.attempts, self._base(call))
-                if call.budget is not None:  # each attempt took one slot of the budget
-                    scope = {"discourse.rate_limit.scope": call.budget, "discourse.rate_limit.store": call.store}
-                    self._taken.add(call.attempts, scope)
+        """Close the operation's span with its outcome; count the budget slots the call took."""
+        if self._metering and call.budget is not None and call.attempts:  # each attempt took one slot
+            scope = (("discourse.rate_limit.scope", call.budget), ("discourse.rate_limit.store", call.store))
+            attributes = self._attributes.get(scope)
+            if attributes is None:
+                attributes = self._attributes[scope] = dict(scope)
+            self._taken.add(call.attempts, attributes)
         state = call.state.pop(self, None)
         if state is None:
             return
         span: Span = state[0]
-        self._end_request(state, call, error_type)
+        error_type = None
+        if error is not None:
+            status = getattr(error, "status_code", None)
+            error_type = str(status) if isinstance(status, int) else type(error).__qualname__
+        self._unanswered(state, call, error_type)
         if call.status_code is not None:
             span.set_attribute("http.response.status_code", call.status_code)
-        span.set_attribute("discourse.retry_count", call.retries)
+        if call.requests > 1:
+            span.set_attribute("http.request.resend_count", call.requests - 1)
+        if call.retries:
+            span.set_attribute("discourse.retry_count", call.retries)
         if error_type is not None:
             span.set_attribute("error.type", error_type)
             span.set_status(self._trace.StatusCode.ERROR, type(error).__name__)
         span.end()
 
-    def _end_request(self, state: list[Any], call: Call, error_type: str | None = None) -> None:
-        """End a request span left open by a request that got no answer."""
+    def _unanswered(self, state: list[Any], call: Call, error_type: str | None = None) -> None:
+        """Close the record of a request that got no answer: its span, or an event."""
+        failure = type(call.error).__qualname__ if call.error is not None else (error_type or "no_response")
+        if not self.request_spans:
+            if state[1] is False:
+                attributes: dict[str, Any] = {"error.type": failure}
+                if call.requests > 1:
+                    attributes["http.request.resend_count"] = call.requests - 1
+                state[0].add_event("discourse.request", attributes)
+                state[1] = True
+            return
         request_span: Span | None = state[1]
         if request_span is None:
             return
-        failure = type(call.error).__qualname__ if call.error is not None else (error_type or "no_response")
         request_span.set_attribute("error.type", failure)
         request_span.set_status(self._trace.StatusCode.ERROR)
         request_span.end()
         state[1] = None
+
+
+_UNSEEN: Any = object()
+
+
+def _globals_holding(module: Any, name: str) -> dict[str, Any] | None:
+    """The variables of ``module`` when it keeps ``name`` among them (else None: use the public getter)."""
+    variables: dict[str, Any] | None = getattr(module, "__dict__", None)
+    return variables if variables is not None and name in variables else None
 
 
 def _proxy_meter_provider(metrics: Any) -> Any:
