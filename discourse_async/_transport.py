@@ -459,7 +459,7 @@ class RequestPath:
         self, request: Request, operation: str, call: Call, hooks: tuple[Hooks, ...]
     ) -> RawResponse:
         # resend counts every earlier request of the call: its attempts and their redirects
-        emit(hooks, "on_request", call, request.method, safe_url(request.url), call.requests)
+        emit(hooks, "on_request", call, request.method, _without_query(request.url), call.requests)
         call.requests += 1
         started = self.clock.now()
         try:
@@ -468,7 +468,9 @@ class RequestPath:
             call.error = exc
             raise
         call.status_code = response.status_code
-        emit(hooks, "on_response", call, response.status_code, self.clock.now() - started, len(response.content))
+        # The body as received (a bytearray for large ones): .content would copy it to bytes.
+        size = len(response._body)
+        emit(hooks, "on_response", call, response.status_code, self.clock.now() - started, size)
         return response
 
     def _paused_error(self, request: Request, operation: str, seconds: float) -> RateLimitError:
@@ -570,6 +572,12 @@ class BareSender:
         except NotSent as exc:
             cause = exc.__cause__
             raise cause if isinstance(cause, httpx.TransportError) else httpx.ConnectError(str(exc)) from exc
+
+
+def _without_query(url: str) -> str:
+    """``safe_url`` for the hooks' hot path: a plain split unless the URL may hold user info."""
+    bare = url.partition("?")[0].partition("#")[0]
+    return safe_url(url) if "@" in bare else bare
 
 
 def _why(exc: BaseException, url: str) -> str:

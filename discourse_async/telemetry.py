@@ -180,7 +180,13 @@ class Telemetry(Hooks):
     def on_start(self, call: Call) -> None:
         """Open the operation's span, a child of the caller's current span."""
         if self._tracing:
-            attributes = self._base(call)
+            # The span's name gives the operation: its attributes are the HTTP conventions' alone
+            # (each one costs an SDK a copy and a check).
+            key = (call.method, call.server_address, call.server_port, call.route)
+            attributes = self._attributes.get(key)
+            if attributes is None:
+                attributes = {k: v for k, v in self._base(call).items() if k != "discourse.operation"}
+                self._attributes[key] = attributes
             if self.record_usernames and call.username is not None:
                 attributes = {**attributes, "user.name": call.username}
             span = self._tracer.start_span(f"discourse {call.name}", kind=self._kind, attributes=attributes)
