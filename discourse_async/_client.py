@@ -44,6 +44,7 @@ from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, BareSender, Credentials, RequestPath, origin_of_url
 from discourse_async._version import __version__
 from discourse_async.hooks import Hooks, WaitCallback
+from discourse_async.hooks import check as check_hooks
 
 if TYPE_CHECKING:
     from typing import Self
@@ -144,13 +145,17 @@ def _bucket(origin: tuple[str, str, int], credentials: Credentials) -> str:
 
 def _telemetry(option: Telemetry | bool | None) -> Telemetry | None:
     """The client's OpenTelemetry hooks; by default only when opentelemetry-api is installed (nothing imported else)."""
-    if option is None or option is True:
-        from discourse_async.telemetry import Telemetry, otel_installed
+    from discourse_async.telemetry import Telemetry, otel_installed
 
+    if option is None or option is True:
         if option is None and not otel_installed():
             return None
         return Telemetry()
-    return option or None
+    if option is False:
+        return None
+    if not isinstance(option, Telemetry):
+        raise TypeError("telemetry= takes True, False or a discourse_async.telemetry.Telemetry(...)")
+    return option
 
 
 def _base_url(base_url: str | httpx.URL) -> httpx.URL:
@@ -244,6 +249,8 @@ class Discourse(Namespaces):
         strict: bool = False,
     ) -> None:
         url = _base_url(base_url)
+        if on_wait is not None and not callable(on_wait):
+            raise TypeError("on_wait must be a function taking (seconds, reason)")
         for name in headers or {}:
             if name.lower() in CREDENTIAL_HEADERS:
                 raise ConfigurationError(
@@ -298,7 +305,7 @@ class Discourse(Namespaces):
             retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
-            hooks=(WaitCallback(on_wait), *hooks) if on_wait is not None else tuple(hooks),
+            hooks=(WaitCallback(on_wait), *check_hooks(hooks)) if on_wait is not None else check_hooks(hooks),
             telemetry=_telemetry(telemetry),
         )
         self._init(owns_engine=True, path=path, strict=strict)

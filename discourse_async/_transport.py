@@ -134,13 +134,12 @@ class Lifetime:
         me = asyncio.current_task()
         if not self.calls - {me}:
             return True
-        self.waiter = asyncio.get_running_loop().create_future()
+        if self.waiter is None or self.waiter.done():  # two aclose() at once share one waiter
+            self.waiter = asyncio.get_running_loop().create_future()
         try:
             await asyncio.wait_for(asyncio.shield(self.waiter), max(seconds, 0.0))
         except TimeoutError:
             return False
-        finally:
-            self.waiter = None
         return True
 
     def leave(self, task: asyncio.Task[Any] | None) -> None:

@@ -148,6 +148,23 @@ class WaitCallback(Hooks):
         self.callback(seconds, reason)
 
 
+#: The methods every hook has (a :class:`Hooks` subclass has them all).
+EVENTS = ("on_start", "on_request", "on_response", "on_retry", "on_wait", "on_finish")
+
+
+def check(hooks: Sequence[Any]) -> tuple[Hooks, ...]:
+    """The hooks a client was given, each checked to have every method (else a TypeError naming what lacks)."""
+    if isinstance(hooks, Hooks) or not isinstance(hooks, Sequence | set | frozenset):
+        raise TypeError("hooks= takes a list of Hooks objects, e.g. hooks=[MyHooks()]")
+    for hook in hooks:
+        missing = [name for name in EVENTS if not callable(getattr(hook, name, None))]
+        if missing:
+            raise TypeError(
+                f"{hook!r} is not a hook: it lacks {', '.join(missing)} (subclass discourse_async.hooks.Hooks)"
+            )
+    return tuple(hooks)
+
+
 def emit(hooks: Sequence[Hooks], event: str, *args: Any) -> None:
     """Call ``event`` on every hook; a hook that raises is logged, and the call goes on."""
     for hook in hooks:

@@ -74,7 +74,12 @@ class Telemetry(Hooks):
         record_usernames: bool = False,
         request_spans: bool = False,
     ) -> None:
-        from opentelemetry import metrics, trace
+        try:
+            from opentelemetry import metrics, trace
+        except ImportError as exc:
+            raise ImportError(
+                "telemetry needs opentelemetry-api: pip install 'discourse-async[otel]' (or telemetry=False)"
+            ) from exc
 
         self._trace = trace
         self._metrics = metrics

@@ -285,6 +285,17 @@ async def test_the_global_providers_are_used_and_the_api_alone_costs_no_span(
     assert seen == ["site.get_site"]  # hooks still run; the inactive telemetry is left out
 
 
+def test_bad_telemetry_and_hooks_options_are_refused() -> None:
+    with pytest.raises(TypeError, match="telemetry="):
+        Discourse("https://forum.example", telemetry="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="lacks on_start, on_request"):
+        Discourse("https://forum.example", hooks=[object()])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="a list of Hooks"):
+        Discourse("https://forum.example", hooks=Telemetry())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="on_wait"):
+        Discourse("https://forum.example", on_wait="print")  # type: ignore[arg-type]
+
+
 def test_nothing_of_opentelemetry_is_imported_when_the_api_is_absent() -> None:
     # A fresh interpreter where `opentelemetry` cannot be imported, as when the extra is not installed.
     script = """
@@ -309,6 +320,13 @@ async def main():
         assert await dc.request("GET", "/x.json") == {"ok": True}
 
 asyncio.run(main())
+from discourse_async.telemetry import Telemetry
+try:
+    Discourse("https://forum.example", telemetry=True)
+except ImportError as exc:
+    assert "pip install 'discourse-async[otel]'" in str(exc), exc
+else:
+    raise AssertionError("telemetry=True without the API did not raise")
 loaded = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
 print("loaded:", loaded)
 assert not loaded, loaded
