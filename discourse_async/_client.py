@@ -144,12 +144,12 @@ def _bucket(origin: tuple[str, str, int], credentials: Credentials) -> str:
 
 
 def _telemetry(option: Telemetry | bool | None) -> Telemetry | None:
-    """The client's OpenTelemetry hooks; by default only when opentelemetry-api is installed (nothing imported else)."""
-    from discourse_async.telemetry import Telemetry, otel_installed
+    """The client's OpenTelemetry hooks; by default only when opentelemetry-api is installed (nothing imported yet)."""
+    from discourse_async.telemetry import AutoTelemetry, Telemetry, otel_installed
 
-    if option is None or option is True:
-        if option is None and not otel_installed():
-            return None
+    if option is None:
+        return AutoTelemetry() if otel_installed() else None
+    if option is True:
         return Telemetry()
     if option is False:
         return None
@@ -209,8 +209,9 @@ class Discourse(Namespaces):
         hooks: :class:`~discourse_async.hooks.Hooks` told of every call's start, requests,
             responses, waits, retries and outcome (for metrics systems and logging).
         telemetry: OpenTelemetry spans and metrics (:mod:`discourse_async.telemetry`). Default:
-            on when ``opentelemetry-api`` is installed (reporting to the global providers); False
-            turns it off; a ``Telemetry(...)`` chooses providers or records usernames.
+            on when ``opentelemetry-api`` is installed, reporting to the global providers once the
+            application has imported OpenTelemetry (nothing is imported before); False turns it
+            off; a ``Telemetry(...)`` chooses providers or records usernames.
         max_response_size: every engine refuses a response body larger than this, as received or
             once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).

@@ -1,7 +1,8 @@
 """OpenTelemetry traces and metrics of every call (``pip install discourse-async[otel]``).
 
 With ``opentelemetry-api`` installed, a client reports to the global tracer and meter providers
-(whatever SDK the application set up); without it nothing here is imported. Per call:
+(whatever SDK the application set up) from the moment the application imports OpenTelemetry:
+until then nothing of it is imported (and without the package, never). Per call:
 
 * a span ``discourse <namespace>.<method>`` (e.g. ``discourse posts.create_post``), a child of the
   caller's current span, with HTTP client semantic-convention attributes (``http.request.method``,
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
     from opentelemetry.trace import Span, TracerProvider
 
-__all__ = ["Telemetry", "otel_installed"]
+__all__ = ["AutoTelemetry", "Telemetry", "otel_installed"]
 
 _SCOPE = "discourse_async"
 # Seconds: the semantic conventions' advice for http.client.request.duration.
@@ -44,11 +46,17 @@ _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0
 
 @cache
 def otel_installed() -> bool:
-    """Whether ``opentelemetry-api`` can be imported (looked up once, without importing it)."""
+    """Whether ``opentelemetry-api`` can be imported (looked up once, without importing it).
+
+    ``find_spec("opentelemetry.trace")`` would import the ``opentelemetry`` package itself: look
+    for the ``trace`` package in its folders instead.
+    """
     try:
-        return importlib.util.find_spec("opentelemetry.trace") is not None
+        spec = importlib.util.find_spec("opentelemetry")
     except (ImportError, ValueError):
         return False
+    folders = spec.submodule_search_locations if spec is not None else None
+    return any(os.path.isfile(os.path.join(folder, "trace", "__init__.py")) for folder in folders or ())
 
 
 class Telemetry(Hooks):
@@ -331,6 +339,28 @@ class Telemetry(Hooks):
         request_span.set_status(self._trace.StatusCode.ERROR)
         request_span.end()
         state[1] = None
+
+
+class AutoTelemetry(Telemetry):
+    """A client's default: :class:`Telemetry` on the global providers, once the application has imported OpenTelemetry.
+
+    An application that sets up an SDK imports ``opentelemetry.trace`` or ``.metrics`` to do so;
+    one that never does has nothing to report to, and pays neither the import nor more than one
+    look-up per call.
+    """
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def active(self) -> bool:
+        """Whether a provider records anything (False until OpenTelemetry has been imported)."""
+        if not self._ready:
+            modules = sys.modules
+            if "opentelemetry.trace" not in modules and "opentelemetry.metrics" not in modules:
+                return False
+            Telemetry.__init__(self)
+            self._ready = True
+        return Telemetry.active(self)
 
 
 _UNSEEN: Any = object()

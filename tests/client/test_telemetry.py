@@ -285,6 +285,39 @@ async def test_the_global_providers_are_used_and_the_api_alone_costs_no_span(
     assert seen == ["site.get_site"]  # hooks still run; the inactive telemetry is left out
 
 
+def test_by_default_a_client_reports_once_the_application_imports_opentelemetry() -> None:
+    # A fresh interpreter: the API is installed; the application sets up the SDK only later.
+    script = """
+import sys, asyncio
+from discourse_async.testing import FakeDiscourse
+
+async def main():
+    fake = FakeDiscourse()
+    async with fake.client() as dc:
+        await dc.site.get_site()
+        assert not [m for m in sys.modules if m.startswith("opentelemetry")], "imported before it was needed"
+
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        spans = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(spans))
+        trace.set_tracer_provider(provider)
+        with trace.get_tracer("the bot").start_as_current_span("a job"):
+            await dc.site.get_site()
+    print(sorted(s.name for s in spans.get_finished_spans()))
+
+asyncio.run(main())
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "['a job', 'discourse site.get_site']" in done.stdout
+
+
 def test_bad_telemetry_and_hooks_options_are_refused() -> None:
     with pytest.raises(TypeError, match="telemetry="):
         Discourse("https://forum.example", telemetry="yes")  # type: ignore[arg-type]
