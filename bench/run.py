@@ -136,6 +136,10 @@ def otel_setup(name: str) -> None:
                     raise ModuleNotFoundError(fullname)
 
         sys.meta_path.insert(0, NoOtel())
+    elif name == OTEL_API:
+        # Imported (as by another library), no provider set: the client checks the providers at each call.
+        import opentelemetry.metrics
+        import opentelemetry.trace  # noqa: F401
     elif name in (OTEL_SDK, OTEL_SDK_METRICS):
         from opentelemetry import metrics, trace
         from opentelemetry.sdk.metrics import MeterProvider
