@@ -116,3 +116,43 @@ async def test_twenty_users_on_one_key_never_overrun_the_sites_admin_budget(
     assert {r.username for r in fake.requests} == set(USERS)
     worst = fake.max_requests_in_window(WINDOW)
     assert worst <= 60, worst
+
+
+async def test_a_limit_discourse_keeps_per_user_holds_that_user_alone() -> None:
+    """Discourse limits some actions per user (creating topics or posts too fast): its 429 carries no
+    site-wide error code, so only the call that got it waits; other users acting through the same
+    key go on at once. (The fake counts limits per site, key or address only; this is Discourse's rule.)"""
+    import httpx
+
+    from tests.client.test_resilience import FakeClock, make
+
+    class LetOthersRunFirst(FakeClock):
+        async def sleep(self, seconds: float) -> None:
+            for _ in range(20):  # the other tasks run while this one waits, before time moves
+                await asyncio.sleep(0)
+            await super().sleep(seconds)
+
+    sent: list[tuple[str, float]] = []
+    clock = LetOthersRunFirst()
+    refused = {"done": False}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        user = request.headers["Api-Username"]
+        sent.append((user, clock.t))
+        if user == "alice" and not refused["done"]:
+            refused["done"] = True
+            body = {"errors": ["You’ve performed this action too many times."], "error_type": "rate_limit"}
+            return httpx.Response(429, json={**body, "extras": {"wait_seconds": 30}}, headers={"Retry-After": "30"})
+        return httpx.Response(200, json={"id": 7, "topic_id": 3, "post_number": 2, "username": user})
+
+    async with make(handler, clock, max_retries=1) as dc:
+        alice, bob = dc.with_options(api_username="alice"), dc.with_options(api_username="bob")
+        posted = await asyncio.gather(
+            alice.posts.create_post(topic_id=3, raw="Alice posts too fast, Discourse says."),
+            bob.posts.create_post(topic_id=3, raw="Bob is not held by Alice's limit."),
+        )
+    assert [p.username for p in posted] == ["alice", "bob"]
+    # Alice's call waited what Discourse asked and was sent again; Bob's went while she waited (a
+    # site-wide 429 would have paused it too).
+    assert clock.sleeps == [30]
+    assert sent == [("alice", 1000.0), ("bob", 1000.0), ("alice", 1030.0)]
