@@ -7,6 +7,8 @@ errors are handled once::
     wait for the rate limit (and any global pause)
       -> send, following same-origin redirects, credentials for the base origin only
       -> 2xx: done | error: retry if safe (never a write that may have been processed) | raise
+
+Each step is told to the client's hooks (``discourse_async.hooks``), OpenTelemetry among them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import math
 import random
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -151,15 +152,17 @@ class Lifetime:
             waiter.set_result(None)
 
 
-@cache
+_NAMES: dict[str, tuple[str, str]] = {}
+
+
 def _name_and_route(operation: str) -> tuple[str, str | None]:
     """``("topics.get_topic", "/t/{id}.json")`` for a generated operation; the operation itself for raw calls."""
-    from discourse_async._generated.api import OPERATIONS
+    if not _NAMES:
+        from discourse_async._generated.api import OPERATIONS
 
-    found = OPERATIONS.get(operation)
-    if found is None:
-        return operation, None
-    return f"{found[0]}.{operation}", found[2]
+        _NAMES.update({op: (f"{tag}.{op}", route) for op, (tag, _, route) in OPERATIONS.items()})
+    # Raw calls ("GET /u/alice.json") are not kept: their paths are many, and may name users.
+    return _NAMES.get(operation) or (operation, None)
 
 
 def strip_credentials(headers: dict[str, str]) -> None:

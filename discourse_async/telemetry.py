@@ -4,7 +4,8 @@ With ``opentelemetry-api`` installed, a client reports to the global tracer and 
 (whatever SDK the application set up) from the moment the application imports OpenTelemetry:
 until then nothing of it is imported (and without the package, never). Per call:
 
-* a span ``discourse <namespace>.<method>`` (e.g. ``discourse posts.create_post``), a child of the
+* a span ``discourse <namespace>.<method>`` (e.g. ``discourse posts.create_post``; ``discourse request``
+  for ``dc.request()``, whose path is not exported), a child of the
   caller's current span, with HTTP client semantic-convention attributes (``http.request.method``,
   ``url.template``, ``server.address``, ``server.port``, ``http.response.status_code``,
   ``error.type``, ``http.request.resend_count``) and ``discourse.retry_count``;
@@ -163,11 +164,11 @@ class Telemetry(Hooks):
     # ------------------------------------------------------------------ attributes (cached: built once per kind)
 
     def _base(self, call: Call) -> dict[str, Any]:
-        key = (call.operation, call.method, call.server_address, call.server_port)
+        key = (_operation(call), call.method, call.server_address, call.server_port)
         found = self._attributes.get(key)
         if found is None:
             found = {
-                "discourse.operation": call.operation,
+                "discourse.operation": _operation(call),
                 "http.request.method": call.method,
                 "server.address": call.server_address,
                 "server.port": call.server_port,
@@ -179,7 +180,7 @@ class Telemetry(Hooks):
 
     def _with(self, call: Call, *extra: tuple[str, Any]) -> dict[str, Any]:
         """The call's attributes and ``extra`` (name, value) pairs (None values left out)."""
-        key = (call.operation, call.method, call.server_address, call.server_port, *extra)
+        key = (_operation(call), call.method, call.server_address, call.server_port, *extra)
         found = self._attributes.get(key)
         if found is None:
             found = {**self._base(call), **{name: value for name, value in extra if value is not None}}
@@ -202,7 +203,8 @@ class Telemetry(Hooks):
                 self._attributes[key] = attributes
             if self.record_usernames and call.username is not None:
                 attributes = {**attributes, "user.name": call.username}
-            span = self._tracer.start_span(f"discourse {call.name}", kind=self._kind, attributes=attributes)
+            name = f"discourse {call.name}" if call.route is not None else "discourse request"
+            span = self._tracer.start_span(name, kind=self._kind, attributes=attributes)
             call.state[self] = [span, None, None]
 
     def on_request(self, call: Call, method: str, url: str, resend: int) -> None:
@@ -364,6 +366,11 @@ class AutoTelemetry(Telemetry):
 
 
 _UNSEEN: Any = object()
+
+
+def _operation(call: Call) -> str:
+    """The operation's name; ``request`` for ``dc.request()`` calls, whose paths may name users (and are many)."""
+    return call.operation if call.route is not None else "request"
 
 
 def _globals_holding(module: Any, name: str) -> dict[str, Any] | None:

@@ -245,6 +245,7 @@ async def test_no_key_body_query_or_username_is_exported_unless_usernames_are_as
             await dc.posts.create_post(title="A title nobody may export", raw=secret_raw)
         post = await dc.posts.create_post(title="A title nobody may export", raw=secret_raw)
         await dc.users.get_user(username="bob")  # a path that names a user
+        await dc.request("GET", "/u/bob.json", params={"launch": "code"})  # a raw call's path and query
         await dc.search.search(q="launch code")  # a query string
         await dc.with_options(api_username="bob").topics.get_topic(id=str(post.topic_id))
         with pytest.raises(Exception, match="404"):
@@ -254,6 +255,7 @@ async def test_no_key_body_query_or_username_is_exported_unless_usernames_are_as
     for secret in (fake.admin_api_key, secret_raw, "launch code", "launch+code", "nobody may export", "bob", "alice"):
         assert secret not in exported, secret
     assert "server.address" in exported  # the check above looked at real exports
+    assert '"discourse request"' in exported and '"discourse.operation": "request"' in exported
 
     otel.spans.clear()
     async with fake.client("alice", base_url=url, telemetry=otel.telemetry(record_usernames=True)) as dc:
