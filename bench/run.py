@@ -18,7 +18,9 @@ Scenarios (names for --only): ``throughput``, requests/s at concurrency 1, 8, 64
 loopback server serving a 3.4 KB /latest.json; ``topics``, ours against plain dicts on a 20-post
 (35 KB) and a 1,000-post (1.1 MB) topic at 64 in flight and one at a time, every post read;
 ``latency``, fetching 2,000 topics from a server 20 ms away; ``coldstart``; ``parse``, typed
-parsing of a 1,000-post topic and the memory of 2,000 kept topics; and ``upload`` (unless
+parsing of a 1,000-post topic and the memory of 2,000 kept topics; ``otel``, what OpenTelemetry
+costs ours on /latest.json at 64 in flight (API absent, API without an SDK, SDK recording every
+span); and ``upload`` (unless
 --skip-upload), a 256 MiB multipart upload to an S3-compatible server. A full run writes
 bench/results.md and bench/results.png; a run with --only prints its report and writes nothing.
 """
@@ -114,6 +116,47 @@ TOPIC_SCENARIOS = {
 # Parse-only figures are measured at 64 in flight only: they show what lazy nesting saves.
 PARSE_ONLY_LEVELS = (64,)
 
+# The otel scenario: ours (built-in engine) in three processes that differ only in OpenTelemetry.
+OTEL_ABSENT = "discourse-async (builtin, opentelemetry-api absent)"
+OTEL_API = "discourse-async (builtin, opentelemetry-api without an SDK)"
+OTEL_SDK = "discourse-async (builtin, SDK recording every span)"
+OTEL_SDK_METRICS = "discourse-async (builtin, SDK recording every span and the metrics)"
+OTEL_CONTENDERS = (OTEL_ABSENT, OTEL_API, OTEL_SDK, OTEL_SDK_METRICS)
+OTEL_LEVEL = 64
+
+
+def otel_setup(name: str) -> None:
+    """Make this contender's process what its name says, before the client is imported."""
+    if name == OTEL_ABSENT:
+        import importlib.abc
+
+        class NoOtel(importlib.abc.MetaPathFinder):
+            def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> None:
+                if fullname.split(".", maxsplit=1)[0] == "opentelemetry":
+                    raise ModuleNotFoundError(fullname)
+
+        sys.meta_path.insert(0, NoOtel())
+    elif name == OTEL_API:
+        # Imported (as by another library), no provider set: the client checks the providers at each call.
+        import opentelemetry.metrics
+        import opentelemetry.trace  # noqa: F401
+    elif name in (OTEL_SDK, OTEL_SDK_METRICS):
+        from opentelemetry import metrics, trace
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+        class Discard(SpanExporter):
+            def export(self, spans: Any) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        provider = TracerProvider()  # samples every span by default
+        provider.add_span_processor(SimpleSpanProcessor(Discard()))
+        trace.set_tracer_provider(provider)
+        if name == OTEL_SDK_METRICS:
+            metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+
 
 @contextlib.asynccontextmanager
 async def open_contender(name: str, base: str) -> AsyncIterator[dict[str, Call]]:
@@ -173,7 +216,7 @@ async def open_contender(name: str, base: str) -> AsyncIterator[dict[str, Call]]
     else:
         from discourse_async import Discourse
 
-        engine = name.split("(")[1].rstrip(")")
+        engine = name.split("(")[1].rstrip(")").split(",")[0]
         # A site that raised its limits: the client-side budget would otherwise (rightly) hold
         # this loop to Discourse's default 60 requests a minute.
         async with Discourse(base, api_key="bench-key", api_username="system", engine=engine, rate_limits=None) as dc:
@@ -201,6 +244,8 @@ def serve_contender(name: str, base: str) -> None:
     Each contender has a process of its own, so no contender runs on a heap another one has
     grown and fragmented, and each imports only its own libraries.
     """
+
+    otel_setup(name)
 
     async def main() -> None:
         async with open_contender(name, base) as calls:
@@ -347,6 +392,15 @@ def topic_throughput(
             for contender in order:
                 rate = contender.measure(scenario, level, seconds)
                 samples.setdefault(scenario, {}).setdefault(contender.name, {}).setdefault(level, []).append(rate)
+    return samples
+
+
+def otel_throughput(contenders: list[Contender], rounds: int, seconds: float) -> dict[str, list[float]]:
+    """Requests/s of /latest.json at 64 in flight per OpenTelemetry setup, one sample per round (order alternated)."""
+    samples: dict[str, list[float]] = {}
+    for round_no in range(rounds):
+        for contender in contenders if round_no % 2 == 0 else contenders[::-1]:
+            samples.setdefault(contender.name, []).append(contender.measure("latest", OTEL_LEVEL, seconds))
     return samples
 
 
@@ -714,6 +768,30 @@ def report(results: dict[str, Any]) -> str:
         ]
         lines += [f"| {way} | {mib:.0f} |" for way, mib in memory.items()]
         lines += [""]
+    otel = results.get("otel")
+    if otel:
+        base_rate = otel[OTEL_ABSENT]
+        lines += [
+            f"## OpenTelemetry's cost (/latest.json, {OTEL_LEVEL} in flight, built-in engine)",
+            "",
+            "Each setup in a process of its own, measured in turn within each round. The SDK ones set the",
+            "global SDK tracer provider (every span sampled and handed to a batch processor, whose exporter",
+            "drops them) and, in the last row, the SDK meter provider too (measurements aggregated in memory).",
+            "Targets: the API without an SDK within 3% of the API absent; the SDK recording spans within 25%.",
+            "",
+            "| setup | requests/s | cost against the API absent | target | |",
+            "|---|---|---|---|---|",
+        ]
+        for name, target in ((OTEL_ABSENT, None), (OTEL_API, 3.0), (OTEL_SDK, 25.0), (OTEL_SDK_METRICS, None)):
+            cost = (1 - otel[name] / base_rate) * 100
+            if name == OTEL_ABSENT:
+                lines.append(f"| {name} | {otel[name]:,.0f} | - | - | |")
+            elif target is None:
+                lines.append(f"| {name} | {otel[name]:,.0f} | {cost:+.1f}% | - | |")
+            else:
+                verdict = "met" if cost <= target else "**missed**"
+                lines.append(f"| {name} | {otel[name]:,.0f} | {cost:+.1f}% | ≤ {target:g}% | {verdict} |")
+        lines += [""]
     upload = results.get("upload")
     if upload:
         lines += [
@@ -757,7 +835,7 @@ def chart(rates: dict[str, dict[int, float]], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
-SECTIONS = ("throughput", "topics", "latency", "parse", "coldstart", "upload")
+SECTIONS = ("throughput", "topics", "otel", "latency", "parse", "coldstart", "upload")
 
 
 def medians(samples: dict[int, list[float]]) -> dict[int, float]:
@@ -795,6 +873,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 for contender in contenders:
                     contender.close()
+    if "otel" in only:
+        print("otel ...", flush=True)
+        with server() as base:
+            contenders = start_contenders(base, list(OTEL_CONTENDERS))
+            try:
+                otel_samples = otel_throughput(contenders, args.rounds, args.seconds)
+            finally:
+                for contender in contenders:
+                    contender.close()
+        results["otel"] = {name: statistics.median(rates) for name, rates in otel_samples.items()}
+        results["otel_samples"] = otel_samples
     if "latency" in only:
         print("20 ms latency ...", flush=True)
         results["latency"] = await latency_scenario(1 if args.quick else 5, args.topics)

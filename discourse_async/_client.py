@@ -43,11 +43,14 @@ from discourse_async._retries import RetryPolicy
 from discourse_async._secrets import Secret
 from discourse_async._transport import DEFAULT_MAX_REDIRECTS, BareSender, Credentials, RequestPath, origin_of_url
 from discourse_async._version import __version__
+from discourse_async.hooks import Hooks, WaitCallback
+from discourse_async.hooks import check as check_hooks
 
 if TYPE_CHECKING:
     from typing import Self
 
     from discourse_async import uploads
+    from discourse_async.telemetry import Telemetry
 
 T = TypeVar("T")
 
@@ -97,16 +100,19 @@ def _credentials(  # noqa: PLR0917 - private helper mirroring the constructor's 
             raise ConfigurationError("give at most one of api_username, api_user_id, api_user_external_id")
         headers: dict[str, str | Secret] = {"Api-Key": api_key}
         kind = "admin API key"
+        acting_as = None
         if api_username is not None:
-            headers["Api-Username"] = api_username
+            headers["Api-Username"] = acting_as = api_username
             kind += f" acting as {api_username}"
         elif api_user_id is not None:
             headers["Api-User-Id"] = str(api_user_id)
             kind += f" acting as user id {api_user_id}"
+            acting_as = f"id:{api_user_id}"
         elif api_user_external_id is not None:
             headers["Api-User-External-Id"] = api_user_external_id
             kind += " acting as an external id"
-        return Credentials(headers, kind)
+            acting_as = f"external:{api_user_external_id}"
+        return Credentials(headers, kind, acting_as)
     if user_api_key is not None:
         headers = {"User-Api-Key": user_api_key}
         if user_api_client_id is not None:
@@ -135,6 +141,21 @@ def _bucket(origin: tuple[str, str, int], credentials: Credentials) -> str:
     if credentials.kind.startswith("user"):
         return bucket_name(site, "user", credentials.secret_for_bucket())
     return bucket_name(site, "anonymous")
+
+
+def _telemetry(option: Telemetry | bool | None) -> Telemetry | None:
+    """The client's OpenTelemetry hooks; by default only when opentelemetry-api is installed (nothing imported yet)."""
+    from discourse_async.telemetry import AutoTelemetry, Telemetry, otel_installed
+
+    if option is None:
+        return AutoTelemetry() if otel_installed() else None
+    if option is True:
+        return Telemetry()
+    if option is False:
+        return None
+    if not isinstance(option, Telemetry):
+        raise TypeError("telemetry= takes True, False or a discourse_async.telemetry.Telemetry(...)")
+    return option
 
 
 def _base_url(base_url: str | httpx.URL) -> httpx.URL:
@@ -183,7 +204,14 @@ class Discourse(Namespaces):
         rate_limit_store: where budgets live (default: in this client's memory).
         max_concurrency: a bound on requests in flight (default: none beyond the pool of 100).
         on_wait: ``on_wait(seconds, reason)`` is called before each wait for rate-limit budget or
-            for a pause Discourse asked for (each wait also logs one INFO line).
+            for a pause Discourse asked for (each wait also logs one line: INFO, and WARNING for
+            the first budget wait over 5 s in the client's life).
+        hooks: :class:`~discourse_async.hooks.Hooks` told of every call's start, requests,
+            responses, waits, retries and outcome (for metrics systems and logging).
+        telemetry: OpenTelemetry spans and metrics (:mod:`discourse_async.telemetry`). Default:
+            on when ``opentelemetry-api`` is installed, reporting to the global providers once the
+            application has imported OpenTelemetry (nothing is imported before); False turns it
+            off; a ``Telemetry(...)`` chooses providers or records usernames.
         max_response_size: every engine refuses a response body larger than this, as received or
             once decompressed (default 64 MiB); the refusal is an ``APIConnectionError``.
         clock: time source of limits and retry waits (tests inject a fake one).
@@ -215,11 +243,15 @@ class Discourse(Namespaces):
         max_concurrency: int | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
         on_wait: WaitHook | None = None,
+        hooks: Sequence[Hooks] = (),
+        telemetry: Telemetry | bool | None = None,
         clock: Clock | None = None,
         rng: random.Random | None = None,
         strict: bool = False,
     ) -> None:
         url = _base_url(base_url)
+        if on_wait is not None and not callable(on_wait):
+            raise TypeError("on_wait must be a function taking (seconds, reason)")
         for name in headers or {}:
             if name.lower() in CREDENTIAL_HEADERS:
                 raise ConfigurationError(
@@ -261,7 +293,6 @@ class Discourse(Namespaces):
             _default_limits(credentials) if rate_limits is AUTO else (rate_limits or ()),
             clock,
             max_concurrency,
-            on_wait=on_wait,
         )
         path = RequestPath(
             engine=sender,
@@ -275,6 +306,8 @@ class Discourse(Namespaces):
             retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
+            hooks=(WaitCallback(on_wait), *check_hooks(hooks)) if on_wait is not None else check_hooks(hooks),
+            telemetry=_telemetry(telemetry),
         )
         self._init(owns_engine=True, path=path, strict=strict)
 
@@ -313,19 +346,36 @@ class Discourse(Namespaces):
         max_retry_after: float = _NOT_GIVEN,
         max_redirects: int = _NOT_GIVEN,
         strict: bool = _NOT_GIVEN,
+        api_username: str | None = None,
+        api_user_id: int | str | None = None,
+        api_user_external_id: str | None = None,
     ) -> Self:
         """A copy with other options, sharing the connection pool, credentials and rate budget.
 
         For example ``dc.with_options(max_retries=0, timeout=5)`` for one call. Closing the copy
         does not close the pool; close the original when done.
+
+        With an admin key for all users, ``api_username=`` (or ``api_user_id=`` /
+        ``api_user_external_id=``) gives a copy acting as that user: ``dc.with_options(api_username="bob")``.
+        It shares the pool and the rate budget (Discourse counts every admin key of a site in
+        one budget, whoever it acts as), so a bot acting for many users stays within it.
         """
         retry = self._path.retry
+        credentials = self._path.credentials
+        if api_username is not None or api_user_id is not None or api_user_external_id is not None:
+            api_key = credentials.secret("Api-Key")
+            if api_key is None:
+                raise ConfigurationError(
+                    f"acting as another user needs an admin api_key for all users; this client has a {credentials.kind}"
+                )
+            credentials = _credentials(api_key, api_username, api_user_id, api_user_external_id, None, None)
         if max_retries is not _NOT_GIVEN:
             retry = replace(retry, max_retries=max_retries)
         if max_retry_after is not _NOT_GIVEN:
             retry = replace(retry, max_retry_after=max_retry_after)
         path = replace(
             self._path,
+            credentials=credentials,
             retry=retry,
             timeout=self._path.timeout if timeout is _NOT_GIVEN else httpx.Timeout(timeout),
             max_redirects=self._path.max_redirects if max_redirects is _NOT_GIVEN else max_redirects,
@@ -334,13 +384,23 @@ class Discourse(Namespaces):
         copy._init(owns_engine=False, path=path, strict=self._strict if strict is _NOT_GIVEN else strict)
         return copy
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, drain: float | None = None) -> None:
         """Close the connection pool (a no-op on copies made by ``with_options``).
 
         Calls made afterwards, on this client or its copies, raise :class:`ClientClosedError`.
+
+        ``drain=seconds`` stops new calls at once and lets the calls in flight finish for up to
+        that long; then the ones left are cancelled, and none is retried: each raises
+        ``ClientClosedError`` when it had not been sent (Discourse did not carry it out) or
+        ``APIConnectionError`` with ``request_sent=True`` when it was out (a write may have been
+        done). Without ``drain``, calls in flight fail as the pool closes under them.
         """
         if self._owns_engine:
-            self._path.lifetime.closed = True
+            lifetime = self._path.lifetime
+            lifetime.closed = True
+            if drain is not None:
+                await lifetime.drain(drain)
+            lifetime.ended = True
             await self._path.engine.aclose()
 
     async def __aenter__(self) -> Self:

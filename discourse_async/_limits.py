@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 __all__ = [
     "ADMIN_LIMITS",
@@ -179,6 +179,11 @@ log = logging.getLogger("discourse_async")
 
 #: ``on_wait(seconds, reason)``: called before each wait for budget or for a pause.
 WaitHook = Callable[[float, str], object]
+#: What the limiter tells a call's hooks before each wait: ``(seconds, reason, kind)``.
+WaitNotice = Callable[[float, str, Literal["budget", "pause"]], None]
+#: The first budget wait longer than this in a client's life is logged at WARNING (a budget that
+#: holds a bot back for seconds is a setting to look at); later ones at INFO.
+WARN_AFTER = 5.0
 
 
 class PauseTooLong(Exception):
@@ -199,22 +204,23 @@ class Limiter:
         limits: Sequence[RateLimit],
         clock: Clock,
         max_concurrency: int | None = None,
-        *,
-        on_wait: WaitHook | None = None,
     ) -> None:
         self.store = store
         self.bucket = bucket
         self.limits = tuple(limits)
         self.clock = clock
         self.semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency else None
-        self.on_wait = on_wait
+        self.warned = False  # whether a long budget wait was logged at WARNING yet
 
-    async def wait_for_turn(self, operation: str = "request", max_pause: float = math.inf) -> float | None:
+    async def wait_for_turn(
+        self, operation: str = "request", max_pause: float = math.inf, notify: WaitNotice | None = None
+    ) -> float | None:
         """Return once this request may be sent (pause over, a slot taken in every limit).
 
         Returns the time the slot was taken (for :meth:`done`), or None when nothing is counted.
         Raises :class:`PauseTooLong` when the bucket is paused for more than ``max_pause`` seconds.
-        Each wait logs one INFO line and calls ``on_wait``: a caller is never held in silence.
+        Each wait logs one line and calls ``notify``: a caller is never held in silence. The first
+        budget wait over ``WARN_AFTER`` seconds is a WARNING naming the budget and its option.
         """
         # The in-memory store answers without awaiting: skip a coroutine per request.
         memory = self.store if isinstance(self.store, MemoryStore) else None
@@ -228,14 +234,21 @@ class Limiter:
             paused = await self.store.paused_for(self.bucket)
             if paused > max_pause:
                 raise PauseTooLong(paused)
+            kind: Literal["budget", "pause"]
+            level = logging.INFO
             if paused > 0:
+                kind = "pause"
                 reason = "Discourse asked every request of this site and credential to pause (429)"
             else:
+                kind = "budget"
                 budget = ", ".join(f"{limit.requests} per {limit.per:g}s" for limit in self.limits)
                 reason = f"client-side rate limit ({budget}; rate_limits= changes it)"
-            log.info("%s: waiting %.1fs: %s", operation, wait, reason)
-            if self.on_wait is not None:
-                self.on_wait(wait, reason)
+                if wait > WARN_AFTER and not self.warned:
+                    self.warned = True
+                    level = logging.WARNING
+            log.log(level, "%s: waiting %.1fs: %s", operation, wait, reason)
+            if notify is not None:
+                notify(wait, reason, kind)
             await self.clock.sleep(wait)
 
     async def done(self, taken_at: float | None) -> None:

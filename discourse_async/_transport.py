@@ -7,16 +7,19 @@ errors are handled once::
     wait for the rate limit (and any global pause)
       -> send, following same-origin redirects, credentials for the base origin only
       -> 2xx: done | error: retry if safe (never a write that may have been processed) | raise
+
+Each step is told to the client's hooks (``discourse_async.hooks``), OpenTelemetry among them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import random
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +38,10 @@ from discourse_async._http import CREDENTIAL_HEADERS, DEFAULT_PORTS, Origin, ret
 from discourse_async._limits import Clock, Limiter, PauseTooLong
 from discourse_async._retries import GLOBAL_LIMIT_CODES, RetryPolicy, retryable_failure, retryable_status
 from discourse_async._secrets import Secret
+from discourse_async.hooks import Call, Hooks, WaitKind, emit
+
+if TYPE_CHECKING:
+    from discourse_async.telemetry import Telemetry
 
 log = logging.getLogger("discourse_async")
 
@@ -52,16 +59,24 @@ def origin_of_url(url: str) -> Origin:
 class Credentials:
     """The credential headers of a client, sent only to its own origin."""
 
-    __slots__ = ("_headers", "kind")
+    __slots__ = ("_headers", "acting_as", "kind", "scope")
 
-    def __init__(self, headers: Mapping[str, str | Secret], kind: str) -> None:
+    def __init__(self, headers: Mapping[str, str | Secret], kind: str, acting_as: str | None = None) -> None:
         self._headers = {name: value if isinstance(value, Secret) else Secret(value) for name, value in headers.items()}
         self.kind = kind
+        #: the kind of rate-limit bucket: "admin", "user" or "anonymous"
+        self.scope = kind.split(" ", 1)[0] if kind.startswith(("admin", "user")) else "anonymous"
+        #: who an admin key acts as, for hooks: a username, "id:<n>" or "external:<id>"
+        self.acting_as = acting_as
 
     def apply(self, headers: dict[str, str]) -> None:
         """Set the credential headers on a request."""
         for name, value in self._headers.items():
             headers[name] = value.reveal()
+
+    def secret(self, name: str) -> Secret | None:
+        """The credential sent in header ``name`` (for building another credential from it)."""
+        return self._headers.get(name)
 
     def secret_for_bucket(self) -> str | None:
         """The value that identifies this credential's rate-limit bucket (hashed by the limiter)."""
@@ -88,12 +103,66 @@ class Credentials:
 
 
 class Lifetime:
-    """Whether the client (and the copies sharing its pool) has been closed."""
+    """Whether the client (and the copies sharing its pool) has been closed, and its calls in flight.
 
-    __slots__ = ("closed",)
+    ``aclose(drain=...)`` waits for ``calls`` to finish, then cancels the ones left (``cut``); a
+    task cancelled while its request was inside the engine is in ``sending`` (it may have
+    reached Discourse).
+    """
+
+    __slots__ = ("calls", "closed", "cut", "ended", "sending", "waiter")
 
     def __init__(self) -> None:
-        self.closed = False
+        self.closed = False  # no new calls
+        self.ended = False  # the engine is closed: no new attempts either
+        self.calls: set[asyncio.Task[Any]] = set()
+        self.cut: set[asyncio.Task[Any]] = set()
+        self.sending: set[asyncio.Task[Any]] = set()
+        self.waiter: asyncio.Future[None] | None = None  # set while aclose() waits for calls to end
+
+    async def drain(self, deadline: float) -> None:
+        """Wait up to ``deadline`` seconds for the calls in flight, then cancel the rest and wait for them."""
+        me = asyncio.current_task()
+        if not await self._wait_idle(deadline):
+            for task in list(self.calls):
+                if task is not me and not task.done():
+                    self.cut.add(task)
+                    task.cancel()
+            # A cut call ends at its next step; the bound only guards against a task that ignores it.
+            await self._wait_idle(5.0)
+
+    async def _wait_idle(self, seconds: float) -> bool:
+        me = asyncio.current_task()
+        if not self.calls - {me}:
+            return True
+        if self.waiter is None or self.waiter.done():  # two aclose() at once share one waiter
+            self.waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.waiter), max(seconds, 0.0))
+        except TimeoutError:
+            return False
+        return True
+
+    def leave(self, task: asyncio.Task[Any] | None) -> None:
+        """A call of ``task`` ended."""
+        self.calls.discard(task)
+        self.sending.discard(task)
+        waiter = self.waiter
+        if waiter is not None and not waiter.done() and not self.calls - {asyncio.current_task()}:
+            waiter.set_result(None)
+
+
+_NAMES: dict[str, tuple[str, str]] = {}
+
+
+def _name_and_route(operation: str) -> tuple[str, str | None]:
+    """``("topics.get_topic", "/t/{id}.json")`` for a generated operation; the operation itself for raw calls."""
+    if not _NAMES:
+        from discourse_async._generated.api import OPERATIONS
+
+        _NAMES.update({op: (f"{tag}.{op}", route) for op, (tag, _, route) in OPERATIONS.items()})
+    # Raw calls ("GET /u/alice.json") are not kept: their paths are many, and may name users.
+    return _NAMES.get(operation) or (operation, None)
 
 
 def strip_credentials(headers: dict[str, str]) -> None:
@@ -118,6 +187,34 @@ class RequestPath:
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     rng: random.Random = field(default_factory=random.Random)
     lifetime: Lifetime = field(default_factory=Lifetime)
+    hooks: tuple[Hooks, ...] = ()
+    telemetry: Telemetry | None = None
+
+    def __post_init__(self) -> None:
+        self._observed = self.hooks if self.telemetry is None else (self.telemetry, *self.hooks)
+
+    def _call_for(self, operation: str, method: str) -> tuple[Call | None, tuple[Hooks, ...]]:
+        """A :class:`Call` and the hooks that observe it, or (None, ()) when nothing does."""
+        telemetry = self.telemetry
+        hooks = self._observed if telemetry is not None and telemetry.active() else self.hooks
+        if not hooks:
+            return None, hooks
+        name, route = _name_and_route(operation)
+        limiter = self.limiter
+        call = Call(
+            operation,
+            name,
+            method,
+            route,
+            self.origin[1],
+            self.origin[2],
+            self.credentials.acting_as,
+            self.credentials.scope if limiter.limits else None,
+            type(limiter.store).__name__,
+            self.clock.now(),
+        )
+        emit(hooks, "on_start", call)
+        return call, hooks
 
     def prepare(
         self,
@@ -185,13 +282,50 @@ class RequestPath:
         request = self.prepare(
             method, url, params=params, json=json, content=content, data=data, files=files, headers=headers
         )
+        call, hooks = self._call_for(operation, request.method)
+        lifetime = self.lifetime
+        task = asyncio.current_task()
+        lifetime.calls.add(task)  # type: ignore[arg-type]
+        try:
+            result = await self._send_retrying(request, operation, call, hooks)
+        except asyncio.CancelledError:
+            if task is None or task not in lifetime.cut:
+                raise
+            lifetime.cut.discard(task)
+            if task.uncancel() > 0:  # cancelled by someone else too: theirs wins
+                raise
+            error = self._cut_error(request, operation, sent=task in lifetime.sending)
+            if call is not None:
+                self._finish(call, hooks, error)
+            raise error from None
+        except BaseException as exc:
+            if call is not None:
+                self._finish(call, hooks, exc)
+            raise
+        finally:
+            lifetime.leave(task)
+        if call is not None:
+            self._finish(call, hooks, None)
+        return result
+
+    def _finish(self, call: Call, hooks: tuple[Hooks, ...], error: BaseException | None) -> None:
+        call.ended = self.clock.now()
+        emit(hooks, "on_finish", call, error)
+
+    async def _send_retrying(
+        self, request: Request, operation: str, call: Call | None, hooks: tuple[Hooks, ...]
+    ) -> tuple[RawResponse, int]:
         method = request.method
         retries = 0
         while True:
             try:
-                response = await self._attempt(request, operation)
+                response = await self._attempt(request, operation, call, hooks)
             except APIConnectionError as exc:
-                if retries >= self.retry.max_retries or not retryable_failure(method, request_sent=exc.request_sent):
+                if (
+                    retries >= self.retry.max_retries
+                    or self.lifetime.ended
+                    or not retryable_failure(method, request_sent=exc.request_sent)
+                ):
                     raise
                 wait = self.retry.backoff(retries, self.rng)
                 reason = exc.message
@@ -204,7 +338,11 @@ class RequestPath:
                     error.message += f" ({self.credentials.describe()})"
                     error.args = (error.message,)
                 wait = await self._wait_after(error, retries)
-                if retries >= self.retry.max_retries or not retryable_status(method, response.status_code):
+                if (
+                    retries >= self.retry.max_retries
+                    or self.lifetime.ended
+                    or not retryable_status(method, response.status_code)
+                ):
                     raise error
                 reason = f"{response.status_code} {error.error_type or ''}".strip()
             retries += 1
@@ -216,7 +354,25 @@ class RequestPath:
                 wait,
                 reason,
             )
+            if call is not None:
+                call.retries = retries
+                emit(hooks, "on_retry", call, wait, reason)
             await self.clock.sleep(wait)
+
+    def _cut_error(self, request: Request, operation: str, *, sent: bool) -> APIConnectionError | ClientClosedError:
+        """The error of a call that ``aclose(drain=...)`` cancelled at its deadline."""
+        if sent:
+            return APIConnectionError(
+                f"{operation}: the client was closed while this request was in flight (aclose's drain deadline "
+                "passed); it may have reached Discourse, so check before repeating a write",
+                method=request.method,
+                url=safe_url(request.url),
+                request_sent=True,
+            )
+        return ClientClosedError(
+            f"{operation}: the client was closed before this call could be sent (aclose's drain deadline passed); "
+            "Discourse did not carry it out"
+        )
 
     async def _wait_after(self, error: APIStatusError, retries: int) -> float:
         """How long to wait before retrying ``error``; pauses the whole bucket for global limits.
@@ -241,21 +397,33 @@ class RequestPath:
                 raise error
         return wait
 
-    async def _attempt(self, request: Request, operation: str) -> RawResponse:
+    async def _attempt(
+        self, request: Request, operation: str, call: Call | None, hooks: tuple[Hooks, ...]
+    ) -> RawResponse:
+        notify = None
+        if call is not None:
+
+            def notify(seconds: float, reason: str, kind: WaitKind) -> None:
+                emit(hooks, "on_wait", call, seconds, reason, kind)
+
         try:
-            taken_at = await self.limiter.wait_for_turn(operation, self.retry.max_retry_after)
+            taken_at = await self.limiter.wait_for_turn(operation, self.retry.max_retry_after, notify)
         except PauseTooLong as exc:
             raise self._paused_error(request, operation, exc.seconds) from None
+        if call is not None:
+            call.attempts += 1
         try:
             if self.limiter.semaphore is None:
-                return await self._send_following_redirects(request, operation)
+                return await self._send_following_redirects(request, operation, call, hooks)
             async with self.limiter.semaphore:
-                return await self._send_following_redirects(request, operation)
+                return await self._send_following_redirects(request, operation, call, hooks)
         finally:
             if taken_at is not None:
                 await self.limiter.done(taken_at)
 
-    async def _send_following_redirects(self, request: Request, operation: str) -> RawResponse:
+    async def _send_following_redirects(
+        self, request: Request, operation: str, call: Call | None = None, hooks: tuple[Hooks, ...] = ()
+    ) -> RawResponse:
         # Credentials go to the base origin only. Once a redirect chain leaves that origin, nothing
         # later in the chain gets them back: a third party must not be able to steer an
         # authenticated request to an endpoint of its choosing.
@@ -266,7 +434,10 @@ class RequestPath:
             strip_credentials(headers)
             if trusted:
                 self.credentials.apply(headers)
-            response = await self._send_once(request, operation)
+            if call is None:
+                response = await self._send_once(request, operation)
+            else:
+                response = await self._observed_send(request, operation, call, hooks)
             location = response.headers.get("location") if response.status_code in _REDIRECTS else None
             if not location:
                 return response
@@ -285,6 +456,24 @@ class RequestPath:
             method=request.method,
             url=safe_url(request.url),
         )
+
+    async def _observed_send(
+        self, request: Request, operation: str, call: Call, hooks: tuple[Hooks, ...]
+    ) -> RawResponse:
+        # resend counts every earlier request of the call: its attempts and their redirects
+        emit(hooks, "on_request", call, request.method, _without_query(request.url), call.requests)
+        call.requests += 1
+        started = self.clock.now()
+        try:
+            response = await self._send_once(request, operation)
+        except Exception as exc:
+            call.error = exc
+            raise
+        call.status_code = response.status_code
+        # The body as received (a bytearray for large ones): .content would copy it to bytes.
+        size = len(response._body)
+        emit(hooks, "on_response", call, response.status_code, self.clock.now() - started, size)
+        return response
 
     def _paused_error(self, request: Request, operation: str, seconds: float) -> RateLimitError:
         """The error of a call made while a pause longer than ``max_retry_after`` holds (nothing sent)."""
@@ -333,6 +522,12 @@ class RequestPath:
     async def _send_once(self, request: Request, operation: str) -> RawResponse:
         try:
             response = await self.engine.send(request, self.timeout)
+        except asyncio.CancelledError:
+            # aclose(drain=...) cut this call while its request was out: it may have reached the server.
+            task = asyncio.current_task()
+            if task is not None:
+                self.lifetime.sending.add(task)
+            raise
         except NotSent as exc:
             cause = exc.__cause__
             cls = APITimeoutError if isinstance(cause, httpx.TimeoutException) else APIConnectionError
@@ -379,6 +574,12 @@ class BareSender:
         except NotSent as exc:
             cause = exc.__cause__
             raise cause if isinstance(cause, httpx.TransportError) else httpx.ConnectError(str(exc)) from exc
+
+
+def _without_query(url: str) -> str:
+    """``safe_url`` for the hooks' hot path: a plain split unless the URL may hold user info."""
+    bare = url.partition("?")[0].partition("#")[0]
+    return safe_url(url) if "@" in bare else bare
 
 
 def _why(exc: BaseException, url: str) -> str:
