@@ -117,8 +117,9 @@ class Describer:
             )
             text = f"The {thing}'s numeric id." if thing else None
         if text is None:
+            # A placeholder, so a newly adopted document builds; `make check-generated` refuses it in a commit.
             self.missing.append(f"{operation}: {name}")
-            return ""
+            return build_spec.parameter_placeholder(name)
         return text
 
 
@@ -138,7 +139,12 @@ def run_generator(config: Config, deprecations: dict[str, Any], spec: dict[str, 
     project.env.globals["keyword"] = keyword_name
     errors = list(project.build())
     if describe.missing:
-        raise GenerationError("codegen/parameters.yaml describes nowhere:\n  " + "\n  ".join(describe.missing))
+        missing = sorted(set(describe.missing))
+        print(
+            f"{len(missing)} parameters have a placeholder; describe them in codegen/parameters.yaml:",
+            *missing,
+            sep="\n  ",
+        )
     return errors
 
 
