@@ -27,7 +27,7 @@ from openapi_python_client.parser.errors import GeneratorError
 from openapi_python_client.strings import snake_case
 from ruff.__main__ import find_ruff_bin
 
-from codegen import build_spec
+from codegen import aliases, build_spec
 from codegen.build_spec import HTTP_METHODS, load_yaml
 from codegen.preview import check_deprecations, load_deprecations
 
@@ -167,6 +167,7 @@ def generate_into(out: Path) -> int:
     if errors:
         details = "\n\n".join(f"{e.level.name}: {e.header}\n{e.detail or ''}".strip() for e in errors)
         raise GenerationError(f"{len(errors)} generator warning(s); fix openapi.yaml or codegen/:\n\n{details}")
+    aliases.write(out, deprecations, spec)  # the old names, for the command line
     # One namespace module per tag holds every operation of the tag: the generator's module per
     # operation is not used (its template renders nothing).
     for path in sorted((out / "api").glob("*/*.py")):
