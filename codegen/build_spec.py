@@ -126,7 +126,8 @@ def cached_copy(digest: str) -> Path | None:
     folder = Path(value) if value else None
     if folder is None or not folder.is_dir():
         return None
-    return next((p for p in sorted(folder.iterdir()) if p.is_file() and sha256(p.read_bytes()) == digest), None)
+    # Its subfolders too: a maintainer keeps earlier documents there (history/), and may have adopted one.
+    return next((p for p in sorted(folder.rglob("*")) if p.is_file() and sha256(p.read_bytes()) == digest), None)
 
 
 def read_source(source: str | None, url: str | None = None) -> tuple[bytes, dict[str, str]]:
@@ -513,6 +514,10 @@ def adopt(candidate: BuildResult, new_pin: dict[str, str], since: str | None = N
     write_pin(new_pin)
     print(f"  pinned {pin_label(new_pin)} in {PIN_FILE.name}")
     if base is None:
+        # No report, but the aliases must still fit the new document, or `make generate` refuses them.
+        empty = preview.Report(pin_label(old_pin), pin_label(new_pin))
+        for line in preview.update_deprecations(empty, candidate.doc, DEPRECATIONS_FILE):
+            print(f"  {DEPRECATIONS_FILE.name}: {line}")
         return
     report = preview.compare(base, candidate, pin_label(old_pin), pin_label(new_pin), since=since)
     preview.prepend_changes(report, CHANGES_FILE, dt.date.today())

@@ -109,14 +109,29 @@ def normalize_schema(schema: dict[str, Any]) -> None:
         else:
             schema["items"] = value
     _normalize_type(schema)
+    _normalize_subschemas(schema)
+    if "required" in schema and not isinstance(schema["required"], list):
+        del schema["required"]  # `required: true` on a property: OpenAPI says it on the object
+
+
+def _normalize_subschemas(schema: dict[str, Any]) -> None:
+    """Every place that holds a schema holds a mapping (``true``, or ``[]`` as some documents write, is any value)."""
     for key in MAP_KEYS:
         if key in schema and not isinstance(schema[key], dict):
             del schema[key]  # a list or a string here describes nothing a validator could use
+        for name, sub in schema.get(key, {}).items():
+            if not isinstance(sub, dict):
+                schema[key][name] = {}  # `"field": []` (seen in 2025 documents) or `true`: any value
     for key in LIST_KEYS:
-        if key in schema and not isinstance(schema[key], list):
-            del schema[key]
-    if "required" in schema and not isinstance(schema["required"], list):
-        del schema["required"]  # `required: true` on a property: OpenAPI says it on the object
+        if isinstance(schema.get(key), list):
+            schema[key] = [sub if isinstance(sub, dict) else {} for sub in schema[key]]
+        else:
+            schema.pop(key, None)
+    for key in ONE_KEYS:
+        # additionalProperties may be a boolean; nothing else here may be anything but a schema.
+        value = schema.get(key, {})
+        if not isinstance(value, dict) and not (key == "additionalProperties" and isinstance(value, bool)):
+            schema[key] = {}
 
 
 def _normalize_type(schema: dict[str, Any]) -> None:
@@ -136,39 +151,50 @@ def _normalize_type(schema: dict[str, Any]) -> None:
             schema["type"] = [*kinds, "null"]
 
 
-def _media_schemas(container: Any) -> Iterator[Any]:
+def _media(container: Any) -> Iterator[dict[str, Any]]:
     for media in mapping(mapping(container).get("content")).values():
-        if isinstance(media, dict) and "schema" in media:
-            yield media["schema"]
+        if isinstance(media, dict):
+            yield media
 
 
-def document_schemas(doc: dict[str, Any]) -> Iterator[Any]:
-    """The top-level schemas of an OpenAPI document: parameters, bodies, answers, headers, components."""
+def _holders(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The objects of an OpenAPI document that hold a ``schema``: parameters, media types, headers."""
     components = mapping(doc.get("components"))
-    yield from mapping(components.get("schemas")).values()
-    for param in mapping(components.get("parameters")).values():
-        yield mapping(param).get("schema")
+    yield from (p for p in mapping(components.get("parameters")).values() if isinstance(p, dict))
     for body in mapping(components.get("requestBodies")).values():
-        yield from _media_schemas(body)
+        yield from _media(body)
     for response in mapping(components.get("responses")).values():
-        yield from _media_schemas(response)
+        yield from _media(response)
     for path_item in mapping(doc.get("paths")).values():
         item = mapping(path_item)
         params = list(item.get("parameters") or [])
         for method in HTTP_METHODS:
             op = mapping(item.get(method))
             params += op.get("parameters") or []
-            yield from _media_schemas(op.get("requestBody"))
+            yield from _media(op.get("requestBody"))
             for response in mapping(op.get("responses")).values():
-                yield from _media_schemas(response)
-                for header in mapping(mapping(response).get("headers")).values():
-                    yield mapping(header).get("schema")
-        for param in params:
-            yield mapping(param).get("schema")
+                yield from _media(response)
+                yield from (h for h in mapping(mapping(response).get("headers")).values() if isinstance(h, dict))
+        yield from (p for p in params if isinstance(p, dict))
+
+
+def document_schemas(doc: dict[str, Any]) -> Iterator[Any]:
+    """The top-level schemas of an OpenAPI document: parameters, bodies, answers, headers, components."""
+    yield from mapping(mapping(doc.get("components")).get("schemas")).values()
+    for holder in _holders(doc):
+        if "schema" in holder:
+            yield holder["schema"]
 
 
 def normalize(doc: dict[str, Any]) -> None:
     """Rewrite every schema of ``doc`` in place to one spelling (see the module docstring)."""
+    named = mapping(mapping(doc.get("components")).get("schemas"))
+    for name, schema in named.items():
+        if not isinstance(schema, dict):
+            named[name] = {}
+    for holder in _holders(doc):
+        if "schema" in holder and not isinstance(holder["schema"], dict):
+            holder["schema"] = {}
     for top in document_schemas(doc):
         for schema in walk(top):
             normalize_schema(schema)
