@@ -218,8 +218,29 @@ def parse_document(raw: bytes) -> dict[str, Any]:
         first = seen.setdefault(op["operationId"], f"{method} {path}")
         if first != f"{method} {path}":
             raise SpecError(f"operationId {op['operationId']!r} names two operations ({first} and {method} {path})")
+    _check_references(doc)
     normalize(doc)
     return doc
+
+
+def _check_references(doc: dict[str, Any]) -> None:
+    """Refuse a ``$ref`` that points outside the document or nowhere in it: nothing could be built from it."""
+    resolver = schemas.Resolver(doc)
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref is not None:
+                if not isinstance(ref, str):
+                    raise SpecError(f"a $ref is not a string but {json.dumps(ref)[:60]}")
+                try:
+                    resolver.pointer(ref)
+                except KeyError as exc:
+                    raise SpecError(f"a $ref cannot be followed: {exc.args[0]}") from None
+            stack.extend(node.values())
 
 
 def _check_structure(doc: dict[str, Any]) -> None:

@@ -161,8 +161,32 @@ def name_shapes(doc: dict[str, Any], table: dict[str, Any] | None = None) -> lis
     tags = {t for op in resolver.ops.values() if isinstance(op.get("tags"), list) for t in op["tags"][:1]}
     namespaces = {"".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", t)) for t in tags}
     for name in sorted(namespaces & set(resolver.schemas)):
-        raise ModelsTableError(f"codegen/models.yaml: the model {name} has the name of a namespace; rename it")
+        new = next(
+            f"{name}Model{n or ''}"
+            for n in range(len(resolver.schemas) + 1)
+            if f"{name}Model{n or ''}" not in resolver.schemas
+        )
+        _rename_model(doc, name, new)
+        notes.append(
+            f"codegen/models.yaml: the model {name} has the name of a namespace; called {new} until you rename it"
+        )
     return notes
+
+
+def _rename_model(doc: dict[str, Any], old: str, new: str) -> None:
+    """Move ``components/schemas/old`` to ``new`` and point every ``$ref`` at it there."""
+    found = doc["components"]["schemas"]
+    found[new] = found.pop(old)
+    refs = {f"#/components/schemas/{old}": f"#/components/schemas/{new}"}
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("$ref") in refs:
+                node["$ref"] = refs[node["$ref"]]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str], named: set[int]) -> None:

@@ -110,8 +110,13 @@ def normalize_schema(schema: dict[str, Any]) -> None:
             schema["items"] = value
     _normalize_type(schema)
     _normalize_subschemas(schema)
-    if "required" in schema and not isinstance(schema["required"], list):
+    if "enum" in schema and not isinstance(schema["enum"], list):
+        del schema["enum"]  # not a list of values: it restricts nothing we could name
+    required = schema.get("required")
+    if required is not None and not isinstance(required, list):
         del schema["required"]  # `required: true` on a property: OpenAPI says it on the object
+    elif required and not all(isinstance(name, str) for name in required):
+        schema["required"] = [name for name in required if isinstance(name, str)]
 
 
 def _normalize_subschemas(schema: dict[str, Any]) -> None:
