@@ -56,10 +56,12 @@ soak: install
 spec: install
 	$(BIN)/python -m codegen.build_spec $(SPEC) $(if $(URL),--url $(URL))
 
-## what SPEC=<file or URL> would change for users (vs the pin, or BASE=); exit 0 none, 1 compatible, 2 breaking
+## what SPEC=<file or URL> would change for users (vs the pin, or BASE=); fails only when it breaks callers or cannot be read
 spec-preview: install
 	$(if $(SPEC),,$(error usage: make spec-preview SPEC=<file or URL> [BASE=<file or URL>]))
-	$(BIN)/python -m codegen.preview $(SPEC) $(if $(BASE),--base $(BASE))
+	@# make turns every failing status into 2: compatible changes (1) pass, breaking (2) and unreadable (3) fail.
+	@$(BIN)/python -m codegen.preview $(SPEC) $(if $(BASE),--base $(BASE)); status=$$?; \
+	[ $$status -le 1 ] || { echo "spec-preview: exit status $$status (2 breaking, 3 unreadable)" >&2; exit $$status; }
 
 ## discourse_async/_generated from openapi.yaml
 generate: install

@@ -43,6 +43,9 @@ from typing import Any
 import jsonpath
 import yaml
 
+from codegen import schemas
+from codegen.schemas import complete_arrays, normalize, walk
+
 ROOT = Path(__file__).resolve().parent.parent
 CODEGEN = ROOT / "codegen"
 PIN_FILE = CODEGEN / "pin.yaml"
@@ -58,13 +61,9 @@ SPEC_CACHE_ENV = "DISCOURSE_ASYNC_SPEC_CACHE"
 #: The exit status of a build or preview whose document cannot be read.
 UNREADABLE = 3
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+HTTP_METHODS = schemas.HTTP_METHODS
 # Schema keywords whose values are prose or sample data written by upstream authors.
 PROSE_KEYS = ("description", "title", "summary", "example", "examples", "$comment", "x-logo")
-# Schema keywords that hold sub-schemas (walked when stripping prose).
-SCHEMA_MAP_KEYS = ("properties", "patternProperties", "$defs", "definitions")
-SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
-SCHEMA_ONE_KEYS = ("items", "additionalProperties", "not", "contains", "if", "then", "else")
 
 RESPONSE_WORDS = {
     "200": "The request succeeded.",
@@ -127,7 +126,8 @@ def cached_copy(digest: str) -> Path | None:
     folder = Path(value) if value else None
     if folder is None or not folder.is_dir():
         return None
-    return next((p for p in sorted(folder.iterdir()) if p.is_file() and sha256(p.read_bytes()) == digest), None)
+    # Its subfolders too: a maintainer keeps earlier documents there (history/), and may have adopted one.
+    return next((p for p in sorted(folder.rglob("*")) if p.is_file() and sha256(p.read_bytes()) == digest), None)
 
 
 def read_source(source: str | None, url: str | None = None) -> tuple[bytes, dict[str, str]]:
@@ -195,6 +195,7 @@ def parse_document(raw: bytes) -> dict[str, Any]:
         raise SpecError(f"the upstream document is neither JSON nor YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("paths"), dict):
         raise SpecError("the upstream document has no 'paths' object")
+    _check_structure(doc)
     operations = [
         (method.upper(), path, op)
         for path, item in doc["paths"].items()
@@ -203,14 +204,66 @@ def parse_document(raw: bytes) -> dict[str, Any]:
         if method in HTTP_METHODS
     ]
     unnamed = [
-        f"{method} {path}" for method, path, op in operations if not isinstance(op, dict) or not op.get("operationId")
+        f"{method} {path}"
+        for method, path, op in operations
+        if not (isinstance(op, dict) and isinstance(op.get("operationId"), str) and op["operationId"])
     ]
     if unnamed:
         raise SpecError(
             f"{len(unnamed)} of {len(operations)} operations have no operationId (first: {unnamed[0]}); "
             "the client's method names come from them"
         )
+    seen: dict[str, str] = {}
+    for method, path, op in operations:
+        first = seen.setdefault(op["operationId"], f"{method} {path}")
+        if first != f"{method} {path}":
+            raise SpecError(f"operationId {op['operationId']!r} names two operations ({first} and {method} {path})")
+    _check_references(doc)
+    normalize(doc)
     return doc
+
+
+def _check_references(doc: dict[str, Any]) -> None:
+    """Refuse a ``$ref`` that points outside the document or nowhere in it: nothing could be built from it."""
+    resolver = schemas.Resolver(doc)
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if ref is not None:
+                if not isinstance(ref, str):
+                    raise SpecError(f"a $ref is not a string but {json.dumps(ref)[:60]}")
+                try:
+                    resolver.pointer(ref)
+                except KeyError as exc:
+                    raise SpecError(f"a $ref cannot be followed: {exc.args[0]}") from None
+            stack.extend(node.values())
+
+
+def _check_structure(doc: dict[str, Any]) -> None:
+    """Refuse, in one line, a document whose operations the build could not read (not a schema problem:
+    schemas of any shape are read by codegen.schemas)."""
+    for path, item in doc["paths"].items():
+        if not isinstance(item, dict):
+            raise SpecError(f"paths[{path!r}] is not an object")
+        for method, op in item.items():
+            where = f"{method.upper()} {path}"
+            if method == "parameters" or (method in HTTP_METHODS and isinstance(op, dict)):
+                params = op if method == "parameters" else op.get("parameters", [])
+                if not isinstance(params, list) or not all(
+                    isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("in"), str)
+                    for p in params
+                ):
+                    raise SpecError(f"{where}: parameters must be a list of objects with a name and an 'in'")
+            if method in HTTP_METHODS and isinstance(op, dict):
+                for key in ("requestBody", "responses"):
+                    if not isinstance(op.get(key, {}), dict):
+                        raise SpecError(f"{where}: {key} is not an object")
+                if not all(isinstance(r, dict) for r in op.get("responses", {}).values()):
+                    raise SpecError(f"{where}: a response is not an object")
 
 
 def write_pin(pin: dict[str, str]) -> None:
@@ -319,18 +372,9 @@ def apply_overlay(doc: dict[str, Any], overlay: dict[str, Any]) -> OverlayReport
 
 def strip_schema(schema: Any) -> None:
     """Remove upstream prose from a schema and all of its sub-schemas."""
-    if not isinstance(schema, dict):
-        return
-    for key in PROSE_KEYS:
-        schema.pop(key, None)
-    for key in SCHEMA_MAP_KEYS:
-        for sub in (schema.get(key) or {}).values():
-            strip_schema(sub)
-    for key in SCHEMA_LIST_KEYS:
-        for sub in schema.get(key) or []:
-            strip_schema(sub)
-    for key in SCHEMA_ONE_KEYS:
-        strip_schema(schema.get(key))
+    for node in walk(schema):
+        for key in PROSE_KEYS:
+            node.pop(key, None)
 
 
 def strip_content(content: dict[str, Any] | None) -> None:
@@ -338,6 +382,10 @@ def strip_content(content: dict[str, Any] | None) -> None:
         media.pop("example", None)
         media.pop("examples", None)
         strip_schema(media.get("schema"))
+
+
+#: How every placeholder text starts: `make check-generated` fails while the committed tree has one.
+PLACEHOLDER = "TODO: describe"
 
 
 def operation_id_words(operation_id: str) -> str:
@@ -348,7 +396,12 @@ def operation_id_words(operation_id: str) -> str:
             words.append(" ")
         words.append(ch.lower())
     text = "".join(words)
-    return f"TODO: describe {text}."
+    return f"{PLACEHOLDER} {text}."
+
+
+def parameter_placeholder(name: str) -> str:
+    """Placeholder description of a parameter codegen/parameters.yaml does not describe yet."""
+    return f"{PLACEHOLDER} ``{name}`` in codegen/parameters.yaml."
 
 
 def rewrite_prose(doc: dict[str, Any], summaries: dict[str, str], origin: dict[str, str]) -> list[str]:
@@ -450,10 +503,13 @@ def build_from(raw: bytes, origin: dict[str, str]) -> BuildResult:
     """Build our document from upstream bytes; ``origin`` is recorded in ``info.x-upstream``."""
     doc = parse_document(raw)
     report = apply_overlay(doc, load_yaml(CORRECTIONS_FILE))
+    untyped = complete_arrays(doc)
     placeholders = rewrite_prose(doc, load_yaml(SUMMARIES_FILE) or {}, origin)
     from codegen.models import name_shapes  # it builds on this module
 
     notes = name_shapes(doc)
+    if untyped:
+        notes.append(f"{untyped} arrays say nothing of their items (read as lists of any value): correct what you know")
     return BuildResult(doc, report, placeholders, notes)
 
 
@@ -479,12 +535,40 @@ def adopt(candidate: BuildResult, new_pin: dict[str, str], since: str | None = N
     write_pin(new_pin)
     print(f"  pinned {pin_label(new_pin)} in {PIN_FILE.name}")
     if base is None:
+        # No report, but the aliases must still fit the new document, or `make generate` refuses them.
+        empty = preview.Report(pin_label(old_pin), pin_label(new_pin))
+        for line in preview.update_deprecations(empty, candidate.doc, DEPRECATIONS_FILE):
+            print(f"  {DEPRECATIONS_FILE.name}: {line}")
         return
     report = preview.compare(base, candidate, pin_label(old_pin), pin_label(new_pin), since=since)
     preview.prepend_changes(report, CHANGES_FILE, dt.date.today())
     print(f"  {CHANGES_FILE.name}: {report.summary_line()}")
     for line in preview.update_deprecations(report, candidate.doc, DEPRECATIONS_FILE):
         print(f"  {DEPRECATIONS_FILE.name}: {line}")
+
+
+def undescribed_parameters(doc: dict[str, Any]) -> list[str]:
+    """``operation: name`` of each parameter and body field that codegen/parameters.yaml describes nowhere.
+
+    ``make generate`` gives these a placeholder; listed at adoption so a maintainer sees them first.
+    """
+    from openapi_python_client.strings import snake_case
+
+    from codegen.generate import Describer  # the generator's own lookup; it builds on this module
+    from codegen.schemas import Resolver
+
+    describe, resolver = Describer(doc), Resolver(doc)
+    for item in doc["paths"].values():
+        for method in HTTP_METHODS:
+            if not isinstance(op := item.get(method), dict):
+                continue
+            name = snake_case(op["operationId"])
+            for param in [*item.get("parameters", []), *op.get("parameters", [])]:
+                describe(name, param["name"])
+            for media in (op.get("requestBody") or {}).get("content", {}).values():
+                for field_name in resolver.properties(media.get("schema")):
+                    describe(name, field_name)
+    return sorted(set(describe.missing))
 
 
 def count_operations(doc: dict[str, Any]) -> int:
@@ -523,6 +607,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {len(result.placeholders)} operations need a summary in codegen/summaries.yaml:")
         for op_id in result.placeholders:
             print(f"    {op_id}")
+    undescribed = undescribed_parameters(result.doc)
+    if undescribed:
+        print(f"  {len(undescribed)} parameters need a description in codegen/parameters.yaml (placeholders for now):")
+        for line in undescribed:
+            print(f"    {line}")
     return 0
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from codegen.build_spec import HTTP_METHODS, load_yaml
+from codegen.schemas import Resolver, all_of, mapping, options, types
 
 MODELS_FILE = Path(__file__).resolve().parent / "models.yaml"
 
@@ -36,36 +37,34 @@ def _operations(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
         op["operationId"]: op
         for item in doc["paths"].values()
         for method in HTTP_METHODS
-        if isinstance(op := item.get(method), dict) and "operationId" in op
+        if isinstance(op := mapping(item).get(method), dict) and "operationId" in op
     }
 
 
-def _json_media(container: dict[str, Any] | None) -> dict[str, Any] | None:
-    for media_type, media in (container or {}).get("content", {}).items():
+def _json_media(container: Any) -> dict[str, Any] | None:
+    for media_type, media in mapping(mapping(container).get("content")).items():
         if "json" in media_type and isinstance(media, dict) and "schema" in media:
             return media
     return None
 
 
 def _success_media(op: dict[str, Any]) -> dict[str, Any] | None:
-    for status, response in sorted(op.get("responses", {}).items()):
+    for status, response in sorted(mapping(op.get("responses")).items()):
         if str(status).startswith("2"):
             return _json_media(response)
     return None
 
 
-class _Resolver:
-    """Finds the schema at a place, following ``$ref`` into components."""
+class _Resolver(Resolver):
+    """Finds the schema at a place, following ``$ref`` chains and ``allOf`` parts."""
 
     def __init__(self, doc: dict[str, Any]) -> None:
-        self.doc = doc
+        super().__init__(doc)
         self.ops = _operations(doc)
-        self.schemas: dict[str, Any] = doc.setdefault("components", {}).setdefault("schemas", {})
-
-    def deref(self, schema: Any) -> Any:
-        while isinstance(schema, dict) and "$ref" in schema:
-            schema = self.schemas[schema["$ref"].rsplit("/", 1)[1]]
-        return schema
+        components = doc.setdefault("components", {})
+        if not isinstance(components.get("schemas"), dict):
+            components["schemas"] = {}
+        self.schemas: dict[str, Any] = components["schemas"]
 
     def find(self, place: str) -> tuple[Any, Any]:
         """(container, key) such that ``container[key]`` is the schema at ``place``."""
@@ -82,12 +81,13 @@ class _Resolver:
         for step in _TOKEN.findall(path):
             schema = self.deref(container[key])
             if step == "[]":
-                container, key = schema, "items"
+                container, key = mapping(schema), "items"
             elif step.startswith("|"):
-                options = schema.get("anyOf") or schema.get("oneOf") or []
-                container, key = options, int(step[1:])
+                container, key = options(schema), int(step[1:])
             else:
-                container, key = schema.get("properties", {}), step
+                # The field may be named by the schema itself or by one of its allOf parts.
+                owner = next((b for b in self.branches(schema) if step in mapping(b.get("properties"))), {})
+                container, key = mapping(owner.get("properties")), step
             try:
                 container[key]
             except (KeyError, IndexError, TypeError):
@@ -95,24 +95,22 @@ class _Resolver:
         return container, key
 
 
-def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+def _merge(into: dict[str, Any], other: Any) -> None:
     """The union of near-identical shapes: add the fields ``into`` lacks, widen the types of the rest.
 
     A field that one place documents as an integer and another as integer-or-null is nullable in
     the model: the union accepts what every place accepts.
     """
     props = into.setdefault("properties", {})
-    for name, sub in (other.get("properties") or {}).items():
+    for name, sub in mapping(mapping(other).get("properties")).items():
         props[name] = _widen(props[name], sub) if name in props else copy.deepcopy(sub)
 
 
-def _types(schema: dict[str, Any]) -> list[str]:
-    kind = schema.get("type")
-    return [kind] if isinstance(kind, str) else list(kind or [])
+_types = types
 
 
-def _widen(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    if a == b:
+def _widen(a: Any, b: Any) -> Any:
+    if a == b or not (isinstance(a, dict) and isinstance(b, dict)):
         return a
     a_types, b_types = _types(a), _types(b)
     if a_types and b_types and "object" not in a_types + b_types and "array" not in a_types + b_types:
@@ -160,11 +158,35 @@ def name_shapes(doc: dict[str, Any], table: dict[str, Any] | None = None) -> lis
         _answer_facts(schema, resolver, seen_schemas, named)
     # A namespace class (``Site`` for the tag "site") and a model of the same name would shadow
     # each other in the generated namespace module that uses both.
-    tags = {t for op in resolver.ops.values() for t in op.get("tags", [])[:1]}
+    tags = {t for op in resolver.ops.values() if isinstance(op.get("tags"), list) for t in op["tags"][:1]}
     namespaces = {"".join(w.capitalize() for w in re.split(r"[^A-Za-z0-9]+", t)) for t in tags}
     for name in sorted(namespaces & set(resolver.schemas)):
-        raise ModelsTableError(f"codegen/models.yaml: the model {name} has the name of a namespace; rename it")
+        new = next(
+            f"{name}Model{n or ''}"
+            for n in range(len(resolver.schemas) + 1)
+            if f"{name}Model{n or ''}" not in resolver.schemas
+        )
+        _rename_model(doc, name, new)
+        notes.append(
+            f"codegen/models.yaml: the model {name} has the name of a namespace; called {new} until you rename it"
+        )
     return notes
+
+
+def _rename_model(doc: dict[str, Any], old: str, new: str) -> None:
+    """Move ``components/schemas/old`` to ``new`` and point every ``$ref`` at it there."""
+    found = doc["components"]["schemas"]
+    found[new] = found.pop(old)
+    refs = {f"#/components/schemas/{old}": f"#/components/schemas/{new}"}
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("$ref") in refs:
+                node["$ref"] = refs[node["$ref"]]
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str], named: set[int]) -> None:
@@ -178,7 +200,7 @@ def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str]
             except ModelsTableError as exc:
                 notes.append(str(exc))
                 continue
-            schema = container[key]
+            schema = mapping(container[key])
             if "$ref" in schema and resolver.deref(schema) is schemas.get(name):
                 continue  # reached through a place already pointed at this model
             if id(schema) not in seen:
@@ -187,13 +209,13 @@ def _shared_models(resolver: _Resolver, models: dict[str, Any], notes: list[str]
         if not found:
             notes.append(f"codegen/models.yaml: {name} covers no place in this document")
             continue
-        model = schemas.get(name) or _object_only(resolver.deref(found[0][2]))
+        model = schemas.get(name) or _object_only(mapping(resolver.deref(found[0][2])))
         for _, _, schema in found:
             _merge(model, resolver.deref(schema))
         notes += _describe(model, name, entry)
         if all("/body" in place.partition(":")[0] for place in entry["at"]):
             # A request body shared by several operations: what every one of them requires stays required.
-            lists = [set(resolver.deref(schema).get("required") or ()) for _, _, schema in found]
+            lists = [set(mapping(resolver.deref(schema)).get("required") or ()) for _, _, schema in found]
             required = [f for f in model.get("properties", {}) if all(f in each for each in lists)]
             if required:
                 model["required"] = required
@@ -208,10 +230,10 @@ def _results(resolver: _Resolver, results: dict[str, Any], notes: list[str], nam
     schemas = resolver.schemas
     for op_id, op in resolver.ops.items():
         media = _success_media(op)
-        if media is None or "$ref" in media["schema"]:
+        schema = media["schema"] if media is not None else None
+        if not isinstance(schema, dict) or "$ref" in schema:
             continue
-        schema = media["schema"]
-        target = schema.get("items", {}) if schema.get("type") == "array" else schema
+        target = schema.get("items") if schema.get("type") == "array" else schema
         if not (isinstance(target, dict) and _is_object(target)):
             continue
         if op_id not in results:
@@ -246,7 +268,7 @@ def _describe(model: dict[str, Any], name: str, entry: dict[str, Any]) -> list[s
 
 def _answer_schemas(resolver: _Resolver) -> Iterator[dict[str, Any]]:
     for op in resolver.ops.values():
-        for response in op.get("responses", {}).values():
+        for response in mapping(op.get("responses")).values():
             media = _json_media(response)
             if media is not None:
                 yield media["schema"]
@@ -268,7 +290,7 @@ def _answer_facts(schema: Any, resolver: _Resolver, seen: set[int], named: set[i
         schema.pop("required", None)
     if "properties" in schema and "type" not in schema:
         schema["type"] = "object"  # properties alone would let any value through a validator
-    for name, sub in (schema.get("properties") or {}).items():
+    for name, sub in mapping(schema.get("properties")).items():
         target = resolver.deref(sub)
         if isinstance(target, dict) and name.endswith("_at") and _is_string(target) and "format" not in target:
             target["format"] = "date-time"
@@ -276,9 +298,8 @@ def _answer_facts(schema: Any, resolver: _Resolver, seen: set[int], named: set[i
     for key in ("items", "additionalProperties"):
         if isinstance(schema.get(key), dict):
             _answer_facts(schema[key], resolver, seen, named)
-    for key in ("anyOf", "oneOf", "allOf"):
-        for sub in schema.get(key) or []:
-            _answer_facts(sub, resolver, seen, named)
+    for sub in [*options(schema), *all_of(schema)]:
+        _answer_facts(sub, resolver, seen, named)
 
 
 def _is_string(schema: dict[str, Any]) -> bool:

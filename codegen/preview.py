@@ -205,6 +205,7 @@ class Report:
     notes: dict[str, str] = field(default_factory=dict)  # operationId -> remark on a move or removal
     changes: dict[str, list[Change]] = field(default_factory=dict)  # operationId -> changes inside it
     stale: list[str] = field(default_factory=list)  # corrections of ours that no longer apply
+    table: list[str] = field(default_factory=list)  # what the build noticed (codegen/models.yaml, items) anew
     deprecations: Deprecations = field(default_factory=lambda: {"operations": {}, "parameters": {}})
 
     @property
@@ -214,7 +215,7 @@ class Report:
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.breaking or self.changes or self.stale)
+        return not (self.added or self.breaking or self.changes or self.stale or self.table)
 
     @property
     def exit_code(self) -> int:
@@ -231,7 +232,8 @@ class Report:
             f"{len(self.changes)} changed",
         ]
         verdict = "BREAKING" if self.breaking else "compatible"
-        return f"operations: {', '.join(counts)}; {len(self.stale)} stale corrections; {verdict}"
+        table = f"; {len(self.table)} build notes" if self.table else ""
+        return f"operations: {', '.join(counts)}; {len(self.stale)} stale corrections{table}; {verdict}"
 
     def render(self) -> str:
         """The report as Markdown (readable as plain text in a terminal too)."""
@@ -269,6 +271,7 @@ class Report:
             changed.extend(f"  - {c}" for c in cs if not c.breaking and c.what != "added")
         section("Operations changed", changed)
         section("Corrections of ours that no longer apply (codegen/corrections.yaml)", self.stale)
+        section("What the build noticed (not fatal: fix the table or the corrections)", [f"- {n}" for n in self.table])
         proposal = {k: v for k, v in self.deprecations.items() if v}
         if proposal:
             text = yaml.safe_dump(proposal, sort_keys=True, default_flow_style=False).rstrip()
@@ -394,6 +397,7 @@ def compare(
     renamed_to = set(report.renamed.values())
     report.added = {op: new.route for op, new in new_ops.items() if op not in old_ops and op not in renamed_to}
     report.stale = stale_corrections(base.report, candidate.report)
+    report.table = [note for note in candidate.notes if note not in base.notes]
     return report
 
 
@@ -504,10 +508,11 @@ def preview(candidate: str, base: str | None = None) -> Report:
     """Build both documents and compare them (``base`` defaults to the pin)."""
     base_raw, base_pin = read_source(base)
     cand_raw, cand_pin = read_source(candidate)
-    base_build = build_from(base_raw, pin_origin(base_pin))
+    # The candidate first: a document that cannot be used is refused before the base is built.
+    cand_build = build_from(cand_raw, pin_origin(cand_pin))
     # The same bytes build to the same document: skip the second (slow) build.
     same = cand_pin["sha256"] == base_pin["sha256"]
-    cand_build = base_build if same else build_from(cand_raw, pin_origin(cand_pin))
+    base_build = cand_build if same else build_from(base_raw, pin_origin(base_pin))
     base_label = pin_label(read_pin()) if base is None else base
     return compare(base_build, cand_build, base_label, candidate)
 

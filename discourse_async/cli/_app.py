@@ -32,7 +32,7 @@ from discourse_async import Discourse, DiscourseError, PathParameterError
 from discourse_async._generated.api import METHOD_NAMES
 from discourse_async._generated.types import UNSET, File
 from discourse_async._version import __version__
-from discourse_async.cli import _config, _output, _spec
+from discourse_async.cli import _aliases, _config, _output, _spec
 from discourse_async.cli._spec import Operation, Param
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
@@ -578,8 +578,7 @@ class _Namespace(click.Group):
         return sorted(self.makers)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        make = self.makers.get(_dashed(cmd_name))
-        return make() if make else None
+        return _aliases.command(self.makers, _dashed(cmd_name))  # old names too, hidden
 
 
 class _Root(click.Group):
