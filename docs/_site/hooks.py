@@ -183,6 +183,10 @@ def _yields(method: Any) -> str:
     return found.group(1) if found else "Any"
 
 
+def _has_page(name: str) -> bool:
+    return (ROOT / "docs" / name).is_file()
+
+
 def _iterators_page() -> str:
     lines = [
         "# Iterators",
@@ -204,7 +208,8 @@ def _iterators_page() -> str:
             lines.append(f"| [`dc.{name}.{attr}()`](namespaces.md#{anchor}) | `{_yields(method)}` | {doc} |")
     lines += [
         "",
-        "The items are the models of the [models reference](../api.md) and of `discourse_async.models`.",
+        "The items are models of `discourse_async.models`"
+        + (", each with its fields on [the models page](../models.md)." if _has_page("models.md") else "."),
         "",
         "::: discourse_async.pagination.Paginator",
         "",
