@@ -156,6 +156,7 @@ def test_every_page_renders_without_console_errors_and_every_link_resolves(
 
 @pytest.mark.parametrize("phrase", SEARCHES)
 def test_the_search_finds(browser: object, served: str, phrase: str) -> None:
+    playwright_timeout = pytest.importorskip("playwright.sync_api").TimeoutError
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(served, wait_until="networkidle")
     page.locator("label.md-search__icon, .md-search__input").first.click()
@@ -164,13 +165,20 @@ def test_the_search_finds(browser: object, served: str, phrase: str) -> None:
         "document.querySelector('.md-search-result__meta').innerText.trim() == 'Type to start searching'",
         timeout=60_000,
     )
-    page.locator("input.md-search__input").press_sequentially(phrase, delay=20)
-    # The index loads in a web worker: wait for the results it gives (a list item may have no box of its own).
-    page.wait_for_function("document.querySelectorAll('.md-search-result__item').length > 0", timeout=60_000)
+    page.locator("input.md-search__input").press_sequentially(phrase, delay=20)  # keys, as a person types
+    # Each key sends a query to the worker and its results render when it answers: wait until the results
+    # show the phrase (those of a partial query may come first), or fail saying what they showed.
+    found = """(phrase) => {
+        const list = document.querySelector('.md-search-result__list');
+        return list !== null && list.innerText.toLowerCase().replace(/\\s+/g, ' ').includes(phrase);
+    }"""
+    try:
+        page.wait_for_function(found, arg=phrase, timeout=60_000)
+    except playwright_timeout:  # say what the search did show
+        shown = page.locator(".md-search-result").inner_text()
+        pytest.fail(f"the search for {phrase!r} did not show it; it showed: {shown[:500]!r}")
     meta = page.locator(".md-search-result__meta").inner_text()
     assert re.match(r"\d+ matching documents?", meta), meta
-    found = page.locator(".md-search-result__list").inner_text().lower()
-    assert phrase in " ".join(found.split()), found[:500]
     page.close()
 
 
