@@ -6,7 +6,7 @@ SPEC ?=
 BASE ?=
 URL ?=
 
-.PHONY: install demo demo-cli fake bench soak test spec spec-preview generate check-generated lint typecheck ci clean
+.PHONY: install demo demo-cli fake bench soak test spec spec-preview generate check-generated lint typecheck docs ci clean
 
 install: $(VENV)/.installed
 
@@ -70,6 +70,11 @@ generate: install
 ## fail if openapi.yaml or _generated differ from a fresh build
 check-generated: install
 	$(BIN)/python -m codegen.check
+
+## the documentation site into build/site (warnings are errors): docs/cli.md's reference from the command tree, then MkDocs
+docs: install
+	$(BIN)/python -m discourse_async.cli._reference
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: install
 	$(BIN)/ruff check .

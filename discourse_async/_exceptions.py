@@ -5,7 +5,7 @@ DiscourseError
 │   ├── APIStatusError            any non-2xx answer: .status_code .errors .error_type .extras .response
 │   │   ├── BadRequestError               400
 │   │   ├── AuthenticationError           401
-│   │   ├── PermissionDeniedError         403 (Discourse's answer to a bad or missing key)
+│   │   ├── PermissionDeniedError         403 (a bad or missing key, or a rule of the site)
 │   │   ├── NotFoundError                 404
 │   │   ├── ConflictError                 409
 │   │   ├── UnprocessableEntityError      422

@@ -102,6 +102,20 @@ class Credentials:
         return f"<Credentials {self.kind}>"
 
 
+#: What Discourse says for a refused key or username (``invalid_api_credentials``), and its plain
+#: ``invalid_access`` text, which is also all it says for a bad User API key. Any other message is a
+#: rule of the site (``You can't act on your own post``): the credentials are not the problem there.
+_CREDENTIAL_MESSAGES = ("the api username or key is invalid", "you are not permitted to view the requested resource")
+
+
+def about_credentials(error: PermissionDeniedError) -> bool:
+    """Whether a 403 may be about the credentials sent, rather than a permission rule with its own message."""
+    if error.error_type != "invalid_access":
+        return False
+    messages = [m.strip().lower().rstrip(".") for m in error.errors] or [""]
+    return all(m == "" or any(m.startswith(c) for c in _CREDENTIAL_MESSAGES) for m in messages)
+
+
 class Lifetime:
     """Whether the client (and the copies sharing its pool) has been closed, and its calls in flight.
 
@@ -333,7 +347,7 @@ class RequestPath:
                 if 200 <= response.status_code < 300:
                     return response, retries
                 error = status_error(response.to_httpx(), method=method, url=safe_url(request.url))
-                if isinstance(error, PermissionDeniedError) and error.error_type == "invalid_access":
+                if isinstance(error, PermissionDeniedError) and about_credentials(error):
                     # Discourse answers a bad key, a missing username and a wrong one alike: say what went.
                     error.message += f" ({self.credentials.describe()})"
                     error.args = (error.message,)

@@ -29,6 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from discourse_async._extras import requires_extra
 from discourse_async._limits import MemoryStore, RateLimit
 
 if TYPE_CHECKING:
@@ -126,10 +127,8 @@ class RedisStore:
     ) -> None:
         if in_flight_lease < 0:
             raise ValueError("in_flight_lease must be >= 0")
-        try:
+        with requires_extra("redis", "RedisStore"):
             from redis.asyncio import Redis
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("RedisStore needs redis-py: pip install 'discourse-async[redis]'") from exc
         self._redis: Any = client or Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=socket_timeout
         )

@@ -37,6 +37,7 @@ import httpx
 
 from discourse_async._engines import RawResponse
 from discourse_async._exceptions import APIStatusError, DiscourseError
+from discourse_async._extras import requires_extra
 from discourse_async._generated.api.uploads import Uploads as _Uploads
 from discourse_async._generated.types import UNSET, File, Unset
 from discourse_async._http import safe_url
@@ -249,10 +250,8 @@ class _PartFailed(Exception):
 
 def progress_bar(description: str = "upload") -> Progress:
     """An ``on_progress`` callback drawing a tqdm progress bar (``pip install discourse-async[progress]``)."""
-    try:
+    with requires_extra("progress", "progress_bar()"):
         from tqdm import tqdm  # type: ignore[import-untyped]
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("progress_bar() needs tqdm: pip install 'discourse-async[progress]'") from exc
     bar: Any = None
 
     def update(sent: int, total: int) -> None:

@@ -37,6 +37,7 @@ import httpx
 
 from discourse_async._client import Discourse
 from discourse_async._exceptions import ConfigurationError, DiscourseError
+from discourse_async._extras import MissingExtraError
 from discourse_async._secrets import Secret
 
 # cryptography is an optional extra: importing this module works without it, and the first call
@@ -78,9 +79,8 @@ class UserApiKeyError(DiscourseError):
 
 def _require_cryptography() -> None:
     if _CRYPTOGRAPHY_MISSING is not None:
-        raise ImportError(
-            "discourse_async.user_api_keys needs the 'cryptography' package: "
-            "pip install 'discourse-async[user-api-keys]'"
+        raise MissingExtraError(
+            "discourse_async.user_api_keys", "user-api-keys", _CRYPTOGRAPHY_MISSING.name
         ) from _CRYPTOGRAPHY_MISSING
 
 

@@ -23,6 +23,7 @@ from discourse_async._engines._codec import dumps, encode_params, loads
 from discourse_async._engines._types import DEFAULT_MAX_RESPONSE_SIZE, Engine, NotSent, RawResponse, Request
 from discourse_async._engines.aiohttp_engine import AiohttpEngine, proxy_configured
 from discourse_async._engines.httpx_engine import HttpxEngine
+from discourse_async._extras import MissingExtraError
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_SIZE",
@@ -68,5 +69,5 @@ def choose_engine(engine: str | None, transport: httpx.AsyncBaseTransport | None
     if not choice:
         return "httpx" if proxy_configured() else "builtin"
     if choice == "aiohttp" and importlib.util.find_spec("aiohttp") is None:
-        raise ImportError('engine="aiohttp" needs aiohttp: pip install "discourse-async[aiohttp]"')
+        raise MissingExtraError('engine="aiohttp"', "aiohttp", "aiohttp")
     return choice

@@ -15,16 +15,13 @@ __all__ = ["main"]
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line (the ``discourse-async`` console script)."""
+    from discourse_async._extras import MissingExtraError
+
     try:
-        import click  # noqa: F401 - checked here so a missing extra gives one clear line
-        import rich  # noqa: F401
-    except ImportError as exc:
-        sys.stderr.write(
-            f"discourse-async: the command line needs the 'cli' extra ({exc.name} is missing): "
-            "pip install 'discourse-async[cli]'\n"
-        )
+        cli = _cli()
+    except MissingExtraError as exc:  # one clear line, not a traceback
+        sys.stderr.write(f"discourse-async: {exc}\n")
         raise SystemExit(1) from None
-    from discourse_async.cli._app import cli
 
     cli.main(args=list(argv) if argv is not None else None, prog_name="discourse-async")
 
@@ -32,7 +29,15 @@ def main(argv: Sequence[str] | None = None) -> None:
 def __getattr__(name: str) -> Any:
     # ``from discourse_async.cli import cli``: the click group, built on first use.
     if name == "cli":
-        from discourse_async.cli._app import cli
-
-        return cli
+        return _cli()
     raise AttributeError(name)
+
+
+def _cli() -> Any:
+    from discourse_async._extras import requires_extra
+
+    with requires_extra("cli", "the command line"):
+        import rich  # noqa: F401 - needed by the output, imported late there
+
+        from discourse_async.cli._app import cli
+    return cli

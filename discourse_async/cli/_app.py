@@ -149,7 +149,43 @@ def _click_type(tp: Any) -> tuple[_ParamType | None, bool]:
     return (click.STRING if typing.get_origin(tp) in (typing.Union, types.UnionType) else _JSON()), False
 
 
-_WHERE = {"query": "query parameter", "body": "body field", "option": "", "path": "", "argument": ""}
+_WHERE = {"query": "", "body": "body field", "option": "", "path": "", "argument": ""}
+
+
+def _inputs(inputs: tuple[Param, ...], flag_of: Callable[[Param], str]) -> list[click.Parameter]:
+    """The click parameters of a command's inputs: an identifying one is an argument and an option."""
+    params = [_parameter(p, p.name, flag_of(p)) for p in inputs]
+    for p in inputs:
+        if p.identifying:
+            params.append(click.Argument(["_arg_" + p.name], required=False, metavar=_metavar(p)))
+    return params
+
+
+def _identified(inputs: tuple[Param, ...], values: dict[str, Any]) -> None:
+    """An identifying input from its argument or its option (one of the two), checked if required."""
+    for p in inputs:
+        if not p.identifying:
+            continue
+        argument, option = values.pop("_arg_" + p.name), values[p.name]
+        if argument is not None and option is not None and argument != option:
+            raise click.UsageError(f"{_metavar(p)} is given twice, as the argument and as --{_dashed(p.key)}")
+        values[p.name] = option if option is not None else argument
+        if p.required and values[p.name] is None:
+            raise click.UsageError(f"missing the argument {_metavar(p)} (or --{_dashed(p.key)})")
+
+
+def _help(description: str, inputs: tuple[Param, ...]) -> str:
+    """A command's --help text: its description, then its arguments as a list (their ``Args:`` lines)."""
+    arguments = [p for p in inputs if p.positional or p.identifying]
+    if not arguments:
+        return description
+    width = max(len(_metavar(p)) for p in arguments)
+    listed = [f"  {_metavar(p):<{width}}  {_text(p.help) or p.key}" for p in arguments]
+    return description + "\n\n\b\nArguments:\n" + "\n".join(listed)
+
+
+def _metavar(p: Param) -> str:
+    return p.key.upper() if p.required else f"[{p.key.upper()}]"
 
 
 def _parameter(p: Param, name: str, flag: str) -> click.Parameter:
@@ -158,12 +194,17 @@ def _parameter(p: Param, name: str, flag: str) -> click.Parameter:
     # Recent Click takes an explicit default=None as a value that satisfies required=True.
     default: dict[str, Any] = {} if p.default is None else {"default": p.default}
     if p.positional:
-        metavar = p.key.upper() if p.required else f"[{p.key.upper()}]"
-        return click.Argument([name], type=ptype or click.BOOL, required=p.required, metavar=metavar, **default)
+        return click.Argument([name], type=ptype or click.BOOL, required=p.required, metavar=_metavar(p), **default)
     default["show_default"] = p.default is not None
-    # Body fields are checked after --body is merged in, so they are not required for click.
-    required = p.required and p.where != "body"
-    help_text = _WHERE[p.where] + ("  [required]" if p.required and not required else "")
+    # Body fields are checked after --body is merged in, and an identifying input may come as its
+    # argument instead: neither is required for click.
+    required = p.required and p.where != "body" and not p.identifying
+    where = f"or the argument {_metavar(p)}" if p.identifying else _WHERE[p.where]
+    help_text = " ".join(
+        part
+        for part in (_text(p.help), f"({where})" if where else "", "[required]" if p.required and not required else "")
+        if part
+    )
     if ptype is None:
         # default=None: a flag not given is left out of the request (Click would make it False).
         return click.Option([f"--{flag}/--no-{flag}", name], default=p.default, required=required, help=help_text)
@@ -320,7 +361,7 @@ def _request_body(
 
 def _operation_command(name: str) -> click.Command:
     op = _spec.operation(name)
-    params: list[click.Parameter] = [_parameter(p, p.name, _dashed(p.key)) for p in op.params]
+    params = _inputs(op.params, lambda p: _dashed(p.key))
     taken = {o[2:] for p in params for o in p.opts if o.startswith("--")} | {"body", "dry-run", "format", "columns"}
     for f in op.body_fields:
         flag = _dashed(f.key)
@@ -343,7 +384,7 @@ def _operation_command(name: str) -> click.Command:
         _dashed(op.method_name),
         params=params,
         callback=functools.partial(_operation_callback, op),
-        help=f"{doc}\n\n{op.method} {op.path}{body_help}",
+        help=_help(f"{_text(doc)}\n\n{op.method} {op.path}{body_help}", op.params),
         short_help=doc,
         context_settings=CONTEXT,
     )
@@ -352,6 +393,7 @@ def _operation_command(name: str) -> click.Command:
 def _operation_callback(op: Operation, **values: Any) -> None:
     ctx = click.get_current_context()
     state, options = _common(ctx, values)
+    _identified(op.params, values)
     with contextlib.ExitStack() as files:
         # Everything is checked (arguments, body, settings) before a request is made.
         kwargs = {p.name: _value(p, values[p.name], files) for p in op.params if _given(values[p.name])}
@@ -416,15 +458,17 @@ def _refuse_dry_run(options: dict[str, Any]) -> None:
 
 
 def _iterator_command(namespace: str, name: str) -> click.Command:
-    params: list[click.Parameter] = [_parameter(p, p.name, _dashed(p.name)) for p in _spec.iterator(namespace, name)]
+    inputs = _spec.iterator(namespace, name)
+    params = _inputs(inputs, lambda p: _dashed(p.name))
     params += _global_options("_", {o[2:] for p in params for o in p.opts if o.startswith("--")})
     method = getattr(_spec.namespace_class(namespace), name)
     doc = _text(_spec.summary(method))
+    description = _text(_spec.split_doc(inspect.getdoc(method) or "")[0])
     return click.Command(
         _dashed(name),
         params=params,
         callback=functools.partial(_iterator_callback, namespace, name),
-        help=f"{_text(inspect.getdoc(method) or '')}\n\nStreams JSON Lines, one item a line (--format json: an array).",
+        help=_help(f"{description}\n\nStreams JSON Lines, one item a line (--format json: an array).", inputs),
         short_help=doc,
         context_settings=CONTEXT,
     )
@@ -434,6 +478,7 @@ def _iterator_callback(namespace: str, name: str, **values: Any) -> None:
     ctx = click.get_current_context()
     state, options = _common(ctx, values)
     _refuse_dry_run(options)
+    _identified(_spec.iterator(namespace, name), values)
     kwargs = {key: value for key, value in values.items() if value is not None}
     settings = _settings(options)
 

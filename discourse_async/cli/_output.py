@@ -89,12 +89,17 @@ def _tty() -> bool:
     return sys.stdout.isatty()
 
 
+def _words(key: str) -> set[str]:
+    return set(key.split("_"))
+
+
 def items_of(data: Any, operation: str) -> list[Any] | None:
     """The list a table or JSON Lines shows: the data itself if a list, else its main list of objects.
 
-    The main list is found within two levels (``topic_list.topics``), preferring a key that is a
-    word of the operation's name (``list_latest_topics`` -> ``topics``); ``list_*`` operations
-    with a single list take it whatever its name (``directory_items``).
+    The main list is found within two levels (``topic_list.topics``): the one whose name ends in a
+    word of the operation's name (``list_latest_topics`` -> ``topics``; ``get_user`` is not a list of
+    ``user_badges``); ``list_*`` operations with a single list take it whatever its name
+    (``directory_items``). An answer with no main list is an object (see :func:`object_of`).
     """
     if isinstance(data, list):
         return data
@@ -104,36 +109,72 @@ def items_of(data: Any, operation: str) -> list[Any] | None:
     for key, value in data.items():
         inner = value.items() if isinstance(value, dict) else [(key, value)]
         found += [(k, v) for k, v in inner if isinstance(v, list) and all(isinstance(i, dict) for i in v[:1])]
-    words = set(operation.split("_"))
+    words = _words(operation)
     for key, value in found:
-        if words & set(key.split("_")):
+        if key.split("_")[-1] in words:
             return value
     if operation.startswith("list") and len(found) == 1:
         return found[0][1]
     return None
 
 
+def object_of(data: dict[str, Any], operation: str) -> dict[str, Any]:
+    """The object an answer is about: ``{"user": {...}, "user_badges": [...]}`` of ``get_user`` is its user."""
+    inner = [v for k, v in data.items() if isinstance(v, dict) and k in _words(operation)]
+    return inner[0] if len(inner) == 1 else data
+
+
+def flatten(row: Any, prefix: str = "") -> dict[str, Any]:
+    """A row's fields by dotted path (``user.username``), nested objects opened."""
+    if not isinstance(row, dict):
+        return {prefix.rstrip("."): row} if prefix else {}
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value) if _scalar(value) else dumps(value)
+
+
+def _default_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The main fields: PREFERRED ones first (also nested: ``user.username``), then other scalars."""
+    keys = [k for k in dict.fromkeys(k for r in rows[:50] for k in r) if all(_scalar(r.get(k)) for r in rows[:50])]
+    columns: list[str] = []
+    for name in PREFERRED:
+        match = next((k for k in keys if k == name), None) or next((k for k in keys if k.endswith("." + name)), None)
+        if match and match not in columns:
+            columns.append(match)
+    top = [k for k in keys if k not in columns and "." not in k]
+    return columns + top[: max(0, MAX_COLUMNS - len(columns))]
 
 
 def _table(rows: list[Any], columns: list[str] | None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    dicts = [r for r in rows if isinstance(r, dict)]
-    if not dicts:
+    flat = [flatten(r) for r in rows if isinstance(r, dict)]
+    if not flat:
         click.echo("(no items)", err=True)
         return
-    if not columns:
-        keys = [
-            k for k in dict.fromkeys(k for r in dicts[:50] for k in r) if all(_scalar(r.get(k)) for r in dicts[:50])
-        ]
-        columns = [k for k in PREFERRED if k in keys]
-        columns += [k for k in keys if k not in columns][: max(0, MAX_COLUMNS - len(columns))]
+    columns = columns or _default_columns(flat)
+    unknown = [c for c in columns if all(c not in r for r in flat)]
+    if unknown:  # a typo, or a field this answer does not have: say which fields it has
+        known = ", ".join(sorted({k for r in flat[:50] for k in r}))
+        click.echo(f"warning: no field {', '.join(unknown)} in the answer; its fields: {known}", err=True)
     table = Table(*columns)
-    for row in dicts:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    for row in flat:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
     Console(soft_wrap=False).print(table)
 
 
@@ -146,12 +187,14 @@ def emit(data: Any, fmt: str | None, *, operation: str = "", columns: list[str] 
             for row in rows if rows is not None else [data]:
                 click.echo(dumps(row))
             return
-        if rows is None and columns:  # one object, chosen columns: a one-row table
-            rows = [data]
-        elif rows is None:  # one object: its scalar fields, one a row
-            rows = [{"field": k, "value": v} for k, v in data.items() if _scalar(v)] if isinstance(data, dict) else []
-            columns = ["field", "value"]
-        _table(rows, columns)
+        if rows is None and isinstance(data, dict):
+            one = object_of(data, operation)
+            if columns:  # one object, chosen columns: a one-row table
+                rows = [one]
+            else:  # one object: its fields, nested ones by dotted path, one a row
+                rows = [{"field": k, "value": v} for k, v in flatten(one).items()]
+                columns = ["field", "value"]
+        _table(rows or [], columns)
         return
     if _tty():
         from rich.console import Console

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import inspect
+import re
 import sys
 import types
 import typing
@@ -21,6 +22,8 @@ from discourse_async._generated.api import INPUTS, METHOD_NAMES, OPERATIONS
 from discourse_async._generated.types import File, Unset
 
 Where = Literal["path", "query", "body", "argument", "option"]
+#: Inputs that name what a command acts on, typed as arguments (see ``Param.identifying``).
+IDENTIFYING = frozenset({"username", "q"})
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,16 @@ class Param:
     type: Any  # the annotation, with Unset and None taken out
     required: bool
     default: Any = None
+    help: str = ""  # its line of the method's ``Args:`` section
+
+    @property
+    def identifying(self) -> bool:
+        """An input a user types as an argument: ``username`` or the search terms ``q`` (else an option).
+
+        Such an input, a query parameter or a keyword of an iterator, is both an optional argument
+        and its ``--option`` (the option was its only form before, so scripts that use it still work).
+        """
+        return self.key in IDENTIFYING and self.where in ("query", "option")
 
     @property
     def positional(self) -> bool:
@@ -96,6 +109,30 @@ def strip_optional(tp: Any) -> tuple[Any, bool]:
     return typing.Union[rest], len(rest) < len(args)  # noqa: UP007 - built from a tuple at run time
 
 
+def split_doc(doc: str) -> tuple[str, dict[str, str]]:
+    """A Google-style docstring as (its text without the ``Args:`` section, {argument: description})."""
+    text: list[str] = []
+    args: dict[str, str] = {}
+    current: str | None = None
+    in_args = False
+    for line in doc.splitlines():
+        if line.strip() == "Args:" and not line.startswith(" "):
+            in_args = True
+            continue
+        if in_args and line and not line.startswith(" "):
+            in_args = False  # the next section (Returns:, Raises:...) is text again
+        if not in_args:
+            text.append(line)
+            continue
+        entry = re.match(r"^ {4}(\*{0,2}\w+)(?: \([^)]*\))?:\s*(.*)$", line)
+        if entry:
+            current = entry.group(1).lstrip("*")
+            args[current] = entry.group(2).strip()
+        elif current and line.strip():
+            args[current] += " " + line.strip()
+    return "\n".join(text).strip(), args
+
+
 def summary(obj: Any) -> str:
     """The first line of a docstring: our one-line summary of an operation or iterator."""
     return (inspect.getdoc(obj) or "").strip().split("\n", 1)[0]
@@ -139,15 +176,17 @@ def operation(name: str) -> Operation:
     params: list[Param] = []
     body_fields: list[Param] = []
     multipart = False
+    docs = split_doc(inspect.getdoc(function) or "")[1]
     for keyword, key, where in INPUTS[name]:
         p = signature.parameters[keyword]
         tp, optional = strip_optional(resolve(p.annotation, module.__name__))
         required = p.default is inspect.Parameter.empty and not optional
+        text = docs.get(keyword, "")
         if where in ("json", "form"):
             multipart = multipart or where == "form"
-            body_fields.append(Param(keyword, key, "body", tp, required))
+            body_fields.append(Param(keyword, key, "body", tp, required, help=text))
         else:
-            params.append(Param(keyword, key, "path" if where == "path" else "query", tp, required))
+            params.append(Param(keyword, key, "path" if where == "path" else "query", tp, required, help=text))
     has_body = bool(body_fields) or "extra_body" in signature.parameters
     return Operation(
         name, METHOD_NAMES[name], namespace, method, path, tuple(params), has_body, multipart, tuple(body_fields)
@@ -158,11 +197,12 @@ def operation(name: str) -> Operation:
 def iterator(namespace: str, name: str) -> tuple[Param, ...]:
     """The parameters of an ``iter*`` method: positional ones become arguments, the rest options."""
     method = getattr(namespace_class(namespace), name)
+    docs = split_doc(inspect.getdoc(method) or "")[1]
     params = []
     for p in list(inspect.signature(method).parameters.values())[1:]:  # after self
         tp, _ = strip_optional(resolve(p.annotation, method.__module__))
         has_default = p.default is not inspect.Parameter.empty
         default = p.default if has_default and not isinstance(p.default, Unset) else None
         where: Where = "argument" if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else "option"
-        params.append(Param(p.name, p.name, where, tp, not has_default, default))
+        params.append(Param(p.name, p.name, where, tp, not has_default, default, docs.get(p.name, "")))
     return tuple(params)

@@ -17,11 +17,14 @@ Needs the ``testing`` extra (``pip install discourse-async[testing]``). With pyt
 fixtures with ``-p discourse_async.testing.pytest_plugin``.
 """
 
-from discourse_async.testing._app import DroppedConnection, FakeDiscourse
-from discourse_async.testing._control import Fault, ManualClock, RateLimit, RequestRecord
-from discourse_async.testing._s3 import S3Request, S3Server, S3Store
-from discourse_async.testing._server import run_in_thread, serve
-from discourse_async.testing._webhooks import Webhook, WebhookDelivery
+from discourse_async._extras import requires_extra
+
+with requires_extra("testing", "discourse_async.testing (the fake Discourse)"):
+    from discourse_async.testing._app import DroppedConnection, FakeDiscourse
+    from discourse_async.testing._control import Fault, ManualClock, RateLimit, RequestRecord
+    from discourse_async.testing._s3 import S3Request, S3Server, S3Store
+    from discourse_async.testing._server import run_in_thread, serve
+    from discourse_async.testing._webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "DroppedConnection",

@@ -273,7 +273,7 @@ def test_help_lists_commands_summaries_and_exit_codes(run: Run) -> None:
     assert "iter-latest" in topics.stdout
     command = run("posts", "create-post", "--help")
     assert "POST /posts.json" in command.stdout
-    assert re.search(r"--raw TEXT\s+body field\s+\[required\]", command.stdout)
+    assert re.search(r"--raw TEXT\s+The post's text, in Markdown.*?\(body field\)\s+\[required\]", command.stdout, re.S)
     assert "--api-key" not in command.stdout  # global options are accepted there, listed on the root only
 
 
@@ -336,3 +336,117 @@ def test_one_object_as_a_table(fake: FakeDiscourse, run: Run) -> None:
     fields = run("site", "get-site-basic-info", "--format", "table")
     assert "field" in fields.stdout
     assert "Fake Discourse" in fields.stdout
+
+
+# ---------------------------------------------------------------------------- arguments where a user types them
+
+
+def test_search_terms_and_a_username_are_arguments(fake: FakeDiscourse, run: Run) -> None:
+    topic = fake.seed_topics(3)[0]
+    by_argument = run("search", "iter", topic.title.split()[0], "--max-items", "5")
+    assert by_argument.exit_code == 0, by_argument.stderr
+    by_option = run("search", "iter", "--q", topic.title.split()[0], "--max-items", "5")
+    assert by_option.exit_code == 0, by_option.stderr
+    assert lines(by_argument) == lines(by_option) != []
+    actions = run("users", "iter-actions", "system", "--max-items", "3")
+    assert actions.exit_code == 0, actions.stderr
+    assert run("users", "iter-actions", "--username", "system", "--max-items", "3").stdout == actions.stdout
+    assert run("users", "list-user-actions", "system", "--offset", "0", "--filter", "4,5").exit_code == 0
+
+
+def test_an_identifying_argument_is_still_required_and_not_given_twice(fake: FakeDiscourse, run: Run) -> None:
+    missing = run("users", "iter-actions")
+    assert missing.exit_code == 2
+    assert "missing the argument USERNAME (or --username)" in missing.stderr
+    twice = run("users", "iter-actions", "alice", "--username", "bob")
+    assert twice.exit_code == 2
+    assert "given twice" in twice.stderr
+    assert fake.requests == []
+
+
+def test_a_required_positional_argument_shows_as_required(run: Run) -> None:
+    usage = run("users", "iter-admin-list", "--help").stdout
+    assert "iter-admin-list [OPTIONS] FLAG" in usage
+    assert run("users", "iter-admin-list").exit_code == 2
+
+
+def test_args_sections_are_a_list_in_help(run: Run) -> None:
+    text = run("users", "iter-actions", "--help").stdout
+    assert "Args:" not in text
+    assert re.search(r"^  Arguments:\n    USERNAME  The user whose actions to list\.$", text, re.M)
+    assert re.search(r"--filter TEXT\s+Which action types", text)
+    assert re.search(r"--max-items INTEGER\s+Stop after this many items", text)
+
+
+# ---------------------------------------------------------------------------- tables
+
+
+def test_an_object_as_a_field_value_table(fake: FakeDiscourse, run: Run) -> None:
+    fake.seed_users(1, prefix="alice")
+    table = run("users", "get-user", "alice1", "--format", "table")
+    assert table.exit_code == 0, table.stderr
+    assert "(no items)" not in table.stdout + table.stderr
+    assert re.search(r"username\s*│\s*alice1", table.stdout)  # the user of {"user": {...}, "user_badges": []}
+    jsonl = run("users", "get-user", "alice1", "--format", "jsonl")
+    assert lines(jsonl)[0]["user"]["username"] == "alice1"  # an object is one line, whole
+
+
+def test_the_directory_table_shows_usernames_and_nested_columns(fake: FakeDiscourse, run: Run) -> None:
+    users = fake.seed_users(3, prefix="reader")
+    table = run("users", "list-directory", "--period", "all", "--format", "table")
+    assert table.exit_code == 0, table.stderr
+    assert "user.username" in table.stdout
+    for user in users:
+        assert user.username in table.stdout
+    chosen = run("users", "list-directory", "--period", "all", "--format", "table", "--columns", "id,user.username")
+    assert chosen.exit_code == 0, chosen.stderr
+    for user in users:
+        assert re.search(rf"│\s*{user.username}\s*│", chosen.stdout)
+
+
+def test_an_unknown_column_is_named_with_the_fields_there_are(fake: FakeDiscourse, run: Run) -> None:
+    fake.seed_topics(2)
+    result = run("topics", "list-latest-topics", "--format", "table", "--columns", "id,titel")
+    assert result.exit_code == 0
+    assert "no field titel in the answer" in result.stderr
+    assert "title" in result.stderr
+
+
+# ---------------------------------------------------------------------------- the reference
+
+
+def test_docs_cli_md_is_the_command_tree() -> None:
+    from discourse_async.cli import _reference
+
+    assert _reference.main(["--check"]) == 0, "run `make docs`"
+    text = (Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^### `([\w-]+ [\w-]+)`$", text, re.M))
+    iterators = {f"{ns.replace('_', '-')} {it.replace('_', '-')}" for ns, it in _iterators()}
+    operations = {f"{OPERATIONS[op][0].replace('_', '-')} {m.replace('_', '-')}" for op, m in METHOD_NAMES.items()}
+    assert documented == operations | iterators | {"uploads upload"}
+    for usage in (
+        "search iter [OPTIONS] [Q]",
+        "users iter-actions [OPTIONS] USERNAME",
+        "iter-admin-list [OPTIONS] FLAG",
+    ):
+        assert usage in text
+
+
+def test_hidden_commands_are_left_out_of_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    from discourse_async.cli import _app, _reference
+
+    hidden = click.Command("old-name", hidden=True, help="A deprecated alias.")
+    original = _app._Namespace.__init__
+
+    def with_alias(self: _app._Namespace, namespace: str) -> None:
+        original(self, namespace)
+        self.makers["old-name"] = lambda: hidden
+
+    monkeypatch.setattr(_app._Namespace, "__init__", with_alias)
+    assert "old-name" not in _reference.reference()
+
+
+def _iterators() -> list[tuple[str, str]]:
+    from discourse_async.cli import _spec
+
+    return [(ns, it) for ns in _spec.namespaces() for it in _spec.iterators(ns)]

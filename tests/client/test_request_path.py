@@ -172,6 +172,37 @@ async def test_invalid_access_says_which_credentials_went(kwargs: dict[str, obje
     assert ("a key for all users needs api_username" in message) is hint
 
 
+@pytest.mark.parametrize(
+    "errors",
+    [
+        ["You are not permitted to view the requested resource. The API username or key is invalid."],
+        ["You are not permitted to view the requested resource."],
+        [],
+    ],
+)
+async def test_a_403_about_credentials_names_them(errors: list[str]) -> None:
+    answer = httpx.Response(403, json={"errors": errors, "error_type": "invalid_access"})
+    handler, _ = scripted(answer)
+    async with make(handler) as dc:
+        with pytest.raises(PermissionDeniedError) as info:
+            await dc.topics.get_topic(id="1")
+    assert "credentials sent" in str(info.value)
+    assert "check the key and the user it acts as" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "rule", ["You can't act on your own post.", "This topic is closed; it no longer accepts new replies."]
+)
+async def test_a_403_for_a_permission_rule_does_not_send_the_user_after_the_key(rule: str) -> None:
+    handler, _ = scripted(httpx.Response(403, json={"errors": [rule], "error_type": "invalid_access"}))
+    async with make(handler) as dc:
+        with pytest.raises(PermissionDeniedError) as info:
+            await dc.topics.get_topic(id="1")
+    assert str(info.value).endswith(rule)
+    assert "credentials" not in str(info.value)
+    assert "key" not in str(info.value)
+
+
 async def test_other_403s_are_left_as_they_are() -> None:
     handler, _ = scripted(httpx.Response(403, json={"errors": ["not yours"], "error_type": "not_allowed"}))
     async with make(handler) as dc:

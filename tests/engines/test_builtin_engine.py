@@ -13,7 +13,7 @@ import gzip
 import ipaddress
 import json
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +85,7 @@ class RawServer:
                     return
         finally:
             self.open_now -= 1
+            writer.close()  # the client left or the server is done: the socket is closed, not left to the collector
 
 
 def response(body: bytes = b'{"ok": true}', status: str = "200 OK", headers: str = "") -> bytes:
@@ -93,19 +94,22 @@ def response(body: bytes = b'{"ok": true}', status: str = "200 OK", headers: str
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Awaitable[tuple[RawServer, str]]]]:
-    servers: list[asyncio.Server] = []
+async def serve() -> AsyncIterator[Callable[..., Awaitable[tuple[RawServer, str]]]]:
+    servers: list[tuple[asyncio.Server, RawServer]] = []
 
     async def start(reply: Reply, ssl: object = None) -> tuple[RawServer, str]:
         raw = RawServer(reply)
         server = await asyncio.start_server(raw.handle, "127.0.0.1", 0, ssl=ssl)  # type: ignore[arg-type,unused-ignore]
-        servers.append(server)
+        servers.append((server, raw))
         port = server.sockets[0].getsockname()[1]
         return raw, f"{'https' if ssl else 'http'}://127.0.0.1:{port}"
 
     yield start
-    for server in servers:
+    for server, raw in servers:
         server.close()
+        for writer in raw.writers:  # connections still open: Server.close() leaves them (before 3.13)
+            writer.close()
+        await server.wait_closed()
 
 
 def client(url: str, **kwargs: object) -> Discourse:

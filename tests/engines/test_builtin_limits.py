@@ -18,16 +18,18 @@ from discourse_async._engines.builtin import BuiltinEngine
 
 async def _serve(answer: bytes, *, close: bool = False) -> tuple[asyncio.Server, str]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                await reader.readuntil(b"\r\n\r\n")
-            except (asyncio.IncompleteReadError, ConnectionError):
-                return
-            writer.write(answer)
-            await writer.drain()
-            if close:
-                writer.close()
-                return
+        try:
+            while True:
+                try:
+                    await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                writer.write(answer)
+                await writer.drain()
+                if close:
+                    return
+        finally:
+            writer.close()  # closed here, not left to the collector (a ResourceWarning in a later test)
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
