@@ -2,6 +2,8 @@
 
 - the home page is README.md, the benchmarks page bench/results.md, the API changes CHANGES-API.md,
   their links to docs/ rewritten to the site's pages;
+- the common-tasks page is the README's table of tasks, a section each;
+- the method index (UNSEARCHED) stays out of the search, which finds each method on the namespaces page;
 - the namespaces page has one mkdocstrings entry per namespace of ``Discourse``, the errors page
   the exception tree, the iterators page every ``iter*`` method and the item it yields: each read
   from the package, so a new namespace, error or iterator is on the site with no edit here;
@@ -29,6 +31,13 @@ ASSETS = {"results.png": "bench/results.png"}
 #: A link (as written in one of the INCLUDED files, relative to the repository) -> the site's page.
 LINKS = {"README.md": "index.md", "bench/results.md": "benchmarks.md", "bench/results.png": "results.png"}
 LINKS |= {"CHANGES-API.md": "changes.md"}
+#: Pages kept out of the search: the method index repeats the namespaces page (where each method has
+#: its docstring), and its headings, whole signatures, match any short word of a query ("a", "post")
+#: and outrank the page a reader is after.
+UNSEARCHED = {"api.md"}
+#: Pages ranked higher in the search: the page of everyday tasks, one section a task, is what a query
+#: such as "like a post" is after, before the models whose names share its words.
+SEARCH_BOOST = {"reference/tasks.md": 3}
 
 
 def _prune(nav: list[Any], present: set[str]) -> list[Any]:
@@ -145,6 +154,21 @@ def _error_tree() -> list[str]:
     return entries
 
 
+def _tasks_page() -> str:
+    """The README's table of common tasks, a section per task, so the search finds each by its name."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("### Common tasks", 1)[1].split("\n\n", 2)[1]
+    lines = [
+        "# Common tasks",
+        "",
+        "The everyday calls of a bot, one per task (the same table is in the [home page](../index.md#common-tasks)).",
+    ]
+    for row in table.splitlines()[2:]:
+        task, call = (cell.strip() for cell in row.strip("|").split("|", 1))
+        lines += ["", f"## {task[0].upper()}{task[1:]}", "", "```python", call.strip("`"), "```"]
+    return "\n".join(lines) + "\n"
+
+
 def _errors_page() -> str:
     from discourse_async._exceptions import DiscourseError
 
@@ -219,6 +243,15 @@ def _iterators_page() -> str:
     return "\n".join(lines)
 
 
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    """Keep the UNSEARCHED pages out of the search and rank SEARCH_BOOST ones higher (Material's ``search`` meta)."""
+    if page.file.src_uri in UNSEARCHED:
+        page.meta.setdefault("search", {})["exclude"] = True
+    if page.file.src_uri in SEARCH_BOOST:
+        page.meta.setdefault("search", {})["boost"] = SEARCH_BOOST[page.file.src_uri]
+    return markdown
+
+
 def on_files(files: Files, config: Any) -> Files:
     """Add the pages made from files outside docs/ and from the code."""
     for page, source in INCLUDED.items():
@@ -229,6 +262,7 @@ def on_files(files: Files, config: Any) -> Files:
             files.append(File.generated(config, asset, content=(ROOT / source).read_bytes()))
     generated = {
         "reference/namespaces.md": _namespaces_page,
+        "reference/tasks.md": _tasks_page,
         "reference/errors.md": _errors_page,
         "reference/iterators.md": _iterators_page,
     }

@@ -167,10 +167,12 @@ def test_the_search_finds(browser: object, served: str, phrase: str) -> None:
     )
     page.locator("input.md-search__input").press_sequentially(phrase, delay=20)  # keys, as a person types
     # Each key sends a query to the worker and its results render when it answers: wait until the results
-    # show the phrase (those of a partial query may come first), or fail saying what they showed.
+    # hold the phrase (those of a partial query may come first), or fail saying what they showed. Material
+    # folds a page's other matching sections under "N more on this page": a section there is found too
+    # (a reader opens the fold), so the text is read whole, folded sections included.
     found = """(phrase) => {
         const list = document.querySelector('.md-search-result__list');
-        return list !== null && list.innerText.toLowerCase().replace(/\\s+/g, ' ').includes(phrase);
+        return list !== null && list.textContent.toLowerCase().replace(/\\s+/g, ' ').includes(phrase);
     }"""
     try:
         page.wait_for_function(found, arg=phrase, timeout=60_000)
