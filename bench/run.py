@@ -1,6 +1,6 @@
 """``make bench``: discourse-async against its peers, all measured in the same run.
 
-    python bench/run.py [--quick] [--skip-upload] [--only topics,latency,...]
+    python bench/run.py [--quick] [--skip-upload] [--only topics,latency,...] [--[no-]plain-install]
 
 Contenders, alternated within each round (medians over the rounds, ratios against peers of the
 same run, never absolute thresholds). For requests/s each async contender runs in a process of
@@ -12,15 +12,19 @@ its own, kept for the whole run and told when to measure, so none runs on a heap
   a client without models would;
 * raw httpx (default transport): what the generated code does alone;
 * discourse-async with each engine (built-in, the default; aiohttp; httpx), typed parsing included;
+* discourse-async (built-in engine) from a fresh virtualenv where ``pip install .`` alone was run
+  (the "plain install"; every other contender runs in the development install, ``make install``);
 * pydiscourse, sequential and with a thread pool of 16.
 
 Scenarios (names for --only): ``throughput``, requests/s at concurrency 1, 8, 64, 256 against a
 loopback server serving a 3.4 KB /latest.json; ``topics``, ours against plain dicts on a 20-post
 (35 KB) and a 1,000-post (1.1 MB) topic at 64 in flight and one at a time, every post read;
-``latency``, fetching 2,000 topics from a server 20 ms away; ``coldstart``; ``parse``, typed
-parsing of a 1,000-post topic and the memory of 2,000 kept topics; ``otel``, what OpenTelemetry
-costs ours on /latest.json at 64 in flight (API absent, API without an SDK, SDK recording every
-span); and ``upload`` (unless
+``tls``, /latest.json over HTTPS (a loopback TLS server, a certificate made for the run) at 1 and
+64 in flight for raw aiohttp, plain dicts and ours, and what a new connection's handshake (full or
+resumed) costs against a reused connection (bench/tls.py); ``latency``, fetching 2,000 topics
+from a server 20 ms away; ``coldstart``; ``parse``, typed parsing of a 1,000-post topic and the
+memory of 2,000 kept topics; ``otel``, what OpenTelemetry costs ours on /latest.json at 64 in
+flight (API absent, API without an SDK, SDK recording every span); and ``upload`` (unless
 --skip-upload), a 256 MiB multipart upload to an S3-compatible server. A full run writes
 bench/results.md and bench/results.png; a run with --only prints its report and writes nothing.
 """
