@@ -15,7 +15,9 @@ A large answer (``LAZY_FROM`` bytes and up, simdjson installed, not strict) is n
 the model reads its fields from the simdjson document, each made into a Python value when read,
 and decodes the object only when it is used as a whole (``to_dict()``, a change, ``fields_set``).
 Reading the posts of a 1,000-post topic then costs a fraction of decoding it, and leaves the cyclic
-garbage collector nothing to walk. A nested model keeps the whole document alive while it lives.
+garbage collector nothing to walk. A document costs about four times its answer, so only those of
+the answers parsed last are kept (``KEEP_LAZY_BYTES``): the models of an older answer keep its body
+alone, and parse it again if read again (see ``_Answer``).
 Where an object gives a key twice, such a model keeps the first value (decoded JSON, the last).
 
 Generated code declares each field as ``name: Field[T] = field("key", SPEC)``, where ``SPEC`` says
@@ -29,12 +31,13 @@ import datetime as _dt
 import functools
 import importlib
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MethodType
 from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast, overload
 from urllib.parse import quote
 
-from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_loads
+from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_document, lazy_loads
 
 T = TypeVar("T")
 M = TypeVar("M", bound="Model")
@@ -235,6 +238,7 @@ def _build_lazy_models(cls: type[Model], value: LazyArray) -> list[Any]:
             obj = _new(cls)
             lazy = _Lazy()
             lazy.document = data
+            lazy.answer = None
             _set_data(obj, lazy)
             built.append(obj)
         else:
@@ -471,6 +475,9 @@ class _LazyField(_BuiltField[T]):
             value = data.document.get(self.key)
             if value is not None:
                 value = _unlazy(self.spec.read(value))
+                answer = data.answer
+                if answer is not None:  # the models just built from the answer's document join it
+                    answer.adopt(value, data.where(self.key))
         else:
             value = data.get(self.key)
             if value is not None:
@@ -525,11 +532,155 @@ class _Lazy(dict[str, Any]):
     Fields are read from ``document``; it holds only the lists and objects already read from it
     as plain fields (decoded once, so a change made to one stays). The first use of the model's
     data as a whole (``to_dict()``, a change, ``fields_set``...) replaces it with the decoded object.
+    ``answer`` is the answer the document was parsed from, when it is known (see :class:`_Answer`).
     """
 
-    __slots__ = ("document",)
+    __slots__ = ("__weakref__", "answer", "document", "index", "path")
 
-    document: LazyObject
+    document: LazyObject | _Reparse  # a _Reparse once the answer's document was let go
+    answer: _Answer | None
+    # Where the object is in the answer (set with answer): at ``path``, or item ``index`` of the
+    # list there (an index of its own rather than a path per item: a long list is built fast).
+    path: _Path
+    index: int
+
+    def where(self, key: str | int) -> _Path:
+        """The path of ``key`` in this object."""
+        return (*self.path, key) if self.index < 0 else (*self.path, self.index, key)
+
+
+#: Bytes of answers whose simdjson documents are kept; the documents of older answers are let go.
+KEEP_LAZY_BYTES = 16 * 1024 * 1024
+
+_Path = tuple[str | int, ...]
+
+
+class _Answer:
+    """One answer read lazily: its body, its simdjson document while kept, and the models over it.
+
+    A simdjson document keeps a whole parser (a copy of the body, the index, the strings): about
+    four times the body, more than the decoded dicts would take. So only the documents of the
+    answers parsed last are kept (``KEEP_LAZY_BYTES`` of them); an older answer's document is let
+    go, and each of its models over it then holds the body and where its object is, and reads it
+    by parsing the body again at its next read (:class:`_Reparse`). What models already read
+    stays theirs, so a model's reads, changes and ``to_dict()`` are the same before and after.
+    """
+
+    __slots__ = ("__weakref__", "body", "document", "members", "size")
+
+    def __init__(self, body: bytes | bytearray, document: LazyObject) -> None:
+        self.body = body
+        self.size = len(body)
+        self.document: LazyObject | None = document
+        # The models' lazy objects, weakly: a model that goes lets its own go.
+        self.members: list[weakref.ref[_Lazy]] = []
+        _keep(self)
+
+    def adopt(self, value: Any, path: _Path) -> None:
+        """Count the models in ``value`` (a model, or a list or map of them) read at ``path`` as the answer's."""
+        kind = type(value)
+        if kind is list:
+            add = self.members.append
+            for i, item in enumerate(value):  # a topic's posts: inline, no call per item
+                data = getattr(item, "__dict__", None)
+                if type(data) is _Lazy:
+                    if data.answer is None:
+                        data.answer, data.path, data.index = self, path, i
+                        add(weakref.ref(data))
+                elif type(item) is list or type(item) is dict:
+                    self.adopt(item, (*path, i))
+        elif kind is dict:
+            for key, item in value.items():
+                self.adopt(item, (*path, key))
+        else:
+            data = getattr(value, "__dict__", None)
+            if type(data) is _Lazy and data.answer is None:
+                data.answer, data.path, data.index = self, path, -1
+                self.members.append(weakref.ref(data))
+
+    def release(self) -> None:
+        """Let the document go: every model over it parses the body again when next read."""
+        self.document = None
+        members = []
+        for ref in self.members:
+            lazy = ref()
+            if lazy is None:
+                continue  # its model is gone (or was decoded)
+            members.append(ref)
+            if type(lazy.document) is not _Reparse:
+                lazy.document = _Reparse(self, lazy.path if lazy.index < 0 else (*lazy.path, lazy.index), ref)
+        self.members = members
+
+    def revive(self) -> LazyObject:
+        """The answer's document, parsed again if it was let go."""
+        document = self.document
+        if document is None:
+            document = lazy_document(self.body)
+            if document is None:  # pragma: no cover - it parsed the first time
+                raise RuntimeError("the answer no longer parses")
+            self.document = document
+            _keep(self)
+        return document
+
+
+class _Reparse:
+    """Stands for a lazy object whose answer's document was let go: parses it again on first use."""
+
+    __slots__ = ("answer", "lazy", "path")
+
+    def __init__(self, answer: _Answer, path: _Path, lazy: weakref.ref[_Lazy]) -> None:
+        self.answer = answer
+        self.path = path
+        self.lazy = lazy
+
+    def _object(self) -> LazyObject:
+        node: Any = self.answer.revive()
+        for step in self.path:
+            node = node[step] if type(step) is int else node.get(step)
+        lazy = self.lazy()
+        if lazy is not None and lazy.document is self:
+            lazy.document = node
+        return node  # type: ignore[no-any-return]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._object().get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._object().as_dict()
+
+    def items(self) -> Any:
+        return self._object().items()
+
+    def __len__(self) -> int:
+        return len(self._object())
+
+
+class _Kept:
+    """The answers whose documents are kept, oldest first, and their bytes."""
+
+    def __init__(self) -> None:
+        self.answers: dict[int, weakref.ref[_Answer]] = {}
+        self.size = 0
+
+    def gone(self, key: int, ref: weakref.ref[_Answer], size: int) -> None:
+        if self.answers.get(key) is ref:
+            del self.answers[key]
+            self.size -= size
+
+
+_kept = _Kept()
+
+
+def _keep(answer: _Answer) -> None:
+    """Count ``answer``'s document as kept; let the oldest others go past ``KEEP_LAZY_BYTES``."""
+    key, size = id(answer), answer.size
+    _kept.answers[key] = weakref.ref(answer, lambda ref: _kept.gone(key, ref, size))
+    _kept.size += size
+    while _kept.size > KEEP_LAZY_BYTES and len(_kept.answers) > 1:  # the newest is always kept
+        old = _kept.answers.pop(next(iter(_kept.answers)))()
+        if old is not None:
+            _kept.size -= old.size
+            old.release()
 
 
 _UNREAD: Any = object()
@@ -550,6 +701,7 @@ def _lazy_model(cls: type[M], document: LazyObject) -> M:
     obj = _new(cls)
     data = _Lazy()
     data.document = document
+    data.answer = None
     _set_data(obj, data)
     return obj
 
@@ -942,8 +1094,14 @@ class Result(Generic[T]):
             if type(spec) is _Ref and not strict:
                 # A large answer to a model is read lazily (strict mode checks every value anyway).
                 body = getattr(response, "_body", None)  # the built-in engines' RawResponse
-                data = lazy_loads(response.content if body is None else body)
-            value = parse(spec, response.json() if data is None else data, strict)
+                if body is None:
+                    body = response.content
+                data = lazy_loads(body)
+                if data is not None:
+                    value = parse(spec, data, strict)
+                    _Answer(body, data).adopt(value, ())
+                    return cast(T, value)
+            value = parse(spec, response.json(), strict)
         elif self.file:
             from io import BytesIO
 
