@@ -677,7 +677,8 @@ def _keep(answer: _Answer) -> None:
     _kept.answers[key] = weakref.ref(answer, lambda ref: _kept.gone(key, ref, size))
     _kept.size += size
     while _kept.size > KEEP_LAZY_BYTES and len(_kept.answers) > 1:  # the newest is always kept
-        old = _kept.answers.pop(next(iter(_kept.answers)))()
+        ref = _kept.answers.pop(next(iter(_kept.answers)), None)  # None: gone meanwhile (another thread)
+        old = ref() if ref is not None else None
         if old is not None:
             _kept.size -= old.size
             old.release()
