@@ -840,7 +840,10 @@ def report(results: dict[str, Any]) -> str:
             "",
             "Each client trusts the run's CA through `SSL_CERT_FILE`; each contender in a process of its",
             f"own, measured in turn as above, after {TLS_WARMUP:g} s of warm-up at each level (where the pool",
-            "opens its TLS connections). Requests/s:",
+            "opens its TLS connections). The server ran on "
+            + ("uvloop" if importlib.util.find_spec("uvloop") else "**asyncio**, uvloop missing")
+            + " (`make bench` installs uvloop: on asyncio's own TLS the server is the bottleneck and",
+            "every ratio shrinks towards 1). Requests/s:",
             "",
             "| contender | "
             + " | ".join(f"c={c}" for c in TLS_LEVELS)
