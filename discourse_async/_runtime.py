@@ -238,7 +238,6 @@ def _build_lazy_models(cls: type[Model], value: LazyArray) -> list[Any]:
             obj = _new(cls)
             lazy = _Lazy()
             lazy.document = data
-            lazy.answer = None
             _set_data(obj, lazy)
             built.append(obj)
         else:
@@ -475,9 +474,6 @@ class _LazyField(_BuiltField[T]):
             value = data.document.get(self.key)
             if value is not None:
                 value = _unlazy(self.spec.read(value))
-                answer = data.answer
-                if answer is not None:  # the models just built from the answer's document join it
-                    answer.adopt(value, data.where(self.key))
         else:
             value = data.get(self.key)
             if value is not None:
@@ -532,21 +528,13 @@ class _Lazy(dict[str, Any]):
     Fields are read from ``document``; it holds only the lists and objects already read from it
     as plain fields (decoded once, so a change made to one stays). The first use of the model's
     data as a whole (``to_dict()``, a change, ``fields_set``...) replaces it with the decoded object.
-    ``answer`` is the answer the document was parsed from, when it is known (see :class:`_Answer`).
+    An answer's top model's holds its :class:`_Answer` in ``answer`` (the others leave it unset).
     """
 
-    __slots__ = ("__weakref__", "answer", "document", "index", "path")
+    __slots__ = ("answer", "document")
 
     document: LazyObject | _Reparse  # a _Reparse once the answer's document was let go
-    answer: _Answer | None
-    # Where the object is in the answer (set with answer): at ``path``, or item ``index`` of the
-    # list there (an index of its own rather than a path per item: a long list is built fast).
-    path: _Path
-    index: int
-
-    def where(self, key: str | int) -> _Path:
-        """The path of ``key`` in this object."""
-        return (*self.path, key) if self.index < 0 else (*self.path, self.index, key)
+    answer: _Answer
 
 
 #: Bytes of answers whose simdjson documents are kept; the documents of older answers are let go.
@@ -556,60 +544,33 @@ _Path = tuple[str | int, ...]
 
 
 class _Answer:
-    """One answer read lazily: its body, its simdjson document while kept, and the models over it.
+    """One answer read lazily: its body, its simdjson document while kept, and its top model.
 
     A simdjson document keeps a whole parser (a copy of the body, the index, the strings): about
     four times the body, more than the decoded dicts would take. So only the documents of the
     answers parsed last are kept (``KEEP_LAZY_BYTES`` of them); an older answer's document is let
-    go, and each of its models over it then holds the body and where its object is, and reads it
-    by parsing the body again at its next read (:class:`_Reparse`). What models already read
-    stays theirs, so a model's reads, changes and ``to_dict()`` are the same before and after.
+    go: the top model and the nested models built from it (found through their caches, so nothing
+    is recorded per model while answers are read) each hold where their object is in the body, and
+    parse the body again when next read (:class:`_Reparse`). What models already read stays
+    theirs, so reads, changes and ``to_dict()`` are the same before and after. A nested model kept
+    after its top model has gone keeps the document while it lives, as before.
     """
 
-    __slots__ = ("__weakref__", "body", "document", "members", "size")
+    __slots__ = ("__weakref__", "body", "document", "model", "size")
 
-    def __init__(self, body: bytes | bytearray, document: LazyObject) -> None:
+    def __init__(self, body: bytes | bytearray, document: LazyObject, model: Model) -> None:
         self.body = body
         self.size = len(body)
         self.document: LazyObject | None = document
-        # The models' lazy objects, weakly: a model that goes lets its own go.
-        self.members: list[weakref.ref[_Lazy]] = []
+        self.model = weakref.ref(model)
         _keep(self)
 
-    def adopt(self, value: Any, path: _Path) -> None:
-        """Count the models in ``value`` (a model, or a list or map of them) read at ``path`` as the answer's."""
-        kind = type(value)
-        if kind is list:
-            add = self.members.append
-            for i, item in enumerate(value):  # a topic's posts: inline, no call per item
-                data = getattr(item, "__dict__", None)
-                if type(data) is _Lazy:
-                    if data.answer is None:
-                        data.answer, data.path, data.index = self, path, i
-                        add(weakref.ref(data))
-                elif type(item) is list or type(item) is dict:
-                    self.adopt(item, (*path, i))
-        elif kind is dict:
-            for key, item in value.items():
-                self.adopt(item, (*path, key))
-        else:
-            data = getattr(value, "__dict__", None)
-            if type(data) is _Lazy and data.answer is None:
-                data.answer, data.path, data.index = self, path, -1
-                self.members.append(weakref.ref(data))
-
     def release(self) -> None:
-        """Let the document go: every model over it parses the body again when next read."""
+        """Let the document go: the models over it parse the body again when next read."""
         self.document = None
-        members = []
-        for ref in self.members:
-            lazy = ref()
-            if lazy is None:
-                continue  # its model is gone (or was decoded)
-            members.append(ref)
-            if type(lazy.document) is not _Reparse:
-                lazy.document = _Reparse(self, lazy.path if lazy.index < 0 else (*lazy.path, lazy.index), ref)
-        self.members = members
+        model = self.model()
+        if model is not None:
+            _let_go(model, (), self)
 
     def revive(self) -> LazyObject:
         """The answer's document, parsed again if it was let go."""
@@ -623,23 +584,46 @@ class _Answer:
         return document
 
 
+def _let_go(value: Any, path: _Path, answer: _Answer) -> None:
+    """Point the lazy models in ``value`` (at ``path`` in the answer) at the body rather than the document."""
+    if isinstance(value, Model):
+        data = value.__dict__
+        if type(data) is _Lazy:
+            document = data.document
+            if type(document) is _Reparse:
+                document.node = None
+            else:
+                data.document = _Reparse(answer, path)
+        cache: dict[str, Any] | None = getattr(value, "_cache", None)
+        if cache:
+            fields = type(value)._fields
+            for name, item in cache.items():
+                _let_go(item, (*path, fields[name].key), answer)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            _let_go(item, (*path, i), answer)
+    elif type(value) is dict:
+        for key, item in value.items():
+            _let_go(item, (*path, key), answer)
+
+
 class _Reparse:
-    """Stands for a lazy object whose answer's document was let go: parses it again on first use."""
+    """Stands for a lazy object whose answer's document was let go: found again in the body when read."""
 
-    __slots__ = ("answer", "lazy", "path")
+    __slots__ = ("answer", "node", "path")
 
-    def __init__(self, answer: _Answer, path: _Path, lazy: weakref.ref[_Lazy]) -> None:
+    def __init__(self, answer: _Answer, path: _Path) -> None:
         self.answer = answer
         self.path = path
-        self.lazy = lazy
+        self.node: LazyObject | None = None
 
     def _object(self) -> LazyObject:
-        node: Any = self.answer.revive()
-        for step in self.path:
-            node = node[step] if type(step) is int else node.get(step)
-        lazy = self.lazy()
-        if lazy is not None and lazy.document is self:
-            lazy.document = node
+        node: Any = self.node
+        if node is None:
+            node = self.answer.revive()
+            for step in self.path:
+                node = node[step] if type(step) is int else node.get(step)
+            self.node = node
         return node  # type: ignore[no-any-return]
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -702,7 +686,6 @@ def _lazy_model(cls: type[M], document: LazyObject) -> M:
     obj = _new(cls)
     data = _Lazy()
     data.document = document
-    data.answer = None
     _set_data(obj, data)
     return obj
 
@@ -1100,7 +1083,8 @@ class Result(Generic[T]):
                 data = lazy_loads(body)
                 if data is not None:
                     value = parse(spec, data, strict)
-                    _Answer(body, data).adopt(value, ())
+                    lazy = value.__dict__
+                    lazy.answer = _Answer(body, data, value)
                     return cast(T, value)
             value = parse(spec, response.json(), strict)
         elif self.file:
