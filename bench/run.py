@@ -1,6 +1,6 @@
 """``make bench``: discourse-async against its peers, all measured in the same run.
 
-    python bench/run.py [--quick] [--skip-upload] [--only topics,latency,...]
+    python bench/run.py [--quick] [--skip-upload] [--only topics,latency,...] [--[no-]plain-install]
 
 Contenders, alternated within each round (medians over the rounds, ratios against peers of the
 same run, never absolute thresholds). For requests/s each async contender runs in a process of
@@ -12,15 +12,19 @@ its own, kept for the whole run and told when to measure, so none runs on a heap
   a client without models would;
 * raw httpx (default transport): what the generated code does alone;
 * discourse-async with each engine (built-in, the default; aiohttp; httpx), typed parsing included;
+* discourse-async (built-in engine) from a fresh virtualenv where ``pip install .`` alone was run
+  (the "plain install"; every other contender runs in the development install, ``make install``);
 * pydiscourse, sequential and with a thread pool of 16.
 
 Scenarios (names for --only): ``throughput``, requests/s at concurrency 1, 8, 64, 256 against a
 loopback server serving a 3.4 KB /latest.json; ``topics``, ours against plain dicts on a 20-post
 (35 KB) and a 1,000-post (1.1 MB) topic at 64 in flight and one at a time, every post read;
-``latency``, fetching 2,000 topics from a server 20 ms away; ``coldstart``; ``parse``, typed
-parsing of a 1,000-post topic and the memory of 2,000 kept topics; ``otel``, what OpenTelemetry
-costs ours on /latest.json at 64 in flight (API absent, API without an SDK, SDK recording every
-span); and ``upload`` (unless
+``tls``, /latest.json over HTTPS (a loopback TLS server, a certificate made for the run) at 1 and
+64 in flight for raw aiohttp, plain dicts and ours, and what a new connection's handshake (full or
+resumed) costs against a reused connection (bench/tls.py); ``latency``, fetching 2,000 topics
+from a server 20 ms away; ``coldstart``; ``parse``, typed parsing of a 1,000-post topic and the
+memory of 2,000 kept topics; ``otel``, what OpenTelemetry costs ours on /latest.json at 64 in
+flight (API absent, API without an SDK, SDK recording every span); and ``upload`` (unless
 --skip-upload), a 256 MiB multipart upload to an S3-compatible server. A full run writes
 bench/results.md and bench/results.png; a run with --only prints its report and writes nothing.
 """
@@ -46,30 +50,35 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(ROOT))
+if "--installed" not in sys.argv:  # the plain-install contender runs the package its virtualenv installed
+    sys.path.insert(0, str(ROOT))
 
 from payloads import topic_json  # noqa: E402
 
 CONCURRENCY = (1, 8, 64, 256)
 WARMUP = 0.2  # seconds of calls before each throughput measurement that are not counted
 OURS = "discourse-async (builtin)"  # the default engine: what `Discourse(url, api_key=...)` runs
+# The same in a fresh virtualenv where `pip install .` alone was run: what most users have.
+PLAIN_INSTALL = "discourse-async (builtin, plain install)"
+# The HTTPS scenario: levels, and the contenders it runs (plus the plain install when there is one).
+TLS_LEVELS = (1, 64)
+TLS_WARMUP = 1.0
 
 
 # ------------------------------------------------------------------------------------ server
 
 
 @contextlib.contextmanager
-def server(latency_ms: float = 0.0) -> Iterator[str]:
-    """The loopback server in its own process; yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "server.py"), "--latency-ms", str(latency_ms)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+def server(latency_ms: float = 0.0, tls: tuple[Path, Path] | None = None) -> Iterator[str]:
+    """The loopback server in its own process (HTTPS with ``tls``: certificate, key); yields its base URL."""
+    command = [sys.executable, str(HERE / "server.py"), "--latency-ms", str(latency_ms)]
+    if tls:
+        command += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline().split()[1])
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         proc.kill()
         proc.wait()
@@ -254,32 +263,35 @@ def serve_contender(name: str, base: str) -> None:
             await run_calls(calls["latest"], 200, 16)
             print("READY", flush=True)
             while line := await asyncio.to_thread(sys.stdin.readline):
-                scenario, concurrency, seconds = line.split()
-                print(await run_for(calls[scenario], float(seconds), int(concurrency)), flush=True)
+                scenario, concurrency, seconds, warmup = line.split()
+                rate = await run_for(calls[scenario], float(seconds), int(concurrency), float(warmup))
+                print(rate, flush=True)
 
     asyncio.run(main())
 
 
 class Contender:
-    """A contender's process, driven one measurement at a time."""
+    """A contender's process, driven one measurement at a time.
 
-    def __init__(self, name: str, base: str) -> None:
+    ``python`` is the interpreter (the plain install's for that contender), ``env`` its environment
+    (``SSL_CERT_FILE`` naming the run's CA over HTTPS).
+    """
+
+    def __init__(self, name: str, base: str, python: str | None = None, env: dict[str, str] | None = None) -> None:
         self.name = name
-        self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--contender", name, "--base", base],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        command = [python or sys.executable, __file__, "--contender", name, "--base", base]
+        if python:
+            command.append("--installed")
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "READY":
             raise RuntimeError(f"{name} did not start")
 
-    def measure(self, scenario: str, concurrency: int, seconds: float) -> float:
+    def measure(self, scenario: str, concurrency: int, seconds: float, warmup: float = WARMUP) -> float:
         """Requests per second of ``scenario`` at ``concurrency`` over ``seconds`` (see :func:`run_for`)."""
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
-        self.proc.stdin.write(f"{scenario} {concurrency} {seconds}\n")
+        self.proc.stdin.write(f"{scenario} {concurrency} {seconds} {warmup}\n")
         self.proc.stdin.flush()
         return float(self.proc.stdout.readline())
 
@@ -340,12 +352,14 @@ async def run_for(call: Call, seconds: float, concurrency: int, warmup: float = 
     return done / (time.perf_counter() - start)
 
 
-def start_contenders(base: str, names: list[str]) -> list[Contender]:
+def start_contenders(
+    base: str, names: list[str], plain_python: str | None = None, env: dict[str, str] | None = None
+) -> list[Contender]:
     """One process per contender, each warmed up and waiting for its first measurement."""
     contenders: list[Contender] = []
     try:
         for name in names:
-            contenders.append(Contender(name, base))
+            contenders.append(Contender(name, base, plain_python if name == PLAIN_INSTALL else None, env))
     except BaseException:
         for contender in contenders:
             contender.close()
@@ -402,6 +416,58 @@ def otel_throughput(contenders: list[Contender], rounds: int, seconds: float) ->
         for contender in contenders if round_no % 2 == 0 else contenders[::-1]:
             samples.setdefault(contender.name, []).append(contender.measure("latest", OTEL_LEVEL, seconds))
     return samples
+
+
+@contextlib.contextmanager
+def plain_install() -> Iterator[str]:
+    """A fresh virtualenv where `pip install .` alone was run (what most users have); yields its python."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="discourse-async-plain-") as tmp:
+        venv = Path(tmp) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        python = str(venv / "bin" / "python")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+        subprocess.run(
+            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)], check=True, env=env
+        )
+        yield python
+
+
+def plain_install_packages(python: str) -> list[str]:
+    """The distributions the plain install has (name==version), for the report."""
+    out = subprocess.run([python, "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, check=True)
+    return [line for line in out.stdout.split() if not line.startswith(("pip==", "setuptools=="))]
+
+
+def tls_scenario(rounds: int, seconds: float, plain_python: str | None) -> dict[str, Any]:
+    """/latest.json over HTTPS (a certificate made for the run) at 1 and 64 in flight, and what a connection costs."""
+    import tempfile
+
+    from tls import connection_costs, make_certificate
+
+    names = ["raw aiohttp", PLAIN, OURS] + ([PLAIN_INSTALL] if plain_python else [])
+    with tempfile.TemporaryDirectory(prefix="discourse-async-tls-") as tmp:
+        ca_file, cert_file, key_file = make_certificate(Path(tmp))
+        # Every client trusts the run's CA as a user trusts a private one: through SSL_CERT_FILE.
+        env = {**os.environ, "SSL_CERT_FILE": str(ca_file)}
+        with server(tls=(cert_file, key_file)) as base:
+            contenders = start_contenders(base, names, plain_python, env)
+            samples: dict[str, dict[int, list[float]]] = {}
+            try:
+                for round_no in range(rounds):
+                    order = contenders if round_no % 2 == 0 else contenders[::-1]
+                    for level in TLS_LEVELS if round_no % 2 == 0 else TLS_LEVELS[::-1]:
+                        for contender in order:
+                            # Longer warm-up: opening a pool of TLS connections is 64 handshakes.
+                            rate = contender.measure("latest", level, seconds, TLS_WARMUP)
+                            samples.setdefault(contender.name, {}).setdefault(level, []).append(rate)
+            finally:
+                for contender in contenders:
+                    contender.close()
+            costs = connection_costs(int(base.rsplit(":", 1)[1]), ca_file, 40 if rounds == 1 else 200)
+    rates = {name: medians(by_level) for name, by_level in samples.items()}
+    return {"rates": rates, "samples": samples, "costs": costs}
 
 
 STREAMED = "discourse-async, each topic read as it arrives (256 in flight)"
@@ -515,14 +581,20 @@ def parse_cost(repeat: int) -> dict[str, float]:
 KEEP_WAYS = ("typed (default)", "typed over the decoded answer (no simdjson)", "plain dicts (orjson.loads)")
 
 
-def kept_memory(topics: int) -> dict[str, float]:
+KEPT_PLAIN_INSTALL = "typed (plain install)"
+
+
+def kept_memory(topics: int, plain_python: str | None = None) -> dict[str, float]:
     """MiB of resident memory that keeping ``topics`` parsed 20-post topics costs, each way.
 
     Each way runs in a fresh interpreter (see keep), so none measures a heap another one grew.
     """
     found = {}
-    for way in KEEP_WAYS:
-        command = [sys.executable, __file__, "--keep", way, "--topics", str(topics)]
+    ways = [(way, [sys.executable, __file__, "--keep", way]) for way in KEEP_WAYS]
+    if plain_python:
+        ways.append((KEPT_PLAIN_INSTALL, [plain_python, __file__, "--installed", "--keep", KEEP_WAYS[0]]))
+    for way, command in ways:
+        command += ["--topics", str(topics)]
         found[way] = float(subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()[-1])
     return found
 
@@ -592,8 +664,18 @@ def machine() -> str:
     )
 
 
-# What the issue asks of a typed client against plain dicts and pydiscourse (ratios, same run).
-TARGETS = {"topic at 64 in flight": 1.1, "topic one at a time": 1.0, "latest at 64 in flight": 1.5, "kept": 35.0}
+# What the issues ask of a typed client against its peers (ratios, same run): the 20-post topic and
+# /latest.json by issue 26 (a plain install included), the 1,000-post topic as before.
+TARGETS = {
+    ("topic-20", 64): 1.8,
+    ("topic-20", 1): 1.4,
+    ("topic-1000", 64): 1.1,
+    ("topic-1000", 1): 1.0,
+    "latest at 64 in flight": 1.7,
+    "latest at 64 in flight, raw aiohttp": 1.8,
+    "tls latest at 64 in flight, raw aiohttp": 1.5,
+    "kept": 90.0,
+}
 COLDSTART_BUDGET_MS = 75.0
 
 
@@ -619,21 +701,43 @@ def report(results: dict[str, Any]) -> str:
     topics: dict[str, dict[str, dict[int, float]]] | None = results.get("topics")
     latency: dict[str, float] | None = results.get("latency")
     cold = results.get("coldstart")
-    summary: list[tuple[str, str, str, str, str]] = []
+    tls: dict[str, Any] | None = results.get("tls")
+    summary: list[tuple[str, ...]] = []
+    # Each target for each of our installs measured: the development one and the plain one.
+    installs = [(OURS, "dev")] + ([(PLAIN_INSTALL, "plain")] if results.get("plain_install") else [])
+
+    def ratio_rows(label: str, by_name: dict[str, Any], level: int | None, peer: str, target: float) -> None:
+        for name, install in installs:
+            if name in by_name and peer in by_name:
+                ours_rate = by_name[name] if level is None else by_name[name][level]
+                theirs = by_name[peer] if level is None else by_name[peer][level]
+                ratio = ours_rate / theirs
+                peer_label = "plain dicts" if peer == PLAIN else peer
+                row = (label, install, peer_label, f"≥ {target:g}x", f"{ratio:.2f}x", _met(ratio, target))
+                summary.append(row)
+
     if topics:
         for key in ("topic-20", "topic-1000"):
             label = TOPIC_SCENARIOS[key][0]
             for level in TOPIC_LEVELS:
-                ratio = topics[key][OURS][level] / topics[key][PLAIN][level]
-                target = TARGETS["topic at 64 in flight" if level > 1 else "topic one at a time"]
                 where = f"{level} in flight" if level > 1 else "one at a time"
-                row = (f"{label}, every post read, {where}", "plain dicts", f"≥ {target:g}x", f"{ratio:.2f}x")
-                summary.append((*row, _met(ratio, target)))
+                ratio_rows(f"{label}, every post read, {where}", topics[key], level, PLAIN, TARGETS[(key, level)])
     if rates and PLAIN in rates:
-        ratio = rates[OURS][64] / rates[PLAIN][64]
-        target = TARGETS["latest at 64 in flight"]
-        row = ("/latest.json (3.4 KB), 64 in flight", "plain dicts", f"≥ {target:g}x", f"{ratio:.2f}x")
-        summary.append((*row, _met(ratio, target)))
+        ratio_rows("/latest.json (3.4 KB), 64 in flight", rates, 64, PLAIN, TARGETS["latest at 64 in flight"])
+        target = TARGETS["latest at 64 in flight, raw aiohttp"]
+        ratio_rows("/latest.json (3.4 KB), 64 in flight", rates, 64, "raw aiohttp", target)
+    if tls:
+        target = TARGETS["tls latest at 64 in flight, raw aiohttp"]
+        ratio_rows("/latest.json over TLS, 64 in flight", tls["rates"], 64, "raw aiohttp", target)
+    memory = results.get("kept_memory")
+    if memory:
+        plain_mib = memory[KEEP_WAYS[2]]
+        for way, install in ((KEEP_WAYS[0], "dev"), (KEPT_PLAIN_INSTALL, "plain")):
+            if way in memory:
+                mib = memory[way]
+                verdict = "met" if mib <= plain_mib else "**missed**"
+                row = (f"{results['latency_topics']:,} kept 20-post topics, memory", install, "plain dicts")
+                summary.append((*row, f"≤ {plain_mib:.0f} MiB", f"{mib:.0f} MiB", verdict))
     if latency:
         ratio = latency["pydiscourse (sequential)"] / latency[KEPT]
         target = TARGETS["kept"]
@@ -643,13 +747,21 @@ def report(results: dict[str, Any]) -> str:
             f"≥ {target:g}x",
             f"{ratio:.1f}x",
         )
-        summary.append((*row, _met(ratio, target)))
+        summary.append((row[0], "dev", *row[1:], _met(ratio, target)))
     if cold:
         ms = cold["overhead_ms"]
         verdict = "met" if ms <= COLDSTART_BUDGET_MS else "**missed**"
-        summary.append(("cold start, our own overhead", "-", f"≤ {COLDSTART_BUDGET_MS:g} ms", f"{ms:.1f} ms", verdict))
+        row = ("cold start, our own overhead", "dev", "-", f"≤ {COLDSTART_BUDGET_MS:g} ms", f"{ms:.1f} ms", verdict)
+        summary.append(row)
     if summary:
-        lines += ["## Targets", "", "| scenario | ours against | target | this run | |", "|---|---|---|---|---|"]
+        lines += ["## Targets", ""]
+        if results.get("plain_install"):
+            lines += [
+                "Install: dev is `make install` (every extra); plain is a fresh virtualenv where `pip install .`",
+                f"alone was run ({', '.join(results['plain_install'])}).",
+                "",
+            ]
+        lines += ["| scenario | install | ours against | target | this run | |", "|---|---|---|---|---|---|"]
         lines += ["| " + " | ".join(row) + " |" for row in summary] + [""]
     if rates:
         ceiling = rates["raw aiohttp"]
@@ -698,8 +810,9 @@ def report(results: dict[str, Any]) -> str:
             "round (the pair measured back to back): their median, and their range, which shows how far",
             "this machine's noise moves a single measurement.",
             "",
-            f"| scenario | in flight | {PLAIN} | ours | ours / plain dicts | per round: median (range) |",
-            "|---|---|---|---|---|---|",
+            f"| scenario | in flight | {PLAIN} | ours | ours / plain dicts | per round: median (range) "
+            "| plain install | plain install / plain dicts |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         paired: dict[str, dict[str, dict[int, list[float]]]] = results.get("topics_samples", {})
         for key, (title, path, posts) in TOPIC_SCENARIOS.items():
@@ -711,10 +824,52 @@ def report(results: dict[str, Any]) -> str:
                 pairs = zip(paired[key][OURS][level], paired[key][PLAIN][level], strict=True)
                 ratios = sorted(o / p for o, p in pairs)
                 spread = f"{statistics.median(ratios):.2f}x ({ratios[0]:.2f}-{ratios[-1]:.2f}x)"
+                plain_rate = topics[key].get(PLAIN_INSTALL, {}).get(level)
+                plain_cells = f"{plain_rate:,.0f} | {plain_rate / theirs:.2f}x" if plain_rate else "- | -"
                 lines.append(
-                    f"| {label} | {level} | {theirs:,.0f} | {ours_rate:,.0f} | {ours_rate / theirs:.2f}x | {spread} |"
+                    f"| {label} | {level} | {theirs:,.0f} | {ours_rate:,.0f} | {ours_rate / theirs:.2f}x | {spread} "
+                    f"| {plain_cells} |"
                 )
         lines += [""]
+    if tls:
+        tls_rates: dict[str, dict[int, float]] = tls["rates"]
+        costs: dict[str, dict[str, float]] = tls["costs"]
+        ceiling = tls_rates["raw aiohttp"]
+        lines += [
+            "## HTTPS (loopback TLS server, a certificate made for the run, /latest.json)",
+            "",
+            "Each client trusts the run's CA through `SSL_CERT_FILE`; each contender in a process of its",
+            f"own, measured in turn as above, after {TLS_WARMUP:g} s of warm-up at each level (where the pool",
+            "opens its TLS connections). The server ran on "
+            + ("uvloop" if importlib.util.find_spec("uvloop") else "**asyncio**, uvloop missing")
+            + " (`make bench` installs uvloop: on asyncio's own TLS the server is the bottleneck and",
+            "every ratio shrinks towards 1). Requests/s:",
+            "",
+            "| contender | "
+            + " | ".join(f"c={c}" for c in TLS_LEVELS)
+            + " | / raw aiohttp at "
+            + " | at ".join(str(c) for c in TLS_LEVELS)
+            + " |",
+            "|---|" + "---|" * (2 * len(TLS_LEVELS)),
+        ]
+        for name, by_c in tls_rates.items():
+            cells = " | ".join(f"{by_c[c]:,.0f}" for c in TLS_LEVELS)
+            ratios = " | ".join(f"{by_c[c] / ceiling[c]:.2f}x" for c in TLS_LEVELS)
+            lines.append(f"| {name} | {cells} | {ratios} |")
+        resumed = costs["new connection, TLS session resumed"].get("resumed") == 1.0
+        lines += [
+            "",
+            "What one GET /latest.json costs the client by how it gets its connection (blocking sockets,",
+            "`bench/tls.py`: the only way Python's `ssl` lets a client offer a saved session; asyncio's",
+            "transports take none, so an asyncio client makes a full handshake for each new connection",
+            "and a pool that keeps its connections open is what saves it). Client CPU from",
+            "`time.process_time`, which the machine's other load does not move:",
+            "",
+            "| connection | wall ms | client CPU ms |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {way} | {c['wall_ms']:.2f} | {c['cpu_ms']:.2f} |" for way, c in costs.items()]
+        lines += ["", f"Session resumed on every resuming connection: {'yes' if resumed else '**no**'}.", ""]
     if latency:
         streamed, kept = latency[STREAMED], latency[KEPT]
         theirs = latency["pydiscourse (sequential)"]
@@ -760,8 +915,9 @@ def report(results: dict[str, Any]) -> str:
         lines += [
             f"## Keeping {results['latency_topics']:,} parsed 20-post topics ({_size('/t/1.json')} each), in process",
             "",
-            "Resident memory the kept topics take (each way in a fresh interpreter). A lazy document",
-            "costs more to keep than the decoded dicts, and a model from it keeps the whole of it.",
+            "Resident memory the kept topics take (each way in a fresh interpreter), every post's model",
+            "built. Ours keeps the simdjson documents of the answers parsed last (16 MiB of them); the",
+            "models of older answers keep their body alone (and parse it again if read again).",
             "",
             "| kept as | MiB |",
             "|---|---|",
@@ -835,7 +991,7 @@ def chart(rates: dict[str, dict[int, float]], out: Path) -> None:
     fig.savefig(out, dpi=110)
 
 
-SECTIONS = ("throughput", "topics", "otel", "latency", "parse", "coldstart", "upload")
+SECTIONS = ("throughput", "topics", "tls", "otel", "latency", "parse", "coldstart", "upload")
 
 
 def medians(samples: dict[int, list[float]]) -> dict[int, float]:
@@ -851,10 +1007,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "latency_topics": args.topics,
     }
     only = args.only
+    plain_python: str | None = args.plain_python
+    if plain_python:
+        results["plain_install"] = plain_install_packages(plain_python)
     names = list(ASYNC_CONTENDERS) if "throughput" in only else [PLAIN, OURS] if "topics" in only else []
+    if names and plain_python:
+        names.append(PLAIN_INSTALL)
     if names:
         with server() as base:
-            contenders = start_contenders(base, names)
+            contenders = start_contenders(base, names, plain_python)
             try:
                 if "throughput" in only:
                     print("throughput ...", flush=True)
@@ -863,7 +1024,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     results["throughput_samples"] = samples
                 if "topics" in only:
                     print("topics ...", flush=True)
-                    pair = [c for c in contenders if c.name in (PLAIN, OURS)]
+                    pair = [c for c in contenders if c.name in (PLAIN, OURS, PLAIN_INSTALL)]
                     topic_samples = topic_throughput(pair, args.rounds, args.seconds)
                     results["topics"] = {
                         key: {name: medians(by_c) for name, by_c in by_name.items()}
@@ -884,13 +1045,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     contender.close()
         results["otel"] = {name: statistics.median(rates) for name, rates in otel_samples.items()}
         results["otel_samples"] = otel_samples
+    if "tls" in only:
+        print("tls ...", flush=True)
+        results["tls"] = tls_scenario(args.rounds, args.seconds, plain_python)
     if "latency" in only:
         print("20 ms latency ...", flush=True)
         results["latency"] = await latency_scenario(1 if args.quick else 5, args.topics)
     if "parse" in only:
         print("parse ...", flush=True)
         results["parse"] = parse_cost(11)
-        results["kept_memory"] = kept_memory(args.topics)
+        results["kept_memory"] = kept_memory(args.topics, plain_python)
     return results
 
 
@@ -905,6 +1069,12 @@ def main() -> None:
     parser.add_argument("--skip-upload", action="store_true")
     parser.add_argument("--upload-mib", type=int, default=256)
     parser.add_argument(
+        "--plain-install",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="add a contender from a fresh virtualenv with `pip install .` alone (default: on, off with --quick)",
+    )
+    parser.add_argument(
         "--only",
         help=f"comma-separated scenarios to run ({', '.join(SECTIONS)}); prints the report, writes no file",
     )
@@ -912,6 +1082,7 @@ def main() -> None:
     parser.add_argument("--contender", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     parser.add_argument("--keep", help=argparse.SUPPRESS)
+    parser.add_argument("--installed", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
         serve_contender(args.contender, args.base)
@@ -927,7 +1098,14 @@ def main() -> None:
         args.only.discard("upload")
     if args.quick:
         args.rounds, args.seconds, args.topics, args.upload_mib = 1, 0.5, 300, 32
-    results = asyncio.run(main_async(args))
+    with contextlib.ExitStack() as stack:
+        wanted = not args.quick if args.plain_install is None else args.plain_install
+        if wanted and args.only & {"throughput", "topics", "tls", "parse"}:
+            print("plain install ...", flush=True)
+            args.plain_python = stack.enter_context(plain_install())
+        else:
+            args.plain_python = None
+        results = asyncio.run(main_async(args))
     if "coldstart" in args.only:
         print("cold start ...", flush=True)
         results["coldstart"] = coldstart(5 if args.quick else 25)

@@ -1,10 +1,11 @@
 """A loopback HTTP/1.1 server fast enough not to be the bottleneck: canned Discourse JSON.
 
-    python bench/server.py --port 0 [--latency-ms 20] [--processes 1]
+    python bench/server.py --port 0 [--latency-ms 20] [--tls-cert cert.pem --tls-key key.pem]
 
 It answers every request with a pre-built response (a /latest.json topic list for any path, a
 20-post topic for /t/<id>.json, a 1,000-post topic for /t/big.json): no routing, no JSON encoding
-at request time, keep-alive, pipelining-safe.
+at request time, keep-alive, pipelining-safe. With --tls-cert/--tls-key it speaks HTTPS (TLS 1.2 and
+1.3; session tickets, so a client that offers a session resumes it).
 Prints "READY <port>" when listening.
 """
 
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import sys
 from pathlib import Path
 
@@ -79,14 +81,14 @@ class Handler(asyncio.Protocol):
         self.transport = None
 
 
-async def serve(sock: socket.socket, latency: float) -> None:
+async def serve(sock: socket.socket, latency: float, context: ssl.SSLContext | None = None) -> None:
     responses = {
         b"/": build_response(json.dumps(latest_json()).encode()),
         b"/t/": build_response(json.dumps(topic_json(20)).encode()),
         b"/t/big": build_response(json.dumps(topic_json(1000)).encode()),
     }
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Handler(responses, latency), sock=sock, backlog=4096)
+    server = await loop.create_server(lambda: Handler(responses, latency), sock=sock, backlog=4096, ssl=context)
     async with server:
         await server.serve_forever()
 
@@ -95,7 +97,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     args = parser.parse_args()
+    context = None
+    if args.tls_cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
@@ -105,9 +113,9 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.run(serve(sock, args.latency_ms / 1000))
+        uvloop.run(serve(sock, args.latency_ms / 1000, context))
     except ImportError:
-        asyncio.run(serve(sock, args.latency_ms / 1000))
+        asyncio.run(serve(sock, args.latency_ms / 1000, context))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,9 @@ A large answer (``LAZY_FROM`` bytes and up, simdjson installed, not strict) is n
 the model reads its fields from the simdjson document, each made into a Python value when read,
 and decodes the object only when it is used as a whole (``to_dict()``, a change, ``fields_set``).
 Reading the posts of a 1,000-post topic then costs a fraction of decoding it, and leaves the cyclic
-garbage collector nothing to walk. A nested model keeps the whole document alive while it lives.
+garbage collector nothing to walk. A document costs about four times its answer, so only those of
+the answers parsed last are kept (``KEEP_LAZY_BYTES``): the models of an older answer keep its body
+alone, and parse it again if read again (see ``_Answer``).
 Where an object gives a key twice, such a model keeps the first value (decoded JSON, the last).
 
 Generated code declares each field as ``name: Field[T] = field("key", SPEC)``, where ``SPEC`` says
@@ -29,12 +31,13 @@ import datetime as _dt
 import functools
 import importlib
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from types import MethodType
 from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast, overload
 from urllib.parse import quote
 
-from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_loads
+from discourse_async._engines._codec import LazyArray, LazyObject, gc_paused, lazy_document, lazy_loads
 
 T = TypeVar("T")
 M = TypeVar("M", bound="Model")
@@ -525,11 +528,144 @@ class _Lazy(dict[str, Any]):
     Fields are read from ``document``; it holds only the lists and objects already read from it
     as plain fields (decoded once, so a change made to one stays). The first use of the model's
     data as a whole (``to_dict()``, a change, ``fields_set``...) replaces it with the decoded object.
+    An answer's top model's holds its :class:`_Answer` in ``answer`` (the others leave it unset).
     """
 
-    __slots__ = ("document",)
+    __slots__ = ("answer", "document")
 
-    document: LazyObject
+    document: LazyObject | _Reparse  # a _Reparse once the answer's document was let go
+    answer: _Answer
+
+
+#: Bytes of answers whose simdjson documents are kept; the documents of older answers are let go.
+KEEP_LAZY_BYTES = 16 * 1024 * 1024
+
+_Path = tuple[str | int, ...]
+
+
+class _Answer:
+    """One answer read lazily: its body, its simdjson document while kept, and its top model.
+
+    A simdjson document keeps a whole parser (a copy of the body, the index, the strings): about
+    four times the body, more than the decoded dicts would take. So only the documents of the
+    answers parsed last are kept (``KEEP_LAZY_BYTES`` of them); an older answer's document is let
+    go: the top model and the nested models built from it (found through their caches, so nothing
+    is recorded per model while answers are read) each hold where their object is in the body, and
+    parse the body again when next read (:class:`_Reparse`). What models already read stays
+    theirs, so reads, changes and ``to_dict()`` are the same before and after. A nested model kept
+    after its top model has gone keeps the document while it lives, as before.
+    """
+
+    __slots__ = ("__weakref__", "body", "document", "model", "size")
+
+    def __init__(self, body: bytes | bytearray, document: LazyObject, model: Model) -> None:
+        self.body = body
+        self.size = len(body)
+        self.document: LazyObject | None = document
+        self.model = weakref.ref(model)
+        _keep(self)
+
+    def release(self) -> None:
+        """Let the document go: the models over it parse the body again when next read."""
+        self.document = None
+        model = self.model()
+        if model is not None:
+            _let_go(model, (), self)
+
+    def revive(self) -> LazyObject:
+        """The answer's document, parsed again if it was let go."""
+        document = self.document
+        if document is None:
+            document = lazy_document(self.body)
+            if document is None:  # pragma: no cover - it parsed the first time
+                raise RuntimeError("the answer no longer parses")
+            self.document = document
+            _keep(self)
+        return document
+
+
+def _let_go(value: Any, path: _Path, answer: _Answer) -> None:
+    """Point the lazy models in ``value`` (at ``path`` in the answer) at the body rather than the document."""
+    if isinstance(value, Model):
+        data = value.__dict__
+        if type(data) is _Lazy:
+            document = data.document
+            if type(document) is _Reparse:
+                document.node = None
+            else:
+                data.document = _Reparse(answer, path)
+        cache: dict[str, Any] | None = getattr(value, "_cache", None)
+        if cache:
+            fields = type(value)._fields
+            for name, item in cache.items():
+                _let_go(item, (*path, fields[name].key), answer)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            _let_go(item, (*path, i), answer)
+    elif type(value) is dict:
+        for key, item in value.items():
+            _let_go(item, (*path, key), answer)
+
+
+class _Reparse:
+    """Stands for a lazy object whose answer's document was let go: found again in the body when read."""
+
+    __slots__ = ("answer", "node", "path")
+
+    def __init__(self, answer: _Answer, path: _Path) -> None:
+        self.answer = answer
+        self.path = path
+        self.node: LazyObject | None = None
+
+    def _object(self) -> LazyObject:
+        node: Any = self.node
+        if node is None:
+            node = self.answer.revive()
+            for step in self.path:
+                node = node[step] if type(step) is int else node.get(step)
+            self.node = node
+        return node  # type: ignore[no-any-return]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._object().get(key, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return self._object().as_dict()
+
+    def items(self) -> Any:
+        return self._object().items()
+
+    def __len__(self) -> int:
+        return len(self._object())
+
+
+class _Kept:
+    """The answers whose documents are kept, oldest first, and their bytes."""
+
+    def __init__(self) -> None:
+        self.answers: dict[int, weakref.ref[_Answer]] = {}
+        self.size = 0
+
+    def gone(self, key: int, ref: weakref.ref[_Answer], size: int) -> None:
+        if self.answers.get(key) is ref:
+            del self.answers[key]
+            self.size -= size
+
+
+_kept = _Kept()
+
+
+def _keep(answer: _Answer) -> None:
+    """Count ``answer``'s document as kept; let the oldest others go past ``KEEP_LAZY_BYTES``."""
+    key, size = id(answer), answer.size
+    _kept.answers[key] = weakref.ref(answer, lambda ref: _kept.gone(key, ref, size))
+    _kept.size += size
+    while _kept.size > KEEP_LAZY_BYTES and len(_kept.answers) > 1:  # the newest is always kept
+        ref = _kept.answers.pop(next(iter(_kept.answers)), None)  # None: gone meanwhile (another thread)
+        old = ref() if ref is not None else None
+        if old is not None:
+            _kept.size -= old.size
+            old.release()
 
 
 _UNREAD: Any = object()
@@ -942,8 +1078,15 @@ class Result(Generic[T]):
             if type(spec) is _Ref and not strict:
                 # A large answer to a model is read lazily (strict mode checks every value anyway).
                 body = getattr(response, "_body", None)  # the built-in engines' RawResponse
-                data = lazy_loads(response.content if body is None else body)
-            value = parse(spec, response.json() if data is None else data, strict)
+                if body is None:
+                    body = response.content
+                data = lazy_loads(body)
+                if data is not None:
+                    value = parse(spec, data, strict)
+                    lazy = value.__dict__
+                    lazy.answer = _Answer(body, data, value)
+                    return cast(T, value)
+            value = parse(spec, response.json(), strict)
         elif self.file:
             from io import BytesIO
 

@@ -92,6 +92,13 @@ def lazy_loads(data: bytes | bytearray) -> LazyObject | None:
     """
     if _Parser is None or len(data) < LAZY_FROM or data[:1] != b"{":
         return None
+    return lazy_document(data)
+
+
+def lazy_document(data: bytes | bytearray) -> LazyObject | None:
+    """``data`` as a lazy simdjson document whatever its size, or None (see :func:`lazy_loads`)."""
+    if _Parser is None:
+        return None
     try:
         # A parser per document: a document keeps its parser, and a parser holds one document.
         document = _Parser().parse(data)

@@ -16,7 +16,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 
 def test_quick_bench_prints_its_tables() -> None:
     done = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--only", "parse,topics"],
+        [sys.executable, str(BENCH), "--quick", "--only", "parse,topics,tls"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -31,3 +31,8 @@ def test_quick_bench_prints_its_tables() -> None:
     assert len(rows) == 2  # 64 in flight and one at a time
     for row in rows:
         assert re.search(r"\| \d+\.\d\dx \|", row), row  # a ratio was measured
+    # HTTPS: every contender measured over TLS with the run's certificate, and the connection costs.
+    assert "## HTTPS (loopback TLS server" in report
+    assert re.search(r"\| discourse-async \(builtin\) \| [\d,]+ \| [\d,]+ \|", report)
+    assert re.search(r"\| new connection, TLS session resumed \| \d+\.\d\d \| \d+\.\d\d \|", report)
+    assert "Session resumed on every resuming connection: yes." in report

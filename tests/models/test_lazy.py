@@ -21,6 +21,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from discourse_async import _runtime
 from discourse_async._engines import _codec
 from discourse_async._response import parse_or_raise
 from discourse_async._runtime import Model, ResponseShapeError, Result, ref
@@ -77,6 +78,32 @@ def test_a_lazy_model_reads_as_the_decoded_one(case: tuple[str, Any, tuple[Any, 
     _touch(lazy)
     assert _plain(lazy) == data
     assert _values(lazy) == _values(decoded)
+
+
+def _let_go() -> None:
+    """Parse another large answer: with KEEP_LAZY_BYTES at 0, every older answer's document goes."""
+    assert _runtime.KEEP_LAZY_BYTES == 0
+    TOPIC(_response(json.dumps(_topic(400)).encode()))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_a_lazy_model_whose_document_was_let_go_reads_the_same(case: tuple[str, Any, tuple[Any, ...], str]) -> None:
+    op_id, data, _where, _kind = case
+    parse = CASES[op_id][0]
+    body = json.dumps(data).encode()
+    saved = _runtime.KEEP_LAZY_BYTES
+    _runtime.KEEP_LAZY_BYTES = 0
+    try:
+        lazy, decoded = _read(parse, body, lazy=True), _read(parse, body, lazy=False)
+        first = _values(lazy)  # nested models built while the document is there
+        _let_go()
+        assert _values(lazy) == first == _values(decoded)  # read again from the body
+        _let_go()
+        _touch(lazy)
+        assert _plain(lazy) == data
+    finally:
+        _runtime.KEEP_LAZY_BYTES = saved
 
 
 @pytest.mark.skipif(
@@ -243,3 +270,52 @@ async def test_a_long_topic_through_the_client_is_read_lazily(fake: FakeDiscours
     assert "The first post of it." in posts[0].cooked
     assert [p.post_number for p in posts] == list(range(1, len(posts) + 1))
     assert topic.to_dict() == raw.json()
+
+
+def test_an_older_answer_lets_its_document_go_and_reads_its_body_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_runtime, "KEEP_LAZY_BYTES", 0)
+    topic = TOPIC(_response(json.dumps(_topic(400)).encode()))
+    posts = topic.post_stream.posts
+    post = posts[9]
+    assert post.username == "sam"
+    answer = topic.__dict__.answer
+    assert answer is not None and answer.document is not None
+    _let_go()
+    # Nothing holds the old document (and so its parser): each lazy object stands for its place.
+    assert answer.document is None
+    assert all(type(p.__dict__.document) is _runtime._Reparse for p in posts)
+    del topic, posts  # a post kept alone reads as before
+    assert (post.id, post.post_number, post.username) == (10, 10, "sam")
+    assert answer.document is not None  # the body parsed again, once, for every model over it
+    assert post.created_at == dt.datetime(2026, 8, 20, 12, 34, 56, 789000, tzinfo=dt.UTC)
+    assert post.actions_summary[0].count == 1
+    assert post.additional_properties == {"plugin_field": {"heart": 10}}
+    assert post.to_dict() == _topic(400)["post_stream"]["posts"][9]
+
+
+def test_a_change_before_the_document_went_stays_in_the_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_runtime, "KEEP_LAZY_BYTES", 0)
+    topic = TOPIC(_response(json.dumps(_topic(400)).encode()))
+    stream = topic.post_stream.stream
+    topic.post_stream.posts[0].raw = "edited"
+    _let_go()
+    stream.append(401)  # a list read before stays the model's own
+    assert topic.post_stream.stream is stream
+    assert topic.post_stream.posts[1].username == "sam"
+    whole = topic.to_dict()
+    assert whole["post_stream"]["posts"][0]["raw"] == "edited"
+    assert whole["post_stream"]["stream"][-1] == 401
+    expected = _topic(400)
+    expected["post_stream"]["posts"][0]["raw"] = "edited"
+    expected["post_stream"]["stream"].append(401)
+    assert whole == expected
+
+
+def test_the_answers_kept_are_counted_until_their_models_go() -> None:
+    before = (_runtime._kept.size, len(_runtime._kept.answers))
+    body = json.dumps(_topic(400)).encode()
+    topic = TOPIC(_response(body))
+    assert topic.post_stream.posts[0].id == 1
+    assert (_runtime._kept.size, len(_runtime._kept.answers)) == (before[0] + len(body), before[1] + 1)
+    del topic
+    assert (_runtime._kept.size, len(_runtime._kept.answers)) == before
