@@ -31,6 +31,7 @@ import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from discourse_async._extras import requires_extra
 from discourse_async._version import __version__
 from discourse_async.hooks import Call, Hooks, WaitKind
 
@@ -83,12 +84,8 @@ class Telemetry(Hooks):
         record_usernames: bool = False,
         request_spans: bool = False,
     ) -> None:
-        try:
+        with requires_extra("otel", "Telemetry (telemetry=True)"):
             from opentelemetry import metrics, trace
-        except ImportError as exc:
-            raise ImportError(
-                "telemetry needs opentelemetry-api: pip install 'discourse-async[otel]' (or telemetry=False)"
-            ) from exc
 
         self._trace = trace
         self._metrics = metrics

@@ -28,6 +28,10 @@ CASES = {
         ["cryptography"],
         "from discourse_async.user_api_keys import generate_key_pair; generate_key_pair()",
     ),
+    "otel": (
+        ["opentelemetry"],
+        "from discourse_async import Discourse; Discourse('https://forum.example.com', telemetry=True)",
+    ),
     "aiohttp": (
         ["aiohttp"],
         "from discourse_async import Discourse; Discourse('https://forum.example.com', engine='aiohttp')",
