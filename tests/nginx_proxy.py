@@ -22,7 +22,7 @@ NGINX = shutil.which("nginx") or next(
     (path for path in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(path).exists()), None
 )
 OPENSSL = shutil.which("openssl")
-SKIP_REASON = "nginx (and openssl) are not installed (Debian: apt-get install nginx-light); .ci/run installs them"
+SKIP_REASON = "nginx (and openssl) are not installed (Debian: apt-get install nginx openssl); .ci/run installs them"
 
 #: (rate, burst) of each limit_req zone: discourse_docker's defaults.
 DISCOURSE_ZONES: tuple[tuple[str, int], ...] = (("12r/s", 12), ("200r/m", 100))
