@@ -7,6 +7,9 @@ nginx (Debian's package) runs on 127.0.0.1 with TLS on a certificate made for th
 (tests/nginx_proxy.py writes its configuration to a temporary directory). The client uses its
 default settings except credentials and trust (``SSL_CERT_FILE``).
 
+Throughput counts the calls that ended within ``--seconds``; the calls still in flight then
+are waited for (a budget wait can take minutes at 200 in flight) and counted for failures.
+
 * ``defaults``: ``--concurrency`` calls in flight for ``--seconds`` (20% replies, each with a
   unique token) against the template's limits and the fake enforcing Discourse's admin API limit
   (60 a minute). Goals: 0 failed calls, 0 lost or duplicated writes, throughput at least 90% of
@@ -54,6 +57,7 @@ async def load(
         fake.set_rate_limit(60, 60, scope="admin")  # Discourse's max_admin_api_reqs_per_minute
     failed: collections.Counter[str] = collections.Counter()
     ok = 0
+    in_time = 0  # calls that ended within the measured time (the rest drain after it)
     tokens: list[str] = []
     async with fake.serve() as upstream:
         with nginx_proxy(int(upstream.rsplit(":", 1)[1]), zones=zones) as proxy:
@@ -65,7 +69,7 @@ async def load(
                 counter = 0
 
                 async def worker() -> None:
-                    nonlocal ok, counter
+                    nonlocal ok, in_time, counter
                     while time.monotonic() < stop:
                         counter += 1
                         i = counter
@@ -79,6 +83,8 @@ async def load(
                             else:
                                 await dc.topics.get_topic(id=str(topic.id))
                             ok += 1
+                            if time.monotonic() <= stop:
+                                in_time += 1
                         except Exception as exc:
                             failed[type(exc).__name__] += 1
 
@@ -87,12 +93,14 @@ async def load(
             statuses = collections.Counter(proxy.statuses())
     counts = stored(fake)
     return {
-        "seconds": round(elapsed, 1),
+        "seconds": seconds,
+        "seconds_with_drain": round(elapsed, 1),
         "concurrency": concurrency,
         "calls_ok": ok,
+        "calls_ok_within_seconds": in_time,
         "calls_failed": dict(failed),
-        "per_minute": round(ok / elapsed * 60, 1),
-        "per_second": round(ok / elapsed, 1),
+        "per_minute": round(in_time / seconds * 60, 1),
+        "per_second": round(in_time / seconds, 1),
         "nginx_statuses": dict(statuses),
         "api_429s": sum(1 for r in fake.requests if r.rate_limited),
         "writes_acknowledged_not_stored": sum(1 for t in tokens if t not in counts) - sum(failed.values()),
