@@ -47,10 +47,11 @@ bench: install
 	$(BIN)/pip install -q pydiscourse matplotlib uvloop
 	$(BIN)/python bench/run.py
 
-## 10,000 requests at 200 in flight: against the fake with 5% injected faults, then against a server closing connections after 1-5 answers (never part of test)
+## 10,000 requests at 200 in flight: against the fake with 5% injected faults, then against a server closing connections after 1-5 answers, then through a real nginx set up as discourse_docker's (never part of test)
 soak: install
 	$(BIN)/python bench/soak.py
 	$(BIN)/python bench/soak.py --closing
+	$(BIN)/python bench/nginx.py
 
 ## openapi.yaml from the pinned upstream document; SPEC=<file or URL> adopts another (URL=<where that file came from>)
 spec: install

@@ -199,6 +199,9 @@ class Discourse(Namespaces):
         max_redirects: how many same-request redirects to follow.
         max_retries: retries after the first attempt (see the README's retry rules).
         max_retry_after: a server-asked wait longer than this raises ``RateLimitError`` at once.
+        max_rate_limit_wait: the total seconds one call may spend waiting out 429s (default 300);
+            past it the call raises ``RateLimitError`` saying how long it waited. 429s do not
+            count against ``max_retries``.
         rate_limits: client-side budgets; default: Discourse's defaults for the credential in use;
             ``None`` turns client-side limiting off.
         rate_limit_store: where budgets live (default: in this client's memory).
@@ -238,6 +241,7 @@ class Discourse(Namespaces):
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
+        max_rate_limit_wait: float = 300.0,
         rate_limits: Sequence[RateLimit] | None = AUTO,
         rate_limit_store: RateLimitStore | None = None,
         max_concurrency: int | None = None,
@@ -303,7 +307,9 @@ class Discourse(Namespaces):
             timeout=httpx.Timeout(timeout),
             limiter=limiter,
             clock=clock,
-            retry=RetryPolicy(max_retries=max_retries, max_retry_after=max_retry_after),
+            retry=RetryPolicy(
+                max_retries=max_retries, max_retry_after=max_retry_after, max_rate_limit_wait=max_rate_limit_wait
+            ),
             max_redirects=max_redirects,
             rng=rng or random.Random(),  # noqa: S311 - jitter, not cryptography
             hooks=(WaitCallback(on_wait), *check_hooks(hooks)) if on_wait is not None else check_hooks(hooks),
@@ -344,6 +350,7 @@ class Discourse(Namespaces):
         timeout: float | httpx.Timeout | None = _NOT_GIVEN,
         max_retries: int = _NOT_GIVEN,
         max_retry_after: float = _NOT_GIVEN,
+        max_rate_limit_wait: float = _NOT_GIVEN,
         max_redirects: int = _NOT_GIVEN,
         strict: bool = _NOT_GIVEN,
         api_username: str | None = None,
@@ -373,6 +380,8 @@ class Discourse(Namespaces):
             retry = replace(retry, max_retries=max_retries)
         if max_retry_after is not _NOT_GIVEN:
             retry = replace(retry, max_retry_after=max_retry_after)
+        if max_rate_limit_wait is not _NOT_GIVEN:
+            retry = replace(retry, max_rate_limit_wait=max_rate_limit_wait)
         path = replace(
             self._path,
             credentials=credentials,

@@ -35,21 +35,28 @@ class RetryPolicy:
     """How many times to retry and how long to wait.
 
     Attributes:
-        max_retries: retries after the first attempt (2 means at most 3 attempts).
+        max_retries: retries after errors (2 means at most 3 attempts when each fails). A 429 is
+            not an error here: waiting it out is the server's schedule, bounded by
+            ``max_rate_limit_wait`` instead.
         max_retry_after: a server-asked wait longer than this raises ``RateLimitError`` at once
             (with ``retry_after`` set) instead of blocking the caller.
+        max_rate_limit_wait: the total time one call may spend waiting out 429s (the waits they
+            ask for, or the backoff when they ask none, and site-wide pauses); past it the call
+            raises ``RateLimitError`` saying how long it waited. The client's own budget waits
+            do not count: they are the pace, not a refusal.
         backoff_initial: the first backoff, doubled per retry, when the server gives no wait.
         backoff_max: the cap of the doubled backoff.
     """
 
     max_retries: int = 2
     max_retry_after: float = 60.0
+    max_rate_limit_wait: float = 300.0
     backoff_initial: float = 0.5
     backoff_max: float = 8.0
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0 or self.max_retry_after < 0:
-            raise ValueError("max_retries and max_retry_after must not be negative")
+        if self.max_retries < 0 or self.max_retry_after < 0 or self.max_rate_limit_wait < 0:
+            raise ValueError("max_retries, max_retry_after and max_rate_limit_wait must not be negative")
 
     def backoff(self, retry: int, rng: random.Random) -> float:
         """Exponential backoff with jitter: half fixed, half random, so bots do not retry in step."""

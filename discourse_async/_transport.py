@@ -330,10 +330,12 @@ class RequestPath:
         self, request: Request, operation: str, call: Call | None, hooks: tuple[Hooks, ...]
     ) -> tuple[RawResponse, int]:
         method = request.method
-        retries = 0
+        retries = 0  # retries after errors, bounded by max_retries
+        throttles = 0  # 429s waited out: a schedule, bounded by max_rate_limit_wait instead
+        attempt = _Attempt()
         while True:
             try:
-                response = await self._attempt(request, operation, call, hooks)
+                response = await self._attempt(request, operation, call, hooks, attempt)
             except APIConnectionError as exc:
                 if (
                     retries >= self.retry.max_retries
@@ -343,35 +345,59 @@ class RequestPath:
                     raise
                 wait = self.retry.backoff(retries, self.rng)
                 reason = exc.message
+                retries += 1
             else:
                 if 200 <= response.status_code < 300:
-                    return response, retries
+                    return response, retries + throttles
                 error = status_error(response.to_httpx(), method=method, url=safe_url(request.url))
                 if isinstance(error, PermissionDeniedError) and about_credentials(error):
                     # Discourse answers a bad key, a missing username and a wrong one alike: say what went.
                     error.message += f" ({self.credentials.describe()})"
                     error.args = (error.message,)
-                wait = await self._wait_after(error, retries)
-                if (
-                    retries >= self.retry.max_retries
-                    or self.lifetime.ended
-                    or not retryable_status(method, response.status_code)
-                ):
-                    raise error
+                if isinstance(error, RateLimitError):
+                    # Waiting out a 429 is the server's schedule, not a failure: it does not count
+                    # against max_retries, only against the ceiling on a call's total wait.
+                    wait = await self._wait_after(error, throttles, attempt)
+                    self._check_rate_limit_wait(error, attempt, wait)
+                    if self.lifetime.ended:
+                        raise error
+                    attempt.throttled += wait
+                    throttles += 1
+                else:
+                    wait = await self._wait_after(error, retries, attempt)
+                    if (
+                        retries >= self.retry.max_retries
+                        or self.lifetime.ended
+                        or not retryable_status(method, response.status_code)
+                    ):
+                        raise error
+                    retries += 1
                 reason = f"{response.status_code} {error.error_type or ''}".strip()
-            retries += 1
             log.info(
-                "%s: retry %d of %d in %.2fs after %s",
+                "%s: retry %d (%d of %d after errors) in %.2fs after %s",
                 operation,
+                retries + throttles,
                 retries,
                 self.retry.max_retries,
                 wait,
                 reason,
             )
             if call is not None:
-                call.retries = retries
+                call.retries = retries + throttles
                 emit(hooks, "on_retry", call, wait, reason)
             await self.clock.sleep(wait)
+
+    def _check_rate_limit_wait(self, error: RateLimitError, attempt: _Attempt, wait: float) -> None:
+        """Raise ``error`` when waiting ``wait`` more would take the call past ``max_rate_limit_wait``."""
+        ceiling = self.retry.max_rate_limit_wait
+        if attempt.throttled + wait <= ceiling:
+            return
+        error.message += (
+            f" (after waiting {attempt.throttled:.1f}s in total for this call's rate limits; another "
+            f"{wait:.1f}s would pass max_rate_limit_wait={ceiling:g}s)"
+        )
+        error.args = (error.message,)
+        raise error
 
     def _cut_error(self, request: Request, operation: str, *, sent: bool) -> APIConnectionError | ClientClosedError:
         """The error of a call that ``aclose(drain=...)`` cancelled at its deadline."""
@@ -388,8 +414,8 @@ class RequestPath:
             "Discourse did not carry it out"
         )
 
-    async def _wait_after(self, error: APIStatusError, retries: int) -> float:
-        """How long to wait before retrying ``error``; pauses the whole bucket for global limits.
+    async def _wait_after(self, error: APIStatusError, retries: int, attempt: _Attempt) -> float:
+        """How long to wait before retrying ``error``; for site-wide 429s, slows and pauses the bucket.
 
         A 429 asking for a longer wait than ``max_retry_after`` raises at once, so a bot is never
         blocked for minutes inside one call.
@@ -401,9 +427,14 @@ class RequestPath:
         if isinstance(error, RateLimitError):
             code = error.response.headers.get("discourse-rate-limit-error-code")
             # A limit on the whole site/credential (or a proxy's page, which has no code) holds every
-            # task; a per-action limit (e.g. creating topics too fast) holds only this call.
+            # task: the bucket's rate is lowered, so waiting calls go on paced, not all at once. A wait
+            # the server asked for holds them all too; a proxy asks none (nginx's limit_req refuses
+            # only the excess), so there the rate alone does it. A per-action limit (e.g. creating
+            # topics too fast) holds only this call.
             if code in GLOBAL_LIMIT_CODES or not isinstance(error.body, dict):
-                await self.limiter.pause(wait)
+                await self.limiter.throttled(attempt.taken_at)
+                if asked is not None:
+                    await self.limiter.pause(wait)
             if asked is not None and asked > self.retry.max_retry_after:
                 limit = self.retry.max_retry_after
                 error.message += f" (asked to wait {asked:g}s, more than max_retry_after={limit:g}s)"
@@ -412,7 +443,7 @@ class RequestPath:
         return wait
 
     async def _attempt(
-        self, request: Request, operation: str, call: Call | None, hooks: tuple[Hooks, ...]
+        self, request: Request, operation: str, call: Call | None, hooks: tuple[Hooks, ...], attempt: _Attempt
     ) -> RawResponse:
         notify = None
         if call is not None:
@@ -420,20 +451,29 @@ class RequestPath:
             def notify(seconds: float, reason: str, kind: WaitKind) -> None:
                 emit(hooks, "on_wait", call, seconds, reason, kind)
 
+        limiter = self.limiter
+        max_pause = min(self.retry.max_retry_after, self.retry.max_rate_limit_wait - attempt.throttled)
         try:
-            taken_at = await self.limiter.wait_for_turn(operation, self.retry.max_retry_after, notify)
+            taken_at, paused = await limiter.wait_for_turn(operation, max_pause, notify)
         except PauseTooLong as exc:
             raise self._paused_error(request, operation, exc.seconds) from None
+        attempt.throttled += paused
+        attempt.taken_at = taken_at
         if call is not None:
             call.attempts += 1
+        counted = True
         try:
-            if self.limiter.semaphore is None:
-                return await self._send_following_redirects(request, operation, call, hooks)
-            async with self.limiter.semaphore:
-                return await self._send_following_redirects(request, operation, call, hooks)
+            if limiter.semaphore is None:
+                response = await self._send_following_redirects(request, operation, call, hooks)
+            else:
+                async with limiter.semaphore:
+                    response = await self._send_following_redirects(request, operation, call, hooks)
+            # A request refused with a 429 was counted by neither Discourse nor its proxy: its slot
+            # goes back, so the retry does not spend the budget twice.
+            counted = response.status_code != 429
+            return response
         finally:
-            if taken_at is not None:
-                await self.limiter.done(taken_at)
+            await limiter.done(taken_at, counted)
 
     async def _send_following_redirects(
         self, request: Request, operation: str, call: Call | None = None, hooks: tuple[Hooks, ...] = ()
@@ -491,11 +531,12 @@ class RequestPath:
 
     def _paused_error(self, request: Request, operation: str, seconds: float) -> RateLimitError:
         """The error of a call made while a pause longer than ``max_retry_after`` holds (nothing sent)."""
-        limit = self.retry.max_retry_after
+        retry = self.retry
         url = safe_url(request.url)
         message = (
             f"{operation}: requests to this site are paused for another {seconds:.0f}s after a 429, more than "
-            f"max_retry_after={limit:g}s; nothing was sent"
+            f"max_retry_after={retry.max_retry_after:g}s or what is left of max_rate_limit_wait="
+            f"{retry.max_rate_limit_wait:g}s; nothing was sent"
         )
         response = httpx.Response(
             429, headers={"Retry-After": str(math.ceil(seconds))}, request=httpx.Request(request.method, url)
@@ -588,6 +629,16 @@ class BareSender:
         except NotSent as exc:
             cause = exc.__cause__
             raise cause if isinstance(cause, httpx.TransportError) else httpx.ConnectError(str(exc)) from exc
+
+
+class _Attempt:
+    """What one call's attempts carry over: the slot of the last one, and the time spent on 429s."""
+
+    __slots__ = ("taken_at", "throttled")
+
+    def __init__(self) -> None:
+        self.taken_at = 0.0
+        self.throttled = 0.0  # seconds waited out for 429s (asked waits and pauses)
 
 
 def _without_query(url: str) -> str:

@@ -13,6 +13,9 @@ workers that each keep their own budget overrun it together. With this store the
   (one round trip, atomic), with time from Redis (``TIME``) so skewed machines agree;
 * as with the in-memory store, a request's slot counts while it is in flight (however long it
   waits for a connection) and for a window after it finished, as the server counts it;
+* a leaky bucket (nginx's limits) is the time its next request is due, and the rate adapted to
+  the site's 429s is a hash: every worker paces to the same schedule, and one worker's 429 slows
+  them all;
 * a global pause (a 429 for the whole site) is a key with an expiry that every worker checks in
   the same round trip;
 * if Redis cannot be reached, the store falls back to an in-memory budget with a logged warning
@@ -30,7 +33,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from discourse_async._extras import requires_extra
-from discourse_async._limits import MemoryStore, RateLimit
+from discourse_async._limits import CUT, MIN_RATE, RAISE, MemoryStore, RateLimit
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -39,11 +42,14 @@ __all__ = ["RedisStore"]
 
 log = logging.getLogger("discourse_async")
 
-# KEYS[1] = pause key, KEYS[2..] = one sorted set per limit.
-# ARGV[1] = member suffix, ARGV[2] = in-flight lease (us), then pairs (requests, window in us).
-# Returns {wait_us, stamp_us}: wait 0 means taken, the slot scored stamp_us until it is settled.
-# A slot in flight is scored in the future (now + lease), so it cannot leave the window while its
-# request still waits for a connection; settling scores it at the time the request finished.
+# KEYS[1] = pause key, KEYS[2] = the adapted rate (a hash), KEYS[3] = recent send times, KEYS[4..] =
+# one key per limit. ARGV[1] = member suffix, ARGV[2] = in-flight lease (us), then triples
+# (requests, window in us, burst; -1 for a window). Returns {delay_us, stamp_us}: stamp 0 means
+# nothing was taken (wait delay_us and look again); else the request goes out after delay_us,
+# and the stamp is the time it is due plus the lease (a throttled request tells its due time).
+# A window is a sorted set; a slot in flight is scored in the future (now + lease), so it cannot
+# leave the window while its request still waits for a connection; settling scores it at the
+# time the request finished. A leaky bucket is the time its next request is due (GCRA's TAT).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -53,43 +59,114 @@ if paused > 0 then
 end
 local lease = tonumber(ARGV[2])
 local wait = 0
-for i = 2, #KEYS do
-  local requests = tonumber(ARGV[2 * i - 1])
-  local window = tonumber(ARGV[2 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[i]) >= requests then
-    local oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
-    -- a finished slot leaves a window after it finished; one in flight, a window after it settles
-    local w = math.min(oldest + window - now, window)
-    if w > wait then wait = w end
+for i = 4, #KEYS do
+  local j = 3 * i - 9
+  local requests, window, burst = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+  if burst < 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
+    if redis.call('ZCARD', KEYS[i]) >= requests then
+      local oldest = tonumber(redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')[2])
+      -- a finished slot leaves a window after it finished; one in flight, a window after it settles
+      local w = math.min(oldest + window - now, window)
+      if w > wait then wait = w end
+    end
   end
 end
 if wait > 0 then
   return {wait, 0}
 end
-for i = 2, #KEYS do
-  local window = tonumber(ARGV[2 * i])
-  redis.call('ZADD', KEYS[i], now + lease, now .. ':' .. ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], math.ceil((lease + window) / 1000) + 1000)
+local start = now
+for i = 4, #KEYS do
+  local j = 3 * i - 9
+  local requests, window, burst = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+  if burst >= 0 then
+    local due = tonumber(redis.call('GET', KEYS[i]) or now)
+    start = math.max(start, due - math.max(burst - 1, 0) * window / requests)
+  end
 end
-return {0, now + lease}
-"""
+local adapted = redis.call('HMGET', KEYS[2], 'rate', 'changed_at', 'due')
+local rate = nil
+if adapted[1] then
+  rate = math.min(tonumber(adapted[1]) * RAISE ^ (math.max(now - tonumber(adapted[2]), 0) / 1000000), 1000000)
+  start = math.max(start, tonumber(adapted[3]))
+end
+redis.call('ZADD', KEYS[3], start, now .. ':' .. ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - 1000000)
+redis.call('PEXPIRE', KEYS[3], 2000)
+if rate and rate < 1000000 then
+  redis.call('HSET', KEYS[2], 'due', math.max(tonumber(adapted[3]), start) + 1000000 / rate)
+end
+for i = 4, #KEYS do
+  local j = 3 * i - 9
+  local requests, window, burst = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+  if burst < 0 then
+    redis.call('ZADD', KEYS[i], start + lease, now .. ':' .. ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], math.ceil((start - now + lease + window) / 1000) + 1000)
+  else
+    local interval = window / requests
+    local due = math.max(tonumber(redis.call('GET', KEYS[i]) or now), start) + interval
+    redis.call('SET', KEYS[i], string.format('%d', due), 'PX', math.ceil((due - now) / 1000) + 1000)
+  end
+end
+return {start - now, start + lease}
+""".replace("RAISE", repr(RAISE))
 
-# KEYS = one sorted set per limit; ARGV[1] = the stamp (us) of the slot to move to now.
+# KEYS = one key per limit; ARGV[1] = the stamp (us) of the slot, ARGV[2] = 1 to restamp it now
+# (counted), 0 to give it back (a 429); then one interval (us) per key, -1 for a window.
 # The stamp went through a float in Python, so it is matched within 1 us; slots taken that close
 # together are in flight alike, and settling either of them is the same.
 _SETTLE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local stamp = tonumber(ARGV[1])
+local counted = ARGV[2] == '1'
 for i = 1, #KEYS do
-  local members = redis.call('ZRANGEBYSCORE', KEYS[i], stamp - 1, stamp + 1, 'LIMIT', 0, 1)
-  if #members > 0 then
-    redis.call('ZADD', KEYS[i], now, members[1])
+  local interval = tonumber(ARGV[i + 2])
+  if interval < 0 then
+    local members = redis.call('ZRANGEBYSCORE', KEYS[i], stamp - 1, stamp + 1, 'LIMIT', 0, 1)
+    if #members > 0 then
+      if counted then
+        redis.call('ZADD', KEYS[i], now, members[1])
+      else
+        redis.call('ZREM', KEYS[i], members[1])
+      end
+    end
+  elseif not counted then
+    local due = redis.call('GET', KEYS[i])
+    if due then
+      redis.call('SET', KEYS[i], string.format('%d', tonumber(due) - interval), 'KEEPTTL')
+    end
   end
 end
 return now
 """
+
+# KEYS[1] = the adapted rate (a hash), KEYS[2] = recent send times; ARGV[1] = when the throttled
+# request's slot was due (us). A 429 for a request due before the last cut changes nothing.
+_THROTTLE = (
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local adapted = redis.call('HMGET', KEYS[1], 'rate', 'changed_at', 'due', 'cut_at')
+if tonumber(ARGV[1]) < tonumber(adapted[4] or '-1') then
+  return 0
+end
+local going_out = redis.call('ZCOUNT', KEYS[2], now - 1000000, now)
+local rate = math.max(going_out, 1)
+if adapted[1] then
+  local current = tonumber(adapted[1]) * RAISE ^ (math.max(now - tonumber(adapted[2]), 0) / 1000000)
+  rate = math.min(rate, current)
+end
+rate = math.max(CUT * rate, MIN_RATE)
+-- slots reserved at the old rate keep theirs; the first at the new rate is the new cut_at
+local due = string.format('%d', math.max(tonumber(adapted[3] or '0'), now))
+redis.call('HSET', KEYS[1], 'rate', tostring(rate), 'changed_at', string.format('%d', now), 'due', due, 'cut_at', due)
+redis.call('PEXPIRE', KEYS[1], 3600000)
+return 1
+""".replace("RAISE", repr(RAISE))
+    .replace("CUT", repr(CUT))
+    .replace("MIN_RATE", repr(MIN_RATE))
+)
 
 # KEYS[1] = pause key; ARGV[1] = milliseconds. Only ever lengthens a pause.
 _PAUSE = """
@@ -141,6 +218,7 @@ class RedisStore:
         self._take = self._redis.register_script(_TAKE)
         self._settle = self._redis.register_script(_SETTLE)
         self._pause = self._redis.register_script(_PAUSE)
+        self._throttle = self._redis.register_script(_THROTTLE)
         self._member = secrets.token_hex(6)
         self._counter = 0
 
@@ -153,7 +231,13 @@ class RedisStore:
         return self._down_since is not None
 
     def _keys(self, bucket: str, limits: Sequence[RateLimit]) -> list[str]:
-        return [f"{self._prefix}{bucket}|{lim.requests}/{lim.per:g}" for lim in limits]
+        return [
+            f"{self._prefix}{bucket}|{lim.requests}/{lim.per:g}" + ("" if lim.burst is None else f"+{lim.burst}")
+            for lim in limits
+        ]
+
+    def _adaptive_keys(self, bucket: str) -> list[str]:
+        return [f"{self._prefix}{bucket}|rate", f"{self._prefix}{bucket}|recent"]
 
     def _redis_allowed(self) -> bool:
         return self._down_since is None or time.monotonic() >= self._next_try
@@ -180,10 +264,10 @@ class RedisStore:
         """Take one request from every limit of ``bucket`` (see ``RateLimitStore.take``)."""
         if self._redis_allowed():
             self._counter += 1
-            keys = [f"{self._prefix}{bucket}|pause", *self._keys(bucket, limits)]
+            keys = [f"{self._prefix}{bucket}|pause", *self._adaptive_keys(bucket), *self._keys(bucket, limits)]
             args: list[Any] = [f"{self._member}:{self._counter}", self._lease_us]
             for lim in limits:
-                args += [lim.requests, int(lim.per * 1_000_000)]
+                args += [lim.requests, int(lim.per * 1_000_000), -1 if lim.burst is None else lim.burst]
             try:
                 wait_us, stamp_us = await self._take(keys=keys, args=args)
             except Exception as exc:  # redis.ConnectionError, TimeoutError, OSError...
@@ -195,15 +279,30 @@ class RedisStore:
                 return int(wait_us) / 1_000_000, int(stamp_us) / 1_000_000
         return await self._fallback.take(bucket, limits)
 
-    async def settle(self, bucket: str, limits: Sequence[RateLimit], taken_at: float) -> None:
-        """Restamp a finished request's slot at Redis's current time."""
+    async def settle(self, bucket: str, limits: Sequence[RateLimit], taken_at: float, counted: bool = True) -> None:
+        """Restamp a finished request's slot at Redis's current time (give it back if not ``counted``)."""
         if not limits:
             return
         if self._down_since is not None:
-            await self._fallback.settle(bucket, limits, taken_at)
+            await self._fallback.settle(bucket, limits, taken_at, counted)
+            return
+        args: list[Any] = [round(taken_at * 1_000_000), 1 if counted else 0]
+        args += [-1 if lim.burst is None else round(lim.interval * 1_000_000) for lim in limits]
+        try:
+            await self._settle(keys=self._keys(bucket, limits), args=args)
+        except Exception as exc:
+            if not _is_connection_error(exc):
+                raise
+            self._failed(exc)
+
+    async def throttled(self, bucket: str, taken_at: float) -> None:
+        """Lower the rate every worker sends at to ``bucket`` (see ``RateLimitStore.throttled``)."""
+        if self._down_since is not None:
+            await self._fallback.throttled(bucket, taken_at)
             return
         try:
-            await self._settle(keys=self._keys(bucket, limits), args=[round(taken_at * 1_000_000)])
+            # The stamp is scored a lease ahead while in flight: the slot was due a lease earlier.
+            await self._throttle(keys=self._adaptive_keys(bucket), args=[round(taken_at * 1_000_000) - self._lease_us])
         except Exception as exc:
             if not _is_connection_error(exc):
                 raise

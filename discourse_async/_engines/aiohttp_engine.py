@@ -25,12 +25,14 @@ class AiohttpEngine:
         self,
         *,
         max_connections: int = 100,
+        max_connections_per_host: int = 20,
         trust_env: bool | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._max_body = max_response_size
         self._max_connections = max_connections
+        self._max_per_host = max_connections_per_host  # nginx's limit_conn in front of Discourse: 20
         # aiohttp's trust_env also reads ~/.netrc in a thread on every request; turn it on only
         # when proxy variables are set, which is what it is needed for.
         self._trust_env = proxy_configured() if trust_env is None else trust_env
@@ -39,7 +41,7 @@ class AiohttpEngine:
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
 
-        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_connections)
+        connector = aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=self._max_per_host)
         self._session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # header auth only; a shared jar would mix sessions

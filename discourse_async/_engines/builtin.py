@@ -6,7 +6,8 @@ in flight, typed parsing included): ~630k through aiohttp, ~360k through this en
 ~220k are JSON decoding and model building. The work an HTTP/1.1 exchange with a JSON API
 needs is small: write one buffer, feed what arrives to a C parser, keep the connection.
 
-What it does: keep-alive pools per origin with one bound on open connections, TLS with
+What it does: keep-alive pools per origin with a bound on open connections (100) and on those
+to one origin (20: the per-IP ``limit_conn`` of the nginx in front of Discourse), TLS with
 certificate checks (certifi's bundle, or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set),
 gzip/deflate (stacked codings and multi-member gzip included, decoded in steps under a size
 limit), chunked and read-until-close bodies, streamed request bodies with back-pressure, httpx's
@@ -17,7 +18,10 @@ What it refuses (a response is success only when complete and correctly framed):
 and headers over 64 KiB or 256 lines (h11's size limit; 1xx answers count towards it), a body
 over the size limit, a read-until-close body ended by a reset, any byte that arrives after the
 answer or on an idle connection (the connection is then dropped), and an idle connection the
-server has closed or written to (checked before each reuse, as httpcore does).
+server has closed or written to (checked before each reuse, as httpcore does). Since a close can
+also happen as a request leaves, writes reuse only connections used within the last second
+(``FRESH_FOR_WRITES``), and no request reuses one idle longer than a ``Keep-Alive: timeout=N``
+allows.
 """
 
 from __future__ import annotations
@@ -50,6 +54,13 @@ MAX_HEAD_SIZE = 64 * 1024
 MAX_HEADERS = 256
 #: 1xx answers before the final one: real servers send one or two.
 MAX_INTERIM = 16
+#: A write (any method but GET, HEAD, OPTIONS) reuses a connection only if it was in use this
+#: recently, else it goes on a new one. A server closes an idle connection when its own timeout
+#: passes (nginx's keepalive_timeout, gunicorn's 2 s, Node's 5 s), and the check before reuse
+#: cannot see a close that happens as the request leaves: a read is then sent again, but a write
+#: may have reached the server and must not be. No server times out a connection this young.
+FRESH_FOR_WRITES = 1.0
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class ResponseHeaders(Mapping[str, str]):
@@ -120,7 +131,14 @@ class _Connection(asyncio.BufferedProtocol):
     not copied three times (recv, parser, join) on its way to the JSON decoder.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, key: _Key, generation: int, max_body: int) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        key: _Key,
+        generation: int,
+        max_body: int,
+        keepalive_expiry: float = math.inf,
+    ) -> None:
         self.loop = loop
         self.key = key
         self.generation = generation
@@ -135,6 +153,7 @@ class _Connection(asyncio.BufferedProtocol):
         self.closed = False
         self.spoiled = False  # sent something it should not have: never reused
         self.idle_since = 0.0
+        self.max_idle = keepalive_expiry  # how long it may stay idle and be reused (Keep-Alive: timeout=N)
         self.last_activity = 0.0
         self.waiter: asyncio.Future[_Answer] | None = None
         self.answered = True  # no exchange in progress: any byte now is unexpected
@@ -272,6 +291,8 @@ class _Connection(asyncio.BufferedProtocol):
                     self._refuse(f"the response announces {announced} bytes, more than {self.max_body}")
                 if self.length != -2:  # a transfer coding, wherever it came, frames the body instead
                     self.length = announced
+        elif size == 10 and name.lower() == b"keep-alive":
+            self._keep_alive_timeout(value)
         elif size == 17 and name.lower() == b"transfer-encoding":
             # Only a final "chunked" frames the body; any other transfer coding reads until close.
             self.framed = value.rpartition(b",")[2].strip().lower() == b"chunked"
@@ -311,6 +332,20 @@ class _Connection(asyncio.BufferedProtocol):
                 self._refuse(f"more than {MAX_INTERIM} interim (1xx) answers")
 
     # -- helpers
+
+    def _keep_alive_timeout(self, value: bytes) -> None:
+        """``Keep-Alive: timeout=N``: the server closes an idle connection after N seconds.
+
+        Reused only well before that (a second early, or half of it when N is short): a request
+        sent as the server closes is lost, and a write may not be sent again.
+        """
+        for part in value.split(b","):
+            name, _, number = part.strip().partition(b"=")
+            if name.strip().lower() == b"timeout":
+                with contextlib.suppress(ValueError):
+                    seconds = float(number.strip())
+                    if seconds >= 0:
+                        self.max_idle = min(self.max_idle, max(seconds - 1.0, seconds / 2))
 
     def _count_head(self, size: int) -> None:
         self.head_parsed += size
@@ -464,10 +499,15 @@ class BuiltinEngine:
         self,
         *,
         max_connections: int = 100,
+        max_connections_per_host: int = 20,
         keepalive_expiry: float = 15.0,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._max = max_connections
+        # nginx's limit_conn in front of Discourse (discourse_docker's template) allows 20 per IP;
+        # a 21st connection would be answered 429.
+        self._max_per_host = max_connections_per_host
+        self._per_key: dict[_Key, int] = {}  # connections open or being opened, per origin
         self._max_body = max_response_size
         self._expiry = keepalive_expiry
         self._idle: dict[_Key, list[_Connection]] = {}
@@ -492,25 +532,35 @@ class BuiltinEngine:
                         conn.close()
             self._idle.clear()
             self._open = 0
+            self._per_key.clear()
             self._waiters.clear()
             self._sweeper, self._sweep_at = None, math.inf
             self._loop = loop
         return loop
 
-    async def _acquire(self, key: _Key, timeout: httpx.Timeout) -> _Connection:
+    async def _acquire(self, key: _Key, timeout: httpx.Timeout, write: bool = False) -> _Connection:
         loop = self._bind()
         while True:
             idle = self._idle.get(key)
             now = loop.time()
             while idle:
-                conn = idle.pop()
-                if now - conn.idle_since > self._expiry or not conn.reusable():
+                conn = idle[-1]
+                quiet = now - conn.idle_since
+                if quiet > conn.max_idle or not conn.reusable():
+                    idle.pop()
                     self._discard(conn)
                     continue
-                return conn
-            if self._open < self._max:
+                if write and quiet > FRESH_FOR_WRITES:
+                    # The newest idle one is not fresh enough for a write (the older ones even less):
+                    # a new connection, in the place of the oldest idle one if the pool is full.
+                    if self._open >= self._max or self._per_key.get(key, 0) >= self._max_per_host:
+                        self._discard(idle.pop(0))
+                    break
+                return idle.pop()
+            room_for_origin = self._per_key.get(key, 0) < self._max_per_host
+            if self._open < self._max and room_for_origin:
                 break
-            if self._close_one_idle():
+            if room_for_origin and self._close_one_idle():  # the pool is full of other origins' idle ones
                 continue
             handed = await self._wait_for_room(loop, key, timeout.pool)
             if handed is not None:
@@ -518,10 +568,12 @@ class BuiltinEngine:
                     return handed
                 self._discard(handed)
         self._open += 1
+        self._per_key[key] = self._per_key.get(key, 0) + 1
         try:
             return await self._connect(loop, key, timeout.connect)
         except BaseException:
             self._open -= 1
+            self._per_key[key] -= 1
             self._wake()
             raise
 
@@ -582,10 +634,11 @@ class BuiltinEngine:
                 self._arm_sweeper(loop, next_at)
 
     def _wake(self) -> None:
-        """Tell the first waiter there is room for one more connection."""
-        while self._waiters:
-            _, waiter, _ = self._waiters.popleft()
-            if not waiter.done():
+        """Tell the first waiter whose origin may open another connection that there is room."""
+        for entry in self._waiters:
+            key, waiter, _ = entry
+            if not waiter.done() and self._per_key.get(key, 0) < self._max_per_host:
+                self._waiters.remove(entry)
                 waiter.set_result(None)
                 return
 
@@ -614,6 +667,7 @@ class BuiltinEngine:
     def _discard(self, conn: _Connection) -> None:
         conn.abort()
         self._open -= 1
+        self._per_key[conn.key] -= 1
         self._wake()
 
     def _release(self, conn: _Connection, reusable: bool) -> None:
@@ -642,7 +696,7 @@ class BuiltinEngine:
         try:
             async with asyncio.timeout(connect_timeout):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, key, self._generation, self._max_body),
+                    lambda: _Connection(loop, key, self._generation, self._max_body, self._expiry),
                     host,
                     port,
                     ssl=context,
@@ -666,6 +720,7 @@ class BuiltinEngine:
             for conn in conns:
                 conn.close()
                 self._open -= 1
+                self._per_key[conn.key] -= 1
         self._idle.clear()
         await asyncio.sleep(0)  # let the transports finish closing
 
@@ -675,7 +730,7 @@ class BuiltinEngine:
         """Send ``request`` on a pooled connection and read the whole response."""
         key, authority, target = _split(request.url)
         head, body, chunked = _head(request, authority, target)
-        conn = await self._acquire(key, timeout)
+        conn = await self._acquire(key, timeout, request.method not in _IDEMPOTENT)
         reusable = False
         try:
             answer = await self._exchange(conn, request, head=head, body=body, chunked=chunked, timeout=timeout)

@@ -215,7 +215,7 @@ def _error(status: int, **kwargs: object) -> Handler:
 async def test_json_errors(
     status: int, cls: type[APIStatusError], body: dict[str, object], error_type: str | None
 ) -> None:
-    async with client(_error(status, json=body), max_retries=0) as dc:
+    async with client(_error(status, json=body), max_retries=0, max_rate_limit_wait=0) as dc:
         with pytest.raises(cls) as info:
             await dc.topics.get_topic(id="42")
     err = info.value
@@ -235,7 +235,7 @@ async def test_json_errors(
 
 async def test_text_and_html_error_bodies() -> None:
     text = "Slow down, too many requests from this IP address. Please retry again in 10 seconds."
-    async with client(_error(429, text=text, headers={"Retry-After": "10"}), max_retries=0) as dc:
+    async with client(_error(429, text=text, headers={"Retry-After": "10"}), max_rate_limit_wait=0) as dc:
         with pytest.raises(RateLimitError) as info:
             await dc.topics.get_topic(id="1")
     assert info.value.retry_after == 10
@@ -246,7 +246,7 @@ async def test_text_and_html_error_bodies() -> None:
             await dc.topics.get_topic(id="1")
     assert "HTML page: 502 Bad Gateway" in str(info2.value)
     assert info2.value.errors == [] and info2.value.body == html
-    async with client(_error(429, html="<html><body>Too many</body></html>"), max_retries=0) as dc:
+    async with client(_error(429, html="<html><body>Too many</body></html>"), max_rate_limit_wait=0) as dc:
         with pytest.raises(RateLimitError) as info3:
             await dc.topics.get_topic(id="1")
     assert info3.value.retry_after is None

@@ -59,9 +59,9 @@ async def test_a_pause_within_max_retry_after_is_waited_with_a_log_line(caplog: 
     handler, _ = scripted(short, httpx.Response(200, json=topic()))
     waits: list[tuple[float, str]] = []
     clock = FakeClock()
-    async with make(handler, clock, max_retries=0, on_wait=lambda s, r: waits.append((s, r))) as dc:
-        with pytest.raises(RateLimitError):
-            await dc.topics.get_topic(id="1")
+    async with make(handler, clock, on_wait=lambda s, r: waits.append((s, r))) as dc:
+        with pytest.raises(RateLimitError):  # a call that will not wait out a 429 at all
+            await dc.with_options(max_rate_limit_wait=0).topics.get_topic(id="1")
         await dc.topics.get_topic(id="2")  # waits out the pause, then succeeds
     assert [round(s) for s, _ in waits] == [12]
     assert "pause" in waits[0][1]

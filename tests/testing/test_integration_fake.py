@@ -74,7 +74,7 @@ async def test_a_forum_conversation(site: tuple[FakeDiscourse, ClientFactory]) -
 
 async def test_typed_errors(site: tuple[FakeDiscourse, ClientFactory]) -> None:
     fake, make = site
-    async with make(max_retries=0) as dc:
+    async with make(max_retries=0, max_rate_limit_wait=0) as dc:  # a 429 raised, not waited out
         with pytest.raises(NotFoundError) as missing:
             await dc.topics.get_topic(id="9999")
         assert missing.value.error_type == "not_found"
