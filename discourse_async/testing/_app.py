@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -94,6 +94,15 @@ def _takes_json(request: Request) -> bool:
     """Whether the ``Accept`` header takes JSON: Discourse picks the format from it when the path has no suffix."""
     accept = request.headers.get("accept", "*/*")
     return not accept.strip() or "json" in accept or "*/*" in accept
+
+
+async def _close_files(params: Any) -> None:
+    """Close a multipart body's files (spooled to disk past 1 MiB) once the handler has read them."""
+    if isinstance(params, UploadFile):
+        await params.close()
+    elif isinstance(params, dict | list):
+        for value in params.values() if isinstance(params, dict) else params:
+            await _close_files(value)
 
 
 def _to_response(result: Result) -> Response:
@@ -296,6 +305,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             finally:
                 record.processed = True
                 record.wrote = self.store.version != version
+                await _close_files(ctx.params)
             await self._deliver(ctx.events)
             return _to_response(result)
         except backend.DiscourseHTTPError as error:
