@@ -317,6 +317,15 @@ RULES: dict[str, Rule] = {
             None,
         ),
         Rule(
+            "invite_users",
+            "staff; members of `invite_allowed_groups` (trust level 2 and up)",
+            lambda f: f.in_groups("invite_allowed_groups"),
+            403,
+            ("You are not permitted to invite users.",),
+            "invalid_access",
+            settings=("invite_allowed_groups",),
+        ),
+        Rule(
             "invite_group.not_pm",
             "inviting a group to a private message only",
             lambda f: f.topic is not None and f.topic.private,

@@ -34,6 +34,7 @@ class SiteSettings:
     create_topic_allowed_groups: str = "10"
     enable_personal_messages: bool = True
     personal_message_enabled_groups: str = "11"
+    invite_allowed_groups: str = "12"
     # accounts and logins
     min_username_length: int = 3
     max_username_length: int = 20

@@ -277,7 +277,8 @@ async def create_topic_post_pm(ctx: Ctx) -> JSON:
     """
     user = ctx.require_poster()
     post = create_post(ctx, user)
-    return post_json(ctx.store, user, post, raw=True)
+    # The fake keeps no drafts, so the composer's draft sequence is always 0, as for a bot that never drafts.
+    return post_json(ctx.store, user, post, raw=True) | {"draft_sequence": 0}
 
 
 @op("list_posts")
@@ -349,6 +350,20 @@ async def delete_post(ctx: Ctx) -> None:
     event = _post_event(ctx.store, post)
     ctx.store.delete_post(post, user, force=force)
     ctx.events.append(("post", "post_destroyed", event))
+
+
+@route("GET", "/posts/{id}/reply-ids.json")
+async def post_reply_ids(ctx: Ctx) -> list[JSON]:
+    """GET /posts/{id}/reply-ids.json: every reply below this post, replies to replies too, with its depth."""
+    post = ctx.store.visible_post(ctx.user, ctx.path_int("id"))
+    topic = ctx.store.topics[post.topic_id]
+    found: list[JSON] = []
+    level, numbers = 1, {post.post_number}
+    while numbers:
+        below = [p for p in topic.posts if p.reply_to_post_number in numbers and p.deleted_at is None]
+        found += [{"id": p.id, "level": level} for p in below]
+        level, numbers = level + 1, {p.post_number for p in below}
+    return found
 
 
 @op("post_replies")

@@ -827,10 +827,9 @@ def _until(ctx: Ctx, name: str) -> float:
     return backend.parse_time(value)
 
 
-async def _restrict(ctx: Ctx, verb: str, till: str) -> JSON:
-    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever"); staff are exempt."""
-    admin, user, done = ctx.require_admin(), _admin_target(ctx), f"{verb.removesuffix('e')}ed"
-    ctx.guard(f"{verb}_staff", target=user)
+async def _restrict(ctx: Ctx, user: backend.User, verb: str, till: str) -> JSON:
+    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever")."""
+    admin, done = ctx.require_admin(), f"{verb.removesuffix('e')}ed"
     reason, until, now = ctx.require("reason"), _until(ctx, till), ctx.store.now()
     for name, value in ((f"{done}_till", until), (f"{verb}_reason", reason), (f"{done}_at", now)):
         setattr(user, name, value)
@@ -846,13 +845,17 @@ async def _restrict(ctx: Ctx, verb: str, till: str) -> JSON:
 @op("suspend_user")
 async def suspend_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/suspend.json: staff cannot be suspended."""
-    return await _restrict(ctx, "suspend", "suspend_until")
+    user = _admin_target(ctx)
+    ctx.guard("suspend_staff", target=user)
+    return await _restrict(ctx, user, "suspend", "suspend_until")
 
 
 @op("silence_user")
 async def silence_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/silence.json: the user can read but not post."""
-    return await _restrict(ctx, "silence", "silenced_till")
+    user = _admin_target(ctx)
+    ctx.guard("silence_staff", target=user)
+    return await _restrict(ctx, user, "silence", "silenced_till")
 
 
 @op("anonymize_user")
