@@ -1070,13 +1070,15 @@ def _cases() -> list[Case]:
         Call(error("APITimeoutError")),
         read_timeout=0.5,
     )
-    add("drip-bytes", g, "the whole answer one byte every 5 ms", one(READ, drip(resp(), 0.005)), read_timeout=0.5)
+    # The drips must come out ok: their read timeout only catches a hang, so it leaves room for a
+    # busy machine, whose event loop (running every case at once) can be late by far more than 50 ms.
+    add("drip-bytes", g, "the whole answer one byte every 5 ms", one(READ, drip(resp(), 0.005)), read_timeout=10.0)
     add(
         "drip-body",
         g,
         "the body in 4 pieces 50 ms apart",
         one(READ, send(resp()[:-12]), drip(OK_BODY, 0.05, 3)),
-        read_timeout=0.5,
+        read_timeout=10.0,
     )
     add(
         "write-stall",
