@@ -32,6 +32,7 @@ class Facts:
     category: backend.Category | None = None
     target: backend.User | None = None
     upload: backend.Upload | None = None
+    group: backend.Group | None = None
     providers: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -164,6 +165,15 @@ def _pick_avatar(f: Facts) -> bool:
     return _admin(f) or upload.user_id == target.id
 
 
+def _group_owner(f: Facts) -> bool:
+    group, user = f.group, _user(f)
+    assert group is not None
+    if user.admin:
+        return True
+    membership = group.members.get(user.id)
+    return not group.automatic and membership is not None and membership.owner
+
+
 def _send_private_message(f: Facts) -> bool:
     return _staff(f) or (f.settings.enable_personal_messages and f.in_groups("personal_message_enabled_groups"))
 
@@ -272,6 +282,14 @@ RULES: dict[str, Rule] = {
             settings=("enable_personal_messages", "personal_message_enabled_groups"),
         ),
         Rule(
+            "act_on_post",
+            "likes and flags on other people's posts only",
+            lambda f: f.post is not None and not _owner(f, f.post.user_id),
+            403,
+            ("You can't act on your own post.",),
+            "invalid_access",
+        ),
+        Rule(
             "edit_topic",
             "staff; the author unless archived; with `trusted_users_can_edit_others`, trust level 3 "
             "in others' regular topics and trust level 4 in archived ones",
@@ -362,6 +380,22 @@ RULES: dict[str, Rule] = {
             settings=("enable_discourse_connect", "enable_<provider>_logins"),
         ),
         Rule(
+            "read_private_messages",
+            "the user themself, and admins",
+            lambda f: _admin(f) or (f.target is not None and _owner(f, f.target.id)),
+            403,
+            (NOT_PERMITTED,),
+            "invalid_access",
+        ),
+        Rule(
+            "group_owner",
+            "admins; the group's owners (automatic groups: admins only)",
+            _group_owner,
+            403,
+            (NOT_PERMITTED,),
+            "invalid_access",
+        ),
+        Rule(
             "local_logins",
             "only while local logins are on (`enable_local_logins`, and DiscourseConnect off)",
             lambda f: f.settings.enable_local_logins and not f.settings.enable_discourse_connect,
@@ -385,6 +419,22 @@ RULES: dict[str, Rule] = {
             _restrict,
             403,
             ("Staff can't be suspended.",),
+            "invalid_access",
+        ),
+        Rule(
+            "delete_admin",
+            "deleting users who are not admins (nor system users)",
+            lambda f: f.target is not None and not f.target.admin and f.target.id > 0,
+            403,
+            ("You can't delete an admin.",),
+            "invalid_access",
+        ),
+        Rule(
+            "anonymize_admin",
+            "anonymizing users who are not admins",
+            lambda f: f.target is not None and not f.target.admin,
+            403,
+            ("You can't anonymize an admin.",),
             "invalid_access",
         ),
         Rule(

@@ -259,3 +259,43 @@ def test_site_settings_refuse_unknown_names_and_cast_text() -> None:
         settings.set_text("no_such_setting", "1")
     with pytest.raises(ValueError, match="takes an integer"):
         settings.set_text("min_post_length", "five")
+
+
+async def test_group_owners_manage_their_group_and_others_do_not(fake: FakeDiscourse) -> None:
+    fake.create_user("carol")
+    group = fake.store.groups[fake.seed_groups(1, members=["alice"])[0].id]
+    fake.add_group_members(group.name, ["alice"], owner=True)
+    path = f"/groups/{group.id}/members.json"
+    async with http(fake, "alice") as owner, http(fake, "bob") as bob:
+        refused = await bob.put(path, json={"usernames": "carol"})
+        allowed = await owner.put(path, json={"usernames": "carol"})
+        automatic = await owner.put("/groups/10/members.json", json={"usernames": "carol"})
+    assert refused_by(refused, "group_owner"), refused.text
+    assert allowed.status_code == 200, allowed.text
+    assert refused_by(automatic, "group_owner"), automatic.text  # trust_level_0 is computed, owned by none
+
+
+async def test_private_message_lists_are_their_users_own(fake: FakeDiscourse) -> None:
+    async with http(fake, "bob") as bob, http(fake) as admin:
+        refused = await bob.get("/topics/private-messages/alice.json")
+        own = await bob.get("/topics/private-messages/bob.json")
+        by_admin = await admin.get("/topics/private-messages/alice.json")
+    assert refused_by(refused, "read_private_messages"), refused.text
+    assert own.status_code == 200 and by_admin.status_code == 200
+
+
+async def test_nobody_likes_their_own_post(fake: FakeDiscourse) -> None:
+    topic = await topic_by(fake, "alice")
+    async with http(fake, "alice") as alice, http(fake, "bob") as bob:
+        own = await alice.post("/post_actions.json", json={"id": topic["id"], "post_action_type_id": 2})
+        other = await bob.post("/post_actions.json", json={"id": topic["id"], "post_action_type_id": 2})
+    assert refused_by(own, "act_on_post"), own.text
+    assert other.status_code == 200, other.text
+
+
+async def test_admins_are_neither_deleted_nor_anonymized(fake: FakeDiscourse) -> None:
+    boss = fake.create_user("boss", admin=True)
+    async with http(fake) as admin:
+        deleted = await admin.delete(f"/admin/users/{boss.id}.json")
+        anonymized = await admin.put(f"/admin/users/{boss.id}/anonymize.json")
+    assert refused_by(deleted, "delete_admin") and refused_by(anonymized, "anonymize_admin")

@@ -393,8 +393,7 @@ async def perform_post_action(ctx: Ctx) -> JSON:
     kind = ctx.require_int("post_action_type_id")
     if kind not in backend.POST_ACTION_TYPES.values():
         raise backend.invalid_parameters("post_action_type_id is not valid")
-    if post.user_id == user.id:
-        raise backend.invalid_access("You can't act on your own post.")
+    ctx.guard("act_on_post", post=post)
     store = ctx.store
     topic = store.topics[post.topic_id]
     author = store.users.get(post.user_id)

@@ -784,8 +784,7 @@ async def admin_list_users(ctx: Ctx) -> list[JSON]:
 async def delete_user(ctx: Ctx) -> JSON:
     """DELETE /admin/users/{id}.json: refused while the user has posts unless ``delete_posts``."""
     user = _admin_target(ctx)
-    if user.admin or user.id <= 0:
-        raise backend.invalid_access("You can't delete an admin.")
+    ctx.guard("delete_admin", target=user)
     if user.post_count and not ctx.param_bool("delete_posts"):
         raise backend.DiscourseHTTPError(
             403,
@@ -862,8 +861,7 @@ async def silence_user(ctx: Ctx) -> JSON:
 async def anonymize_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/anonymize.json."""
     user = _admin_target(ctx)
-    if user.admin:
-        raise backend.invalid_access("You can't anonymize an admin.")
+    ctx.guard("anonymize_admin", target=user)
     new_name = f"anon{secrets.token_hex(4)}"
     ctx.store.rename_user(user, new_name)
     user.name, user.email, user.title, user.external_ids = None, f"{new_name}@anonymized.invalid", None, {}
