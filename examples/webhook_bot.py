@@ -87,7 +87,7 @@ async def demo() -> None:
         print(f"Fake Discourse at {forum}; the bot listens at {hook_url}")
         async with fake.client("alice", base_url=forum) as alice:
             topic = await alice.posts.create_post(
-                title="Is there a bot around here?", raw=f"Hey @{BOT}, are you listening?"
+                title="Is there a bot around here?", raw=f"Hey @{BOT}, are you listening?", category=2
             )
             print(f"  alice asked in topic {topic.topic_id}")
             for _ in range(200):

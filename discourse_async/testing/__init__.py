@@ -8,7 +8,7 @@ injected faults, a request log, webhooks, S3 direct uploads against a moto serve
 
     fake = FakeDiscourse()
     async with fake.client() as dc:                 # in-process, admin key acting as "system"
-        await dc.posts.create_post(title="Hello from a test", raw="A first post, long enough.")
+        await dc.posts.create_post(title="Hello from a test", raw="A first post, long enough.", category=2)
 
     async with fake.serve() as url:                 # or over a real socket (uvicorn on 127.0.0.1)
         ...

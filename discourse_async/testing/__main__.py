@@ -23,16 +23,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--discourse-connect-secret", metavar="SECRET", help="enable DiscourseConnect (POST /admin/users/sync_sso)"
     )
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a site setting (repeatable), e.g. allow_uncategorized_topics=true",
+    )
     args = parser.parse_args(argv)
     # Warnings (such as a route the fake does not model) go to stderr, one line each.
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     with contextlib.ExitStack() as stack:
-        s3 = stack.enter_context(S3Server()) if args.s3 else None
-        fake = FakeDiscourse(s3=s3)
-        fake.discourse_connect_secret = args.discourse_connect_secret
-        if args.seed_topics:
-            fake.seed_topics(args.seed_topics)
-        url = stack.enter_context(run_in_thread(fake, args.host, args.port))
+        try:
+            s3 = stack.enter_context(S3Server()) if args.s3 else None
+            fake = FakeDiscourse(s3=s3)
+            for setting in args.setting:
+                name, sep, value = setting.partition("=")
+                if not sep:
+                    raise ValueError(f"--setting takes NAME=VALUE, not {setting!r}")
+                fake.site_settings.set_text(name.strip(), value.strip())
+            if args.discourse_connect_secret:
+                fake.discourse_connect_secret = args.discourse_connect_secret
+            if args.seed_topics:
+                fake.seed_topics(args.seed_topics)
+            url = stack.enter_context(run_in_thread(fake, args.host, args.port))
+        except Exception as exc:  # a taken port, a bad setting, S3 that will not start: one line, no traceback
+            print(f"{parser.prog}: {exc}", file=sys.stderr, flush=True)
+            return 1
         print(f"Fake Discourse at {url}", flush=True)
         print(f"Admin API key: {fake.admin_api_key}  (send Api-Username: system)", flush=True)
         if s3 is not None:

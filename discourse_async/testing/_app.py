@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -39,8 +39,10 @@ from discourse_async.testing._control import (
     proxy_error_page,
     rate_limited_response,
 )
+from discourse_async.testing._rules import RULES, Facts
 from discourse_async.testing._s3 import S3Server, S3Store
 from discourse_async.testing._seeding import Seeding
+from discourse_async.testing._settings import SiteSettings
 from discourse_async.testing._webhooks import Webhook, WebhookDelivery, Webhooks
 from discourse_async.testing.api import topics  # importing the package registers every route
 
@@ -94,6 +96,15 @@ def _takes_json(request: Request) -> bool:
     return not accept.strip() or "json" in accept or "*/*" in accept
 
 
+async def _close_files(params: Any) -> None:
+    """Close a multipart body's files (spooled to disk past 1 MiB) once the handler has read them."""
+    if isinstance(params, UploadFile):
+        await params.close()
+    elif isinstance(params, dict | list):
+        for value in params.values() if isinstance(params, dict) else params:
+            await _close_files(value)
+
+
 def _to_response(result: Result) -> Response:
     if isinstance(result, Response):
         return result
@@ -137,8 +148,6 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         self.s3: S3Store | None = self._s3_store(s3)
         self.max_upload_bytes = max_upload_bytes
         self.presigned_expires = 600  # Discourse's presigned URLs live ten minutes
-        #: DiscourseConnect's shared secret; ``POST /admin/users/sync_sso`` exists only when it is set
-        self.discourse_connect_secret: str | None = None
         #: Discourse as identity provider (``/session/sso_provider``): return URL host -> secret
         self.discourse_connect_provider_secrets: dict[str, str] = {}
         #: the user who approves ``/user-api-key/new`` (None: the user the request's credentials act as)
@@ -161,6 +170,21 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
         self._router = Router(routes)
         #: an admin API key for all users (send ``Api-Username`` with it)
         self.admin_api_key = self.create_api_key()
+
+    @property
+    def site_settings(self) -> SiteSettings:
+        """The site settings the fake's rules read, with Discourse's defaults (``fake.site_settings.<name> = ...``)."""
+        return self.store.settings
+
+    @property
+    def discourse_connect_secret(self) -> str | None:
+        """DiscourseConnect's shared secret; setting it turns DiscourseConnect on (None turns it off)."""
+        return self.site_settings.discourse_connect_secret or None
+
+    @discourse_connect_secret.setter
+    def discourse_connect_secret(self, secret: str | None) -> None:
+        self.site_settings.discourse_connect_secret = secret or ""
+        self.site_settings.enable_discourse_connect = bool(secret)
 
     @staticmethod
     def _s3_store(s3: S3Server | S3Store | str | None) -> S3Store | None:
@@ -260,10 +284,12 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
                 raise backend.DiscourseHTTPError(
                     406, "The fake Discourse answers JSON only (it has no HTML views).", None
                 )
-            if request.url.path.startswith("/admin/") and not (auth.user and auth.user.admin):
-                raise backend.not_found()  # Discourse's admin routes exist only for admins (a routing constraint)
-            if auth.user_api_key is not None and not self._scope_allows(auth.user_api_key.scopes, request):
-                raise backend.invalid_access()
+            facts = Facts(store=self.store, user=auth.user)
+            if request.url.path.startswith("/admin/"):
+                RULES["admin_routes"].enforce(facts)  # Discourse's admin routes exist only for admins
+            if auth.user_api_key is not None:
+                facts.extra["scope_allows"] = self._scope_allows(auth.user_api_key.scopes, request)
+                RULES["user_api_key_scope"].enforce(facts)
             ctx = Ctx(
                 fake=self,
                 request=request,
@@ -279,6 +305,7 @@ class FakeDiscourse(Seeding, Controls, Webhooks):
             finally:
                 record.processed = True
                 record.wrote = self.store.version != version
+                await _close_files(ctx.params)
             await self._deliver(ctx.events)
             return _to_response(result)
         except backend.DiscourseHTTPError as error:

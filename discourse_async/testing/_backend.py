@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from discourse_async.testing._settings import SiteSettings
+
 # ------------------------------------------------------------------------------------- constants
 
 #: Discourse's notification type ids (Notification.types).
@@ -112,15 +114,6 @@ USER_API_SCOPES = (
     "bookmarks_calendar",
     "user_status",
 )
-
-# Discourse's default site settings that the fake enforces.
-MIN_TOPIC_TITLE_LENGTH = 15
-MIN_PM_TITLE_LENGTH = 2
-MAX_TOPIC_TITLE_LENGTH = 255
-MIN_POST_LENGTH = 20
-MIN_PM_POST_LENGTH = 10
-MIN_PASSWORD_LENGTH = 10
-MAX_USERNAME_LENGTH = 20
 
 
 class DiscourseHTTPError(Exception):
@@ -672,6 +665,8 @@ class Store:
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
+        #: the site settings the rules read, with Discourse's defaults
+        self.settings = SiteSettings()
         self.version = 0  # bumped by every change: list caches and the request log use it
         #: tags as ``{id, name, slug}`` objects instead of plain names (a site setting some sites turn on)
         self.tags_as_objects = False
@@ -819,10 +814,11 @@ class Store:
     def validate_username(self, username: str, *, current: User | None = None) -> list[str]:
         """Discourse's username rules; the list of problems (empty when fine)."""
         problems = []
-        if len(username) < 3:
-            problems.append("Username must be at least 3 characters")
-        if len(username) > MAX_USERNAME_LENGTH:
-            problems.append(f"Username must be no more than {MAX_USERNAME_LENGTH} characters")
+        shortest, longest = self.settings.min_username_length, self.settings.max_username_length
+        if len(username) < shortest:
+            problems.append(f"Username must be at least {shortest} characters")
+        if len(username) > longest:
+            problems.append(f"Username must be no more than {longest} characters")
         if not re.fullmatch(r"[\w.-]+", username) or username[-1] in ".-" or username[0] in ".-":
             problems.append("Username must only include numbers, letters, dashes, dots, and underscores")
         other = self.users_by_name.get(username.lower())
@@ -895,8 +891,7 @@ class Store:
 
     def group_ids_of(self, user: User) -> set[int]:
         """Every group a user is in, automatic ones included."""
-        ids = {0, 10 + min(user.trust_level, 4)}
-        ids |= {11 + n for n in range(min(user.trust_level, 4))}  # trust_level_N holds everyone at N or above
+        ids = {0} | {10 + n for n in range(min(user.trust_level, 4) + 1)}  # trust_level_N: everyone at N or above
         if user.admin:
             ids |= {1, 3}
         if user.moderator:

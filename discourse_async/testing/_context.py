@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from discourse_async.testing import _backend as backend
+from discourse_async.testing._rules import RULES, Facts
 
 if TYPE_CHECKING:
     from discourse_async.testing._app import FakeDiscourse
@@ -97,31 +98,32 @@ class Ctx:
 
     # ---------------------------------------------------------------- who may do this
 
+    def guard(self, rule: str, **facts: Any) -> None:
+        """Consult one of Discourse's rules (``_rules.RULES``) about this call; raise its refusal if it says no."""
+        RULES[rule].enforce(Facts(store=self.store, user=self.user, **facts))
+
     def require_user(self) -> backend.User:
         """The acting user; anonymous callers get Discourse's ``not_logged_in``."""
-        if self.user is None:
-            raise backend.not_logged_in()
+        self.guard("logged_in")
+        assert self.user is not None
         return self.user
 
     def require_staff(self) -> backend.User:
         """The acting user, who must be an admin or moderator."""
         user = self.require_user()
-        if not user.staff:
-            raise backend.invalid_access()
+        self.guard("staff")
         return user
 
     def require_admin(self) -> backend.User:
         """The acting user, who must be an admin."""
         user = self.require_user()
-        if not user.admin:
-            raise backend.invalid_access()
+        self.guard("admin")
         return user
 
     def require_poster(self) -> backend.User:
         """The acting user, who must be allowed to post (not silenced)."""
         user = self.require_user()
-        if user.silenced(self.store.now()):
-            raise backend.invalid_access("You have been silenced and cannot post.")
+        self.guard("not_silenced")
         return user
 
     # ---------------------------------------------------------------- parameters

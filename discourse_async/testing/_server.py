@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import AsyncIterator, Generator, Iterator
 from typing import Any
@@ -29,26 +30,45 @@ def _server(app: Any, host: str, port: int) -> _Server:
     return _Server(config)
 
 
-def _bound_url(server: _Server, host: str) -> str:
-    sockets = [sock for srv in server.servers for sock in srv.sockets]
-    return f"http://{host}:{sockets[0].getsockname()[1]}"
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``, bound here so that a taken port raises ``OSError`` at once.
+
+    (uvicorn binding it itself would log the error and call ``sys.exit``.)
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _bound_url(sock: socket.socket, host: str) -> str:
+    return f"http://{host}:{sock.getsockname()[1]}"
 
 
 @contextlib.asynccontextmanager
 async def serve(app: Any, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve ``app`` on ``host:port`` (0 picks a free port) in this event loop; yields its base URL."""
     server = _server(app, host, port)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # startup failed (port in use...): raise its error
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.005)
+    sock = _bind(host, port)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        yield _bound_url(server, host)
+        while not server.started:
+            if task.done():
+                task.result()  # startup failed: raise its error
+                raise RuntimeError("uvicorn stopped before it started")
+            await asyncio.sleep(0.005)
+        yield _bound_url(sock, host)
     finally:
         server.should_exit = True
         await task
+        sock.close()
 
 
 @contextlib.contextmanager
@@ -58,22 +78,24 @@ def run_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[
     For synchronous code (scripts, the demo, other test runners); async tests can use :func:`serve`.
     """
     server = _server(app, host, port)
+    sock = _bind(host, port)
     failure: list[BaseException] = []
 
     def run() -> None:
         try:
-            asyncio.run(server.serve())
+            asyncio.run(server.serve(sockets=[sock]))
         except BaseException as exc:  # reported to the caller below
             failure.append(exc)
 
     thread = threading.Thread(target=run, name="fake-discourse", daemon=True)
     thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the fake Discourse server did not start: {failure[:1]}")
-        threading.Event().wait(0.005)
     try:
-        yield _bound_url(server, host)
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError(f"the fake Discourse server did not start: {failure[:1]}")
+            threading.Event().wait(0.005)
+        yield _bound_url(sock, host)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()

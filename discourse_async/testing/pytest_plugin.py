@@ -6,7 +6,7 @@
 ::
 
     async def test_my_bot(discourse, fake_discourse):
-        await discourse.posts.create_post(title="A topic for my bot", raw="Hello bot, please answer.")
+        await discourse.posts.create_post(title="A topic for my bot", raw="Hello bot, please answer.", category=2)
         assert len(fake_discourse.store.topics) == 1
 
 The plugin needs no async runner: an ``async def`` test that no other plugin runs (pytest-asyncio in

@@ -43,7 +43,9 @@ async def test_row_runs_against_the_fake(task: str) -> None:
     topic = fake.seed_topics(2)[0]
     fake.create_user("sam")
     async with fake.client("sam") as sam:
-        first = await sam.posts.create_post(title="A topic to work with", raw="The first post of the topic.")
+        first = await sam.posts.create_post(
+            title="A topic to work with", raw="The first post of the topic.", category=2
+        )
     names: dict[str, Any] = {
         "topic_id": topic.id,
         "post_id": first.id,

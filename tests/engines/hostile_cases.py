@@ -1079,7 +1079,7 @@ def _cases() -> list[Case]:
         g,
         "the body in 4 pieces 50 ms apart",
         one(READ, send(resp()[:-12]), drip(OK_BODY, 0.05, 3)),
-        read_timeout=0.5,
+        read_timeout=10.0,
     )
     add(
         "write-stall",

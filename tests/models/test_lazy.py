@@ -259,7 +259,7 @@ def test_without_simdjson_answers_are_decoded(monkeypatch: pytest.MonkeyPatch) -
 
 async def test_a_long_topic_through_the_client_is_read_lazily(fake: FakeDiscourse) -> None:
     async with fake.client() as dc:
-        first = await dc.posts.create_post(title="A topic that grows long", raw="The first post of it.")
+        first = await dc.posts.create_post(title="A topic that grows long", raw="The first post of it.", category=2)
         for n in range(25):
             await dc.posts.create_post(topic_id=first.topic_id, raw=f"Reply number {n}: " + "words " * 400)
         raw = await dc.topics.with_raw_response.get_topic(id=first.topic_id)

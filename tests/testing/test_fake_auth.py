@@ -16,7 +16,7 @@ def admin_headers(fake: FakeDiscourse, username: str = "system") -> dict[str, st
     return {"Api-Key": fake.admin_api_key, "Api-Username": username}
 
 
-TOPIC = {"title": "A perfectly fine topic title", "raw": "A perfectly fine first post body."}
+TOPIC = {"title": "A perfectly fine topic title", "raw": "A perfectly fine first post body.", "category": 2}
 
 
 async def test_unknown_key_is_403_invalid_access(fake: FakeDiscourse) -> None:
@@ -107,8 +107,8 @@ async def test_private_messages_are_private(fake: FakeDiscourse) -> None:
 
 async def test_validation_errors_are_422_record_invalid(fake: FakeDiscourse) -> None:
     async with http(fake, **admin_headers(fake, "alice")) as client:
-        short_title = await client.post("/posts.json", json={"title": "Too short", "raw": TOPIC["raw"]})
-        short_raw = await client.post("/posts.json", json={"title": TOPIC["title"], "raw": "tiny"})
+        short_title = await client.post("/posts.json", json=TOPIC | {"title": "Too short"})
+        short_raw = await client.post("/posts.json", json=TOPIC | {"raw": "tiny"})
         assert (await client.post("/posts.json", json=TOPIC)).status_code == 200
         duplicate = await client.post("/posts.json", json=TOPIC)
     assert short_title.status_code == 422

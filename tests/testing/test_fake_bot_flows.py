@@ -56,7 +56,7 @@ async def test_user_api_key_flow_round_trips(padding_name: str) -> None:
     async with http(fake, **{"User-Api-Key": data["key"], "User-Api-Client-Id": "bot-1"}) as client:
         assert (await client.get("/notifications.json")).status_code == 200
         refused = await client.post(
-            "/posts.json", json={"title": "Not allowed to write", "raw": "No write scope here."}
+            "/posts.json", json={"title": "Not allowed to write", "raw": "No write scope here.", "category": 2}
         )
         assert refused.status_code == 403
     assert fake.store.user_api_keys[data["key"]].scopes == ("read", "notifications")
@@ -106,7 +106,8 @@ async def test_webhooks_are_signed_and_typed() -> None:
     )
     async with http(fake, **{"Api-Key": fake.admin_api_key, "Api-Username": "system"}) as client:
         await client.post(
-            "/posts.json", json={"title": "A topic for the webhook", "raw": "Body of the topic for hooks."}
+            "/posts.json",
+            json={"title": "A topic for the webhook", "raw": "Body of the topic for hooks.", "category": 2},
         )
         await client.post(
             "/users.json",
@@ -134,7 +135,7 @@ async def test_webhook_failures_are_recorded_not_raised() -> None:
     fake.add_webhook("http://127.0.0.1:9/nothing-listens-here", "x")
     async with http(fake, **{"Api-Key": fake.admin_api_key, "Api-Username": "system"}) as client:
         answer = await client.post(
-            "/posts.json", json={"title": "Another topic for hooks", "raw": "The body of it, long."}
+            "/posts.json", json={"title": "Another topic for hooks", "raw": "The body of it, long.", "category": 2}
         )
     assert answer.status_code == 200
     assert fake.webhook_deliveries and all(d.error for d in fake.webhook_deliveries)

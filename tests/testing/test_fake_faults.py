@@ -9,7 +9,7 @@ import pytest
 
 from discourse_async.testing import DroppedConnection, FakeDiscourse, ManualClock
 
-TOPIC = {"title": "A perfectly fine topic title", "raw": "A perfectly fine first post body."}
+TOPIC = {"title": "A perfectly fine topic title", "raw": "A perfectly fine first post body.", "category": 2}
 
 
 @pytest.fixture

@@ -262,12 +262,12 @@ async def test_tag_group_search(site: httpx.AsyncClient) -> None:
     for name, tags in (("Platforms", ["linux", "windows"]), ("Plans", ["free", "pro"]), ("Colours", ["red"])):
         assert (await site.post("/tag_groups.json", json={"name": name, "tag_names": tags})).status_code == 200
     found = (await site.get("/tag_groups/filter/search.json", params={"q": "pla"})).json()
-    assert found == {
-        "results": [
-            {"name": "Plans", "tag_names": ["free", "pro"]},
-            {"name": "Platforms", "tag_names": ["linux", "windows"]},
-        ]
-    }
+    # tags as {id, name, slug}, as a current Discourse sends them (and Discourse's MCP server reads them)
+    assert [(r["name"], [t["name"] for t in r["tags"]]) for r in found["results"]] == [
+        ("Plans", ["free", "pro"]),
+        ("Platforms", ["linux", "windows"]),
+    ]
+    assert all(set(t) == {"id", "name", "slug"} for r in found["results"] for t in r["tags"])
     named = await site.get("/tag_groups/filter/search.json", params=[("names[]", "colours"), ("names[]", "plans")])
     assert [r["name"] for r in named.json()["results"]] == ["Colours", "Plans"]
     assert len((await site.get("/tag_groups/filter/search.json", params={"limit": 1})).json()["results"]) == 1

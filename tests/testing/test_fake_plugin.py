@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_fixtures_give_a_client_on_a_fresh_fake(discourse, fake_discourse) -> None:  # noqa: F811
-    await discourse.posts.create_post(title="Hello from the fixture", raw="A first post from a test.")
+    await discourse.posts.create_post(title="Hello from the fixture", raw="A first post from a test.", category=2)
     latest = await discourse.topics.list_latest_topics()
     assert [t.title for t in latest.topic_list.topics] == ["Hello from the fixture"]
     assert len(fake_discourse.store.topics) == 1
@@ -38,7 +38,9 @@ def test_the_documented_command_line(tmp_path: Path, runner: tuple[str, str]) ->
         textwrap.dedent("""
         async def test_my_bot(discourse, fake_discourse):
             fake_discourse.create_user("alice")
-            await discourse.posts.create_post(title="A question for the bot", raw="Hello @alice, can you help?")
+            await discourse.posts.create_post(
+                title="A question for the bot", raw="Hello @alice, can you help?", category=2
+            )
             assert [n.notification_type for n in fake_discourse.user("alice").notifications] == [1]
     """)
     )

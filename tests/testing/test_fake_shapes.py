@@ -34,7 +34,9 @@ async def test_profiles_carry_featured_topic_null(fake: FakeDiscourse) -> None:
 
 async def test_reply_to_post_number_is_an_integer_or_null(fake: FakeDiscourse) -> None:
     async with fake.client("alice") as dc:
-        first = await dc.request("POST", "/posts.json", data={"title": "A topic to reply to", "raw": "x" * 30})
+        first = await dc.request(
+            "POST", "/posts.json", data={"title": "A topic to reply to", "raw": "x" * 30, "category": 2}
+        )
         reply = await dc.request(
             "POST",
             "/posts.json",
@@ -107,7 +109,7 @@ async def test_every_answer_of_a_bot_session_fits_openapi_yaml(fake: FakeDiscour
     transport = httpx.ASGITransport(app=recorder)
     async with fake.client(transport=transport) as dc, fake.client(anonymous=True, transport=transport) as anon:
         created = await dc.posts.create_post(
-            title="A topic from the bot session", raw="The first post of the bot session."
+            title="A topic from the bot session", raw="The first post of the bot session.", category=2
         )
         topic_id = created.topic_id
         await dc.posts.create_post(topic_id=topic_id, raw="A reply from the bot session.", reply_to_post_number=1)

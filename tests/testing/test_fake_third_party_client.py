@@ -42,7 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str,
             yield url.group(1), key.group(1), log
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 class Counting:

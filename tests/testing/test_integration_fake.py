@@ -79,7 +79,7 @@ async def test_typed_errors(site: tuple[FakeDiscourse, ClientFactory]) -> None:
             await dc.topics.get_topic(id="9999")
         assert missing.value.error_type == "not_found"
         with pytest.raises(UnprocessableEntityError) as invalid:
-            await dc.posts.create_post(title="Too short", raw="A body that is long enough.")
+            await dc.posts.create_post(title="Too short", raw="A body that is long enough.", category=2)
         assert invalid.value.errors == ["Title is too short (minimum is 15 characters)"]
         fake.set_rate_limit(per_minute=0, scope="admin")
         with pytest.raises(RateLimitError) as limited:
@@ -96,7 +96,10 @@ async def test_external_id_redirect_is_followed(site: tuple[FakeDiscourse, Clien
     _, make = site
     async with make() as dc:
         created = await dc.posts.create_post(
-            title="Imported from elsewhere", raw="This topic came from an importer.", external_id="legacy-42"
+            title="Imported from elsewhere",
+            raw="This topic came from an importer.",
+            external_id="legacy-42",
+            category=2,
         )
         topic = await dc.topics.get_topic_by_external_id(external_id="legacy-42")
     assert topic.id == created.topic_id  # type: ignore[union-attr]
@@ -123,7 +126,7 @@ async def test_retries_against_faults(site: tuple[FakeDiscourse, ClientFactory])
         assert info.title == "Fake Discourse"
         assert fake.count_requests("GET", "/site/basic-info.json") == 2  # one 503, one retry
         with pytest.raises(InternalServerError):
-            await dc.posts.create_post(title="Posted exactly once", raw="A write is never repeated.")
+            await dc.posts.create_post(title="Posted exactly once", raw="A write is never repeated.", category=2)
     assert fake.count_requests("POST", "/posts.json") == 1 and len(fake.store.topics) == 1
 
 
@@ -132,5 +135,5 @@ async def test_a_dropped_write_is_not_repeated(site: tuple[FakeDiscourse, Client
     fake.add_fault("POST", "/posts.json", drop="after", times=1)
     async with make() as dc:
         with pytest.raises(APIConnectionError):
-            await dc.posts.create_post(title="Dropped after writing", raw="The post exists anyway.")
+            await dc.posts.create_post(title="Dropped after writing", raw="The post exists anyway.", category=2)
     assert fake.count_requests("POST", "/posts.json") == 1 and len(fake.store.topics) == 1

@@ -494,7 +494,7 @@ async def test_deliveries_from_fake_discourse() -> None:
     )
 
     async with fake.client() as dc:
-        await dc.posts.create_post(title="Webhooks from the fake", raw="A first post, long enough.")
+        await dc.posts.create_post(title="Webhooks from the fake", raw="A first post, long enough.", category=2)
     ping = await fake.ping_webhook(good)
 
     by_hook = {(d.webhook_id, d.event): d.status for d in fake.webhook_deliveries}

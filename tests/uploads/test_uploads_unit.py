@@ -255,15 +255,15 @@ async def test_presigned_urls_share_the_builtin_engines_pool() -> None:
     requests: list[tuple[str, str, dict[str, str]]] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while True:
-            request = await read_request_head(reader)
-            if request is None:
-                return
-            method, target, headers = request
-            site.objects["k"] = await reader.readexactly(int(headers.get("content-length", "0")))
-            requests.append((method, target, headers))
-            writer.write(b'HTTP/1.1 200 OK\r\nETag: "e"\r\nContent-Length: 0\r\n\r\n')
-            await writer.drain()
+        try:
+            while (request := await read_request_head(reader)) is not None:
+                method, target, headers = request
+                site.objects["k"] = await reader.readexactly(int(headers.get("content-length", "0")))
+                requests.append((method, target, headers))
+                writer.write(b'HTTP/1.1 200 OK\r\nETag: "e"\r\nContent-Length: 0\r\n\r\n')
+                await writer.drain()
+        finally:
+            writer.close()  # the server's side of the connection, or it is left to the garbage collector
 
     bucket = await asyncio.start_server(handle, "127.0.0.1", 0)
     bucket_url = f"http://127.0.0.1:{bucket.sockets[0].getsockname()[1]}"
@@ -299,6 +299,7 @@ async def test_presigned_urls_share_the_builtin_engines_pool() -> None:
             assert ("http", "127.0.0.1", bucket.sockets[0].getsockname()[1]) in pooled
     finally:
         bucket.close()
+        await bucket.wait_closed()
     ((method, target, headers),) = requests
     assert method == "PUT" and target.startswith("/k?X-Amz-Signature")
     assert not {"api-key", "api-username", "accept", "user-agent"} & set(headers)

@@ -214,7 +214,9 @@ async def get_category(ctx: Ctx) -> JSON:
 def _categories_answer(ctx: Ctx, found: list[backend.Category]) -> JSON:
     """``categories`` (and their ``ancestors`` on request), as category search and find give them."""
     store, viewer = ctx.store, ctx.user
-    body: JSON = {"categories": [category_json(store, viewer, c) for c in found]}
+    # include_permissions=true switches Discourse to its full CategorySerializer (group_permissions...).
+    full = ctx.param_bool("include_permissions")
+    body: JSON = {"categories": [category_json(store, viewer, c, full=full) for c in found]}
     if ctx.param_bool("include_ancestors"):
         ids = {c.parent_category_id for c in found if c.parent_category_id is not None} - {c.id for c in found}
         body["ancestors"] = [category_json(store, viewer, store.categories[i]) for i in sorted(ids)]
@@ -250,7 +252,10 @@ async def search_categories(ctx: Ctx) -> JSON:
 
 @route("GET", "/categories/find.json")
 async def find_categories(ctx: Ctx) -> JSON:
-    """GET /categories/find.json?ids[]=...: those of the categories the caller may see, in id order."""
+    """GET /categories/find.json?ids[]=...: those of the categories the caller may see, in id order.
+
+    With ``include_permissions=true``, each in full (``group_permissions``, ``available_groups``...).
+    """
     try:
         ids = {int(i) for i in ctx.param_list("ids")}
     except ValueError:

@@ -186,10 +186,9 @@ async def get_group_by_id(ctx: Ctx) -> JSON:
 
 def _owned_group(ctx: Ctx) -> backend.Group:
     """The group of the path, which the acting user must own (or be an admin)."""
-    group, user = _group_by_id(ctx), ctx.require_user()
-    membership = group.members.get(user.id)
-    if not (user.admin or (membership is not None and membership.owner)) or (group.automatic and not user.admin):
-        raise backend.invalid_access()
+    group = _group_by_id(ctx)
+    ctx.require_user()
+    ctx.guard("group_owner", group=group)
     return group
 
 

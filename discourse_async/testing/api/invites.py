@@ -75,8 +75,7 @@ def _new_invite(ctx: Ctx, inviter: backend.User, email: str | None) -> backend.I
 
 def _inviter(ctx: Ctx) -> backend.User:
     user = ctx.require_user()
-    if not (user.staff or user.trust_level >= 2):
-        raise backend.invalid_access("You are not permitted to invite users.")
+    ctx.guard("invite_users")
     return user
 
 

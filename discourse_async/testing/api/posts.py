@@ -133,13 +133,17 @@ def _post_event(store: backend.Store, post: backend.Post) -> JSON:
     return {"post": body}
 
 
-def check_post(topic_private: bool, raw: str) -> None:
-    """Discourse's post body rules."""
-    minimum = backend.MIN_PM_POST_LENGTH if topic_private else backend.MIN_POST_LENGTH
+def check_post(store: backend.Store, topic_private: bool, raw: str, *, first: bool = False) -> None:
+    """Discourse's post body rules (the lengths are site settings)."""
+    settings = store.settings
+    if topic_private:
+        minimum = settings.min_personal_message_post_length
+    else:
+        minimum = settings.min_first_post_length if first else settings.min_post_length
     if len(raw.strip()) < minimum:
         raise backend.record_invalid(f"Body is too short (minimum is {minimum} characters)")
-    if len(raw) > 32000:
-        raise backend.record_invalid("Body is too long (maximum is 32000 characters)")
+    if len(raw) > settings.max_post_length:
+        raise backend.record_invalid(f"Body is too long (maximum is {settings.max_post_length} characters)")
 
 
 def _notify_new_post(store: backend.Store, post: backend.Post, author: backend.User) -> None:
@@ -180,9 +184,10 @@ def _reply(ctx: Ctx, author: backend.User, topic_id: int, raw: str, created_at: 
     topic = store.topics.get(topic_id)
     if topic is None or topic.deleted_at is not None or not store.can_see_topic(author, topic):
         raise backend.invalid_access() if topic is not None and topic.deleted_at is None else backend.not_found()
-    if topic.archived or (topic.closed and not author.staff):
-        raise backend.invalid_access("This topic is closed; it no longer accepts new replies.")
-    check_post(topic.private, raw)
+    ctx.guard("reply_to_closed_topic", topic=topic)
+    if not topic.private:
+        ctx.guard("reply_in_category", category=store.categories.get(topic.category_id or 0))
+    check_post(store, topic.private, raw)
     reply_to = ctx.param_int("reply_to_post_number")
     if reply_to is not None and topic.post_by_number(reply_to) is None:
         reply_to = None  # Discourse ignores a reply target that does not exist
@@ -221,16 +226,28 @@ def create_post(ctx: Ctx, author: backend.User) -> backend.Post:
     recipients = ctx.param_list("target_recipients") or ctx.param_list("target_usernames")
     private = archetype == "private_message" or (bool(recipients) and archetype != "regular")
     _topics.check_title(store, title, private=private)
-    check_post(private, raw)
+    check_post(store, private, raw, first=True)
+    if private:
+        ctx.guard("send_private_message")
     users, groups = _recipients(store, recipients) if private else ([], [])
     category_id = None
     if not private:
-        category_id = ctx.param_int("category") or 1
-        category = store.categories.get(category_id)
-        if category is None:
-            raise backend.record_invalid("Category can't be blank")
+        # Discourse takes a category id, or a name (its TopicCreator looks both up); an unknown one is none.
+        wanted = ctx.param("category") or ""
+        category = (
+            store.categories.get(int(wanted))
+            if wanted.lstrip("-").isdigit()
+            else next((c for c in store.categories.values() if c.name.lower() == wanted.lower()), None)
+            if wanted
+            else None
+        )
+        ctx.guard("uncategorized_topics", category=category)
+        if category is None:  # allowed: the site puts it in Uncategorized
+            category = next(c for c in store.categories.values() if c.uncategorized)
         if not store.can_see_category(author, category):
             raise backend.invalid_access()
+        ctx.guard("create_topic", category=category)
+        category_id = category.id
     external_id = ctx.param("external_id")
     if external_id and any(t.external_id == external_id for t in store.topics.values()):
         raise backend.record_invalid("External ID has already been taken")
@@ -260,7 +277,8 @@ async def create_topic_post_pm(ctx: Ctx) -> JSON:
     """
     user = ctx.require_poster()
     post = create_post(ctx, user)
-    return post_json(ctx.store, user, post, raw=True)
+    # The fake keeps no drafts, so the composer's draft sequence is always 0, as for a bot that never drafts.
+    return post_json(ctx.store, user, post, raw=True) | {"draft_sequence": 0}
 
 
 @op("list_posts")
@@ -302,13 +320,12 @@ async def update_post(ctx: Ctx) -> JSON:
     user = ctx.require_poster()
     post = ctx.store.visible_post(user, ctx.path_int("id"))
     topic = ctx.store.topics[post.topic_id]
-    if not user.staff and (user.id != post.user_id or post.locked or topic.archived):
-        raise backend.invalid_access()
+    ctx.guard("edit_post", post=post, topic=topic)
     fields = ctx.param_dict("post") or ctx.params
     raw = fields.get("raw")
     if raw is None or str(raw) == "":
         raise backend.invalid_parameters("param is missing or the value is empty: post")
-    check_post(topic.private, str(raw))
+    check_post(ctx.store, topic.private, str(raw), first=post.post_number == 1)
     if str(raw) != post.raw:
         post.revisions.append(post.raw)
         post.raw = str(raw)
@@ -328,14 +345,25 @@ async def delete_post(ctx: Ctx) -> None:
     """DELETE /posts/{id}.json: the author or staff; ``force_destroy`` (admins) removes it for good."""
     user = ctx.require_user()
     post = ctx.store.visible_post(user, ctx.path_int("id"))
-    if not (user.staff or user.id == post.user_id):
-        raise backend.invalid_access()
     force = ctx.param_bool("force_destroy")
-    if force and not user.admin:
-        raise backend.invalid_access()
+    ctx.guard("delete_post", post=post, extra={"force": force})
     event = _post_event(ctx.store, post)
     ctx.store.delete_post(post, user, force=force)
     ctx.events.append(("post", "post_destroyed", event))
+
+
+@route("GET", "/posts/{id}/reply-ids.json")
+async def post_reply_ids(ctx: Ctx) -> list[JSON]:
+    """GET /posts/{id}/reply-ids.json: every reply below this post, replies to replies too, with its depth."""
+    post = ctx.store.visible_post(ctx.user, ctx.path_int("id"))
+    topic = ctx.store.topics[post.topic_id]
+    found: list[JSON] = []
+    level, numbers = 1, {post.post_number}
+    while numbers:
+        below = [p for p in topic.posts if p.reply_to_post_number in numbers and p.deleted_at is None]
+        found += [{"id": p.id, "level": level} for p in below]
+        level, numbers = level + 1, {p.post_number for p in below}
+    return found
 
 
 @op("post_replies")
@@ -365,8 +393,7 @@ async def perform_post_action(ctx: Ctx) -> JSON:
     kind = ctx.require_int("post_action_type_id")
     if kind not in backend.POST_ACTION_TYPES.values():
         raise backend.invalid_parameters("post_action_type_id is not valid")
-    if post.user_id == user.id:
-        raise backend.invalid_access("You can't act on your own post.")
+    ctx.guard("act_on_post", post=post)
     store = ctx.store
     topic = store.topics[post.topic_id]
     author = store.users.get(post.user_id)

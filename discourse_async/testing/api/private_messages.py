@@ -10,10 +10,9 @@ from discourse_async.testing.api import topics as _topics
 
 
 def _pm_list(ctx: Ctx, keep: Callable[[backend.Topic, backend.User], bool], kind: str) -> JSON:
-    viewer = ctx.require_user()
+    ctx.require_user()
     owner = ctx.store.user(ctx.path("username"))
-    if viewer.id != owner.id and not viewer.admin:
-        raise backend.invalid_access()
+    ctx.guard("read_private_messages", target=owner)
     topics = _topics._sorted_topics(ctx, kind, lambda t: t.private and t.deleted_at is None and keep(t, owner))
     base = f"/topics/{'private-messages' if kind == 'inbox' else 'private-messages-sent'}/{owner.username}"
     return _topics._topic_list_page(ctx, topics, base)

@@ -56,8 +56,8 @@ def upload_json(u: backend.Upload, *, base_url: str) -> JSON:
         "thumbnail": None,
         "optimized_video": None,
     }
-    if u.width is not None and u.height is not None:
-        data |= {"width": u.width, "height": u.height, "thumbnail_width": u.width, "thumbnail_height": u.height}
+    # UploadSerializer always has the image fields: null for a file that is not an image.
+    data |= {"width": u.width, "height": u.height, "thumbnail_width": u.width, "thumbnail_height": u.height}
     return data
 
 
@@ -178,6 +178,7 @@ async def create_upload(ctx: Ctx) -> JSON:
         upload_type=upload_type,
         data=None if key else data,
         s3_key=key,
+        head=data[:32],
     )
     _record(ctx, "create_upload", id=upload.id, size=len(data))
     return _json(ctx, upload)

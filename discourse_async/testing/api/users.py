@@ -350,8 +350,8 @@ async def create_user(ctx: Ctx) -> JSON:
         errors["email"] = ["is invalid"]
     elif any(u.email.lower() == email.lower() for u in store.users.values()):
         errors["email"] = ["has already been taken"]
-    if len(password) < backend.MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"is too short (minimum is {backend.MIN_PASSWORD_LENGTH} characters)"]
+    if len(password) < store.settings.min_password_length:
+        errors["password"] = [f"is too short (minimum is {store.settings.min_password_length} characters)"]
     if errors:
         messages = [f"{field.capitalize()} {text}" for field, texts in errors.items() for text in texts]
         return {
@@ -361,10 +361,11 @@ async def create_user(ctx: Ctx) -> JSON:
             "values": {"name": name, "username": username, "email": email},
             "is_developer": False,
         }
+    external = {str(k): str(v) for k, v in ctx.param_dict("external_ids").items()}
+    ctx.guard("external_ids", providers=tuple(external))
     active = ctx.param_bool("active")
     user = store.create_user(username, email=email, name=name, password=password, active=active)
-    external = ctx.param_dict("external_ids")
-    user.external_ids.update({str(k): str(v) for k, v in external.items()})
+    user.external_ids.update(external)
     ctx.events.append(("user", "user_created", user_event(user)))
     message = (
         "Your account is activated and ready to use."
@@ -396,8 +397,7 @@ async def get_user(ctx: Ctx) -> JSON:
 def _own_or_staff(ctx: Ctx, username: str) -> tuple[backend.User, backend.User]:
     actor = ctx.require_user()
     target = ctx.store.user(username)
-    if actor.id != target.id and not actor.staff:
-        raise backend.invalid_access()
+    ctx.guard("edit_user", target=target)
     return actor, target
 
 
@@ -436,10 +436,10 @@ async def update_user(ctx: Ctx) -> JSON:
     for name in _EDITABLE.keys() & ctx.params.keys():
         value = _edited(ctx, name, _EDITABLE[name])
         user.profile[name] = user.profile.get(name, {}) | value if name.endswith("_fields") else value
-    if ctx.param_dict("external_ids"):
-        if not actor.admin:
-            raise backend.invalid_access()
-        user.external_ids.update({str(k): str(v) for k, v in ctx.param_dict("external_ids").items()})
+    external = {str(k): str(v) for k, v in ctx.param_dict("external_ids").items()}
+    if external and actor.admin:  # Discourse reads external ids from admins only and ignores them otherwise
+        ctx.guard("external_ids", providers=tuple(external))
+        user.external_ids.update(external)
     ctx.store.changed()
     ctx.events.append(("user", "user_updated", user_event(user)))
     return {"success": "OK", "user": user_detail(ctx.store, actor, user)}
@@ -465,10 +465,11 @@ async def update_avatar(ctx: Ctx) -> JSON:
     if kind == "system":
         user.uploaded_avatar_id = None
     else:
-        upload_id = ctx.require_int("upload_id")
-        if upload_id not in ctx.store.uploads:
-            raise backend.not_found()
-        user.uploaded_avatar_id = upload_id
+        upload = ctx.store.uploads.get(ctx.require_int("upload_id"))
+        ctx.guard("avatar.missing", upload=upload)
+        ctx.guard("pick_avatar", upload=upload, target=user)
+        assert upload is not None
+        user.uploaded_avatar_id = upload.id
     ctx.store.changed()
     return {"success": "OK"}
 
@@ -691,6 +692,7 @@ async def refresh_gravatar(ctx: Ctx) -> JSON:
 @op("send_password_reset_email")
 async def send_password_reset_email(ctx: Ctx) -> JSON:
     """POST /session/forgot_password.json: "sends" a reset link (see ``fake.emails``)."""
+    ctx.guard("local_logins")
     login = ctx.require("login").lower()
     user = ctx.store.users_by_name.get(login) or next(
         (u for u in ctx.store.users.values() if u.email.lower() == login), None
@@ -709,8 +711,9 @@ async def change_password(ctx: Ctx) -> JSON:
     if user_id is None:
         raise backend.record_invalid("Password reset link has expired")
     password = ctx.require("password")
-    if len(password) < backend.MIN_PASSWORD_LENGTH:
-        raise backend.record_invalid(f"Password is too short (minimum is {backend.MIN_PASSWORD_LENGTH} characters)")
+    shortest = ctx.store.settings.min_password_length
+    if len(password) < shortest:
+        raise backend.record_invalid(f"Password is too short (minimum is {shortest} characters)")
     del ctx.store.password_reset_tokens[ctx.path("token")]
     ctx.store.users[user_id].password = password
     ctx.store.changed()
@@ -781,8 +784,7 @@ async def admin_list_users(ctx: Ctx) -> list[JSON]:
 async def delete_user(ctx: Ctx) -> JSON:
     """DELETE /admin/users/{id}.json: refused while the user has posts unless ``delete_posts``."""
     user = _admin_target(ctx)
-    if user.admin or user.id <= 0:
-        raise backend.invalid_access("You can't delete an admin.")
+    ctx.guard("delete_admin", target=user)
     if user.post_count and not ctx.param_bool("delete_posts"):
         raise backend.DiscourseHTTPError(
             403,
@@ -824,38 +826,42 @@ def _until(ctx: Ctx, name: str) -> float:
     return backend.parse_time(value)
 
 
-async def _restrict(ctx: Ctx, verb: str, till: str) -> JSON:
-    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever"); staff are exempt."""
-    admin, user, done = ctx.require_admin(), _admin_target(ctx), f"{verb.removesuffix('e')}ed"
-    if user.staff:
-        raise backend.invalid_access(f"Staff can't be {done}.")
+async def _restrict(ctx: Ctx, user: backend.User, verb: str, till: str) -> JSON:
+    """Suspend or silence (``verb``) a user until ``till`` (a date or "forever")."""
+    admin, done = ctx.require_admin(), f"{verb.removesuffix('e')}ed"
     reason, until, now = ctx.require("reason"), _until(ctx, till), ctx.store.now()
     for name, value in ((f"{done}_till", until), (f"{verb}_reason", reason), (f"{done}_at", now)):
         setattr(user, name, value)
     ctx.store.changed()
     body: JSON = {f"{verb}_reason": reason, f"full_{verb}_reason": reason, f"{done}_by": basic_user(admin)}
     body |= {f"{done}_till": backend.iso(until), f"{done}_at": backend.iso(now)}
-    return {verb: body | ({"silenced": True} if verb == "silence" else {})}
+    # Discourse answers {"suspension": {...}} and {"silence": {..., "silenced": true}}.
+    if verb == "suspend":
+        return {"suspension": body}
+    return {verb: body | {"silenced": True}}
 
 
 @op("suspend_user")
 async def suspend_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/suspend.json: staff cannot be suspended."""
-    return await _restrict(ctx, "suspend", "suspend_until")
+    user = _admin_target(ctx)
+    ctx.guard("suspend_staff", target=user)
+    return await _restrict(ctx, user, "suspend", "suspend_until")
 
 
 @op("silence_user")
 async def silence_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/silence.json: the user can read but not post."""
-    return await _restrict(ctx, "silence", "silenced_till")
+    user = _admin_target(ctx)
+    ctx.guard("silence_staff", target=user)
+    return await _restrict(ctx, user, "silence", "silenced_till")
 
 
 @op("anonymize_user")
 async def anonymize_user(ctx: Ctx) -> JSON:
     """PUT /admin/users/{id}/anonymize.json."""
     user = _admin_target(ctx)
-    if user.admin:
-        raise backend.invalid_access("You can't anonymize an admin.")
+    ctx.guard("anonymize_admin", target=user)
     new_name = f"anon{secrets.token_hex(4)}"
     ctx.store.rename_user(user, new_name)
     user.name, user.email, user.title, user.external_ids = None, f"{new_name}@anonymized.invalid", None, {}
@@ -985,15 +991,14 @@ def _suggest_username(ctx: Ctx, seed: str) -> str:
 async def sync_sso(ctx: Ctx) -> JSON:
     """POST /admin/users/sync_sso: create or update a user from a signed DiscourseConnect payload.
 
-    Needs ``fake.discourse_connect_secret`` (Discourse's ``discourse_connect_secret``); without it the
-    route does not exist, as on a site without DiscourseConnect.
+    Needs DiscourseConnect on (``fake.discourse_connect_secret = ...``, or the site settings
+    ``enable_discourse_connect`` and ``discourse_connect_secret``); without it the route does not exist.
     """
     from discourse_async.connect import ConnectError, decode_payload
 
     ctx.require_admin()
-    secret = ctx.fake.discourse_connect_secret
-    if secret is None:
-        raise backend.not_found()
+    ctx.guard("discourse_connect")
+    secret = ctx.fake.site_settings.discourse_connect_secret
     try:
         fields = decode_payload(ctx.require("sso"), ctx.param("sig"), secret)
     except ConnectError:
