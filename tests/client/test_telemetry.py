@@ -242,8 +242,8 @@ async def test_no_key_body_query_or_username_is_exported_unless_usernames_are_as
     async with fake.client("alice", base_url=url, telemetry=telemetry, max_retries=2) as dc:
         fake.add_fault("POST", "/posts.json", status=503, times=1)  # a write is not retried after a 503...
         with pytest.raises(Exception, match="503"):
-            await dc.posts.create_post(title="A title nobody may export", raw=secret_raw)
-        post = await dc.posts.create_post(title="A title nobody may export", raw=secret_raw)
+            await dc.posts.create_post(title="A title nobody may export", raw=secret_raw, category=2)
+        post = await dc.posts.create_post(title="A title nobody may export", raw=secret_raw, category=2)
         await dc.users.get_user(username="bob")  # a path that names a user
         await dc.request("GET", "/u/bob.json", params={"launch": "code"})  # a raw call's path and query
         await dc.search.search(q="launch code")  # a query string
