@@ -42,12 +42,20 @@ class Nginx:
     cert_file: str
     directory: Path
 
-    def statuses(self) -> list[int]:
-        """The status of every request nginx answered so far, from its access log."""
+    def statuses(self, at_least: int = 0) -> list[int]:
+        """The status of every request nginx answered so far, from its access log.
+
+        nginx writes a request's line after it has sent the answer, so a client can hold every answer
+        before the log has every line: ``at_least`` waits (up to 30 s) for that many lines.
+        """
         log = self.directory / "access.log"
-        if not log.exists():
-            return []
-        return [int(line.split('"')[2].split()[0]) for line in log.read_text().splitlines() if line.count('"') >= 2]
+        deadline = time.monotonic() + 30.0
+        while True:
+            text = log.read_text() if log.exists() else ""
+            found = [int(line.split('"')[2].split()[0]) for line in text.splitlines() if line.count('"') >= 2]
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            time.sleep(0.05)
 
 
 def _config(
